@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+// Builds our JSON Schemas and XML shapes from the unmodified IVOA ExecutionBroker v1.0 OpenAPI
+// files in schemas/upstream/v1.0 (copies of ../shared/spec/openapi/v1.0; never edit them).
+//
+//   node schemas/generate.mjs          writes schemas/execution-broker.schema.json and xml-shapes.json
+//   node schemas/generate.mjs --check  exits 1 when the committed files are out of date
+//
+// What the overlay changes, and why:
+// - Every $ref becomes a local `#/$defs/<Name>` in one bundle, so one ajv instance compiles it once.
+// - Each abstract base with a discriminator gets an `Any<Base>` def: the base plus one
+//   `if kind = K then <Subtype>` per mapping entry. Every use of the base outside its own subtypes
+//   points at `Any<Base>`, so the fields of each subtype are really validated (upstream's mapping
+//   holds no $refs and validates nothing below the abstract types). Unknown kinds still pass the
+//   schema: the broker answers them with result NO and a message, not a 400.
+// - ISO8601Instant: `(?>` (an atomic group, unknown to ECMAScript) becomes `(?:`, which accepts
+//   the same language, and `format: date-time` makes it a real RFC 3339 instant with a zone.
+// - OpenAPI-only keywords (discriminator, xml, example) are dropped from the JSON Schema; the XML
+//   names they carry go to xml-shapes.json, which the XML codec follows.
+import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { join, dirname, relative, resolve, posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const upstreamRoot = join(here, 'upstream', 'v1.0');
+export const SCHEMA_ID = 'urn:srcnet:execution-broker:schema:v1.0';
+
+function listYaml(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return listYaml(path);
+    return name.endsWith('.yaml') ? [path] : [];
+  });
+}
+
+function loadUpstream() {
+  const files = new Map();
+  for (const path of listYaml(upstreamRoot)) {
+    const rel = relative(upstreamRoot, path).split('\\').join('/');
+    files.set(rel, parse(readFileSync(path, 'utf8')));
+  }
+  return files;
+}
+
+function refTarget(ref, fromFile) {
+  const [filePart, pointer] = ref.split('#');
+  const file = filePart ? posix.normalize(posix.join(posix.dirname(fromFile), filePart)) : fromFile;
+  const name = pointer.replace('/components/schemas/', '');
+  return { file, name };
+}
+
+const OPENAPI_ONLY = new Set(['discriminator', 'xml', 'example']);
+
+function collectDefs(files) {
+  const defs = {};
+  const origin = {};
+  for (const [file, doc] of files) {
+    for (const [name, schema] of Object.entries(doc?.components?.schemas ?? {})) {
+      if (defs[name]) throw new Error(`schema name ${name} is defined twice (${origin[name]}, ${file})`);
+      defs[name] = schema;
+      origin[name] = file;
+    }
+  }
+  return { defs, origin };
+}
+
+function rewrite(node, file, visit) {
+  if (Array.isArray(node)) return node.map((item) => rewrite(item, file, visit));
+  if (node === null || typeof node !== 'object') return node;
+  const out = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === '$ref') out.$ref = visit(refTarget(value, file));
+    else out[key] = rewrite(value, file, visit);
+  }
+  return out;
+}
+
+function stripOpenApi(node) {
+  if (Array.isArray(node)) return node.map(stripOpenApi);
+  if (node === null || typeof node !== 'object') return node;
+  const out = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (OPENAPI_ONLY.has(key)) continue;
+    out[key] = key === 'properties' || key === '$defs' ? mapValues(value, stripOpenApi) : stripOpenApi(value);
+  }
+  return out;
+}
+
+function mapValues(obj, fn) {
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fn(v)]));
+}
+
+/** The abstract bases that dispatch on `kind`: base name -> [[kind URI, subtype name]]. */
+function discriminatedBases(defs, origin) {
+  const bases = {};
+  for (const [name, schema] of Object.entries(defs)) {
+    const mapping = schema.discriminator?.mapping;
+    if (!mapping) continue;
+    bases[name] = Object.entries(mapping)
+      .map(([kind, ref]) => [kind, refTarget(ref, origin[name]).name])
+      .filter(([, target]) => target !== name);
+  }
+  return bases;
+}
+
+export function buildJsonSchema() {
+  const files = loadUpstream();
+  const { defs, origin } = collectDefs(files);
+  const bases = discriminatedBases(defs, origin);
+  const subtypeOf = new Map();
+  for (const [base, entries] of Object.entries(bases)) for (const [, sub] of entries) subtypeOf.set(sub, base);
+  const anyName = (base) => base.replace(/^Abstract/, 'Any');
+
+  const out = {};
+  for (const [name, schema] of Object.entries(defs)) {
+    const ownBase = subtypeOf.get(name);
+    // A subtype's own allOf must reach the plain base, or Any<Base> would recurse into itself.
+    const patched = rewrite(schema, origin[name], ({ name: target }) =>
+      bases[target] && target !== ownBase && target !== name
+        ? `#/$defs/${anyName(target)}`
+        : `#/$defs/${target}`);
+    out[name] = stripOpenApi(patched);
+  }
+  for (const [base, entries] of Object.entries(bases)) {
+    out[anyName(base)] = {
+      title: anyName(base),
+      description: `${base}, with the fields of its subtype checked according to \`kind\`.`,
+      allOf: [
+        { $ref: `#/$defs/${base}` },
+        ...entries.map(([kind, sub]) => ({
+          if: { properties: { kind: { const: kind } }, required: ['kind'] },
+          then: { $ref: `#/$defs/${sub}` },
+        })),
+      ],
+    };
+  }
+  const instant = out.ISO8601Instant;
+  instant.pattern = instant.pattern.replace('(?>', '(?:');
+  instant.format = 'date-time';
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: SCHEMA_ID,
+    title: 'IVOA ExecutionBroker v1.0 documents (SRCNet broker overlay)',
+    description: 'Generated by schemas/generate.mjs from schemas/upstream/v1.0 (CC-BY-SA-4.0, Manchester University). Do not edit.',
+    $defs: Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b))),
+  };
+}
+
+// ---- XML shapes ----------------------------------------------------------------------------
+// A shape tells the XML codec, for each named type, how each property is written: its value type
+// (string, integer, number, boolean, map, object of a named type, or array of one of these), and
+// whether it is an attribute. Arrays are unwrapped, one element per item named after the property,
+// except where the schema says `wrapped` (offers, items <execution>) or names the items
+// (connectors, items <connector>).
+
+function describe(schema, defs, bases) {
+  if (schema.$ref) {
+    const name = schema.$ref.replace('#/$defs/', '');
+    const target = defs[name];
+    if (bases[name] || name.startsWith('Any')) return { t: 'object', type: name.replace(/^Any/, 'Abstract') };
+    if (target.type === 'object' && target.additionalProperties && !target.properties) return { t: 'map' };
+    if (target.type === 'array') {
+      return { t: 'array', items: describe(target.items, defs, bases), ...xmlListNames(target) };
+    }
+    if (target.type === 'string' || target.enum) return { t: 'string' };
+    if (target.type === 'integer' || target.type === 'number' || target.type === 'boolean') return { t: target.type };
+    return { t: 'object', type: name };
+  }
+  if (schema.type === 'array') return { t: 'array', items: describe(schema.items, defs, bases), ...xmlListNames(schema) };
+  if (schema.type === 'object' && schema.additionalProperties && !schema.properties) return { t: 'map' };
+  if (schema.type === 'integer' || schema.type === 'number' || schema.type === 'boolean') return { t: schema.type };
+  if (schema.type === 'object') throw new Error('inline object schemas are not expected in property positions');
+  return { t: 'string' };
+}
+
+function xmlListNames(arraySchema) {
+  const xml = arraySchema.xml ?? {};
+  const itemName = arraySchema.items?.xml?.name;
+  if (xml.wrapped) return { wrapped: true, item: itemName ?? 'item' };
+  // SimpleSessionConnectorList is named `connector`: unwrapped items with that name.
+  if (xml.name === 'connector') return { item: 'connector' };
+  return {};
+}
+
+function propertiesOf(schema, rawDefs, acc = {}) {
+  for (const part of schema.allOf ?? []) {
+    if (part.$ref) propertiesOf(rawDefs[part.$ref.replace('#/$defs/', '')], rawDefs, acc);
+    else propertiesOf(part, rawDefs, acc);
+  }
+  for (const [key, value] of Object.entries(schema.properties ?? {})) acc[key] = value;
+  return acc;
+}
+
+export function buildXmlShapes() {
+  const files = loadUpstream();
+  const { defs, origin } = collectDefs(files);
+  const bases = discriminatedBases(defs, origin);
+  // Keep the xml keywords here: resolve refs to local names but do not strip anything.
+  const withXml = Object.fromEntries(Object.entries(defs).map(([name, schema]) =>
+    [name, rewrite(schema, origin[name], ({ name: target }) => `#/$defs/${target}`)]));
+  const types = {};
+  for (const [name, schema] of Object.entries(withXml)) {
+    const props = propertiesOf(schema, withXml);
+    if (Object.keys(props).length === 0) continue;
+    types[name] = Object.fromEntries(Object.entries(props).map(([prop, propSchema]) => {
+      const shape = describe(propSchema, withXml, bases);
+      if (propSchema.xml?.attribute) shape.attr = true;
+      if (propSchema.$ref && withXml[propSchema.$ref.replace('#/$defs/', '')]?.xml?.attribute) shape.attr = true;
+      return [prop, shape];
+    }));
+  }
+  const kinds = {};
+  for (const [base, entries] of Object.entries(bases)) kinds[base] = Object.fromEntries(entries);
+  return {
+    description: 'Generated by schemas/generate.mjs from schemas/upstream/v1.0. Do not edit.',
+    roots: { 'offers-request': 'ExecutionRequest', 'offers-response': 'OfferSetResponse', execution: 'AbstractExecutionSession', update: 'AbstractUpdate' },
+    kinds,
+    types: Object.fromEntries(Object.entries(types).sort(([a], [b]) => a.localeCompare(b))),
+  };
+}
+
+const outputs = {
+  'execution-broker.schema.json': buildJsonSchema,
+  'xml-shapes.json': buildXmlShapes,
+};
+
+if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
+  const check = process.argv.includes('--check');
+  let stale = false;
+  for (const [file, build] of Object.entries(outputs)) {
+    const text = `${JSON.stringify(build(), null, 2)}\n`;
+    const path = join(here, file);
+    if (check) {
+      let current = '';
+      try { current = readFileSync(path, 'utf8'); } catch { /* missing counts as stale */ }
+      if (current !== text) { stale = true; console.error(`schemas/${file} is out of date: run node schemas/generate.mjs`); }
+    } else {
+      writeFileSync(path, text);
+      console.log(`wrote schemas/${file}`);
+    }
+  }
+  process.exit(stale ? 1 : 0);
+}

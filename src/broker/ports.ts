@@ -1,0 +1,108 @@
+import type { ResolvedNeeds } from '../domain/execution-needs.js';
+import type { Message } from '../domain/messages.js';
+import type { SessionPhase } from '../domain/phases.js';
+import type { OfferPlan } from '../domain/plan-offers.js';
+import type { SiteProfile } from '../domain/site-profile.js';
+
+/** A wire document the broker stores and echoes without looking inside (protocol/ builds it). */
+export type WireDocument = Record<string, unknown>;
+
+export interface SessionRecord {
+  uuid: string;
+  offerSetUuid: string;
+  site: string;
+  phase: SessionPhase;
+  created: number;
+  modified: number;
+  /** When the offer lapses while OFFERED. */
+  expires: number;
+  /** The `kind` family the client used, so answers come back in it. */
+  family: string;
+  /** The offered session (components, schedule) without its changing parts (phase, messages). */
+  document: WireDocument;
+  messages: Message[];
+}
+
+export interface OfferSetRecord {
+  uuid: string;
+  created: number;
+  family: string;
+  result: 'YES' | 'NO';
+  name?: string;
+  description?: string;
+  messages: Message[];
+  sessionUuids: string[];
+}
+
+export type TransitionOutcome =
+  | { outcome: 'done'; session: SessionRecord }
+  | { outcome: 'not-found' }
+  | { outcome: 'expired'; session: SessionRecord }
+  | { outcome: 'not-allowed'; session: SessionRecord };
+
+/** Offer sets and sessions; every change of phase also changes the capacity ledger atomically. */
+export interface BrokerStore {
+  saveOfferSet(offerSet: OfferSetRecord, sessions: SessionRecord[]): Promise<void>;
+  getOfferSet(uuid: string): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] } | undefined>;
+  getSession(uuid: string): Promise<SessionRecord | undefined>;
+  /**
+   * Moves a session to `target` if its phase is one of `from`. Accepting also rejects every
+   * OFFERED sibling and releases their capacity; rejecting and cancelling release the session's.
+   */
+  transition(uuid: string, target: SessionPhase, from: readonly SessionPhase[], now: number, note: Message): Promise<TransitionOutcome>;
+  /** Lets go of capacity held for offers that were never shown to anyone. */
+  releaseHolds(holdIds: readonly string[]): Promise<void>;
+  /** Expires the OFFERED sessions among `ids` and releases holds whose session was never stored. */
+  expireOffers(ids: readonly string[], now: number, note: Message): Promise<number>;
+  /** A service-driven phase change, made only if the session is still in `from`. */
+  advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message): Promise<boolean>;
+  ping(): Promise<boolean>;
+}
+
+/** Capacity held on one site, as the site worker sees it. */
+export interface CapacityLedger {
+  free(site: SiteProfile): Promise<{ cores: number; memoryGiB: number }>;
+  /**
+   * Holds all of `holds` on the site or none of them. Returns 'held' (also when these holds
+   * already exist: a retried job), 'full' when they no longer fit, 'late' when `answerBy` has passed.
+   */
+  hold(site: SiteProfile, holds: ReadonlyArray<{ id: string; cores: number; memoryGiB: number }>, now: number, answerBy: number): Promise<'held' | 'full' | 'late'>;
+}
+
+export interface NegotiationRequest {
+  offerSetUuid: string;
+  site: string;
+  needs: ResolvedNeeds;
+  /** Ids for the offers this site may make, chosen by the API so that a retried job reuses them. */
+  offerIds: string[];
+  now: number;
+  answerBy: number;
+  expiresAt: number;
+  maxOffers: number;
+}
+
+export interface SiteOffer { id: string; site: string; plan: OfferPlan }
+
+export interface NegotiationAnswer {
+  site: string;
+  offers: SiteOffer[];
+  messages: Message[];
+}
+
+/** The API's side of negotiation: ask sites, wait for their answers with a bound. */
+export interface Negotiator {
+  liveSites(names: readonly string[]): Promise<Set<string>>;
+  negotiate(request: NegotiationRequest, timeoutMs: number): Promise<NegotiationAnswer | 'timeout'>;
+  /** Tells the site that an accepted session is its to run. */
+  notifyAccepted(site: string, sessionUuid: string): Promise<void>;
+}
+
+/** Delayed work: offer expiry. */
+export interface Timers {
+  scheduleExpiry(offerSetUuid: string, site: string, holdIds: readonly string[], at: number): Promise<void>;
+}
+
+export interface SiteDirectory {
+  all(): readonly SiteProfile[];
+  get(name: string): SiteProfile | undefined;
+}

@@ -1,0 +1,25 @@
+import type { Clock } from '../domain/clock.js';
+import { BrokerError } from '../domain/errors.js';
+import type { BrokerStore, OfferSetRecord, SessionRecord } from './ports.js';
+
+/**
+ * An OFFERED session past its expiry is shown as EXPIRED even before the expiry timer has run:
+ * the answer never depends on how busy the timers are.
+ */
+export function asSeenAt(session: SessionRecord, now: number): SessionRecord {
+  return session.phase === 'OFFERED' && now >= session.expires ? { ...session, phase: 'EXPIRED' } : session;
+}
+
+export async function getSession(deps: { clock: Clock; store: BrokerStore }, uuid: string): Promise<SessionRecord> {
+  const session = await deps.store.getSession(uuid);
+  if (!session) throw new BrokerError('not-found', { values: { what: 'session', uuid } });
+  return asSeenAt(session, deps.clock.now());
+}
+
+export async function getOfferSet(deps: { clock: Clock; store: BrokerStore }, uuid: string):
+  Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }> {
+  const found = await deps.store.getOfferSet(uuid);
+  if (!found) throw new BrokerError('not-found', { values: { what: 'offer set', uuid } });
+  const now = deps.clock.now();
+  return { offerSet: found.offerSet, sessions: found.sessions.map((session) => asSeenAt(session, now)) };
+}

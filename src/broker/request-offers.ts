@@ -1,0 +1,146 @@
+import type { Clock } from '../domain/clock.js';
+import { checkNeeds } from '../domain/check-needs.js';
+import type { ExecutionNeeds } from '../domain/execution-needs.js';
+import { isError, makeMessage, type Message } from '../domain/messages.js';
+import { assessSite } from '../domain/plan-offers.js';
+import type {
+  BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, WireDocument,
+} from './ports.js';
+
+export interface BrokerSettings {
+  maxOffers: number;
+  offerLifetimeMs: number;
+  negotiationTimeoutMs: number;
+}
+
+export interface ComposeInput {
+  uuid: string;
+  name: string;
+  offer: SiteOffer;
+  created: number;
+  expires: number;
+  components: unknown;
+}
+
+export interface RequestOffersDeps {
+  clock: Clock;
+  newId: () => string;
+  sites: SiteDirectory;
+  negotiator: Negotiator;
+  store: BrokerStore;
+  /** Builds the offered session document (protocol/ knows the wire shape). */
+  composeSession: (input: ComposeInput) => WireDocument;
+  settings: BrokerSettings;
+}
+
+export interface OffersInput {
+  needs: ExecutionNeeds;
+  components: unknown;
+  family: string;
+  name?: string;
+  description?: string;
+  /** What reading the request found; ERROR messages mean NO before any site is asked. */
+  messages: Message[];
+  /** For /direct: one offer only. */
+  maxOffers?: number;
+}
+
+export interface OfferSetResult { offerSet: OfferSetRecord; sessions: SessionRecord[] }
+
+/**
+ * Negotiates offers for a request: checks it, asks every eligible site through its worker, ranks
+ * what comes back and stores the offer set. A site that cannot fit, has no live worker or does not
+ * answer in time is named in a message, and the answer is NO only when no site offers anything.
+ */
+export async function requestOffers(deps: RequestOffersDeps, input: OffersInput): Promise<OfferSetResult> {
+  const now = deps.clock.now();
+  const offerSet: OfferSetRecord = {
+    uuid: deps.newId(),
+    created: now,
+    family: input.family,
+    result: 'NO',
+    name: input.name,
+    description: input.description,
+    messages: [...input.messages],
+    sessionUuids: [],
+  };
+  const checked = checkNeeds(input.needs, now);
+  offerSet.messages.push(...checked.messages);
+  const maxOffers = Math.min(input.maxOffers ?? deps.settings.maxOffers, deps.settings.maxOffers);
+  if (!checked.resolved || offerSet.messages.some(isError)) {
+    await deps.store.saveOfferSet(offerSet, []);
+    return { offerSet, sessions: [] };
+  }
+  const needs = checked.resolved;
+
+  const eligible = deps.sites.all().filter((site) => {
+    const reasons = assessSite(needs, site);
+    offerSet.messages.push(...reasons);
+    return !reasons.some(isError);
+  });
+  const live = await deps.negotiator.liveSites(eligible.map((site) => site.name));
+  const expiresAt = now + deps.settings.offerLifetimeMs;
+  const answers = await Promise.all(eligible.map(async (site) => {
+    if (!live.has(site.name)) {
+      offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} was skipped: none of its workers is running', { site: site.name }));
+      return [];
+    }
+    const answer = await deps.negotiator.negotiate({
+      offerSetUuid: offerSet.uuid,
+      site: site.name,
+      needs,
+      offerIds: Array.from({ length: maxOffers }, () => deps.newId()),
+      now,
+      answerBy: now + deps.settings.negotiationTimeoutMs,
+      expiresAt,
+      maxOffers,
+    }, deps.settings.negotiationTimeoutMs);
+    if (answer === 'timeout') {
+      offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} did not answer within {timeout} ms',
+        { site: site.name, timeout: deps.settings.negotiationTimeoutMs }));
+      return [];
+    }
+    offerSet.messages.push(...answer.messages);
+    return answer.offers;
+  }));
+
+  const ranked = answers.flat().sort(byEarliestThenLargest);
+  const chosen = ranked.slice(0, maxOffers);
+  const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
+  if (dropped.length) await deps.store.releaseHolds(dropped);
+
+  const sessions = chosen.map((offer, index): SessionRecord => ({
+    uuid: offer.id,
+    offerSetUuid: offerSet.uuid,
+    site: offer.site,
+    phase: 'OFFERED',
+    created: now,
+    modified: now,
+    expires: expiresAt,
+    family: input.family,
+    document: deps.composeSession({
+      uuid: offer.id,
+      name: `${input.name ?? 'offer'}-${index}`,
+      offer,
+      created: now,
+      expires: expiresAt,
+      components: input.components,
+    }),
+    messages: [],
+  }));
+  offerSet.result = sessions.length ? 'YES' : 'NO';
+  offerSet.sessionUuids = sessions.map((session) => session.uuid);
+  if (!sessions.length && !offerSet.messages.some(isError)) {
+    // Every reason so far was a warning (sites skipped or silent): say plainly that nothing fits.
+    offerSet.messages.push(makeMessage('urn:no-offers', 'ERROR', 'No site can make an offer for this request now'));
+  }
+  await deps.store.saveOfferSet(offerSet, sessions);
+  return { offerSet, sessions };
+}
+
+function byEarliestThenLargest(a: SiteOffer, b: SiteOffer): number {
+  return a.plan.availableStart - b.plan.availableStart
+    || b.plan.cores - a.plan.cores
+    || b.plan.memoryGiB - a.plan.memoryGiB
+    || a.site.localeCompare(b.site);
+}

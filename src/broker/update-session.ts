@@ -1,0 +1,48 @@
+import type { Clock } from '../domain/clock.js';
+import { BrokerError } from '../domain/errors.js';
+import { makeMessage } from '../domain/messages.js';
+import { clientTransitions, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
+import type { BrokerStore, Negotiator, SessionRecord } from './ports.js';
+
+export interface UpdateSessionDeps {
+  clock: Clock;
+  store: BrokerStore;
+  negotiator: Negotiator;
+}
+
+const NOTES: Partial<Record<SessionPhase, string>> = {
+  ACCEPTED: 'Offer accepted by the client',
+  REJECTED: 'Offer rejected by the client',
+  CANCELLED: 'Session cancelled by the client',
+};
+
+/** The phases from which a client may move a session to `target`. */
+function phasesAllowing(target: SessionPhase): SessionPhase[] {
+  return SESSION_PHASES.filter((phase) => clientTransitions(phase).includes(target));
+}
+
+/**
+ * Applies a client's phase change. Accepting is one atomic step with rejecting the OFFERED
+ * siblings; of two racing accepts on one offer set exactly one succeeds, the other gets a 409.
+ */
+export async function updateSessionPhase(deps: UpdateSessionDeps, uuid: string, target: SessionPhase): Promise<SessionRecord> {
+  const now = deps.clock.now();
+  const note = makeMessage('urn:phase-change', 'INFO', NOTES[target] ?? 'Phase set to {phase} by the client', { phase: target });
+  note.time = new Date(now).toISOString();
+  const result = await deps.store.transition(uuid, target, phasesAllowing(target), now, note);
+  switch (result.outcome) {
+    case 'not-found':
+      throw new BrokerError('not-found', { values: { what: 'session', uuid } });
+    case 'expired':
+      throw new BrokerError('offer-expired', { values: { uuid, expires: new Date(result.session.expires).toISOString() } });
+    case 'not-allowed': {
+      const allowed = clientTransitions(result.session.phase);
+      throw new BrokerError('transition-not-allowed', {
+        values: { uuid, phase: result.session.phase, target, allowed: allowed.length ? allowed.join(', ') : 'none' },
+      });
+    }
+    case 'done':
+      if (target === 'ACCEPTED') await deps.negotiator.notifyAccepted(result.session.site, uuid);
+      return result.session;
+  }
+}

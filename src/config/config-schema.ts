@@ -1,0 +1,43 @@
+/** JSON Schema of the sites file (YAML or JSON); see examples/sites.yaml for a commented example. */
+export const SITES_FILE_SCHEMA = {
+  $id: 'urn:srcnet:execution-broker:config:sites',
+  type: 'object',
+  additionalProperties: false,
+  required: ['sites'],
+  properties: {
+    broker: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxOffers: { type: 'integer', minimum: 1, maximum: 16 },
+        offerLifetime: { type: 'string' },
+        negotiationTimeout: { type: 'string' },
+        retention: { type: 'string' },
+      },
+    },
+    sites: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'cores', 'memoryGiB'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$' },
+          cores: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+          memoryGiB: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+          scratchGiB: { type: 'integer', minimum: 0, maximum: 1_000_000_000_000 },
+          executables: { type: 'array', items: { enum: ['docker-container', 'singularity-container', 'jupyter-notebook'] }, uniqueItems: true },
+          architectures: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+          operatingSystems: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+          dataSchemes: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9+.-]*$' }, uniqueItems: true },
+          fileRoots: { type: 'array', items: { type: 'string', pattern: '^/' } },
+          maxDuration: { type: 'string' },
+          horizon: { type: 'string' },
+          preparation: { type: 'string' },
+          releasing: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../domain/iso8601.js';
+import type { SiteProfile } from '../domain/site-profile.js';
+import { ajv, describeErrors } from '../protocol/validator.js';
+import { SITES_FILE_SCHEMA } from './config-schema.js';
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string;
+  /** False when REDIS_URL was not given: `npm start` may then start a private Redis. */
+  redisUrlGiven: boolean;
+  publicUrl?: string;
+  keyPrefix: string;
+  maxOffers: number;
+  offerLifetimeMs: number;
+  negotiationTimeoutMs: number;
+  retentionMs: number;
+  bodyLimitBytes: number;
+  sites: SiteProfile[];
+}
+
+/** A configuration the broker refuses to start with; the message says what to change. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const validateSitesFile = ajv.compile(SITES_FILE_SCHEMA);
+
+/** The site `npm start` serves when no sites file is given: one useful demo site. */
+export const DEMO_SITE_FILE = {
+  sites: [{
+    name: 'demo',
+    cores: 32,
+    memoryGiB: 256,
+    scratchGiB: 1000,
+    executables: ['docker-container', 'singularity-container', 'jupyter-notebook'],
+    architectures: ['amd64'],
+    operatingSystems: ['linux'],
+    dataSchemes: ['http', 'https'],
+    fileRoots: [],
+    maxDuration: 'P7D',
+    horizon: 'P30D',
+    preparation: 'PT5S',
+    releasing: 'PT5S',
+  }],
+};
+
+type SitesFile = typeof DEMO_SITE_FILE & { broker?: { maxOffers?: number; offerLifetime?: string; negotiationTimeout?: string; retention?: string } };
+
+function durationMs(text: string | undefined, fallback: string, what: string): number {
+  const parsed = parseDuration(text ?? fallback);
+  if (!parsed.ok) throw new ConfigError(`${what} must be an ISO 8601 duration in days, hours, minutes or seconds (e.g. PT5M), not "${text}"`);
+  return parsed.ms;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${text}"`);
+  return value;
+}
+
+function toSite(raw: SitesFile['sites'][number]): SiteProfile {
+  const site = raw as Partial<SitesFile['sites'][number]> & { name: string; cores: number; memoryGiB: number };
+  return {
+    name: site.name,
+    cores: site.cores,
+    memoryGiB: site.memoryGiB,
+    scratchGiB: site.scratchGiB ?? 0,
+    executableKinds: (site.executables ?? ['docker-container']).map((kind) => `executable/${kind}`),
+    architectures: site.architectures ?? ['amd64'],
+    operatingSystems: site.operatingSystems ?? ['linux'],
+    dataSchemes: site.dataSchemes ?? ['http', 'https'],
+    fileRoots: site.fileRoots ?? [],
+    maxDurationMs: durationMs(site.maxDuration, 'P1D', `site ${site.name}: maxDuration`),
+    horizonMs: durationMs(site.horizon, 'P30D', `site ${site.name}: horizon`),
+    preparationMs: durationMs(site.preparation, 'PT0S', `site ${site.name}: preparation`),
+    releasingMs: durationMs(site.releasing, 'PT0S', `site ${site.name}: releasing`),
+  };
+}
+
+function readSitesFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`BROKER_CONFIG names ${path}, which cannot be read: ${(error as Error).message}`);
+  }
+  try {
+    return /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text, { version: '1.2' });
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+  }
+}
+
+/** Environment and sites file -> defaults -> one checked Config. Throws ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const file = (env.BROKER_CONFIG ? readSitesFile(env.BROKER_CONFIG) : DEMO_SITE_FILE) as SitesFile;
+  if (!validateSitesFile(file)) {
+    const problems = describeErrors(validateSitesFile.errors ?? []).map((v) => `${v.pointer} ${v.message}`);
+    throw new ConfigError(`${env.BROKER_CONFIG} is not a valid sites file: ${problems.join('; ')}`);
+  }
+  const names = new Set<string>();
+  for (const site of file.sites) {
+    if (names.has(site.name)) throw new ConfigError(`site name ${site.name} is used twice`);
+    names.add(site.name);
+  }
+  const publicUrl = env.PUBLIC_URL || undefined;
+  if (publicUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(publicUrl)) throw new ConfigError(`PUBLIC_URL must be an http(s) URL, not "${publicUrl}"`);
+  const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not "${redisUrl}"`);
+  const keyPrefix = env.EB_KEY_PREFIX || 'eb';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(keyPrefix)) throw new ConfigError(`EB_KEY_PREFIX may hold letters, digits, '_', '.', '-' only, not "${keyPrefix}"`);
+  const broker = file.broker ?? {};
+  return {
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    redisUrl,
+    redisUrlGiven: Boolean(env.REDIS_URL),
+    publicUrl,
+    keyPrefix,
+    maxOffers: integer(env, 'MAX_OFFERS', broker.maxOffers ?? 4, 1, 16),
+    offerLifetimeMs: durationMs(env.OFFER_LIFETIME || broker.offerLifetime, 'PT5M', 'OFFER_LIFETIME'),
+    negotiationTimeoutMs: durationMs(env.NEGOTIATION_TIMEOUT || broker.negotiationTimeout, 'PT3S', 'NEGOTIATION_TIMEOUT'),
+    retentionMs: durationMs(broker.retention, 'P7D', 'retention'),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    sites: file.sites.map(toSite),
+  };
+}

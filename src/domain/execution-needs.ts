@@ -1,0 +1,63 @@
+import type { Interval } from './iso8601.js';
+
+/** A requested min/max pair as the client wrote it: either side may be missing or out of range. */
+export interface RangeRequest {
+  min?: number;
+  max?: number;
+  /** The `units` the client wrote, if any; only GiB is understood for sizes. */
+  units?: string;
+}
+
+export interface Range { min: number; max: number }
+
+export interface PortNeed {
+  internal?: number;
+  protocol: string;
+  /** The client tried to choose the external port, which only the service may set. */
+  setsExternal: boolean;
+}
+
+/** What the executable asks of a site, in terms the planner understands. */
+export interface ExecutableNeeds {
+  /** Canonical kind, `<folder>/<name>` (e.g. `executable/docker-container`). */
+  kind: string;
+  name?: string;
+  architecture?: string;
+  os?: string;
+  privileged: boolean;
+  ports: PortNeed[];
+}
+
+export interface DataNeeds {
+  name: string;
+  kind: string;
+  /** URL scheme of the location the data comes from, lower case, when there is one. */
+  scheme?: string;
+  location?: string;
+}
+
+/**
+ * An execution request reduced to what decides whether, where and when it can run. Produced by
+ * protocol/read-execution-request.ts from the wire document; checked by checkNeeds().
+ */
+export interface ExecutionNeeds {
+  executable?: ExecutableNeeds;
+  cores: RangeRequest;
+  memory: RangeRequest;
+  storage: { name: string; size: RangeRequest }[];
+  data: DataNeeds[];
+  /** The window in which execution may start; absent means "from now, as soon as possible". */
+  window?: Interval;
+  durationMs?: number;
+}
+
+/** The needs after defaults are applied and every range checked. */
+export interface ResolvedNeeds {
+  executable: ExecutableNeeds;
+  cores: Range;
+  memory: Range;
+  storageGiB: Range[];
+  data: DataNeeds[];
+  window: { start: number; end?: number };
+  durationMs: number;
+}

@@ -1,0 +1,29 @@
+/** ExecutionBroker MessageItem: a Message Templates message with its values and rendered text. */
+export type MessageLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'OTHER';
+
+export interface Message {
+  kind: string;
+  level: MessageLevel;
+  template: string;
+  values: Record<string, string>;
+  message: string;
+  time?: string;
+}
+
+/** Renders `{name}` placeholders (Message Templates syntax) from the values. */
+export function renderTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{@?([A-Za-z0-9_]+)\}/g, (whole, name: string) =>
+    Object.hasOwn(values, name) ? String(values[name]) : whole);
+}
+
+export function makeMessage(
+  kind: string,
+  level: MessageLevel,
+  template: string,
+  values: Record<string, string | number> = {},
+): Message {
+  const stringValues = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
+  return { kind, level, template, values: stringValues, message: renderTemplate(template, stringValues) };
+}
+
+export const isError = (message: Message): boolean => message.level === 'ERROR';

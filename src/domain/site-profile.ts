@@ -1,0 +1,20 @@
+/** What a site offers and the rules it applies; built by config/ from the sites file. */
+export interface SiteProfile {
+  name: string;
+  cores: number;
+  memoryGiB: number;
+  scratchGiB: number;
+  /** Canonical executable kinds the site can run (`executable/docker-container`, ...). */
+  executableKinds: string[];
+  architectures: string[];
+  operatingSystems: string[];
+  /** URL schemes the site can fetch data from (`https`, `http`, `file`, `s3`, ...). */
+  dataSchemes: string[];
+  /** Directories under which `file://` data may be read; empty refuses `file://`. */
+  fileRoots: string[];
+  maxDurationMs: number;
+  /** How far ahead the site takes bookings. */
+  horizonMs: number;
+  preparationMs: number;
+  releasingMs: number;
+}

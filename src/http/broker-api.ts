@@ -1,0 +1,20 @@
+import type { OfferSetResult, OffersInput } from '../broker/request-offers.js';
+import type { OfferSetRecord, SessionRecord } from '../broker/ports.js';
+import type { SessionPhase } from '../domain/phases.js';
+
+/** The use cases the HTTP layer calls, already bound to their dependencies by an entry point. */
+export interface BrokerApi {
+  requestOffers(input: OffersInput): Promise<OfferSetResult>;
+  getOfferSet(uuid: string): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }>;
+  getSession(uuid: string): Promise<SessionRecord>;
+  updateSessionPhase(uuid: string, target: SessionPhase): Promise<SessionRecord>;
+  /** Whether the broker can serve: its store answers and at least one site has a live worker. */
+  availability(): Promise<{ available: boolean; note: string }>;
+}
+
+export interface AppOptions {
+  /** The broker's public base URL; otherwise taken from each request's Host. */
+  publicUrl?: string;
+  bodyLimitBytes: number;
+  logError(error: unknown, context: { method: string; path: string }): void;
+}

@@ -1,0 +1,33 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { BrokerError } from '../domain/errors.js';
+import { availabilityRoute } from './availability-route.js';
+import type { AppOptions, BrokerApi } from './broker-api.js';
+import { errorHandler } from './error-handler.js';
+import { executionBrokerRoutes } from './execution-broker-routes.js';
+
+/** Which methods each path serves, for 405 answers with an Allow header. */
+const ALLOWED: ReadonlyArray<[RegExp, string]> = [
+  [/^\/(requests|offersets)\/?$/, 'POST'],
+  [/^\/offersets\/[^/]+\/?$/, 'GET, HEAD'],
+  [/^\/sessions\/[^/]+\/?$/, 'GET, HEAD, POST'],
+  [/^\/availability\/?$/, 'GET, HEAD'],
+];
+
+const notServed: RequestHandler = (req, _res, next) => {
+  const allowed = ALLOWED.find(([pattern]) => pattern.test(req.path))?.[1];
+  next(allowed
+    ? new BrokerError('method-not-allowed', { values: { method: req.method, path: req.path, allowed } })
+    : new BrokerError('route-not-found', { values: { method: req.method, path: req.path.slice(0, 200) } }));
+};
+
+/** Builds the broker's Express app. It never listens: entry points and tests do that. */
+export function createApp(api: BrokerApi, options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(executionBrokerRoutes(api, options));
+  app.use(availabilityRoute(api));
+  app.use(notServed);
+  app.use(errorHandler(options));
+  return app;
+}

@@ -1,0 +1,39 @@
+import type { ErrorRequestHandler } from 'express';
+import { BrokerError, isBrokerError } from '../domain/errors.js';
+import { encodeBody } from '../protocol/codecs/body-codec.js';
+import { ERROR_CATALOGUE } from '../protocol/error-catalogue.js';
+import { problemFormat } from '../protocol/media-types.js';
+import { problemDocument } from '../protocol/problem-document.js';
+
+/** The one normaliser: whatever was thrown becomes a BrokerError with a stable code. */
+export function normaliseError(error: unknown, bodyLimitBytes: number): BrokerError {
+  if (isBrokerError(error)) return error;
+  const failure = error as { type?: string; status?: number; name?: string; message?: string; code?: string };
+  switch (failure.type) {
+    case 'entity.too.large': return new BrokerError('body-too-large', { values: { limit: String(bodyLimitBytes) }, cause: error });
+    case 'encoding.unsupported': return new BrokerError('unsupported-media-type', { values: { type: 'content-encoding' }, detail: failure.message, cause: error });
+    case 'request.aborted': case 'request.size.invalid': case 'stream.encoding.set':
+      return new BrokerError('malformed-body', { detail: failure.message, cause: error });
+    default: break;
+  }
+  if (failure.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable/.test(failure.message ?? '')) {
+    return new BrokerError('service-unavailable', { cause: error });
+  }
+  if (typeof failure.status === 'number' && failure.status >= 400 && failure.status < 500) {
+    return new BrokerError('malformed-body', { detail: failure.message, cause: error });
+  }
+  return new BrokerError('internal-error', { cause: error });
+}
+
+export function errorHandler(options: { bodyLimitBytes: number; logError: (error: unknown, context: { method: string; path: string }) => void }): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (res.headersSent) { next(error); return; }
+    const brokerError = normaliseError(error, options.bodyLimitBytes);
+    const status = ERROR_CATALOGUE[brokerError.code].status;
+    if (status >= 500) options.logError(brokerError.cause ?? error, { method: req.method, path: req.path });
+    const negotiated = problemFormat(req.get('accept'));
+    const body = encodeBody(problemDocument(brokerError, req.originalUrl), negotiated.format, 'Problem');
+    if (brokerError.code === 'method-not-allowed' && brokerError.values.allowed) res.set('Allow', brokerError.values.allowed);
+    res.status(status).type(`${negotiated.mediaType}; charset=utf-8`).vary('Accept').send(body);
+  };
+}

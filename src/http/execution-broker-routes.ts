@@ -1,0 +1,54 @@
+import express, { type Request, type Response, type Router } from 'express';
+import { BrokerError } from '../domain/errors.js';
+import { responseFormat } from '../protocol/media-types.js';
+import { renderOfferSet, renderSession } from '../protocol/offer-documents.js';
+import { readExecutionRequestBody, readPhaseUpdateBody } from '../protocol/read-request-body.js';
+import type { AppOptions, BrokerApi } from './broker-api.js';
+import { baseUrlOf, sendDocument } from './respond.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function uuidParam(req: Request): string {
+  const uuid = String(req.params.uuid ?? '');
+  if (!UUID.test(uuid)) throw new BrokerError('invalid-uuid', { values: { uuid: uuid.slice(0, 64) } });
+  return uuid.toLowerCase();
+}
+
+const bodyOf = (req: Request): Uint8Array => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+
+/** The ExecutionBroker v1.0 resources. Each route decodes, calls one use case and encodes. */
+export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Router {
+  const router = express.Router();
+  const rawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes });
+
+  const createOffers = async (req: Request, res: Response): Promise<void> => {
+    responseFormat(req.get('accept')); // 406 before any capacity is held for an unreadable answer
+    const incoming = readExecutionRequestBody(bodyOf(req), req.get('content-type'));
+    const { offerSet, sessions } = await api.requestOffers(incoming);
+    const base = baseUrlOf(req, options.publicUrl);
+    const location = `${base}/offersets/${offerSet.uuid}`;
+    res.location(location);
+    sendDocument(req, res, 303, renderOfferSet(offerSet, sessions, { baseUrl: base }), 'OfferSetResponse');
+  };
+  router.post('/requests', rawBody, createOffers);
+  router.post('/offersets', rawBody, createOffers);
+
+  router.get('/offersets/:uuid', async (req, res) => {
+    const { offerSet, sessions } = await api.getOfferSet(uuidParam(req));
+    sendDocument(req, res, 200, renderOfferSet(offerSet, sessions, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'OfferSetResponse');
+  });
+
+  router.get('/sessions/:uuid', async (req, res) => {
+    const session = await api.getSession(uuidParam(req));
+    sendDocument(req, res, 200, renderSession(session, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'AbstractExecutionSession');
+  });
+
+  router.post('/sessions/:uuid', rawBody, async (req, res) => {
+    const uuid = uuidParam(req);
+    responseFormat(req.get('accept'));
+    const target = readPhaseUpdateBody(bodyOf(req), req.get('content-type'));
+    const session = await api.updateSessionPhase(uuid, target);
+    sendDocument(req, res, 200, renderSession(session, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'AbstractExecutionSession');
+  });
+  return router;
+}

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Express } from 'express';
+import type { Worker } from 'bullmq';
+import { getOfferSet, getSession } from '../broker/read-records.js';
+import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
+import { updateSessionPhase } from '../broker/update-session.js';
+import type { SiteDirectory } from '../broker/ports.js';
+import type { Clock } from '../domain/clock.js';
+import type { SiteProfile } from '../domain/site-profile.js';
+import type { Config } from '../config/load-config.js';
+import type { BrokerApi } from '../http/broker-api.js';
+import { createApp } from '../http/create-app.js';
+import { composeOfferedSession } from '../protocol/offer-documents.js';
+import { BullNegotiator } from '../queue/bull-negotiator.js';
+import { BullTimers } from '../queue/bull-timers.js';
+import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
+import { startTimerWorker } from '../queue/timer-worker.js';
+import { RedisBrokerStore } from '../store/redis-broker-store.js';
+import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
+import { redisKeys } from '../store/redis-keys.js';
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface RuntimeParts {
+  /** Serve the HTTP API (the app is returned; the caller listens). */
+  api?: boolean;
+  /** Run a worker for these sites (all configured sites when true). */
+  siteWorkers?: boolean | string[];
+  /** Run the timers (offer expiry). */
+  timers?: boolean;
+}
+
+export interface BrokerRuntime {
+  app?: Express;
+  api?: BrokerApi;
+  config: Config;
+  close(): Promise<void>;
+}
+
+function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
+  const byName = new Map(sites.map((site) => [site.name, site]));
+  return { all: () => sites, get: (name) => byName.get(name) };
+}
+
+/**
+ * Composition root: builds the Redis clients, the store, the queues and whichever parts this
+ * process runs. Every entry point (all-in-one, api, worker) and the tests come through here.
+ */
+export async function startBrokerRuntime(config: Config, parts: RuntimeParts, clock: Clock = systemClock): Promise<BrokerRuntime> {
+  const keys = redisKeys(config.keyPrefix);
+  // BullMQ wants connections that retry forever; the store's fail fast so that HTTP answers 503.
+  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'eb-queue' });
+  const storeConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'eb-store' });
+  const closers: Array<() => Promise<unknown>> = [];
+  const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
+  const sites = siteDirectory(config.sites);
+  const now = () => clock.now();
+  let runtime: BrokerRuntime = { config, close: async () => undefined };
+  try {
+    await storeConnection.ping();
+    if (parts.timers) {
+      const worker: Worker = startTimerWorker({ connection: queueConnection, keys, store, now });
+      await worker.waitUntilReady();
+      closers.push(() => worker.close());
+    }
+    if (parts.siteWorkers) {
+      const names = parts.siteWorkers === true ? config.sites.map((s) => s.name) : parts.siteWorkers;
+      const timers = new BullTimers(queueConnection, keys, now);
+      closers.push(() => timers.close());
+      const ledger = new RedisCapacityLedger(storeConnection, keys);
+      for (const name of names) {
+        const site = sites.get(name);
+        if (!site) throw new Error(`no site named ${name} in the configuration`);
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, keys, site, ledger, timers, store, now });
+        closers.push(() => running.close());
+      }
+    }
+    if (parts.api) {
+      const negotiator = new BullNegotiator(queueConnection, keys, now);
+      await negotiator.start(config.sites.map((s) => s.name));
+      closers.push(() => negotiator.close());
+      const newId = () => randomUUID();
+      const offersDeps: RequestOffersDeps = {
+        clock, newId, sites, negotiator, store,
+        composeSession: (input) => composeOfferedSession(input, newId),
+        settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
+      };
+      const api: BrokerApi = {
+        requestOffers: (input) => requestOffers(offersDeps, input),
+        getOfferSet: (uuid) => getOfferSet({ clock, store }, uuid),
+        getSession: (uuid) => getSession({ clock, store }, uuid),
+        updateSessionPhase: (uuid, target) => updateSessionPhase({ clock, store, negotiator }, uuid, target),
+        availability: async () => {
+          if (!(await store.ping())) return { available: false, note: 'The broker cannot reach its Redis store' };
+          const live = await negotiator.liveSites(config.sites.map((s) => s.name));
+          if (live.size === 0) return { available: false, note: 'No site has a running worker' };
+          return { available: true, note: `Sites with running workers: ${[...live].sort().join(', ')}` };
+        },
+      };
+      const app = createApp(api, {
+        publicUrl: config.publicUrl,
+        bodyLimitBytes: config.bodyLimitBytes,
+        logError: (error, context) => console.error(JSON.stringify({ level: 'error', ...context, error: String((error as Error)?.stack ?? error) })),
+      });
+      runtime = { ...runtime, app, api };
+    }
+  } catch (error) {
+    await closeAll(closers, [queueConnection, storeConnection]);
+    throw error;
+  }
+  return { ...runtime, close: () => closeAll(closers, [queueConnection, storeConnection]) };
+}
+
+async function closeAll(closers: Array<() => Promise<unknown>>, connections: Redis[]): Promise<void> {
+  for (const close of closers.reverse()) await close().catch(() => undefined);
+  for (const connection of connections) await connection.quit().catch(() => connection.disconnect());
+}

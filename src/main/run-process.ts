@@ -1,0 +1,58 @@
+import type { Server } from 'node:http';
+import { ConfigError, loadConfig, type Config } from '../config/load-config.js';
+import { ensureLocalRedis, type PrivateRedis } from './redis-bootstrap.js';
+import { startBrokerRuntime, type RuntimeParts } from './broker-runtime.js';
+
+const log = (line: string): void => { console.log(line); };
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Shared start-up of the entry points: config, Redis, the chosen parts, signals. */
+export async function runProcess(title: string, parts: RuntimeParts): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`Configuration refused: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  let privateRedis: PrivateRedis | undefined;
+  if (!config.redisUrlGiven) {
+    privateRedis = await ensureLocalRedis(log);
+    if (!privateRedis) process.exit(1);
+    config = { ...config, redisUrl: privateRedis.url };
+  }
+  const runtime = await startBrokerRuntime(config, parts).catch((error: Error) => {
+    console.error(`Cannot start: ${error.message} (Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')})`);
+    privateRedis?.stop();
+    process.exit(1);
+  });
+  let server: Server | undefined;
+  if (runtime.app) {
+    if (!LOOPBACK.test(config.host)) log(`Listening on ${config.host}, beyond loopback.`);
+    const app = runtime.app;
+    server = await new Promise<Server>((ready) => {
+      const listening = app.listen(config.port, config.host, () => ready(listening));
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    log(`${title}: ExecutionBroker listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port} (sites: ${config.sites.map((s) => s.name).join(', ')})`);
+  } else {
+    log(`${title}: running ${parts.siteWorkers ? 'site workers' : ''}${parts.timers ? ' and timers' : ''} against ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${title}: ${signal} received, stopping`);
+    await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+    await runtime.close();
+    privateRedis?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => { void stop('SIGTERM'); });
+  process.on('SIGINT', () => { void stop('SIGINT'); });
+}

@@ -1,0 +1,233 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { create } from 'xmlbuilder2';
+import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
+import { BrokerError } from '../../domain/errors.js';
+import { kindUri, parseKind } from '../kind-uris.js';
+import { xmlShapes, type PropertyShape } from '../schema-files.js';
+import type { DocumentType } from './document-types.js';
+
+/**
+ * XML as the ExecutionBroker schema names it (unqualified names, no namespace): roots
+ * `offers-request`, `offers-response`, `execution` and `update`; `kind` as an attribute where the
+ * schema says so; arrays unwrapped, one element per item named after the property, except
+ * `offers` (wrapped, items `execution`) and `connectors` (items `connector`); maps as
+ * `<KEY>value</KEY>`, or `<entry key="KEY">value</entry>` when KEY is not an XML name.
+ * XML carries no types, so decoding follows schemas/xml-shapes.json to rebuild numbers,
+ * booleans and single-item arrays.
+ */
+
+const ROOT_OF: Record<Exclude<DocumentType, 'Problem'>, string> = {
+  ExecutionRequest: 'offers-request',
+  OfferSetResponse: 'offers-response',
+  AbstractExecutionSession: 'execution',
+  AbstractUpdate: 'update',
+};
+
+const PROBLEM_NAMESPACE = 'urn:ietf:rfc:7807';
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  removeNSPrefix: true,
+  processEntities: true,
+  htmlEntities: true,
+  commentPropName: false,
+});
+
+type XmlNode = string | { [key: string]: XmlNode | XmlNode[] };
+
+const FORBIDDEN = /<!(DOCTYPE|ENTITY)/i;
+
+export function decodeXml(text: string, type: DocumentType): unknown {
+  if (FORBIDDEN.test(text)) {
+    throw new BrokerError('forbidden-xml-construct', { detail: 'XML with a DOCTYPE or entity declarations is refused' });
+  }
+  const verdict = XMLValidator.validate(text);
+  if (verdict !== true) {
+    const { msg, line, col } = verdict.err;
+    throw new BrokerError('malformed-body', { detail: `The body is not well-formed XML: ${msg} (line ${line}, column ${col})` });
+  }
+  let tree: Record<string, XmlNode>;
+  try {
+    tree = parser.parse(text) as Record<string, XmlNode>;
+  } catch (cause) {
+    throw new BrokerError('document-too-complex', { detail: `The XML document is refused: ${(cause as Error).message}`, cause });
+  }
+  const roots = Object.keys(tree).filter((key) => key !== '#text');
+  if (roots.length !== 1) throw new BrokerError('malformed-body', { detail: 'An XML document must have exactly one root element' });
+  const rootName = roots[0] as string;
+  const expected = type === 'Problem' ? 'problem' : ROOT_OF[type];
+  if (type !== 'AbstractUpdate' && rootName !== expected) {
+    throw new BrokerError('malformed-body', { detail: `Expected the root element <${expected}>, found <${rootName}>` });
+  }
+  const root = tree[rootName] as XmlNode;
+  return type === 'Problem' ? genericValue(root) : objectValue(root, type);
+}
+
+function concreteType(type: string, kind: unknown): string {
+  const subtypes = xmlShapes.kinds[type];
+  if (!subtypes || typeof kind !== 'string') return type;
+  const parsed = parseKind(kind);
+  return (parsed && subtypes[kindUri(parsed.short)]) || type;
+}
+
+function children(node: XmlNode): Record<string, XmlNode | XmlNode[]> {
+  return typeof node === 'string' ? {} : node;
+}
+
+function textOf(node: XmlNode | XmlNode[]): string {
+  if (Array.isArray(node)) return textOf(node[0] ?? '');
+  if (typeof node === 'string') return node;
+  const text = node['#text'];
+  return typeof text === 'string' ? text : '';
+}
+
+function objectValue(node: XmlNode, declared: string): Record<string, unknown> {
+  const fields = children(node);
+  const kind = fields['@_kind'] ?? (fields.kind === undefined ? undefined : textOf(fields.kind));
+  const type = concreteType(declared, kind);
+  const shape = xmlShapes.types[type] ?? {};
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(fields)) {
+    if (key === '#text') continue;
+    const name = key.startsWith('@_') ? key.slice(2) : key;
+    const property = shape[name];
+    if (key.startsWith('@_') && !property?.attr) continue;
+    out[name] = property ? typedValue(raw, property) : genericValue(raw);
+  }
+  return out;
+}
+
+function typedValue(raw: XmlNode | XmlNode[], shape: PropertyShape): unknown {
+  if (shape.t === 'array') {
+    const itemShape = shape.items ?? { t: 'string' };
+    let items: XmlNode | XmlNode[] = raw;
+    if (shape.wrapped) {
+      const wrapper = Array.isArray(raw) ? raw[0] : raw;
+      items = children(wrapper ?? '')[shape.item ?? 'item'] ?? [];
+    }
+    return (Array.isArray(items) ? items : [items]).map((item) => typedValue(item, itemShape));
+  }
+  if (Array.isArray(raw)) return raw.map((item) => typedValue(item, shape));
+  switch (shape.t) {
+    case 'object': return objectValue(raw, shape.type ?? '');
+    case 'map': return mapValue(raw);
+    case 'integer': return numberOr(textOf(raw), /^\s*[-+]?\d+\s*$/);
+    case 'number': return numberOr(textOf(raw), /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/);
+    case 'boolean': return booleanOr(textOf(raw));
+    default: return textOf(raw);
+  }
+}
+
+/** Text that is not a number stays text, so that validation reports it against its field. */
+function numberOr(text: string, pattern: RegExp): number | string {
+  return pattern.test(text) ? Number(text) : text;
+}
+
+function booleanOr(text: string): boolean | string {
+  const trimmed = text.trim();
+  if (trimmed === 'true' || trimmed === '1') return true;
+  if (trimmed === 'false' || trimmed === '0') return false;
+  return text;
+}
+
+function mapValue(raw: XmlNode): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(children(raw))) {
+    if (key.startsWith('@_') || key === '#text') continue;
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const entryKey = key === 'entry' && typeof item === 'object' ? item['@_key'] : undefined;
+      out[typeof entryKey === 'string' ? entryKey : key] = textOf(item);
+    }
+  }
+  return out;
+}
+
+/** Elements the schema does not name: text stays text, repeated elements become arrays. */
+function genericValue(raw: XmlNode | XmlNode[]): unknown {
+  if (Array.isArray(raw)) return raw.map(genericValue);
+  if (typeof raw === 'string') return raw;
+  const entries = Object.entries(raw).filter(([key]) => key !== '#text' && !key.startsWith('@_'));
+  if (entries.length === 0) return textOf(raw);
+  return Object.fromEntries(entries.map(([key, value]) => [key, genericValue(value)]));
+}
+
+// ---- writing ---------------------------------------------------------------------------------
+
+const XML_NAME = /^[A-Za-z_][A-Za-z0-9._-]*$/;
+// Characters XML 1.0 cannot carry at all; they are replaced rather than failing the response.
+// eslint-disable-next-line no-control-regex
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+const xmlText = (value: unknown): string => String(value).replace(NOT_XML, '\uFFFD');
+
+export function encodeXml(value: unknown, type: DocumentType): string {
+  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  if (type === 'Problem') {
+    const root = doc.ele(PROBLEM_NAMESPACE, 'problem');
+    writeGeneric(root, value as Record<string, unknown>, PROBLEM_NAMESPACE);
+  } else {
+    writeObject(doc.ele(ROOT_OF[type]), value as Record<string, unknown>, type);
+  }
+  // A literal carriage return would be read back as a line feed (XML end-of-line handling).
+  return doc.end({ prettyPrint: false }).replace(/\r/g, '&#13;');
+}
+
+function writeObject(element: XMLBuilder, value: Record<string, unknown>, declared: string): void {
+  const type = concreteType(declared, value.kind);
+  const shape = xmlShapes.types[type] ?? {};
+  for (const [key, child] of Object.entries(value)) {
+    if (child === undefined || child === null) continue;
+    const property = shape[key];
+    if (property?.attr) element.att(key, xmlText(child));
+    else if (property) writeProperty(element, key, child, property);
+    else writeUnknown(element, key, child);
+  }
+}
+
+function writeProperty(parent: XMLBuilder, key: string, value: unknown, shape: PropertyShape): void {
+  if (shape.t === 'array' && Array.isArray(value)) {
+    const itemShape = shape.items ?? { t: 'string' };
+    const container = shape.wrapped ? parent.ele(key) : parent;
+    const itemName = shape.item ?? key;
+    for (const item of value) writeProperty(container, itemName, item, itemShape);
+    return;
+  }
+  if (shape.t === 'object' && isRecord(value)) {
+    writeObject(parent.ele(key), value, shape.type ?? '');
+  } else if (shape.t === 'map' && isRecord(value)) {
+    const map = parent.ele(key);
+    for (const [name, text] of Object.entries(value)) {
+      if (XML_NAME.test(name) && name !== 'entry' && !name.toLowerCase().startsWith('xml')) map.ele(name).txt(xmlText(text));
+      else map.ele('entry').att('key', xmlText(name)).txt(xmlText(text));
+    }
+  } else {
+    writeUnknown(parent, key, value);
+  }
+}
+
+function writeUnknown(parent: XMLBuilder, key: string, value: unknown, namespace?: string): void {
+  if (!XML_NAME.test(key)) return;
+  if (Array.isArray(value)) {
+    for (const item of value) writeUnknown(parent, key, item, namespace);
+  } else if (isRecord(value)) {
+    writeGeneric(namespace ? parent.ele(namespace, key) : parent.ele(key), value, namespace);
+  } else {
+    (namespace ? parent.ele(namespace, key) : parent.ele(key)).txt(xmlText(value));
+  }
+}
+
+function writeGeneric(element: XMLBuilder, value: Record<string, unknown>, namespace?: string): void {
+  for (const [key, child] of Object.entries(value)) {
+    if (child !== undefined && child !== null) writeUnknown(element, key, child, namespace);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,37 @@
+import { parseDocument, stringify } from 'yaml';
+import { BrokerError } from '../../domain/errors.js';
+
+const PARSE_OPTIONS = {
+  version: '1.2',
+  schema: 'core',
+  uniqueKeys: true,
+  strict: true,
+  prettyErrors: false,
+  logLevel: 'silent',
+} as const;
+
+/** Aliases are legal YAML, but a handful is all a real request needs; more is an alias bomb. */
+const MAX_ALIAS_COUNT = 50;
+
+/**
+ * YAML 1.2 with the core schema: `YES`, `NO`, `on` and `off` stay strings. Duplicate keys, several
+ * documents in one body, unknown tags and alias bombs are refused.
+ */
+export function decodeYaml(text: string): unknown {
+  const doc = parseDocument(text, PARSE_OPTIONS);
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) {
+    throw new BrokerError('malformed-body', { detail: `The body is not valid YAML: ${problem.message.split('\n')[0]}` });
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (cause) {
+    if (cause instanceof RangeError) throw new BrokerError('document-too-complex', { detail: 'The YAML document is nested too deeply', cause });
+    throw new BrokerError('document-too-complex', { detail: `The YAML document is refused: ${(cause as Error).message}`, cause });
+  }
+}
+
+/** Every string is double-quoted, so YAML 1.1 readers do not take `YES` or `NO` for booleans. */
+export function encodeYaml(value: unknown): string {
+  return stringify(value, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN', lineWidth: 0, aliasDuplicateObjects: false });
+}

@@ -1,0 +1,34 @@
+import type { ErrorCode } from '../domain/errors.js';
+
+export interface CatalogueEntry {
+  status: number;
+  title: string;
+  /** A Message Templates sentence, rendered with the error's values into the problem's detail. */
+  template: string;
+}
+
+/**
+ * The one table from error code to HTTP status and message. docs/errors.md explains each code
+ * and how to solve it; a test keeps the two in step.
+ */
+export const ERROR_CATALOGUE: Record<ErrorCode, CatalogueEntry> = {
+  'malformed-body': { status: 400, title: 'Malformed body', template: 'The request body cannot be parsed' },
+  'invalid-encoding': { status: 400, title: 'Invalid encoding', template: 'The request body is not valid UTF-8' },
+  'forbidden-xml-construct': { status: 400, title: 'Forbidden XML construct', template: 'XML with a DOCTYPE or entity declarations is refused' },
+  'document-too-complex': { status: 400, title: 'Document too complex', template: 'The document is nested too deeply or has too many values' },
+  'invalid-document': { status: 400, title: 'Invalid document', template: 'The document does not match the ExecutionBroker v1.0 schema' },
+  'invalid-update': { status: 400, title: 'Invalid update', template: 'The update cannot be applied: {reason}' },
+  'invalid-uuid': { status: 400, title: 'Invalid identifier', template: '[{uuid}] is not a UUID' },
+  'not-found': { status: 404, title: 'Not found', template: 'No {what} with the identifier [{uuid}]' },
+  'route-not-found': { status: 404, title: 'No such resource', template: 'Nothing is served at {method} {path}' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed', template: '{method} is not allowed on {path}; allowed: {allowed}' },
+  'not-acceptable': { status: 406, title: 'Not acceptable', template: 'None of [{accept}] can be produced; the broker writes application/json, application/xml and application/yaml' },
+  'body-too-large': { status: 413, title: 'Body too large', template: 'The request body is larger than {limit} bytes' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type', template: 'Content-Type [{type}] is not supported; send application/json, application/xml or application/yaml' },
+  'transition-not-allowed': { status: 409, title: 'Transition not allowed', template: 'Session [{uuid}] is {phase}; it cannot become {target} (allowed now: {allowed})' },
+  'offer-expired': { status: 409, title: 'Offer expired', template: 'The offer [{uuid}] expired at {expires}' },
+  'service-unavailable': { status: 503, title: 'Service unavailable', template: 'The broker cannot reach its store; try again shortly' },
+  'internal-error': { status: 500, title: 'Internal error', template: 'The broker failed to handle the request' },
+};
+
+export const problemTypeUri = (code: ErrorCode): string => `urn:srcnet:execution-broker:error:${code}`;

@@ -1,0 +1,112 @@
+import type { ComposeInput } from '../broker/request-offers.js';
+import type { OfferSetRecord, SessionRecord, WireDocument } from '../broker/ports.js';
+import { formatDuration, formatInstant, formatStartInterval } from '../domain/iso8601.js';
+import type { Message } from '../domain/messages.js';
+import { clientTransitions, type ComponentPhase, type SessionPhase } from '../domain/phases.js';
+import type { OfferPlan } from '../domain/plan-offers.js';
+import { kindUri, rewriteKinds, type KindFamily } from './kind-uris.js';
+import type { RequestComponents } from './read-execution-request.js';
+
+type Doc = Record<string, unknown>;
+
+function schedule(plan: OfferPlan): Doc {
+  return {
+    preparing: { start: formatInstant(plan.preparingStart), duration: formatDuration(plan.preparingMs) },
+    available: { start: formatStartInterval(plan.availableStart, 0), duration: formatDuration(plan.durationMs) },
+    releasing: { start: formatInstant(plan.releasingStart), duration: formatDuration(plan.releasingMs) },
+  };
+}
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+/**
+ * The offered session as stored: the request's components, each with its own uuid and the offered
+ * schedule, compute sized to the offer. Phase, url, options and messages are added when rendered.
+ */
+export function composeOfferedSession(input: ComposeInput, newId: () => string): WireDocument {
+  const components = input.components as RequestComponents;
+  const created = formatInstant(input.created);
+  const plan = input.offer.plan;
+  const stamp = (component: Doc): Doc => ({
+    ...component,
+    meta: { ...(component.meta as Doc | undefined), uuid: newId(), created },
+    schedule: schedule(plan),
+  });
+  const compute: Doc = components.compute ? clone(components.compute)
+    : { kind: kindUri('compute/simple-compute-resource'), meta: { name: 'Default compute resource' } };
+  compute.cores = { min: plan.cores, max: plan.cores };
+  compute.memory = { min: plan.memoryGiB, max: plan.memoryGiB };
+  const doc: Doc = {
+    kind: kindUri('session/scheduled-execution-session'),
+    meta: { uuid: input.uuid, name: input.name, created },
+    expires: formatInstant(input.expires),
+  };
+  if (components.executable) doc.executable = stamp(clone(components.executable));
+  doc.compute = stamp(compute);
+  if (components.storage.length) doc.storage = components.storage.map((s) => stamp(clone(s)));
+  if (components.data.length) doc.data = components.data.map((d) => stamp(clone(d)));
+  doc.schedule = schedule(plan);
+  return doc;
+}
+
+export interface RenderContext { baseUrl: string }
+
+function componentPhase(phase: SessionPhase): ComponentPhase {
+  switch (phase) {
+    case 'WAITING': case 'PREPARING': case 'AVAILABLE': case 'RUNNING': case 'RELEASING':
+    case 'COMPLETED': case 'FAILED': case 'CANCELLED':
+      return phase;
+    default:
+      return 'INITIALIZING';
+  }
+}
+
+function messageItems(messages: readonly Message[]): Doc[] {
+  return messages.map((m) => {
+    const item: Doc = { kind: m.kind };
+    if (m.time) item.time = m.time;
+    item.level = m.level;
+    item.template = m.template;
+    if (Object.keys(m.values).length) item.values = m.values;
+    item.message = m.message;
+    return item;
+  });
+}
+
+export function renderSession(session: SessionRecord, context: RenderContext): WireDocument {
+  const doc = clone(session.document);
+  const meta = (doc.meta ?? {}) as Doc;
+  meta.url = `${context.baseUrl}/sessions/${session.uuid}`;
+  if (session.modified !== session.created) meta.modified = formatInstant(session.modified);
+  if (session.messages.length) meta.messages = messageItems(session.messages);
+  const allowed = clientTransitions(session.phase);
+  if (allowed.length) meta.options = [{ kind: 'uri:enum-value-option', path: '/phase', values: allowed }];
+  const phase = componentPhase(session.phase);
+  for (const key of ['executable', 'compute'] as const) {
+    if (doc[key]) (doc[key] as Doc).phase = phase;
+  }
+  for (const key of ['storage', 'data'] as const) {
+    for (const item of (doc[key] as Doc[] | undefined) ?? []) item.phase = phase;
+  }
+  const ordered: Doc = { kind: doc.kind, meta, phase: session.phase, ...doc };
+  ordered.meta = meta;
+  ordered.phase = session.phase;
+  return rewriteKinds(ordered, session.family as KindFamily);
+}
+
+export function renderOfferSet(offerSet: OfferSetRecord, sessions: readonly SessionRecord[], context: RenderContext): WireDocument {
+  const meta: Doc = { uuid: offerSet.uuid };
+  if (offerSet.name) meta.name = offerSet.name;
+  meta.url = `${context.baseUrl}/offersets/${offerSet.uuid}`;
+  if (offerSet.description) meta.description = offerSet.description;
+  meta.created = formatInstant(offerSet.created);
+  if (offerSet.messages.length) meta.messages = messageItems(offerSet.messages);
+  const doc: Doc = {
+    kind: kindUri('offerset/execution-offerset', offerSet.family as KindFamily),
+    meta,
+    result: offerSet.result,
+  };
+  if (offerSet.description) doc.description = offerSet.description;
+  if (sessions.length) doc.offers = sessions.map((session) => renderSession(session, context));
+  return doc;
+}

@@ -1,0 +1,101 @@
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { NegotiationAnswer, NegotiationRequest, Negotiator } from '../broker/ports.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+import { HEARTBEAT_TTL_MS, JOB, jobId, siteQueueName, type ActivateJob } from './queue-names.js';
+
+interface Pending { resolve: (answer: NegotiationAnswer | 'timeout') => void; timer: NodeJS.Timeout }
+
+/**
+ * The API's side of negotiation. Each request becomes a job on the site's queue; the answer comes
+ * back as the job's return value through the queue's event stream, read by one QueueEvents per
+ * site and matched to the waiting request by job id. A request that outlives its bound answers
+ * 'timeout'; the site's holds for it are released by their expiry timer.
+ */
+export class BullNegotiator implements Negotiator {
+  private readonly queues = new Map<string, Queue>();
+  private readonly events = new Map<string, QueueEvents>();
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly connection: Redis, private readonly keys: RedisKeys, private readonly now: () => number) {}
+
+  /** Opens the queue and its event reader for each site; resolves once events are being read. */
+  async start(sites: readonly string[]): Promise<void> {
+    await Promise.all(sites.map(async (site) => {
+      const name = siteQueueName(site);
+      const options = { connection: this.connection, prefix: this.keys.bullPrefix };
+      this.queues.set(site, new Queue(name, options));
+      const events = new QueueEvents(name, options);
+      events.on('completed', ({ jobId: id, returnvalue }) => this.settle(id, returnvalue as unknown as NegotiationAnswer));
+      events.on('failed', ({ jobId: id, failedReason }) => this.settle(id, {
+        site, offers: [], messages: [{ kind: 'urn:site-failure', level: 'WARN', template: 'Site {site} failed to answer: {reason}', values: { site, reason: failedReason }, message: `Site ${site} failed to answer: ${failedReason}` }],
+      }));
+      this.events.set(site, events);
+      await events.waitUntilReady();
+    }));
+  }
+
+  private settle(id: string, answer: NegotiationAnswer): void {
+    const waiting = this.pending.get(id);
+    if (!waiting) return;
+    this.pending.delete(id);
+    clearTimeout(waiting.timer);
+    waiting.resolve(answer);
+  }
+
+  async liveSites(names: readonly string[]): Promise<Set<string>> {
+    const since = this.now() - HEARTBEAT_TTL_MS;
+    const pipeline = this.connection.pipeline();
+    for (const name of names) pipeline.zcount(this.keys.siteWorkers(name), since, '+inf');
+    const replies = (await pipeline.exec()) ?? [];
+    return new Set(names.filter((_, index) => Number(replies[index]?.[1] ?? 0) > 0));
+  }
+
+  async negotiate(request: NegotiationRequest, timeoutMs: number): Promise<NegotiationAnswer | 'timeout'> {
+    const queue = this.queues.get(request.site);
+    if (!queue) throw new Error(`no queue for site ${request.site}`);
+    const id = jobId.negotiate(request.offerSetUuid, request.site);
+    const answer = new Promise<NegotiationAnswer | 'timeout'>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve('timeout');
+      }, timeoutMs);
+      this.pending.set(id, { resolve, timer });
+    });
+    try {
+      await queue.add(JOB.negotiate, request, {
+        jobId: id,
+        attempts: 1,
+        removeOnComplete: { age: 60, count: 5000 },
+        removeOnFail: { age: 3600 },
+      });
+    } catch (error) {
+      this.settle(id, { site: request.site, offers: [], messages: [] });
+      throw error;
+    }
+    return answer;
+  }
+
+  async notifyAccepted(site: string, sessionUuid: string): Promise<void> {
+    const queue = this.queues.get(site);
+    if (!queue) return;
+    const data: ActivateJob = { sessionUuid };
+    await queue.add(JOB.activate, data, {
+      jobId: jobId.activate(sessionUuid),
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 200 },
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600 },
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const waiting of this.pending.values()) {
+      clearTimeout(waiting.timer);
+      waiting.resolve('timeout');
+    }
+    this.pending.clear();
+    await Promise.all([...this.events.values()].map((events) => events.close()));
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+  }
+}

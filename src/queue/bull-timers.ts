@@ -1,0 +1,30 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Timers } from '../broker/ports.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+import { JOB, jobId, TIMERS_QUEUE, type ExpireJob } from './queue-names.js';
+
+/** Timers are delayed BullMQ jobs with deterministic ids: setting the same timer twice is a no-op. */
+export class BullTimers implements Timers {
+  private readonly queue: Queue;
+
+  constructor(connection: Redis, keys: RedisKeys, private readonly now: () => number) {
+    this.queue = new Queue(TIMERS_QUEUE, { connection, prefix: keys.bullPrefix });
+  }
+
+  async scheduleExpiry(offerSetUuid: string, site: string, holdIds: readonly string[], at: number): Promise<void> {
+    const data: ExpireJob = { holdIds: [...holdIds] };
+    await this.queue.add(JOB.expire, data, {
+      jobId: jobId.expire(offerSetUuid, site),
+      delay: Math.max(0, at - this.now()),
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The Lua scripts that change phases and capacity together. Redis runs each script atomically, so
+ * no other client ever sees a session moved without its capacity following, and two scripts never
+ * interleave: that is what makes "exactly one accept wins" and "no capacity held twice" hold across
+ * any number of API processes and site workers. Keys are built inside the scripts from the prefix,
+ * which a single Redis (or Sentinel) allows; see docs/operations.md on Redis Cluster.
+ */
+
+/** Shared helpers: release a hold, end a session in a terminal phase. */
+const HELPERS = `
+local prefix = ARGV[1]
+local function release(id)
+  local h = prefix .. ':hold:' .. id
+  local hold = redis.call('HMGET', h, 'site', 'cores', 'memory')
+  if hold[1] then
+    local ledger = prefix .. ':ledger:' .. hold[1]
+    redis.call('HINCRBY', ledger, 'cores', -tonumber(hold[2]))
+    redis.call('HINCRBY', ledger, 'memory', -tonumber(hold[3]))
+    redis.call('DEL', h)
+  end
+end
+local function finish(id, phase, now, note, retention)
+  local key = prefix .. ':session:' .. id
+  redis.call('HSET', key, 'phase', phase, 'modified', now)
+  redis.call('RPUSH', key .. ':messages', note)
+  release(id)
+  redis.call('PEXPIRE', key, retention)
+  redis.call('PEXPIRE', key .. ':messages', retention)
+end
+`;
+
+/**
+ * KEYS: none. ARGV: prefix, id, target, from (",A,B,"), now, note, retention, expiredNote, siblingNote.
+ * Returns the outcome: done, not-found, expired or not-allowed.
+ */
+export const TRANSITION = `${HELPERS}
+local id, target, from, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local note, retention, expiredNote, siblingNote = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local key = prefix .. ':session:' .. id
+local state = redis.call('HMGET', key, 'phase', 'expires', 'offerset')
+local phase = state[1]
+if not phase then return 'not-found' end
+if phase == 'OFFERED' and (now >= tonumber(state[2]) or redis.call('EXISTS', prefix .. ':hold:' .. id) == 0) then
+  finish(id, 'EXPIRED', now, expiredNote, retention)
+  return 'expired'
+end
+if not string.find(from, ',' .. phase .. ',', 1, true) then return 'not-allowed' end
+if target ~= 'ACCEPTED' then
+  finish(id, target, now, note, retention)
+  return 'done'
+end
+redis.call('HSET', key, 'phase', 'ACCEPTED', 'modified', now)
+redis.call('RPUSH', key .. ':messages', note)
+redis.call('PERSIST', key)
+redis.call('PERSIST', key .. ':messages')
+local siblings = redis.call('HGET', prefix .. ':offerset:' .. state[3], 'sessions')
+if siblings then
+  for _, sibling in ipairs(cjson.decode(siblings)) do
+    if sibling ~= id and redis.call('HGET', prefix .. ':session:' .. sibling, 'phase') == 'OFFERED' then
+      finish(sibling, 'REJECTED', now, siblingNote, retention)
+    end
+  end
+end
+return 'done'
+`;
+
+/**
+ * Offer expiry (the timer). ARGV: prefix, now, note, retention, id... For each id: an OFFERED
+ * session becomes EXPIRED and lets go of its capacity; a hold whose session was never stored (the
+ * API gave up waiting) is released. Accepted sessions are left alone. Returns how many expired.
+ */
+export const EXPIRE = `${HELPERS}
+local now, note, retention = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local expired = 0
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local phase = redis.call('HGET', prefix .. ':session:' .. id, 'phase')
+  if phase == 'OFFERED' then
+    finish(id, 'EXPIRED', now, note, retention)
+    expired = expired + 1
+  elseif not phase then
+    release(id)
+  end
+end
+return expired
+`;
+
+/**
+ * Holds capacity for a site's offers, all or none. ARGV: prefix, site, capacityCores,
+ * capacityMemory, now, answerBy, then id, cores, memory for each hold. Returns held, full or late.
+ */
+export const HOLD = `
+local prefix, site = ARGV[1], ARGV[2]
+local capacityCores, capacityMemory = tonumber(ARGV[3]), tonumber(ARGV[4])
+if tonumber(ARGV[5]) > tonumber(ARGV[6]) then return 'late' end
+if redis.call('EXISTS', prefix .. ':hold:' .. ARGV[7]) == 1 then return 'held' end
+local ledger = prefix .. ':ledger:' .. site
+local used = redis.call('HMGET', ledger, 'cores', 'memory')
+local cores, memory = tonumber(used[1] or '0'), tonumber(used[2] or '0')
+for i = 7, #ARGV, 3 do
+  cores = cores + tonumber(ARGV[i + 1])
+  memory = memory + tonumber(ARGV[i + 2])
+end
+if cores > capacityCores or memory > capacityMemory then return 'full' end
+for i = 7, #ARGV, 3 do
+  redis.call('HSET', prefix .. ':hold:' .. ARGV[i], 'site', site, 'cores', ARGV[i + 1], 'memory', ARGV[i + 2])
+  redis.call('HINCRBY', ledger, 'cores', ARGV[i + 1])
+  redis.call('HINCRBY', ledger, 'memory', ARGV[i + 2])
+end
+return 'held'
+`;
+
+/** Releases holds by id. ARGV: prefix, id... */
+export const RELEASE = `${HELPERS}
+for i = 2, #ARGV do release(ARGV[i]) end
+return 1
+`;
+
+/** A service-driven phase change. ARGV: prefix, id, from, to, now, note. Returns 1 when it moved. */
+export const ADVANCE = `
+local prefix, id, from, to, now, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local key = prefix .. ':session:' .. id
+if redis.call('HGET', key, 'phase') ~= from then return 0 end
+redis.call('HSET', key, 'phase', to, 'modified', now)
+redis.call('RPUSH', key .. ':messages', note)
+return 1
+`;

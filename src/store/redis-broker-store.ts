@@ -1,0 +1,135 @@
+import type { Redis } from 'ioredis';
+import type { Message } from '../domain/messages.js';
+import type { SessionPhase } from '../domain/phases.js';
+import type { BrokerStore, OfferSetRecord, SessionRecord, TransitionOutcome } from '../broker/ports.js';
+import { makeMessage } from '../domain/messages.js';
+import type { RedisKeys } from './redis-keys.js';
+import { brokerScripts } from './redis-scripts.js';
+
+export interface StoreOptions {
+  /** How long finished offer sets and sessions stay readable. */
+  retentionMs: number;
+}
+
+const json = (value: unknown): string => JSON.stringify(value);
+
+/** Offer sets and sessions as Redis hashes; phase changes go through the Lua scripts. */
+export class RedisBrokerStore implements BrokerStore {
+  private readonly scripts;
+
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly options: StoreOptions) {
+    this.scripts = brokerScripts(redis);
+  }
+
+  async saveOfferSet(offerSet: OfferSetRecord, sessions: SessionRecord[]): Promise<void> {
+    const multi = this.redis.multi();
+    const setKey = this.keys.offerSet(offerSet.uuid);
+    multi.hset(setKey, {
+      created: offerSet.created,
+      family: offerSet.family,
+      result: offerSet.result,
+      name: offerSet.name ?? '',
+      description: offerSet.description ?? '',
+      messages: json(offerSet.messages),
+      sessions: json(offerSet.sessionUuids),
+    });
+    multi.pexpire(setKey, this.options.retentionMs);
+    for (const session of sessions) {
+      const key = this.keys.session(session.uuid);
+      multi.hset(key, {
+        phase: session.phase,
+        offerset: session.offerSetUuid,
+        site: session.site,
+        created: session.created,
+        modified: session.modified,
+        expires: session.expires,
+        family: session.family,
+        doc: json(session.document),
+      });
+      multi.pexpire(key, this.options.retentionMs);
+    }
+    await multi.exec();
+  }
+
+  async getSession(uuid: string): Promise<SessionRecord | undefined> {
+    const [[, fields], [, messages]] = (await this.redis.multi()
+      .hgetall(this.keys.session(uuid))
+      .lrange(this.keys.sessionMessages(uuid), 0, -1)
+      .exec()) as [[unknown, Record<string, string>], [unknown, string[]]];
+    return toSession(uuid, fields, messages);
+  }
+
+  async getOfferSet(uuid: string): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] } | undefined> {
+    const fields = await this.redis.hgetall(this.keys.offerSet(uuid));
+    if (!fields.created) return undefined;
+    const offerSet: OfferSetRecord = {
+      uuid,
+      created: Number(fields.created),
+      family: fields.family ?? 'v1.0',
+      result: fields.result === 'YES' ? 'YES' : 'NO',
+      name: fields.name || undefined,
+      description: fields.description || undefined,
+      messages: JSON.parse(fields.messages ?? '[]') as Message[],
+      sessionUuids: JSON.parse(fields.sessions ?? '[]') as string[],
+    };
+    const pipeline = this.redis.pipeline();
+    for (const id of offerSet.sessionUuids) pipeline.hgetall(this.keys.session(id)).lrange(this.keys.sessionMessages(id), 0, -1);
+    const replies = (await pipeline.exec()) ?? [];
+    const sessions: SessionRecord[] = [];
+    offerSet.sessionUuids.forEach((id, index) => {
+      const session = toSession(id, replies[2 * index]?.[1] as Record<string, string>, replies[2 * index + 1]?.[1] as string[]);
+      if (session) sessions.push(session);
+    });
+    return { offerSet, sessions };
+  }
+
+  async transition(uuid: string, target: SessionPhase, from: readonly SessionPhase[], now: number, note: Message): Promise<TransitionOutcome> {
+    const time = new Date(now).toISOString();
+    const expiredNote = { ...makeMessage('urn:offer-expired', 'INFO', 'The offer expired before it was accepted'), time };
+    const siblingNote = { ...makeMessage('urn:sibling-accepted', 'INFO', 'Another offer of the same offer set [{uuid}] was accepted', { uuid }), time };
+    const outcome = (await this.scripts.ebTransition(
+      this.keys.prefix, uuid, target, `,${from.join(',')},`, now, json(note), this.options.retentionMs, json(expiredNote), json(siblingNote),
+    )) as TransitionOutcome['outcome'];
+    if (outcome === 'not-found') return { outcome };
+    const session = await this.getSession(uuid);
+    if (!session) return { outcome: 'not-found' };
+    return { outcome, session };
+  }
+
+  async releaseHolds(holdIds: readonly string[]): Promise<void> {
+    if (holdIds.length) await this.scripts.ebRelease(this.keys.prefix, ...holdIds);
+  }
+
+  async expireOffers(ids: readonly string[], now: number, note: Message): Promise<number> {
+    if (ids.length === 0) return 0;
+    return Number(await this.scripts.ebExpire(this.keys.prefix, now, json(note), this.options.retentionMs, ...ids));
+  }
+
+  async advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message): Promise<boolean> {
+    return Number(await this.scripts.ebAdvance(this.keys.prefix, uuid, from, to, now, json(note))) === 1;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+}
+
+function toSession(uuid: string, fields: Record<string, string> | undefined, messages: string[] | undefined): SessionRecord | undefined {
+  if (!fields?.phase) return undefined;
+  return {
+    uuid,
+    offerSetUuid: fields.offerset ?? '',
+    site: fields.site ?? '',
+    phase: fields.phase as SessionPhase,
+    created: Number(fields.created),
+    modified: Number(fields.modified),
+    expires: Number(fields.expires),
+    family: fields.family ?? 'v1.0',
+    document: JSON.parse(fields.doc ?? '{}') as Record<string, unknown>,
+    messages: (messages ?? []).map((text) => JSON.parse(text) as Message),
+  };
+}

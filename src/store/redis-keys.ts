@@ -1,0 +1,28 @@
+/**
+ * Every Redis key the broker writes, in one place. All keys share the configured prefix, so
+ * several brokers (or test files) can share one Redis without meeting.
+ */
+export interface RedisKeys {
+  prefix: string;
+  offerSet(uuid: string): string;
+  session(uuid: string): string;
+  sessionMessages(uuid: string): string;
+  hold(id: string): string;
+  ledger(site: string): string;
+  siteWorkers(site: string): string;
+  /** The prefix BullMQ puts before its own keys. */
+  bullPrefix: string;
+}
+
+export function redisKeys(prefix: string): RedisKeys {
+  return {
+    prefix,
+    offerSet: (uuid) => `${prefix}:offerset:${uuid}`,
+    session: (uuid) => `${prefix}:session:${uuid}`,
+    sessionMessages: (uuid) => `${prefix}:session:${uuid}:messages`,
+    hold: (id) => `${prefix}:hold:${id}`,
+    ledger: (site) => `${prefix}:ledger:${site}`,
+    siteWorkers: (site) => `${prefix}:workers:${site}`,
+    bullPrefix: `${prefix}:bull`,
+  };
+}

@@ -1,0 +1,18 @@
+import type { Redis } from 'ioredis';
+import { ADVANCE, EXPIRE, HOLD, RELEASE, TRANSITION } from './lua-scripts.js';
+
+const SCRIPTS = { ebTransition: TRANSITION, ebExpire: EXPIRE, ebHold: HOLD, ebRelease: RELEASE, ebAdvance: ADVANCE } as const;
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
+
+/** Registers the broker's Lua scripts on a client (EVALSHA, loading them on first use). */
+export function brokerScripts(redis: Redis): Record<ScriptName, ScriptCall> {
+  const calls = {} as Record<ScriptName, ScriptCall>;
+  for (const [name, lua] of Object.entries(SCRIPTS) as Array<[ScriptName, string]>) {
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 0, lua });
+    const command = (redis as unknown as Record<string, ScriptCall>)[name];
+    if (!command) throw new Error(`script ${name} did not register`);
+    calls[name] = command.bind(redis);
+  }
+  return calls;
+}
