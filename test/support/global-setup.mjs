@@ -1,1 +1,40 @@
-export default async () => {};
+// Gives the tests a real Redis: REDIS_URL when set (.ci/run sets it), else the one on the default
+// port, else a private redis-server started here on a free port (stopped in global-teardown).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function answers(port) {
+  return new Promise((done) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const finish = (ok) => { socket.destroy(); done(ok); };
+    socket.setTimeout(500, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => finish(data.toString().startsWith('+PONG')));
+  });
+}
+
+function freePort() {
+  return new Promise((done) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => done(port)); });
+  });
+}
+
+export default async function globalSetup() {
+  if (process.env.REDIS_URL) return;
+  if (await answers(6379)) { process.env.REDIS_URL = 'redis://127.0.0.1:6379'; return; }
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    throw new Error('The tests need Redis: set REDIS_URL, run one on 127.0.0.1:6379, or install redis-server (apt-get install redis-server).');
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'eb-test-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: false });
+  for (let i = 0; i < 50 && !(await answers(port)); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!(await answers(port))) throw new Error('redis-server did not start for the tests');
+  process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
+  globalThis.__EB_TEST_REDIS__ = child;
+}

@@ -1,1 +1,3 @@
-export default async () => {};
+export default async function globalTeardown() {
+  globalThis.__EB_TEST_REDIS__?.kill('SIGTERM');
+}

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent.js';
+import { DEMO_SITE_FILE, loadConfig, type Config } from '../../src/config/load-config.js';
+import type { SiteProfile } from '../../src/domain/site-profile.js';
+import { startBrokerRuntime, type BrokerRuntime, type RuntimeParts } from '../../src/main/broker-runtime.js';
+import type { Clock } from '../../src/domain/clock.js';
+
+export const redisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A key prefix no other test file uses, so that files can share one Redis. */
+export const randomPrefix = (): string => `test-${randomBytes(6).toString('hex')}`;
+
+export interface TestBroker {
+  runtime: BrokerRuntime;
+  http: TestAgent;
+  redis: Redis;
+  config: Config;
+  /** http://127.0.0.1:<port> of the listening test server. */
+  baseUrl: string;
+  /** Removes every key of this broker and closes everything. */
+  close(): Promise<void>;
+}
+
+export function testConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = {}): Config {
+  return { ...loadConfig({ REDIS_URL: redisUrl(), EB_KEY_PREFIX: randomPrefix(), ...env }), ...overrides };
+}
+
+export function demoSite(overrides: Partial<SiteProfile> = {}): SiteProfile {
+  const base = loadConfig({ REDIS_URL: redisUrl() }).sites[0] as SiteProfile;
+  return { ...base, ...overrides };
+}
+
+export { DEMO_SITE_FILE };
+
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/** The broker as `npm start` runs it (API, site workers, timers), on a private key prefix. */
+export async function startTestBroker(options: { config?: Partial<Config>; env?: NodeJS.ProcessEnv; parts?: RuntimeParts; clock?: Clock } = {}): Promise<TestBroker> {
+  const config = testConfig(options.config, options.env);
+  const runtime = await startBrokerRuntime(config, options.parts ?? { api: true, siteWorkers: true, timers: true }, options.clock);
+  const redis = new Redis(config.redisUrl);
+  const app = runtime.app;
+  if (!app) throw new Error('the test broker needs its API');
+  // One listening server, so that absolute URLs in answers stay the same across requests.
+  const server = await new Promise<Server>((ready) => { const s = app.listen(0, '127.0.0.1', () => ready(s)); });
+  const address = server.address();
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    runtime,
+    http: request(baseUrl) as unknown as TestAgent,
+    redis,
+    config,
+    baseUrl,
+    async close() {
+      await new Promise((done) => server.close(done));
+      await runtime.close();
+      await deleteKeys(redis, config.keyPrefix);
+      await redis.quit();
+    },
+  };
+}
+
+export const V1 = 'https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds';
+
+/** A small docker request in the v1.0 family. */
+export function dockerRequest(cores: { min?: number; max?: number } = { min: 1, max: 1 }, memory: { min?: number; max?: number } = { min: 1, max: 1 }): Record<string, unknown> {
+  return {
+    executable: { kind: `${V1}/executable/docker-container.yaml`, meta: { name: 'job' }, image: { locations: ['docker.io/library/busybox:1.36'] }, entrypoint: '/bin/sh', command: ['-c', 'echo hello'] },
+    compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, cores, memory },
+    schedule: { requested: { duration: 'PT10M' } },
+  };
+}
