@@ -62,12 +62,15 @@ export function assessSite(needs: ResolvedNeeds, site: SiteProfile): Message[] {
     }
   }
   for (const data of needs.data) {
-    if (data.scheme && !site.dataSchemes.includes(data.scheme)) {
+    // file:// is governed by the site's allowed roots alone, whatever its list of schemes says.
+    if (data.scheme === 'file') {
+      if (!site.fileRoots.some((root) => isUnder(data.location ?? '', root))) {
+        out.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} does not allow file data at [{location}]',
+          { ...at, location: data.location ?? '' }));
+      }
+    } else if (data.scheme && !site.dataSchemes.includes(data.scheme)) {
       out.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} cannot fetch data [{name}] from a [{scheme}] location',
         { ...at, name: data.name, scheme: data.scheme }));
-    } else if (data.scheme === 'file' && !site.fileRoots.some((root) => isUnder(data.location ?? '', root))) {
-      out.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} does not allow file data at [{location}]',
-        { ...at, location: data.location ?? '' }));
     }
   }
   out.push(...limit('cores', needs.cores.min, site.cores, site.name));

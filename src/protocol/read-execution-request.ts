@@ -56,13 +56,15 @@ export function readExecutionRequest(doc: Doc): ReadRequest {
 
   const needs: ExecutionNeeds = { cores: {}, memory: {}, storage: [], data: [] };
   if (executable) needs.executable = readExecutable(executable, kindIn(executable, 'executable', 'executable'), error);
-  if (compute && kindIn(compute, 'compute', 'compute resource')) {
-    needs.cores = range(compute.cores);
-    needs.memory = range(compute.memory);
+  // Ranges are read from the request as sent: `units` is not a schema field, but must be seen.
+  if (compute && isDoc(doc.compute) && kindIn(compute, 'compute', 'compute resource')) {
+    needs.cores = range(doc.compute.cores);
+    needs.memory = range(doc.compute.memory);
   }
+  const rawStorage = Array.isArray(doc.storage) ? doc.storage.filter(isDoc) : [];
   storage.forEach((item, index) => {
     kindIn(item, 'storage', 'storage resource');
-    needs.storage.push({ name: label(item, `storage-${index + 1}`), size: range(item.size) });
+    needs.storage.push({ name: label(item, `storage-${index + 1}`), size: range(rawStorage[index]?.size) });
   });
   data.forEach((item, index) => {
     const kind = kindIn(item, 'data', 'data resource');

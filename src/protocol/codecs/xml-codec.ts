@@ -59,7 +59,7 @@ export function decodeXml(text: string, type: DocumentType): unknown {
     throw new BrokerError('document-too-complex', { detail: `The XML document is refused: ${(cause as Error).message}`, cause });
   }
   const roots = Object.keys(tree).filter((key) => key !== '#text');
-  if (roots.length !== 1) throw new BrokerError('malformed-body', { detail: 'An XML document must have exactly one root element' });
+  if (roots.length !== 1 || Array.isArray(tree[roots[0] as string])) throw new BrokerError('malformed-body', { detail: 'An XML document must have exactly one root element' });
   const rootName = roots[0] as string;
   const expected = type === 'Problem' ? 'problem' : ROOT_OF[type];
   if (type !== 'AbstractUpdate' && rootName !== expected) {

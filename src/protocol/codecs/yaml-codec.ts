@@ -1,4 +1,4 @@
-import { parseDocument, stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { BrokerError } from '../../domain/errors.js';
 
 const PARSE_OPTIONS = {
@@ -18,9 +18,15 @@ const MAX_ALIAS_COUNT = 50;
  * documents in one body, unknown tags and alias bombs are refused.
  */
 export function decodeYaml(text: string): unknown {
-  const doc = parseDocument(text, PARSE_OPTIONS);
+  const docs = parseAllDocuments(text, PARSE_OPTIONS);
+  if (!Array.isArray(docs) || docs.length !== 1) {
+    throw new BrokerError('malformed-body', { detail: 'The body must hold exactly one YAML document' });
+  }
+  const doc = docs[0]!;
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) {
+    // The parser records a stack overflow on absurd nesting as an error of its own.
+    if (/call stack/i.test(problem.message)) throw new BrokerError('document-too-complex', { detail: 'The YAML document is nested too deeply' });
     throw new BrokerError('malformed-body', { detail: `The body is not valid YAML: ${problem.message.split('\n')[0]}` });
   }
   try {

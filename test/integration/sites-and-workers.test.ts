@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
+
+type Doc = Record<string, any>;
+const WORKER_ENTRY = fileURLToPath(new URL('../../dist/main/worker.js', import.meta.url));
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+describe('sites and their workers', () => {
+  it('is available only while a site worker runs, and says why not otherwise', async () => {
+    const broker = await startTestBroker();
+    try {
+      const up = await broker.http.get('/availability');
+      expect(up.type).toBe('text/xml');
+      expect(up.text).toContain('<available>true</available>');
+      expect(up.text).toContain('demo');
+    } finally {
+      await broker.close();
+    }
+    const apiOnly = await startTestBroker({ parts: { api: true } });
+    try {
+      const down = await apiOnly.http.get('/availability');
+      expect(down.text).toContain('<available>false</available>');
+      expect(down.text).toContain('No site has a running worker');
+    } finally {
+      await apiOnly.close();
+    }
+  });
+
+  it('skips a site without a running worker at once, with a message, instead of waiting', async () => {
+    const apiOnly = await startTestBroker({ parts: { api: true }, env: { NEGOTIATION_TIMEOUT: 'PT10S' } });
+    try {
+      const started = Date.now();
+      const res = await apiOnly.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest()));
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(res.body.result).toBe('NO');
+      expect(res.body.meta.messages.map((m: Doc) => m.message)).toEqual(expect.arrayContaining([
+        'Site demo was skipped: none of its workers is running',
+        'No site can make an offer for this request now',
+      ]));
+    } finally {
+      await apiOnly.close();
+    }
+  });
+
+  it('answers NO with a message when a site that seems alive stays silent past the bound', async () => {
+    const silent = await startTestBroker({ parts: { api: true }, env: { NEGOTIATION_TIMEOUT: 'PT0.3S' } });
+    try {
+      // A heartbeat with nobody behind it: the worker hung, or died a moment ago.
+      await silent.redis.zadd(`${silent.config.keyPrefix}:workers:demo`, Date.now() + 60_000, 'ghost');
+      const res = await silent.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest()));
+      expect(res.status).toBe(303);
+      expect(res.body.result).toBe('NO');
+      expect(res.body.meta.messages.map((m: Doc) => m.message)).toContain('Site demo did not answer within 300 ms');
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('negotiates with a site worker running as its own process (npm run worker)', async () => {
+    if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: npm test builds it; run npm run build first`);
+    const api = await startTestBroker({ parts: { api: true, timers: true } });
+    let child: ChildProcess | undefined;
+    try {
+      child = spawn(process.execPath, [WORKER_ENTRY], {
+        env: { ...process.env, REDIS_URL: api.config.redisUrl, EB_KEY_PREFIX: api.config.keyPrefix },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const alive = await until(async () => (await api.http.get('/availability')).text.includes('<available>true</available>'), 10_000);
+      expect(alive).toBe(true);
+      const res = await api.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest({ min: 2, max: 2 })));
+      expect(res.body.result).toBe('YES');
+      expect(await api.redis.hget(`${api.config.keyPrefix}:ledger:demo`, 'cores')).toBe('2');
+      child.kill('SIGTERM');
+      const exitCode = await new Promise<number | null>((done) => child!.once('exit', (code) => done(code)));
+      expect(exitCode).toBe(0);
+      // A worker that stops takes its heartbeat with it.
+      expect(await api.redis.zcard(`${api.config.keyPrefix}:workers:demo`)).toBe(0);
+    } finally {
+      if (child && child.exitCode === null) child.kill('SIGKILL');
+      await api.close();
+    }
+  });
+});
