@@ -16,5 +16,7 @@ export interface AppOptions {
   /** The broker's public base URL; otherwise taken from each request's Host. */
   publicUrl?: string;
   bodyLimitBytes: number;
+  /** Routes mounted before the 404 handler (the benchmark's baseline route). */
+  extraRoutes?: import('express').Router;
   logError(error: unknown, context: { method: string; path: string }): void;
 }

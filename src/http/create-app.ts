@@ -27,6 +27,7 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   app.set('etag', false);
   app.use(executionBrokerRoutes(api, options));
   app.use(availabilityRoute(api));
+  if (options.extraRoutes) app.use(options.extraRoutes);
   app.use(notServed);
   app.use(errorHandler(options));
   return app;

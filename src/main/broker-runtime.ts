@@ -23,6 +23,8 @@ import { redisKeys } from '../store/redis-keys.js';
 export const systemClock: Clock = { now: () => Date.now() };
 
 export interface RuntimeParts {
+  /** Extra routes for the HTTP app (used by the benchmark for its baseline). */
+  extraRoutes?: import('express').Router;
   /** Serve the HTTP API (the app is returned; the caller listens). */
   api?: boolean;
   /** Run a worker for these sites (all configured sites when true). */
@@ -101,6 +103,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const app = createApp(api, {
         publicUrl: config.publicUrl,
         bodyLimitBytes: config.bodyLimitBytes,
+        extraRoutes: parts.extraRoutes,
         logError: (error, context) => console.error(JSON.stringify({ level: 'error', ...context, error: String((error as Error)?.stack ?? error) })),
       });
       runtime = { ...runtime, app, api };
