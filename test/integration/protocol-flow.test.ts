@@ -25,7 +25,7 @@ describe('the ExecutionBroker protocol over HTTP, with a real BullMQ site worker
     expect(res.status).toBe(303);
     expect(res.headers.location).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/offersets\/[0-9a-f-]{36}$/);
     expect(res.body.result).toBe('YES');
-    expect(res.headers.location.endsWith(res.body.meta.uuid)).toBe(true);
+    expect(String(res.headers.location).endsWith(res.body.meta.uuid)).toBe(true);
     expect(checkDocument('OfferSetResponse', res.body)).toEqual([]);
     for (const offer of res.body.offers) expect(checkDocument('AbstractExecutionSession', offer)).toEqual([]);
   });

@@ -1,0 +1,27 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load-config.js';
+import { demoSite, redisUrl, startTestBroker, type TestBroker } from '../support/test-broker.js';
+
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
+const TYPES: Record<string, string> = { json: 'application/json', xml: 'application/xml', yaml: 'application/yaml' };
+
+/** The files the README points at must keep working. */
+describe('examples/', () => {
+  let broker: TestBroker;
+  beforeAll(async () => { broker = await startTestBroker({ config: { sites: [demoSite({ cores: 1000, memoryGiB: 1000 })] } }); });
+  afterAll(async () => { await broker.close(); });
+
+  it.each(readdirSync(`${EXAMPLES}requests`))('requests/%s gets offers', async (file) => {
+    const type = TYPES[file.split('.').pop() ?? ''];
+    const res = await broker.http.post('/requests').set('Content-Type', type ?? '').send(readFileSync(`${EXAMPLES}requests/${file}`, 'utf8'));
+    expect(res.status).toBe(303);
+    expect(res.body.result).toBe('YES');
+  });
+
+  it('sites.yaml is a valid sites file', () => {
+    const config = loadConfig({ REDIS_URL: redisUrl(), BROKER_CONFIG: `${EXAMPLES}sites.yaml` });
+    expect(config.sites.map((site) => site.name)).toEqual(['demo', 'hpc-north']);
+    expect(config.sites[1]).toMatchObject({ cores: 512, fileRoots: ['/srv/datalake'], maxDurationMs: 2 * 86_400_000 });
+  });
+});

@@ -1,0 +1,38 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+
+const file = (name: string, text: string): string => {
+  const path = join(mkdtempSync(join(tmpdir(), 'eb-config-')), name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe('configuration', () => {
+  it('needs no file: the embedded default is one demo site, on loopback', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, redisUrl: 'redis://127.0.0.1:6379', redisUrlGiven: false, maxOffers: 4, offerLifetimeMs: 300_000 });
+    expect(config.sites.map((s) => s.name)).toEqual(['demo']);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT must be a whole number/],
+    [{ PORT: '70000' }, /PORT must be a whole number from 0 to 65535/],
+    [{ REDIS_URL: 'http://localhost' }, /REDIS_URL must start with redis:\/\//],
+    [{ OFFER_LIFETIME: '5 minutes' }, /OFFER_LIFETIME must be an ISO 8601 duration/],
+    [{ EB_KEY_PREFIX: 'a:b' }, /EB_KEY_PREFIX may hold/],
+    [{ PUBLIC_URL: 'ftp://x' }, /PUBLIC_URL must be an http\(s\) URL/],
+    [{ BROKER_CONFIG: '/nonexistent/sites.yaml' }, /cannot be read/],
+  ])('refuses %p with a message that says what to change', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('refuses a sites file that is invalid, naming the field', () => {
+    expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - name: x\n    cores: -1\n    memoryGiB: 4\n') })).toThrow(/\/sites\/0\/cores must be >= 1/);
+    expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - name: x\n    cores: 1\n    memoryGiB: 4\n    colour: red\n') })).toThrow(/must NOT have additional properties \(colour\)/);
+    expect(() => loadConfig({ BROKER_CONFIG: file('s.json', '{"sites": [') })).toThrow(/not valid JSON/);
+    expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - {name: a, cores: 1, memoryGiB: 1}\n  - {name: a, cores: 2, memoryGiB: 2}\n') })).toThrow(/used twice/);
+  });
+});
