@@ -88,10 +88,8 @@ export function renderSession(session: SessionRecord, context: RenderContext): W
   for (const key of ['storage', 'data'] as const) {
     for (const item of (doc[key] as Doc[] | undefined) ?? []) item.phase = phase;
   }
-  const ordered: Doc = { kind: doc.kind, meta, phase: session.phase, ...doc };
-  ordered.meta = meta;
-  ordered.phase = session.phase;
-  return rewriteKinds(ordered, session.family as KindFamily);
+  const { kind, meta: _stored, ...components } = doc;
+  return rewriteKinds({ kind, meta, phase: session.phase, ...components }, session.family as KindFamily);
 }
 
 export function renderOfferSet(offerSet: OfferSetRecord, sessions: readonly SessionRecord[], context: RenderContext): WireDocument {
