@@ -107,11 +107,17 @@ export function planOffers({ needs, site, free, now, maxOffers }: PlanInput): Pl
   messages.push(...caps('cores', needs.cores.max, site.cores, site.name), ...caps('memory GiB', needs.memory.max, site.memoryGiB, site.name));
 
   const availableStart = Math.max(needs.window.start, now + site.preparationMs);
-  const latest = Math.min(needs.window.end ?? Number.POSITIVE_INFINITY, now + site.horizonMs);
-  if (availableStart > latest) {
+  const horizon = now + site.horizonMs;
+  if (availableStart > horizon) {
+    messages.push(makeMessage('urn:schedule-unavailable', 'ERROR',
+      'Site {site} takes bookings up to {horizon} ({ahead} ahead); the requested start is {start}',
+      { site: site.name, horizon: formatInstant(horizon), ahead: formatDuration(site.horizonMs), start: formatInstant(availableStart) }));
+    return { offers: [], messages };
+  }
+  if (needs.window.end !== undefined && availableStart > needs.window.end) {
     messages.push(makeMessage('urn:schedule-unavailable', 'ERROR',
       'Site {site} can start at {earliest} at the earliest, after the requested window closes at {end}',
-      { site: site.name, earliest: formatInstant(availableStart), end: formatInstant(latest) }));
+      { site: site.name, earliest: formatInstant(availableStart), end: formatInstant(needs.window.end) }));
     return { offers: [], messages };
   }
   if (free.cores < needs.cores.min || free.memoryGiB < needs.memory.min) {

@@ -1,3 +1,4 @@
+import type { DirectOutcome } from '../broker/direct-execution.js';
 import type { OfferSetResult, OffersInput } from '../broker/request-offers.js';
 import type { OfferSetRecord, SessionRecord } from '../broker/ports.js';
 import type { SessionPhase } from '../domain/phases.js';
@@ -5,6 +6,7 @@ import type { SessionPhase } from '../domain/phases.js';
 /** The use cases the HTTP layer calls, already bound to their dependencies by an entry point. */
 export interface BrokerApi {
   requestOffers(input: OffersInput): Promise<OfferSetResult>;
+  directExecution(input: OffersInput): Promise<DirectOutcome>;
   getOfferSet(uuid: string): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }>;
   getSession(uuid: string): Promise<SessionRecord>;
   updateSessionPhase(uuid: string, target: SessionPhase): Promise<SessionRecord>;

@@ -7,7 +7,7 @@ import { executionBrokerRoutes } from './execution-broker-routes.js';
 
 /** Which methods each path serves, for 405 answers with an Allow header. */
 const ALLOWED: ReadonlyArray<[RegExp, string]> = [
-  [/^\/(requests|offersets)\/?$/, 'POST'],
+  [/^\/(requests|offersets|direct|sessions)\/?$/, 'POST'],
   [/^\/offersets\/[^/]+\/?$/, 'GET, HEAD'],
   [/^\/sessions\/[^/]+\/?$/, 'GET, HEAD, POST'],
   [/^\/availability\/?$/, 'GET, HEAD'],

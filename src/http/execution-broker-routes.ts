@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { responseFormat } from '../protocol/media-types.js';
-import { renderOfferSet, renderSession } from '../protocol/offer-documents.js';
+import { renderFailedSession, renderOfferSet, renderSession } from '../protocol/offer-documents.js';
 import { readExecutionRequestBody, readPhaseUpdateBody } from '../protocol/read-request-body.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { baseUrlOf, sendDocument } from './respond.js';
@@ -32,6 +32,22 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   };
   router.post('/requests', rawBody, createOffers);
   router.post('/offersets', rawBody, createOffers);
+
+  const direct = async (req: Request, res: Response): Promise<void> => {
+    responseFormat(req.get('accept'));
+    const incoming = readExecutionRequestBody(bodyOf(req), req.get('content-type'));
+    const result = await api.directExecution(incoming);
+    const base = baseUrlOf(req, options.publicUrl);
+    if (result.outcome === 'failed') {
+      // No session exists, so no uuid, url or Location: a FAILED session holding the reasons.
+      sendDocument(req, res, 400, renderFailedSession(result.offerSet), 'AbstractExecutionSession');
+      return;
+    }
+    res.location(`${base}/sessions/${result.session.uuid}`);
+    sendDocument(req, res, 303, renderSession(result.session, { baseUrl: base }), 'AbstractExecutionSession');
+  };
+  router.post('/direct', rawBody, direct);
+  router.post('/sessions', rawBody, direct);
 
   router.get('/offersets/:uuid', async (req, res) => {
     const { offerSet, sessions } = await api.getOfferSet(uuidParam(req));

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Express } from 'express';
 import type { Worker } from 'bullmq';
+import { directExecution } from '../broker/direct-execution.js';
 import { getOfferSet, getSession } from '../broker/read-records.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
 import { updateSessionPhase } from '../broker/update-session.js';
@@ -90,6 +91,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       };
       const api: BrokerApi = {
         requestOffers: (input) => requestOffers(offersDeps, input),
+        directExecution: (input) => directExecution({ ...offersDeps, negotiator }, input),
         getOfferSet: (uuid) => getOfferSet({ clock, store }, uuid),
         getSession: (uuid) => getSession({ clock, store }, uuid),
         updateSessionPhase: (uuid, target) => updateSessionPhase({ clock, store, negotiator }, uuid, target),

@@ -5,7 +5,8 @@ import { kindUri, parseKind, type KindFamily } from './kind-uris.js';
  * Older shapes of the same protocol, brought to the v1.0 schema before validation:
  * - kinds of any of the three URI families become v1.0 URIs (the family is remembered, so the
  *   answer uses the client's);
- * - the 2025 drafts' `type` becomes `kind`, and flat `name`, `uuid`, `description` move into `meta`;
+ * - the 2025 drafts' `type` becomes `kind`, flat `name`, `uuid`, `description` move into `meta`,
+ *   and a top-level `computer` becomes `compute`;
  * - the November 2025 mounts (top-level `volumes` with `resources`, named from `compute.volumes`)
  *   become `compute.volumes[]` objects with one `resource`; a mount of several resources has no
  *   v1.0 form and is refused with a message;
@@ -55,6 +56,11 @@ export function normaliseExecutionRequest(input: unknown): NormalisedDocument {
   const messages: Message[] = [];
   if (!isDoc(input)) return { document: input as Doc, family: 'v1.0', messages };
   const doc: Doc = { ...input };
+  // The June 2025 drafts named the compute resource `computer`.
+  if (doc.compute === undefined && isDoc(doc.computer)) {
+    doc.compute = doc.computer;
+    delete doc.computer;
+  }
   doc.executable = normaliseComponent(doc.executable, seen);
   doc.compute = normaliseComponent(doc.compute, seen);
   for (const list of ['storage', 'data', 'costs', 'metrics'] as const) {

@@ -11,13 +11,14 @@ export function knownProperties(value: unknown, type: string): unknown {
   const record = value as Record<string, unknown>;
   const subtypes = xmlShapes.kinds[type];
   const parsed = subtypes && typeof record.kind === 'string' ? parseKind(record.kind) : undefined;
-  const concrete = (parsed && subtypes?.[kindUri(parsed.short)]) || type;
+  const direct = subtypes && typeof record.kind === 'string' && Object.hasOwn(subtypes, record.kind) ? subtypes[record.kind] : undefined;
+  const concrete = direct ?? ((parsed && subtypes?.[kindUri(parsed.short)]) || type);
   const shape = xmlShapes.types[concrete];
   if (!shape) return value;
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(record)) {
-    const property = shape[key];
-    if (property) out[key] = keep(child, property);
+    const property = Object.hasOwn(shape, key) ? shape[key] : undefined;
+    if (property) Object.defineProperty(out, key, { value: keep(child, property), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

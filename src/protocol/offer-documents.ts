@@ -108,3 +108,13 @@ export function renderOfferSet(offerSet: OfferSetRecord, sessions: readonly Sess
   if (sessions.length) doc.offers = sessions.map((session) => renderSession(session, context));
   return doc;
 }
+
+/** The answer to a /direct request nothing can serve: a FAILED session with the reasons. */
+export function renderFailedSession(offerSet: OfferSetRecord): WireDocument {
+  const doc: Doc = {
+    kind: kindUri('session/simple-execution-session', offerSet.family as KindFamily),
+    meta: { created: formatInstant(offerSet.created), messages: messageItems(offerSet.messages) },
+    phase: 'FAILED',
+  };
+  return doc;
+}

@@ -70,7 +70,9 @@ export function readExecutionRequest(doc: Doc): ReadRequest {
     const kind = kindIn(item, 'data', 'data resource');
     if (kind) needs.data.push(readData(item, kind, label(item, `data-${index + 1}`), error));
   });
-  linkResources(storage, data, compute, error);
+  const mounts = compute && Array.isArray(compute.volumes) ? compute.volumes.filter(isDoc) : [];
+  const knownMounts = mounts.filter((mount, index) => kindIn(mount, 'volume', `volume mount ${nameOf(mount) ?? index + 1}`) !== undefined);
+  linkResources(storage, data, knownMounts, error);
   readSchedule(doc.schedule, needs, error);
 
   const meta = isDoc(doc.meta) ? doc.meta : {};
@@ -164,8 +166,8 @@ function readData(item: Doc, kind: string, name: string, error: Report): DataNee
   return needs;
 }
 
-/** Resolves the cross-references between storage, data and mounts; adds storage where data has none. */
-function linkResources(storage: Doc[], data: Doc[], compute: Doc | undefined, error: Report): void {
+/** Resolves the cross-references between storage, data and mounts (of known kinds); adds storage where data has none. */
+function linkResources(storage: Doc[], data: Doc[], volumes: Doc[], error: Report): void {
   const byRef = new Map<string, { type: 'storage' | 'data'; doc: Doc }>();
   const register = (doc: Doc, type: 'storage' | 'data') => {
     for (const ref of [str(metaOf(doc).uuid), nameOf(doc)]) {
@@ -207,7 +209,6 @@ function linkResources(storage: Doc[], data: Doc[], compute: Doc | undefined, er
     storage.push(created);
     d.storage = name;
   }
-  const volumes = compute && Array.isArray(compute.volumes) ? compute.volumes.filter(isDoc) : [];
   volumes.forEach((volume, index) => {
     const name = label(volume, `volume-${index + 1}`);
     const resource = str(volume.resource);

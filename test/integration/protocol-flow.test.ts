@@ -157,6 +157,27 @@ describe('the ExecutionBroker protocol over HTTP, with a real BullMQ site worker
     expect(fromYaml.body.offers[0].compute.kind).toBe('https://www.purl.org/ivoa.net/EB/schema/types/compute/simple-compute-resource-1.0');
   });
 
+  it('books and accepts the best offer in one call with POST /direct (alias POST /sessions)', async () => {
+    for (const path of ['/direct', '/sessions']) {
+      const res = await broker.http.post(path).set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest({ min: 2, max: 6 })));
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe(`${broker.baseUrl}/sessions/${res.body.meta.uuid}`);
+      expect(res.body.phase).toBe('ACCEPTED');
+      expect(res.body.compute.cores).toEqual({ min: 6, max: 6 });
+      expect(checkDocument('AbstractExecutionSession', res.body)).toEqual([]);
+    }
+  });
+
+  it('answers a /direct request nothing can serve with 400 and a FAILED session that says why', async () => {
+    const res = await broker.http.post('/direct').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest({ min: 8, max: 4 })));
+    expect(res.status).toBe(400);
+    expect(res.headers.location).toBeUndefined();
+    expect(res.body.phase).toBe('FAILED');
+    expect(res.body.meta.uuid).toBeUndefined();
+    expect(res.body.meta.messages[0]).toMatchObject({ level: 'ERROR', kind: 'urn:invalid-value' });
+    expect(checkDocument('AbstractExecutionSession', res.body)).toEqual([]);
+  });
+
   it('expires unaccepted offers at `expires` through a delayed job, releasing their capacity', async () => {
     const short = await startTestBroker({ env: { OFFER_LIFETIME: 'PT0.4S' } });
     try {

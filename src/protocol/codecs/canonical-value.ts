@@ -23,7 +23,8 @@ export function canonicalValue(value: unknown): unknown {
     for (const [key, child] of Object.entries(node)) {
       if (child === null || child === undefined) continue;
       if (Array.isArray(child) && child.length === 0) continue;
-      out[key] = walk(child, depth + 1);
+      // defineProperty: a `__proto__` key is data here, not the object's prototype.
+      Object.defineProperty(out, key, { value: walk(child, depth + 1), enumerable: true, writable: true, configurable: true });
     }
     return out;
   };

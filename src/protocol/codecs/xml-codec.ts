@@ -72,8 +72,29 @@ export function decodeXml(text: string, type: DocumentType): unknown {
 function concreteType(type: string, kind: unknown): string {
   const subtypes = xmlShapes.kinds[type];
   if (!subtypes || typeof kind !== 'string') return type;
+  // Options and updates use plain `uri:` kinds; components use a URI of one of three families.
+  if (Object.hasOwn(subtypes, kind)) return subtypes[kind] as string;
   const parsed = parseKind(kind);
   return (parsed && subtypes[kindUri(parsed.short)]) || type;
+}
+
+/** Element name -> property, for arrays whose items are named otherwise (connectors -> connector). */
+const itemElements = new Map<string, Map<string, string>>();
+function propertyOfElement(type: string, element: string): string {
+  let names = itemElements.get(type);
+  if (!names) {
+    names = new Map();
+    for (const [property, shape] of Object.entries(xmlShapes.types[type] ?? {})) {
+      if (shape.t === 'array' && !shape.wrapped && shape.item) names.set(shape.item, property);
+    }
+    itemElements.set(type, names);
+  }
+  return names.get(element) ?? element;
+}
+
+/** Sets a property even when its name is `__proto__`, which plain assignment would swallow. */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function children(node: XmlNode): Record<string, XmlNode | XmlNode[]> {
@@ -95,10 +116,10 @@ function objectValue(node: XmlNode, declared: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(fields)) {
     if (key === '#text') continue;
-    const name = key.startsWith('@_') ? key.slice(2) : key;
-    const property = shape[name];
+    const name = key.startsWith('@_') ? key.slice(2) : propertyOfElement(type, key);
+    const property = Object.hasOwn(shape, name) ? shape[name] : undefined;
     if (key.startsWith('@_') && !property?.attr) continue;
-    out[name] = property ? typedValue(raw, property) : genericValue(raw);
+    setOwn(out, name, property ? typedValue(raw, property) : genericValue(raw));
   }
   return out;
 }
@@ -142,7 +163,7 @@ function mapValue(raw: XmlNode): Record<string, string> {
     if (key.startsWith('@_') || key === '#text') continue;
     for (const item of Array.isArray(value) ? value : [value]) {
       const entryKey = key === 'entry' && typeof item === 'object' ? item['@_key'] : undefined;
-      out[typeof entryKey === 'string' ? entryKey : key] = textOf(item);
+      setOwn(out, typeof entryKey === 'string' ? entryKey : key, textOf(item));
     }
   }
   return out;
@@ -164,7 +185,19 @@ const XML_NAME = /^[A-Za-z_][A-Za-z0-9._-]*$/;
 // eslint-disable-next-line no-control-regex
 const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-const xmlText = (value: unknown): string => String(value).replace(NOT_XML, '\uFFFD');
+/**
+ * xmlbuilder2 leaves a `&` alone when it already starts an entity (`&lt;`, `&#13;`), so text that
+ * merely looks like one would be read back expanded: escape every `&` first (xmlbuilder2 then
+ * keeps our `&amp;` as it is).
+ */
+const xmlText = (value: unknown): string => String(value).replace(NOT_XML, '\uFFFD').replace(/&/g, '&amp;');
+/** Attribute values also keep tabs and line feeds, which XML parsers would turn into spaces. */
+const xmlAttr = (value: unknown): string => xmlText(value).replace(/\t/g, '&#9;').replace(/\n/g, '&#10;');
+
+/** Names an element may safely take: XML names that no parser treats as special object keys. */
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
+const safeElementName = (name: string): boolean =>
+  XML_NAME.test(name) && !RESERVED.has(name) && !(name in Object.prototype) && !name.startsWith('__') && !name.toLowerCase().startsWith('xml');
 
 export function encodeXml(value: unknown, type: DocumentType): string {
   const doc = create({ version: '1.0', encoding: 'UTF-8' });
@@ -184,7 +217,7 @@ function writeObject(element: XMLBuilder, value: Record<string, unknown>, declar
   for (const [key, child] of Object.entries(value)) {
     if (child === undefined || child === null) continue;
     const property = shape[key];
-    if (property?.attr) element.att(key, xmlText(child));
+    if (property?.attr) element.att(key, xmlAttr(child));
     else if (property) writeProperty(element, key, child, property);
     else writeUnknown(element, key, child);
   }
@@ -203,8 +236,8 @@ function writeProperty(parent: XMLBuilder, key: string, value: unknown, shape: P
   } else if (shape.t === 'map' && isRecord(value)) {
     const map = parent.ele(key);
     for (const [name, text] of Object.entries(value)) {
-      if (XML_NAME.test(name) && name !== 'entry' && !name.toLowerCase().startsWith('xml')) map.ele(name).txt(xmlText(text));
-      else map.ele('entry').att('key', xmlText(name)).txt(xmlText(text));
+      if (safeElementName(name) && name !== 'entry') map.ele(name).txt(xmlText(text));
+      else map.ele('entry').att('key', xmlAttr(name)).txt(xmlText(text));
     }
   } else {
     writeUnknown(parent, key, value);
@@ -212,7 +245,7 @@ function writeProperty(parent: XMLBuilder, key: string, value: unknown, shape: P
 }
 
 function writeUnknown(parent: XMLBuilder, key: string, value: unknown, namespace?: string): void {
-  if (!XML_NAME.test(key)) return;
+  if (!safeElementName(key)) return;
   if (Array.isArray(value)) {
     for (const item of value) writeUnknown(parent, key, item, namespace);
   } else if (isRecord(value)) {

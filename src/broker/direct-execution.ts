@@ -1,0 +1,18 @@
+import type { OfferSetRecord, SessionRecord } from './ports.js';
+import { requestOffers, type OffersInput, type RequestOffersDeps } from './request-offers.js';
+import { updateSessionPhase, type UpdateSessionDeps } from './update-session.js';
+
+export type DirectOutcome =
+  | { outcome: 'accepted'; session: SessionRecord }
+  | { outcome: 'failed'; offerSet: OfferSetRecord };
+
+/**
+ * Books and accepts the best offer in one call (POST /direct). The one-offer offer set is stored as
+ * for any request, so GET /offersets reads it; when nothing fits, the offer set's messages say why.
+ */
+export async function directExecution(deps: RequestOffersDeps & UpdateSessionDeps, input: OffersInput): Promise<DirectOutcome> {
+  const { offerSet, sessions } = await requestOffers(deps, { ...input, maxOffers: 1 });
+  const best = sessions[0];
+  if (!best) return { outcome: 'failed', offerSet };
+  return { outcome: 'accepted', session: await updateSessionPhase(deps, best.uuid, 'ACCEPTED') };
+}
