@@ -1,0 +1,82 @@
+// The benchmark's server: the broker as `npm start` runs it (API, site worker, timers in one
+// process), on a private key prefix and one huge site, plus a baseline route in the same app.
+// Started by run.mjs as a child process so that the load generator has its own event loop.
+//
+// stdout: one JSON line {"port", "prefix", "pid"} once listening.
+// SIGTERM (or a "stop" line / closed stdin): closes, deletes every key of its prefix, exits 0.
+import { randomBytes, randomUUID } from 'node:crypto';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../dist/config/load-config.js';
+import { startBrokerRuntime } from '../../dist/main/broker-runtime.js';
+
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const prefix = `bench-${randomBytes(6).toString('hex')}`;
+const base = loadConfig({ REDIS_URL: redisUrl, EB_KEY_PREFIX: prefix });
+// One site so big that holds never fill it, whatever the run's length.
+const config = { ...base, sites: [{ ...base.sites[0], cores: 1e9, memoryGiB: 1e9 }] };
+
+const redis = new Redis(redisUrl, { connectionName: 'eb-bench-baseline' });
+
+// The baseline: what any route must do at least — read the same body, parse it, write one hash.
+const extraRoutes = express.Router();
+extraRoutes.post('/bench/baseline', express.raw({ type: () => true, limit: config.bodyLimitBytes }), async (req, res, next) => {
+  try {
+    const document = JSON.parse(req.body.toString('utf8'));
+    const id = randomUUID();
+    await redis.hset(`${prefix}:bench:${id}`, {
+      created: Date.now(),
+      kind: String(document?.executable?.kind ?? ''),
+      cores: String(document?.compute?.cores?.max ?? ''),
+      bytes: req.body.length,
+    });
+    res.status(200).json({ ok: true, id });
+  } catch (error) {
+    next(error);
+  }
+});
+
+const runtime = await startBrokerRuntime(config, { api: true, siteWorkers: true, timers: true, extraRoutes });
+const server = await new Promise((ready, fail) => {
+  const s = runtime.app.listen(0, '127.0.0.1', () => ready(s));
+  s.on('error', fail);
+});
+server.keepAliveTimeout = 30_000;
+process.stdout.write(`${JSON.stringify({ port: server.address().port, prefix, pid: process.pid })}\n`);
+
+async function deleteKeys() {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+let stopping = false;
+async function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  const watchdog = setTimeout(() => { console.error(`bench server: shutdown took too long (${signal})`); process.exit(2); }, 20_000);
+  let code = 0;
+  try {
+    await new Promise((done) => { server.close(done); server.closeIdleConnections?.(); });
+    await runtime.close();
+    const deleted = await deleteKeys();
+    console.error(`bench server: stopped on ${signal}, deleted ${deleted} keys under ${prefix}:*`);
+  } catch (error) {
+    console.error(`bench server: error while stopping: ${error?.stack ?? error}`);
+    code = 1;
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+    clearTimeout(watchdog);
+  }
+  // A normal exit, so that --cpu-prof writes its profile.
+  process.exit(code);
+}
+process.on('SIGTERM', () => { void stop('SIGTERM'); });
+process.on('SIGINT', () => { void stop('SIGINT'); });
+process.stdin.on('data', (chunk) => { if (String(chunk).includes('stop')) void stop('stop'); });
+process.stdin.on('end', () => { void stop('stdin closed'); });
