@@ -15,19 +15,25 @@ export async function evaluateNegotiation(
   site: SiteProfile,
   request: NegotiationRequest,
 ): Promise<NegotiationAnswer> {
+  let fresh = false;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const now = deps.now();
     if (now > request.answerBy) return { site: site.name, offers: [], messages: [] };
-    const free = await deps.ledger.free(site);
+    const free = await deps.ledger.free(site, { fresh });
     const plan = planOffers({ needs: request.needs, site, free, now: request.now, maxOffers: request.maxOffers });
-    if (plan.offers.length === 0) return { site: site.name, offers: [], messages: plan.messages };
+    if (plan.offers.length === 0) {
+      // Never say NO on a remembered figure: look at the ledger itself first.
+      if (!fresh) { fresh = true; continue; }
+      return { site: site.name, offers: [], messages: plan.messages };
+    }
     const offers = plan.offers.map((offerPlan, index) => ({ id: request.offerIds[index] ?? '', site: site.name, plan: offerPlan }));
     if (offers.some((offer) => offer.id === '')) throw new Error('negotiation request carries too few offer ids');
-    const holdIds = offers.map((offer) => offer.id);
-    await deps.timers.scheduleExpiry(request.offerSetUuid, site.name, holdIds, request.expiresAt);
+    // The timer covers every id this negotiation may use, whichever plan ends up held.
+    await deps.timers.scheduleExpiry(request.offerSetUuid, site.name, request.offerIds, request.expiresAt);
     const held = await deps.ledger.hold(site, offers.map((o) => ({ id: o.id, cores: o.plan.cores, memoryGiB: o.plan.memoryGiB })), now, request.answerBy);
     if (held === 'held') return { site: site.name, offers, messages: plan.messages };
     if (held === 'late') return { site: site.name, offers: [], messages: [] };
+    fresh = false; // the refusal reported the usage it saw: plan from that
   }
   return {
     site: site.name,

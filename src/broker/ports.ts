@@ -61,7 +61,8 @@ export interface BrokerStore {
 
 /** Capacity held on one site, as the site worker sees it. */
 export interface CapacityLedger {
-  free(site: SiteProfile): Promise<{ cores: number; memoryGiB: number }>;
+  /** Free capacity now; may come from the last hold's report unless `fresh` is asked for. */
+  free(site: SiteProfile, options?: { fresh?: boolean }): Promise<{ cores: number; memoryGiB: number }>;
   /**
    * Holds all of `holds` on the site or none of them. Returns 'held' (also when these holds
    * already exist: a retried job), 'full' when they no longer fit, 'late' when `answerBy` has passed.

@@ -53,8 +53,12 @@ function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
 export async function startBrokerRuntime(config: Config, parts: RuntimeParts, clock: Clock = systemClock): Promise<BrokerRuntime> {
   const keys = redisKeys(config.keyPrefix);
   // BullMQ wants connections that retry forever; the store's fail fast so that HTTP answers 503.
+  // Commands issued in the same tick by concurrent requests go out in one write (auto-pipelining):
+  // on the store and for adding jobs, never for BullMQ's workers and blocking reads.
   const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'eb-queue' });
+  const producerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'eb-producer' });
   const storeConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'eb-store' });
+  const connections = [queueConnection, producerConnection, storeConnection];
   const closers: Array<() => Promise<unknown>> = [];
   const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
   const sites = siteDirectory(config.sites);
@@ -69,7 +73,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     }
     if (parts.siteWorkers) {
       const names = parts.siteWorkers === true ? config.sites.map((s) => s.name) : parts.siteWorkers;
-      const timers = new BullTimers(queueConnection, keys, now);
+      const timers = new BullTimers(producerConnection, keys, now);
       closers.push(() => timers.close());
       const ledger = new RedisCapacityLedger(storeConnection, keys);
       for (const name of names) {
@@ -80,7 +84,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       }
     }
     if (parts.api) {
-      const negotiator = new BullNegotiator(queueConnection, keys, now);
+      const negotiator = new BullNegotiator({ producer: producerConnection, events: queueConnection, store: storeConnection }, keys, now);
       await negotiator.start(config.sites.map((s) => s.name));
       closers.push(() => negotiator.close());
       const newId = () => randomUUID();
@@ -111,10 +115,10 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       runtime = { ...runtime, app, api };
     }
   } catch (error) {
-    await closeAll(closers, [queueConnection, storeConnection]);
+    await closeAll(closers, connections);
     throw error;
   }
-  return { ...runtime, close: () => closeAll(closers, [queueConnection, storeConnection]) };
+  return { ...runtime, close: () => closeAll(closers, connections) };
 }
 
 async function closeAll(closers: Array<() => Promise<unknown>>, connections: Redis[]): Promise<void> {

@@ -52,20 +52,18 @@ export function kindUri(short: string, family: KindFamily = 'v1.0'): string {
   }
 }
 
-/** Rewrites every known `kind` in a document tree into one family (in place; returns the tree). */
+/** A copy of a document tree with every known `kind` written in one family (v1.0: the tree itself). */
 export function rewriteKinds<T>(tree: T, family: KindFamily): T {
   if (family === 'v1.0') return tree;
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) { node.forEach(visit); return; }
-    if (node === null || typeof node !== 'object') return;
-    const record = node as Record<string, unknown>;
-    for (const [key, value] of Object.entries(record)) {
-      if (key === 'kind' && typeof value === 'string') {
-        const parsed = parseKind(value);
-        if (parsed) record.kind = kindUri(parsed.short, family);
-      } else if (typeof value === 'object') visit(value);
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (node === null || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      const parsed = key === 'kind' && typeof value === 'string' ? parseKind(value) : undefined;
+      Object.defineProperty(out, key, { value: parsed ? kindUri(parsed.short, family) : visit(value), enumerable: true, writable: true, configurable: true });
     }
+    return out;
   };
-  visit(tree);
-  return tree;
+  return visit(tree) as T;
 }

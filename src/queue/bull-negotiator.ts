@@ -4,6 +4,9 @@ import type { NegotiationAnswer, NegotiationRequest, Negotiator } from '../broke
 import type { RedisKeys } from '../store/redis-keys.js';
 import { HEARTBEAT_TTL_MS, JOB, jobId, siteQueueName, type ActivateJob } from './queue-names.js';
 
+/** How long an answer about live workers is reused (well under the heartbeat's lifetime). */
+const LIVENESS_CACHE_MS = 1_000;
+
 interface Pending { resolve: (answer: NegotiationAnswer | 'timeout') => void; timer: NodeJS.Timeout }
 
 /**
@@ -17,15 +20,22 @@ export class BullNegotiator implements Negotiator {
   private readonly events = new Map<string, QueueEvents>();
   private readonly pending = new Map<string, Pending>();
 
-  constructor(private readonly connection: Redis, private readonly keys: RedisKeys, private readonly now: () => number) {}
+  /**
+   * `producer` adds jobs, `events` is duplicated by BullMQ for the blocking event reads, `store`
+   * reads heartbeats.
+   */
+  constructor(
+    private readonly connections: { producer: Redis; events: Redis; store: Redis },
+    private readonly keys: RedisKeys,
+    private readonly now: () => number,
+  ) {}
 
   /** Opens the queue and its event reader for each site; resolves once events are being read. */
   async start(sites: readonly string[]): Promise<void> {
     await Promise.all(sites.map(async (site) => {
       const name = siteQueueName(site);
-      const options = { connection: this.connection, prefix: this.keys.bullPrefix };
-      this.queues.set(site, new Queue(name, options));
-      const events = new QueueEvents(name, options);
+      this.queues.set(site, new Queue(name, { connection: this.connections.producer, prefix: this.keys.bullPrefix }));
+      const events = new QueueEvents(name, { connection: this.connections.events, prefix: this.keys.bullPrefix });
       events.on('completed', ({ jobId: id, returnvalue }) => this.settle(id, returnvalue as unknown as NegotiationAnswer));
       events.on('failed', ({ jobId: id, failedReason }) => this.settle(id, {
         site, offers: [], messages: [{ kind: 'urn:site-failure', level: 'WARN', template: 'Site {site} failed to answer: {reason}', values: { site, reason: failedReason }, message: `Site ${site} failed to answer: ${failedReason}` }],
@@ -43,10 +53,27 @@ export class BullNegotiator implements Negotiator {
     waiting.resolve(answer);
   }
 
+  /**
+   * Which sites have a live worker. Heartbeats come every HEARTBEAT_INTERVAL_MS, so an answer a
+   * moment old is as good as a new one: it is kept for LIVENESS_CACHE_MS and shared by concurrent
+   * requests, instead of costing every request a round trip.
+   */
   async liveSites(names: readonly string[]): Promise<Set<string>> {
-    const since = this.now() - HEARTBEAT_TTL_MS;
-    const pipeline = this.connection.pipeline();
-    for (const name of names) pipeline.zcount(this.keys.siteWorkers(name), since, '+inf');
+    const now = this.now();
+    if (!this.liveness || now - this.liveness.at > LIVENESS_CACHE_MS || names.some((name) => !this.liveness!.asked.has(name))) {
+      const asked = new Set([...(this.liveness?.asked ?? []), ...names]);
+      this.liveness = { at: now, asked, live: this.readLiveness([...asked], now) };
+      this.liveness.live.catch(() => { this.liveness = undefined; });
+    }
+    const live = await this.liveness.live;
+    return new Set(names.filter((name) => live.has(name)));
+  }
+
+  private liveness: { at: number; asked: Set<string>; live: Promise<Set<string>> } | undefined;
+
+  private async readLiveness(names: string[], now: number): Promise<Set<string>> {
+    const pipeline = this.connections.store.pipeline();
+    for (const name of names) pipeline.zcount(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf');
     const replies = (await pipeline.exec()) ?? [];
     return new Set(names.filter((_, index) => Number(replies[index]?.[1] ?? 0) > 0));
   }

@@ -87,27 +87,28 @@ return expired
 
 /**
  * Holds capacity for a site's offers, all or none. ARGV: prefix, site, capacityCores,
- * capacityMemory, now, answerBy, then id, cores, memory for each hold. Returns held, full or late.
+ * capacityMemory, now, answerBy, then id, cores, memory for each hold. Returns
+ * {held|full|late, cores held, memory held} (the usage after a hold, or the one that refused it).
  */
 export const HOLD = `
 local prefix, site = ARGV[1], ARGV[2]
 local capacityCores, capacityMemory = tonumber(ARGV[3]), tonumber(ARGV[4])
-if tonumber(ARGV[5]) > tonumber(ARGV[6]) then return 'late' end
-if redis.call('EXISTS', prefix .. ':hold:' .. ARGV[7]) == 1 then return 'held' end
 local ledger = prefix .. ':ledger:' .. site
 local used = redis.call('HMGET', ledger, 'cores', 'memory')
-local cores, memory = tonumber(used[1] or '0'), tonumber(used[2] or '0')
+local usedCores, usedMemory = tonumber(used[1] or '0'), tonumber(used[2] or '0')
+if tonumber(ARGV[5]) > tonumber(ARGV[6]) then return {'late', usedCores, usedMemory} end
+if redis.call('EXISTS', prefix .. ':hold:' .. ARGV[7]) == 1 then return {'held', usedCores, usedMemory} end
+local cores, memory = usedCores, usedMemory
 for i = 7, #ARGV, 3 do
   cores = cores + tonumber(ARGV[i + 1])
   memory = memory + tonumber(ARGV[i + 2])
 end
-if cores > capacityCores or memory > capacityMemory then return 'full' end
+if cores > capacityCores or memory > capacityMemory then return {'full', usedCores, usedMemory} end
 for i = 7, #ARGV, 3 do
   redis.call('HSET', prefix .. ':hold:' .. ARGV[i], 'site', site, 'cores', ARGV[i + 1], 'memory', ARGV[i + 2])
-  redis.call('HINCRBY', ledger, 'cores', ARGV[i + 1])
-  redis.call('HINCRBY', ledger, 'memory', ARGV[i + 2])
 end
-return 'held'
+redis.call('HSET', ledger, 'cores', cores, 'memory', memory)
+return {'held', cores, memory}
 `;
 
 /** Releases holds by id. ARGV: prefix, id... */
@@ -123,5 +124,32 @@ local key = prefix .. ':session:' .. id
 if redis.call('HGET', key, 'phase') ~= from then return 0 end
 redis.call('HSET', key, 'phase', to, 'modified', now)
 redis.call('RPUSH', key .. ':messages', note)
+return 1
+`;
+
+/**
+ * Stores an offer set and its sessions in one command (one write instead of a MULTI of many).
+ * ARGV: prefix, retention, offer set uuid, then field/value pairs of the offer set up to the
+ * marker '--', then for each session: uuid, count of field/value pairs, the pairs.
+ */
+export const SAVE_OFFER_SET = `
+local prefix, retention = ARGV[1], ARGV[2]
+local key = prefix .. ':offerset:' .. ARGV[3]
+local i = 4
+local fields = {}
+while ARGV[i] ~= '--' do
+  fields[#fields + 1] = ARGV[i]
+  i = i + 1
+end
+redis.call('HSET', key, unpack(fields))
+redis.call('PEXPIRE', key, retention)
+i = i + 1
+while i <= #ARGV do
+  local session = prefix .. ':session:' .. ARGV[i]
+  local count = tonumber(ARGV[i + 1])
+  redis.call('HSET', session, unpack(ARGV, i + 2, i + 1 + 2 * count))
+  redis.call('PEXPIRE', session, retention)
+  i = i + 2 + 2 * count
+end
 return 1
 `;

@@ -22,33 +22,29 @@ export class RedisBrokerStore implements BrokerStore {
   }
 
   async saveOfferSet(offerSet: OfferSetRecord, sessions: SessionRecord[]): Promise<void> {
-    const multi = this.redis.multi();
-    const setKey = this.keys.offerSet(offerSet.uuid);
-    multi.hset(setKey, {
-      created: offerSet.created,
-      family: offerSet.family,
-      result: offerSet.result,
-      name: offerSet.name ?? '',
-      description: offerSet.description ?? '',
-      messages: json(offerSet.messages),
-      sessions: json(offerSet.sessionUuids),
-    });
-    multi.pexpire(setKey, this.options.retentionMs);
+    const args: Array<string | number> = [
+      this.keys.prefix, this.options.retentionMs, offerSet.uuid,
+      'created', offerSet.created,
+      'family', offerSet.family,
+      'result', offerSet.result,
+      'name', offerSet.name ?? '',
+      'description', offerSet.description ?? '',
+      'messages', json(offerSet.messages),
+      'sessions', json(offerSet.sessionUuids),
+      '--',
+    ];
     for (const session of sessions) {
-      const key = this.keys.session(session.uuid);
-      multi.hset(key, {
-        phase: session.phase,
-        offerset: session.offerSetUuid,
-        site: session.site,
-        created: session.created,
-        modified: session.modified,
-        expires: session.expires,
-        family: session.family,
-        doc: json(session.document),
-      });
-      multi.pexpire(key, this.options.retentionMs);
+      args.push(session.uuid, 8,
+        'phase', session.phase,
+        'offerset', session.offerSetUuid,
+        'site', session.site,
+        'created', session.created,
+        'modified', session.modified,
+        'expires', session.expires,
+        'family', session.family,
+        'doc', json(session.document));
     }
-    await multi.exec();
+    await this.scripts.ebSaveOfferSet(...args);
   }
 
   async getSession(uuid: string): Promise<SessionRecord | undefined> {

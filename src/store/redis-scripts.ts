@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { ADVANCE, EXPIRE, HOLD, RELEASE, TRANSITION } from './lua-scripts.js';
+import { ADVANCE, EXPIRE, HOLD, RELEASE, SAVE_OFFER_SET, TRANSITION } from './lua-scripts.js';
 
-const SCRIPTS = { ebTransition: TRANSITION, ebExpire: EXPIRE, ebHold: HOLD, ebRelease: RELEASE, ebAdvance: ADVANCE } as const;
+const SCRIPTS = { ebTransition: TRANSITION, ebExpire: EXPIRE, ebHold: HOLD, ebRelease: RELEASE, ebAdvance: ADVANCE, ebSaveOfferSet: SAVE_OFFER_SET } as const;
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
 
