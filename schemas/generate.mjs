@@ -16,6 +16,7 @@
 //   the same language, and `format: date-time` makes it a real RFC 3339 instant with a zone.
 // - OpenAPI-only keywords (discriminator, xml, example) are dropped from the JSON Schema; the XML
 //   names they carry go to xml-shapes.json, which the XML codec follows.
+// - Our extensions (see addExtensions) are added beside the upstream definitions.
 import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname, relative, resolve, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +62,31 @@ function collectDefs(files) {
       origin[name] = file;
     }
   }
+  addExtensions(defs, origin);
   return { defs, origin };
+}
+
+/**
+ * Our documented extensions, added beside the upstream definitions (docs/protocol.md):
+ * - `srcnet.gpu` on SimpleComputeResource: GPUs by count and model. v1.0 has no field for GPUs;
+ *   the dotted name cannot collide with a future unprefixed one, and is a valid XML name.
+ */
+function addExtensions(defs, origin) {
+  defs.SrcnetGpu = {
+    type: 'object',
+    title: 'SrcnetGpu',
+    description: 'SRCNet extension: the GPUs a compute resource needs (request) or is given (offer).',
+    properties: {
+      count: { type: 'integer', format: 'int64', description: 'How many GPUs.' },
+      model: { type: 'string', description: 'The GPU model (e.g. A100, K40); absent means any.' },
+    },
+  };
+  origin.SrcnetGpu = 'kinds/compute/simple-compute-resource.yaml';
+  const compute = defs.SimpleComputeResource;
+  defs.SimpleComputeResource = {
+    ...compute,
+    allOf: [...compute.allOf, { type: 'object', properties: { 'srcnet.gpu': { $ref: '#/components/schemas/SrcnetGpu' } } }],
+  };
 }
 
 function rewrite(node, file, visit) {

@@ -3,6 +3,7 @@ import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
 import type { SiteProfile } from '../domain/site-profile.js';
+import type { ResourceAmounts } from '../domain/capacity-calendar.js';
 
 /** A wire document the broker stores and echoes without looking inside (protocol/ builds it). */
 export type WireDocument = Record<string, unknown>;
@@ -59,15 +60,27 @@ export interface BrokerStore {
   ping(): Promise<boolean>;
 }
 
-/** Capacity held on one site, as the site worker sees it. */
+export interface HoldAsk {
+  id: string;
+  amounts: ResourceAmounts;
+  /** Earliest and latest start bucket, and the number of buckets to hold. */
+  earliest: number;
+  latest: number;
+  length: number;
+}
+
+export type HoldOutcome = { outcome: 'held'; start: number } | { outcome: 'none' | 'gave-up' | 'late' };
+
+/** Capacity over time on each site: a calendar searched and held in one atomic step. */
 export interface CapacityLedger {
-  /** Free capacity now; may come from the last hold's report unless `fresh` is asked for. */
-  free(site: SiteProfile, options?: { fresh?: boolean }): Promise<{ cores: number; memoryGiB: number }>;
   /**
-   * Holds all of `holds` on the site or none of them. Returns 'held' (also when these holds
-   * already exist: a retried job), 'full' when they no longer fit, 'late' when `answerBy` has passed.
+   * Holds the amounts at the earliest start in [earliest, latest] where they fit, all resources
+   * at once; `late` when `answerBy` has passed. Holding an id that is already held (a retried job)
+   * answers with the start it has.
    */
-  hold(site: SiteProfile, holds: ReadonlyArray<{ id: string; cores: number; memoryGiB: number }>, now: number, answerBy: number): Promise<'held' | 'full' | 'late'>;
+  findAndHold(site: SiteProfile, ask: HoldAsk, now: number, answerBy: number): Promise<HoldOutcome>;
+  /** How much of a resource is held at a bucket (for audits and tests). */
+  usageAt(site: string, resource: string, bucket: number): Promise<number>;
 }
 
 export interface NegotiationRequest {

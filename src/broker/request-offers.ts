@@ -66,7 +66,9 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   };
   const checked = checkNeeds(input.needs, now);
   offerSet.messages.push(...checked.messages);
+  // Sites are asked for all their alternatives; the best are kept (one for /direct), the rest released.
   const maxOffers = Math.min(input.maxOffers ?? deps.settings.maxOffers, deps.settings.maxOffers);
+  const perSite = deps.settings.maxOffers;
   if (!checked.resolved || offerSet.messages.some(isError)) {
     await deps.store.saveOfferSet(offerSet, []);
     return { offerSet, sessions: [] };
@@ -89,11 +91,11 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
       offerSetUuid: offerSet.uuid,
       site: site.name,
       needs,
-      offerIds: Array.from({ length: maxOffers }, () => deps.newId()),
+      offerIds: Array.from({ length: perSite }, () => deps.newId()),
       now,
       answerBy: now + deps.settings.negotiationTimeoutMs,
       expiresAt,
-      maxOffers,
+      maxOffers: perSite,
     }, deps.settings.negotiationTimeoutMs);
     if (answer === 'timeout') {
       offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} did not answer within {timeout} ms',

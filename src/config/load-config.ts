@@ -35,6 +35,7 @@ export const DEMO_SITE_FILE = {
     cores: 32,
     memoryGiB: 256,
     scratchGiB: 1000,
+    gpus: { K40: 1 },
     executables: ['docker-container', 'singularity-container', 'jupyter-notebook'],
     architectures: ['amd64'],
     operatingSystems: ['linux'],
@@ -47,7 +48,8 @@ export const DEMO_SITE_FILE = {
   }],
 };
 
-type SitesFile = typeof DEMO_SITE_FILE & { broker?: { maxOffers?: number; offerLifetime?: string; negotiationTimeout?: string; retention?: string } };
+type SiteEntry = (typeof DEMO_SITE_FILE)['sites'][number] & { maxCoresPerSession?: number; maxMemoryGiBPerSession?: number };
+type SitesFile = { sites: SiteEntry[] } & { broker?: { maxOffers?: number; offerLifetime?: string; negotiationTimeout?: string; retention?: string } };
 
 function durationMs(text: string | undefined, fallback: string, what: string): number {
   const parsed = parseDuration(text ?? fallback);
@@ -63,13 +65,16 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
-function toSite(raw: SitesFile['sites'][number]): SiteProfile {
-  const site = raw as Partial<SitesFile['sites'][number]> & { name: string; cores: number; memoryGiB: number };
+function toSite(raw: SiteEntry): SiteProfile {
+  const site = raw as Partial<SiteEntry> & { name: string; cores: number; memoryGiB: number };
   return {
     name: site.name,
     cores: site.cores,
     memoryGiB: site.memoryGiB,
     scratchGiB: site.scratchGiB ?? 0,
+    gpus: { ...(site.gpus ?? {}) },
+    maxCoresPerSession: site.maxCoresPerSession ?? site.cores,
+    maxMemoryGiBPerSession: site.maxMemoryGiBPerSession ?? site.memoryGiB,
     executableKinds: (site.executables ?? ['docker-container']).map((kind) => `executable/${kind}`),
     architectures: site.architectures ?? ['amd64'],
     operatingSystems: site.operatingSystems ?? ['linux'],

@@ -65,6 +65,9 @@ export function checkNeeds(needs: ExecutionNeeds, now: number, defaults: NeedsDe
     messages.push(...size.messages);
     if (size.range) storageGiB.push(size.range);
   }
+  if (needs.gpu && (!Number.isSafeInteger(needs.gpu.count) || needs.gpu.count < 0)) {
+    messages.push(makeMessage('urn:invalid-value', 'ERROR', 'GPU count [{count}] must be a whole number, zero or more', { count: needs.gpu.count }));
+  }
   const durationMs = needs.durationMs ?? defaults.durationMs;
   if (durationMs <= 0) {
     messages.push(makeMessage('urn:invalid-value', 'ERROR', 'The requested duration must be longer than zero'));
@@ -86,6 +89,7 @@ export function checkNeeds(needs: ExecutionNeeds, now: number, defaults: NeedsDe
       executable: needs.executable,
       cores: cores.range,
       memory: memory.range,
+      ...(needs.gpu && needs.gpu.count > 0 ? { gpu: needs.gpu } : {}),
       storageGiB,
       data: needs.data,
       window,

@@ -40,9 +40,17 @@ export interface DataNeeds {
  * An execution request reduced to what decides whether, where and when it can run. Produced by
  * protocol/read-execution-request.ts from the wire document; checked by checkNeeds().
  */
+/** GPUs asked for through our extension (`srcnet.gpu` on the compute resource). */
+export interface GpuNeeds {
+  count: number;
+  /** A model name the site knows (`A100`, `K40`, ...); absent means any model. */
+  model?: string;
+}
+
 export interface ExecutionNeeds {
   executable?: ExecutableNeeds;
   cores: RangeRequest;
+  gpu?: GpuNeeds;
   memory: RangeRequest;
   storage: { name: string; size: RangeRequest }[];
   data: DataNeeds[];
@@ -55,6 +63,7 @@ export interface ExecutionNeeds {
 export interface ResolvedNeeds {
   executable: ExecutableNeeds;
   cores: Range;
+  gpu?: GpuNeeds;
   memory: Range;
   storageGiB: Range[];
   data: DataNeeds[];

@@ -1,14 +1,15 @@
+import { BUCKET_MS, type ResourceAmounts } from './capacity-calendar.js';
 import type { ResolvedNeeds } from './execution-needs.js';
-import { formatInstant, formatDuration } from './iso8601.js';
+import { formatDuration, formatInstant } from './iso8601.js';
 import { makeMessage, type Message } from './messages.js';
 import type { SiteProfile } from './site-profile.js';
 
-export interface Capacity { cores: number; memoryGiB: number }
-
-/** One offer a site can make: what it gives and when. All instants in ms since the epoch. */
+/** One offer a site makes: what it gives and when. All instants in ms since the epoch. */
 export interface OfferPlan {
   cores: number;
   memoryGiB: number;
+  gpu?: { model: string; count: number };
+  storageGiB: number;
   preparingStart: number;
   preparingMs: number;
   availableStart: number;
@@ -17,22 +18,42 @@ export interface OfferPlan {
   releasingMs: number;
 }
 
-export interface PlanInput {
-  needs: ResolvedNeeds;
-  site: SiteProfile;
-  /** Capacity not held by anyone, as the ledger last reported it. */
-  free: Capacity;
-  now: number;
-  maxOffers: number;
-}
-
-export interface PlanResult {
-  offers: OfferPlan[];
-  /** ERROR messages explain a NO; WARN messages explain a cap. */
-  messages: Message[];
+/**
+ * What the planner asks the site's calendar for: amounts of each resource for a number of
+ * buckets, starting somewhere in [earliest, latest]. The calendar finds the earliest fit.
+ */
+export interface OfferAsk {
+  /** Why this alternative exists: the smallest allocation soonest, or the largest. */
+  purpose: 'earliest' | 'largest';
+  cores: number;
+  memoryGiB: number;
+  gpu?: { model: string; count: number };
+  storageGiB: number;
+  amounts: ResourceAmounts;
+  /** The earliest instant preparation may begin. */
+  earliestPreparing: number;
+  earliest: number;
+  latest: number;
+  length: number;
+  preparingMs: number;
+  durationMs: number;
+  releasingMs: number;
 }
 
 const SUPPORTED_PROTOCOLS = new Set(['TCP', 'UDP', 'HTTP', 'HTTPS']);
+
+/** Every resource a site has, by the names the calendar uses. */
+export function siteCapacity(site: SiteProfile): ResourceAmounts {
+  const capacity: ResourceAmounts = { cores: site.cores, memory: site.memoryGiB, storage: site.scratchGiB };
+  for (const [model, count] of Object.entries(site.gpus)) capacity[`gpu:${model}`] = count;
+  return capacity;
+}
+
+function gpuModelFor(needs: ResolvedNeeds, site: SiteProfile): string | undefined {
+  if (!needs.gpu) return undefined;
+  if (needs.gpu.model) return Object.keys(site.gpus).find((model) => model.toLowerCase() === needs.gpu!.model!.toLowerCase());
+  return Object.keys(site.gpus).sort().find((model) => (site.gpus[model] ?? 0) >= needs.gpu!.count);
+}
 
 /** Whether the site can run this at all, whatever its load: kinds, platform, limits. */
 export function assessSite(needs: ResolvedNeeds, site: SiteProfile): Message[] {
@@ -73,15 +94,27 @@ export function assessSite(needs: ResolvedNeeds, site: SiteProfile): Message[] {
         { ...at, name: data.name, scheme: data.scheme }));
     }
   }
-  out.push(...limit('cores', needs.cores.min, site.cores, site.name));
-  out.push(...limit('memory GiB', needs.memory.min, site.memoryGiB, site.name));
-  const scratch = needs.storageGiB.reduce((sum, range) => sum + range.min, 0);
-  out.push(...limit('storage GiB', scratch, site.scratchGiB, site.name));
+  out.push(...limit('cores', needs.cores.min, Math.min(site.cores, site.maxCoresPerSession), site.name));
+  out.push(...limit('memory GiB', needs.memory.min, Math.min(site.memoryGiB, site.maxMemoryGiBPerSession), site.name));
+  out.push(...limit('storage GiB', needs.storageGiB.reduce((sum, range) => sum + range.min, 0), site.scratchGiB, site.name));
+  if (needs.gpu) {
+    const model = gpuModelFor(needs, site);
+    const have = model ? site.gpus[model] ?? 0 : 0;
+    if (!model || have < needs.gpu.count) {
+      out.push(makeMessage('urn:resource-limit', 'ERROR', 'Site {site}: {count} {model} GPUs asked, {have} exist',
+        { ...at, count: needs.gpu.count, model: needs.gpu.model ?? 'GPUs of one model,', have: model ? have : describeGpus(site) }));
+    }
+  }
   if (needs.durationMs > site.maxDurationMs) {
     out.push(makeMessage('urn:resource-limit', 'ERROR', 'Site {site} runs sessions for at most {limit}; {requested} asked',
       { ...at, limit: formatDuration(site.maxDurationMs), requested: formatDuration(needs.durationMs) }));
   }
   return out;
+}
+
+function describeGpus(site: SiteProfile): string {
+  const models = Object.entries(site.gpus).map(([model, count]) => `${count} ${model}`);
+  return models.length ? models.join(', ') : 'none';
 }
 
 function limit(resource: string, requested: number, total: number, site: string): Message[] {
@@ -96,57 +129,96 @@ function isUnder(location: string, root: string): boolean {
   return path.startsWith(base) && !path.split('/').includes('..');
 }
 
-/**
- * Plans up to `maxOffers` distinct offers from the free capacity: the largest allocation the site
- * can give (up to the requested max), then the requested minimum when it differs and still fits
- * beside the first. Sibling offers each hold their own capacity until one is accepted.
- */
-export function planOffers({ needs, site, free, now, maxOffers }: PlanInput): PlanResult {
-  const messages = assessSite(needs, site);
-  if (messages.some((m) => m.level === 'ERROR')) return { offers: [], messages };
-  messages.push(...caps('cores', needs.cores.max, site.cores, site.name), ...caps('memory GiB', needs.memory.max, site.memoryGiB, site.name));
+export interface AskPlan { asks: OfferAsk[]; messages: Message[] }
 
-  const availableStart = Math.max(needs.window.start, now + site.preparationMs);
+/**
+ * The alternatives a site asks its calendar for, in order: the requested minimum as soon as it
+ * fits, then the largest allocation (up to the requested max and the site's limits), which may
+ * come a little later. Each holds its own capacity while offered.
+ */
+export function planAsks(needs: ResolvedNeeds, site: SiteProfile, now: number): AskPlan {
+  const messages = assessSite(needs, site);
+  if (messages.some((m) => m.level === 'ERROR')) return { asks: [], messages };
+  const largestCores = Math.min(needs.cores.max, site.cores, site.maxCoresPerSession);
+  const largestMemory = Math.min(needs.memory.max, site.memoryGiB, site.maxMemoryGiBPerSession);
+  if (needs.cores.max > largestCores) messages.push(capped('cores', needs.cores.max, largestCores, site.name));
+  if (needs.memory.max > largestMemory) messages.push(capped('memory GiB', needs.memory.max, largestMemory, site.name));
+
+  const prep = site.preparationMs;
+  const earliestAvailable = Math.max(needs.window.start, now + prep);
   const horizon = now + site.horizonMs;
-  if (availableStart > horizon) {
+  if (earliestAvailable > horizon) {
     messages.push(makeMessage('urn:schedule-unavailable', 'ERROR',
       'Site {site} takes bookings up to {horizon} ({ahead} ahead); the requested start is {start}',
-      { site: site.name, horizon: formatInstant(horizon), ahead: formatDuration(site.horizonMs), start: formatInstant(availableStart) }));
-    return { offers: [], messages };
+      { site: site.name, horizon: formatInstant(horizon), ahead: formatDuration(site.horizonMs), start: formatInstant(earliestAvailable) }));
+    return { asks: [], messages };
   }
-  if (needs.window.end !== undefined && availableStart > needs.window.end) {
+  const latestAvailable = Math.min(needs.window.end ?? horizon, horizon);
+  if (earliestAvailable > latestAvailable) {
     messages.push(makeMessage('urn:schedule-unavailable', 'ERROR',
       'Site {site} can start at {earliest} at the earliest, after the requested window closes at {end}',
-      { site: site.name, earliest: formatInstant(availableStart), end: formatInstant(needs.window.end) }));
-    return { offers: [], messages };
+      { site: site.name, earliest: formatInstant(earliestAvailable), end: formatInstant(latestAvailable) }));
+    return { asks: [], messages };
   }
-  if (free.cores < needs.cores.min || free.memoryGiB < needs.memory.min) {
-    messages.push(makeMessage('urn:no-capacity', 'ERROR',
-      'Site {site} has {freeCores} cores and {freeMemory} GiB free now; {cores} cores and {memory} GiB asked',
-      { site: site.name, freeCores: free.cores, freeMemory: free.memoryGiB, cores: needs.cores.min, memory: needs.memory.min }));
-    return { offers: [], messages };
-  }
-  const at = (cores: number, memoryGiB: number): OfferPlan => ({
+  const model = gpuModelFor(needs, site);
+  const gpu = needs.gpu && model ? { model, count: needs.gpu.count } : undefined;
+  const storageGiB = needs.storageGiB.reduce((sum, range) => sum + range.min, 0);
+  const earliestPreparing = earliestAvailable - prep;
+  const ask = (purpose: OfferAsk['purpose'], cores: number, memoryGiB: number): OfferAsk => ({
+    purpose,
     cores,
     memoryGiB,
-    preparingStart: availableStart - site.preparationMs,
-    preparingMs: site.preparationMs,
-    availableStart,
+    gpu,
+    storageGiB,
+    amounts: { cores, memory: memoryGiB, storage: storageGiB, ...(gpu ? { [`gpu:${gpu.model}`]: gpu.count } : {}) },
+    earliestPreparing,
+    earliest: Math.floor(earliestPreparing / BUCKET_MS),
+    latest: Math.floor((latestAvailable - prep) / BUCKET_MS),
+    // One bucket more than the span needs: a start inside a bucket may run into one more.
+    length: Math.ceil((prep + needs.durationMs + site.releasingMs) / BUCKET_MS) + 1,
+    preparingMs: prep,
     durationMs: needs.durationMs,
-    releasingStart: availableStart + needs.durationMs,
     releasingMs: site.releasingMs,
   });
-  const largest = at(Math.min(needs.cores.max, free.cores, site.cores), Math.min(needs.memory.max, free.memoryGiB, site.memoryGiB));
-  const offers = [largest];
-  const smallest = at(needs.cores.min, needs.memory.min);
-  const differs = smallest.cores !== largest.cores || smallest.memoryGiB !== largest.memoryGiB;
-  const fitsBeside = largest.cores + smallest.cores <= free.cores && largest.memoryGiB + smallest.memoryGiB <= free.memoryGiB;
-  if (differs && fitsBeside) offers.push(smallest);
-  return { offers: offers.slice(0, Math.max(0, maxOffers)), messages };
+  const asks = [ask('earliest', needs.cores.min, needs.memory.min)];
+  if (largestCores !== needs.cores.min || largestMemory !== needs.memory.min) asks.push(ask('largest', largestCores, largestMemory));
+  return { asks, messages };
 }
 
-function caps(resource: string, requestedMax: number, total: number, site: string): Message[] {
-  if (requestedMax <= total) return [];
-  return [makeMessage('urn:resource-limit', 'WARN', 'Site {site}: {requested} {resource} asked at most, capped at the {limit} that exist',
-    { site, resource, requested: requestedMax, limit: total })];
+function capped(resource: string, requested: number, limitTo: number, site: string): Message {
+  return makeMessage('urn:resource-limit', 'WARN', 'Site {site}: {requested} {resource} asked at most, capped at the {limit} it gives one session',
+    { site, resource, requested, limit: limitTo });
+}
+
+/** The offer a held bucket gives: preparation starts as early as the ask allows within it. */
+export function offerFromHold(ask: OfferAsk, startBucket: number): OfferPlan {
+  const preparingStart = Math.max(ask.earliestPreparing, startBucket * BUCKET_MS);
+  const availableStart = preparingStart + ask.preparingMs;
+  return {
+    cores: ask.cores,
+    memoryGiB: ask.memoryGiB,
+    ...(ask.gpu ? { gpu: ask.gpu } : {}),
+    storageGiB: ask.storageGiB,
+    preparingStart,
+    preparingMs: ask.preparingMs,
+    availableStart,
+    durationMs: ask.durationMs,
+    releasingStart: availableStart + ask.durationMs,
+    releasingMs: ask.releasingMs,
+  };
+}
+
+/** Why a site could not hold an ask: said per site, with the amounts and the window. */
+export function noRoomMessage(ask: OfferAsk, site: SiteProfile, reason: 'none' | 'gave-up'): Message {
+  const values = {
+    site: site.name,
+    cores: ask.cores,
+    memory: ask.memoryGiB,
+    duration: formatDuration(ask.durationMs),
+    from: formatInstant(ask.earliestPreparing + ask.preparingMs),
+    to: formatInstant(Math.max(ask.latest * BUCKET_MS, ask.earliestPreparing) + ask.preparingMs),
+  };
+  return reason === 'none'
+    ? makeMessage('urn:no-capacity', 'ERROR', 'Site {site} has no room for {cores} cores and {memory} GiB for {duration} starting between {from} and {to}', values)
+    : makeMessage('urn:no-capacity', 'ERROR', 'Site {site} is too busy to search for {cores} cores and {memory} GiB for {duration} starting between {from} and {to}', values);
 }

@@ -4,6 +4,11 @@ export interface SiteProfile {
   cores: number;
   memoryGiB: number;
   scratchGiB: number;
+  /** GPUs by model name, e.g. { A100: 4, K40: 1 }. */
+  gpus: Record<string, number>;
+  /** The largest single request the site takes (defaults to all it has). */
+  maxCoresPerSession: number;
+  maxMemoryGiBPerSession: number;
   /** Canonical executable kinds the site can run (`executable/docker-container`, ...). */
   executableKinds: string[];
   architectures: string[];

@@ -37,6 +37,7 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
     : { kind: kindUri('compute/simple-compute-resource'), meta: { name: 'Default compute resource' } };
   compute.cores = { min: plan.cores, max: plan.cores };
   compute.memory = { min: plan.memoryGiB, max: plan.memoryGiB };
+  if (plan.gpu) compute['srcnet.gpu'] = { count: plan.gpu.count, model: plan.gpu.model };
   const doc: Doc = {
     kind: kindUri('session/scheduled-execution-session'),
     meta: { uuid: input.uuid, name: input.name, created },

@@ -60,6 +60,8 @@ export function readExecutionRequest(doc: Doc): ReadRequest {
   if (compute && isDoc(doc.compute) && kindIn(compute, 'compute', 'compute resource')) {
     needs.cores = range(doc.compute.cores);
     needs.memory = range(doc.compute.memory);
+    const gpu = doc.compute['srcnet.gpu'];
+    if (isDoc(gpu) && typeof gpu.count === 'number') needs.gpu = { count: gpu.count, ...(str(gpu.model) ? { model: str(gpu.model) } : {}) };
   }
   const rawStorage = Array.isArray(doc.storage) ? doc.storage.filter(isDoc) : [];
   storage.forEach((item, index) => {

@@ -1,3 +1,5 @@
+import { CALENDAR_HELPERS } from './calendar-lua.js';
+
 /**
  * The Lua scripts that change phases and capacity together. Redis runs each script atomically, so
  * no other client ever sees a session moved without its capacity following, and two scripts never
@@ -6,24 +8,14 @@
  * which a single Redis (or Sentinel) allows; see docs/operations.md on Redis Cluster.
  */
 
-/** Shared helpers: release a hold, end a session in a terminal phase. */
-const HELPERS = `
+/** Shared helpers: release a hold (calendar-lua.ts), end a session in a terminal phase. */
+const HELPERS = `${CALENDAR_HELPERS}
 local prefix = ARGV[1]
-local function release(id)
-  local h = prefix .. ':hold:' .. id
-  local hold = redis.call('HMGET', h, 'site', 'cores', 'memory')
-  if hold[1] then
-    local ledger = prefix .. ':ledger:' .. hold[1]
-    redis.call('HINCRBY', ledger, 'cores', -tonumber(hold[2]))
-    redis.call('HINCRBY', ledger, 'memory', -tonumber(hold[3]))
-    redis.call('DEL', h)
-  end
-end
 local function finish(id, phase, now, note, retention)
   local key = prefix .. ':session:' .. id
   redis.call('HSET', key, 'phase', phase, 'modified', now)
   redis.call('RPUSH', key .. ':messages', note)
-  release(id)
+  release(prefix, id)
   redis.call('PEXPIRE', key, retention)
   redis.call('PEXPIRE', key .. ':messages', retention)
 end
@@ -79,41 +71,15 @@ for i = 5, #ARGV do
     finish(id, 'EXPIRED', now, note, retention)
     expired = expired + 1
   elseif not phase then
-    release(id)
+    release(prefix, id)
   end
 end
 return expired
 `;
 
-/**
- * Holds capacity for a site's offers, all or none. ARGV: prefix, site, capacityCores,
- * capacityMemory, now, answerBy, then id, cores, memory for each hold. Returns
- * {held|full|late, cores held, memory held} (the usage after a hold, or the one that refused it).
- */
-export const HOLD = `
-local prefix, site = ARGV[1], ARGV[2]
-local capacityCores, capacityMemory = tonumber(ARGV[3]), tonumber(ARGV[4])
-local ledger = prefix .. ':ledger:' .. site
-local used = redis.call('HMGET', ledger, 'cores', 'memory')
-local usedCores, usedMemory = tonumber(used[1] or '0'), tonumber(used[2] or '0')
-if tonumber(ARGV[5]) > tonumber(ARGV[6]) then return {'late', usedCores, usedMemory} end
-if redis.call('EXISTS', prefix .. ':hold:' .. ARGV[7]) == 1 then return {'held', usedCores, usedMemory} end
-local cores, memory = usedCores, usedMemory
-for i = 7, #ARGV, 3 do
-  cores = cores + tonumber(ARGV[i + 1])
-  memory = memory + tonumber(ARGV[i + 2])
-end
-if cores > capacityCores or memory > capacityMemory then return {'full', usedCores, usedMemory} end
-for i = 7, #ARGV, 3 do
-  redis.call('HSET', prefix .. ':hold:' .. ARGV[i], 'site', site, 'cores', ARGV[i + 1], 'memory', ARGV[i + 2])
-end
-redis.call('HSET', ledger, 'cores', cores, 'memory', memory)
-return {'held', cores, memory}
-`;
-
 /** Releases holds by id. ARGV: prefix, id... */
 export const RELEASE = `${HELPERS}
-for i = 2, #ARGV do release(ARGV[i]) end
+for i = 2, #ARGV do release(prefix, ARGV[i]) end
 return 1
 `;
 

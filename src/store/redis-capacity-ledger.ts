@@ -1,43 +1,32 @@
 import type { Redis } from 'ioredis';
-import type { CapacityLedger } from '../broker/ports.js';
+import type { CapacityLedger, HoldAsk, HoldOutcome } from '../broker/ports.js';
+import { siteCapacity } from '../domain/plan-offers.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { RedisKeys } from './redis-keys.js';
 import { brokerScripts } from './redis-scripts.js';
 
 /**
- * Capacity held per site: a hash of the cores and memory held now, and one hash per hold. Holds
- * are added by the HOLD script (all or none, checked against the site's size inside Redis) and
- * removed by the transition, expiry and release scripts.
+ * Capacity over time per site, in Redis: the calendar of store/calendar-lua.ts. Finding the
+ * earliest fit and holding it are one script, so any number of API processes and site workers
+ * never hold the same capacity twice; the transition, expiry and release scripts give it back.
  */
 export class RedisCapacityLedger implements CapacityLedger {
   private readonly scripts;
-  /**
-   * The usage each hold last reported, per site. A negotiation plans from it instead of reading
-   * first (one round trip less); HOLD re-checks inside Redis, so a stale figure can only cost a
-   * retry, never an overbooking. Figures older than `maxAgeMs` are read afresh.
-   */
-  private readonly lastUsage = new Map<string, { cores: number; memory: number; at: number }>();
 
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly maxAgeMs = 250) {
+  constructor(redis: Redis, private readonly keys: RedisKeys) {
     this.scripts = brokerScripts(redis);
   }
 
-  async free(site: SiteProfile, options: { fresh?: boolean } = {}): Promise<{ cores: number; memoryGiB: number }> {
-    let usage = this.lastUsage.get(site.name);
-    if (options.fresh || !usage || Date.now() - usage.at > this.maxAgeMs) {
-      const [cores, memory] = await this.redis.hmget(this.keys.ledger(site.name), 'cores', 'memory');
-      usage = { cores: Number(cores ?? 0), memory: Number(memory ?? 0), at: Date.now() };
-      this.lastUsage.set(site.name, usage);
-    }
-    return { cores: site.cores - usage.cores, memoryGiB: site.memoryGiB - usage.memory };
+  async findAndHold(site: SiteProfile, ask: HoldAsk, now: number, answerBy: number): Promise<HoldOutcome> {
+    const capacity = siteCapacity(site);
+    const resources = Object.entries(ask.amounts).flatMap(([resource, amount]) => [resource, amount, capacity[resource] ?? 0]);
+    const [outcome, start] = (await this.scripts.ebFindAndHold(
+      this.keys.prefix, site.name, ask.id, now, answerBy, ask.earliest, ask.latest, ask.length, ...resources,
+    )) as [HoldOutcome['outcome'], number?];
+    return outcome === 'held' ? { outcome, start: Number(start) } : { outcome };
   }
 
-  async hold(site: SiteProfile, holds: ReadonlyArray<{ id: string; cores: number; memoryGiB: number }>, now: number, answerBy: number):
-    Promise<'held' | 'full' | 'late'> {
-    if (holds.length === 0) return 'held';
-    const args = holds.flatMap((h) => [h.id, h.cores, h.memoryGiB]);
-    const [outcome, cores, memory] = (await this.scripts.ebHold(this.keys.prefix, site.name, site.cores, site.memoryGiB, now, answerBy, ...args)) as [string, number, number];
-    this.lastUsage.set(site.name, { cores: Number(cores), memory: Number(memory), at: Date.now() });
-    return outcome as 'held' | 'full' | 'late';
+  async usageAt(site: string, resource: string, bucket: number): Promise<number> {
+    return Number(await this.scripts.ebUsageAt(this.keys.prefix, site, resource, bucket));
   }
 }

@@ -1,7 +1,11 @@
 import type { Redis } from 'ioredis';
-import { ADVANCE, EXPIRE, HOLD, RELEASE, SAVE_OFFER_SET, TRANSITION } from './lua-scripts.js';
+import { CALENDAR_ADD, FIND_AND_HOLD, USAGE_AT } from './calendar-lua.js';
+import { ADVANCE, EXPIRE, RELEASE, SAVE_OFFER_SET, TRANSITION } from './lua-scripts.js';
 
-const SCRIPTS = { ebTransition: TRANSITION, ebExpire: EXPIRE, ebHold: HOLD, ebRelease: RELEASE, ebAdvance: ADVANCE, ebSaveOfferSet: SAVE_OFFER_SET } as const;
+const SCRIPTS = {
+  ebTransition: TRANSITION, ebExpire: EXPIRE, ebRelease: RELEASE, ebAdvance: ADVANCE, ebSaveOfferSet: SAVE_OFFER_SET,
+  ebFindAndHold: FIND_AND_HOLD, ebUsageAt: USAGE_AT, ebCalendarAdd: CALENDAR_ADD,
+} as const;
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
 

@@ -44,7 +44,7 @@ const fixture = (file: string): string => readFileSync(join(FIXTURES, file), 'ut
 const LEGACY = 'legacy 2025 dialect is translated (reference: 400)';
 const NO_BLACKLIST = 'no blacklists on our sites (reference mock: test-hook exclusion list)';
 const HTTP_ONLY = 'the demo site fetches http and https data only';
-const NO_SLOTS = 'no time slots: one or two offers, all starting as soon as possible';
+const NO_SLOTS = 'alternatives differ in size (the minimum soonest, the largest when it fits): one offer when min = max';
 const accepted = ['ACCEPTED', 'WAITING'];
 
 /** Only the cases where our broker deliberately differs from the case's own `expect`. */
@@ -76,7 +76,7 @@ const OUR_OUTCOME: Record<string, Outcome> = {
   '125': { result: 'NO', messageKinds: ['urn:not-supported'], why: `${HTTP_ONLY}: an ivo:// id without an http access_url is refused` },
   '135': { result: 'YES', why: 'durations up to 7 days are offered (reference: 2 h look-ahead)' },
   '136': { offers: [1, 1], why: NO_SLOTS },
-  '137': { offers: [1, 1], steps: 1, why: `${NO_SLOTS}; the later steps accept offers[1], a second time slot` },
+  '137': { offers: [1, 1], steps: 1, why: `${NO_SLOTS}; the later steps accept offers[1], which needs a second offer` },
   '138': { result: 'NO', messageKinds: ['urn:schedule-unavailable'], why: 'a past start is clipped to now; this window also ended in the past, so nothing is left (spec §12.12)' },
   '139': { result: 'NO', messageKinds: ['urn:schedule-unavailable'], why: 'the demo site takes bookings 30 days ahead; a start in 2099 is beyond its horizon (reference: 1 offer)' },
   '140': { result: 'YES', why: 'docker image digest is optional' },

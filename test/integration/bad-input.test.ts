@@ -111,10 +111,10 @@ describe('bad and hostile input', () => {
   });
 
   it('answers 406 when Accept names nothing it can write, before holding any capacity', async () => {
-    const before = await broker.redis.hget(`${broker.config.keyPrefix}:ledger:demo`, 'cores');
+    const before = await broker.heldNow();
     const res = await post(JSON.stringify(dockerRequest()), 'application/json', 'text/html');
     await expectProblem(res, 406, 'not-acceptable');
-    expect(await broker.redis.hget(`${broker.config.keyPrefix}:ledger:demo`, 'cores')).toBe(before);
+    expect(await broker.heldNow()).toBe(before);
   });
 
   it('writes problems in XML or YAML when the client reads those', async () => {

@@ -26,17 +26,18 @@ describe('concurrency', () => {
     await broker.close();
   });
 
+  /** The calendar's figure for this minute, and the same recomputed from the hold records. */
   async function heldCores(): Promise<{ ledger: number; holds: number; holdCount: number }> {
-    const prefix = broker.config.keyPrefix;
-    const ledger = Number(await broker.redis.hget(`${prefix}:ledger:demo`, 'cores') ?? 0);
-    const keys = await broker.redis.keys(`${prefix}:hold:*`);
+    const ledger = await broker.heldNow();
+    const keys = await broker.redis.keys(`${broker.config.keyPrefix}:hold:*`);
     let holds = 0;
-    for (const key of keys) holds += Number(await broker.redis.hget(key, 'cores'));
+    for (const key of keys) holds += Number(await broker.redis.hget(key, 'r:cores'));
     return { ledger, holds, holdCount: keys.length };
   }
 
   it('holds no capacity twice when 200 requests race for a site with room for 20', async () => {
-    const body = JSON.stringify(dockerRequest({ min: 1, max: 1 }, { min: 1, max: 1 }));
+    // A start window of one minute: only 20 ten-minute sessions of one core can start in it.
+    const body = JSON.stringify({ ...dockerRequest({ min: 1, max: 1 }, { min: 1, max: 1 }), schedule: { requested: { start: `${new Date().toISOString()}/PT1M`, duration: 'PT10M' } } });
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) =>
       request(i % 2 ? secondUrl : broker.baseUrl).post('/requests').set('Content-Type', 'application/json').send(body)));
     expect(results.every((res) => res.status === 303)).toBe(true);

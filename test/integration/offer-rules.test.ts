@@ -46,21 +46,29 @@ describe('offer rules', () => {
   it('says NO to a mount of a resource that does not exist', () => expectNo({ ...dockerRequest(), compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, volumes: [{ kind: `${V1}/volume/simple-volume-mount.yaml`, resource: 'nothing', path: '/in' }] } }, 'urn:resource-not-found', /Unable to locate resource \[nothing\]/));
   it('says NO when data names storage that does not exist', () => expectNo({ ...dockerRequest(), data: [{ kind: `${V1}/data/simple-data-resource.yaml`, meta: { name: 'd' }, location: 'https://example.org/x', storage: 'elsewhere' }] }, 'urn:resource-not-found', /storage resource \[elsewhere\]/));
 
-  it('caps a max above what the site has, with a warning, and still offers', async () => {
+  it('caps a max above what the site has, with a warning, and offers the bigger allocation a little later', async () => {
     const set = await offerSet(compute({ min: 2, max: 1000 }));
     expect(set.result).toBe('YES');
-    expect(set.offers[0].compute.cores).toEqual({ min: 32, max: 32 });
+    const [soon, big] = set.offers as Doc[];
+    expect(soon!.compute.cores).toEqual({ min: 2, max: 2 });
+    expect(big!.compute.cores).toEqual({ min: 32, max: 32 });
+    // Both hold capacity while offered, so the whole site is free only after the first one ends.
+    expect(Date.parse(big!.schedule.available.start.split('/')[0])).toBeGreaterThan(Date.parse(soon!.schedule.releasing.start));
     expect(set.meta.messages).toEqual([expect.objectContaining({ level: 'WARN', kind: 'urn:resource-limit' })]);
     await Promise.all(set.offers.map((o: Doc) => broker.http.post(`/sessions/${o.meta.uuid}`).set('Content-Type', 'application/json')
       .send('{"kind":"uri:enum-value-update","path":"phase","value":"REJECTED"}').expect(200)));
   });
 
-  it('says NO, naming the free capacity, when the site is full now', async () => {
+  it('offers a later slot when the site is full now, and says NO when it is full for the whole window', async () => {
     const first = await offerSet(compute({ min: 30 }));
     expect(first.result).toBe('YES');
-    await expectNo(compute({ min: 4 }), 'urn:no-capacity', /has 2 cores and \d+ GiB free now; 4 cores/);
-    await broker.http.post(`/sessions/${first.offers[0].meta.uuid}`).set('Content-Type', 'application/json')
-      .send('{"kind":"uri:enum-value-update","path":"phase","value":"REJECTED"}').expect(200);
-    expect((await offerSet(compute({ min: 4 }))).result).toBe('YES');
+    const later = await offerSet(compute({ min: 4 }));
+    expect(later.result).toBe('YES');
+    expect(Date.parse(later.offers[0].schedule.available.start.split('/')[0])).toBeGreaterThan(Date.parse(first.offers[0].schedule.releasing.start));
+    const start = new Date().toISOString();
+    await expectNo({ ...compute({ min: 4 }), schedule: { requested: { start: `${start}/PT2M`, duration: 'PT10M' } } }, 'urn:no-capacity', /has no room for 4 cores and 1 GiB for PT10M starting between/);
+    await Promise.all([first, later].map((set) => broker.http.post(`/sessions/${set.offers[0].meta.uuid}`).set('Content-Type', 'application/json')
+      .send('{"kind":"uri:enum-value-update","path":"phase","value":"REJECTED"}').expect(200)));
+    expect((await offerSet({ ...compute({ min: 4 }), schedule: { requested: { start: `${start}/PT2M`, duration: 'PT10M' } } })).result).toBe('YES');
   });
 });

@@ -83,17 +83,17 @@ describe('the ExecutionBroker protocol over HTTP, with a real BullMQ site worker
   });
 
   it('rejects an offer and releases its capacity', async () => {
-    const before = await broker.redis.hget(`${broker.config.keyPrefix}:ledger:demo`, 'cores');
+    const before = await broker.heldNow();
     const set = await offers(dockerRequest({ min: 3, max: 3 }));
-    const held = await broker.redis.hget(`${broker.config.keyPrefix}:ledger:demo`, 'cores');
-    expect(Number(held) - Number(before ?? 0)).toBe(3);
+    const held = await broker.heldNow();
+    expect(held - before).toBe(3);
     const res = await broker.http.post(`/sessions/${set.offers[0].meta.uuid}`).set('Content-Type', 'application/json').send(JSON.stringify(reject));
     expect(res.body.phase).toBe('REJECTED');
-    expect(await broker.redis.hget(`${broker.config.keyPrefix}:ledger:demo`, 'cores')).toBe(before ?? '0');
+    expect(await broker.heldNow()).toBe(before);
   });
 
   it('cancels an accepted session and releases its capacity', async () => {
-    const before = Number(await broker.redis.hget(`${broker.config.keyPrefix}:ledger:demo`, 'cores') ?? 0);
+    const before = await broker.heldNow();
     const set = await offers(dockerRequest({ min: 4, max: 4 }));
     const uuid = set.offers[0].meta.uuid;
     await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(JSON.stringify(accept)).expect(200);
@@ -101,7 +101,7 @@ describe('the ExecutionBroker protocol over HTTP, with a real BullMQ site worker
     expect(res.status).toBe(200);
     expect(res.body.phase).toBe('CANCELLED');
     expect(res.body.compute.phase).toBe('CANCELLED');
-    expect(Number(await broker.redis.hget(`${broker.config.keyPrefix}:ledger:demo`, 'cores'))).toBe(before);
+    expect(await broker.heldNow()).toBe(before);
   });
 
   it('answers in the format Accept asks for, with q-values, and the same offer set in all three', async () => {
@@ -183,14 +183,14 @@ describe('the ExecutionBroker protocol over HTTP, with a real BullMQ site worker
     try {
       const res = await short.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest({ min: 5, max: 5 })));
       const uuid = res.body.offers[0].meta.uuid;
-      expect(await short.redis.hget(`${short.config.keyPrefix}:ledger:demo`, 'cores')).toBe('5');
+      expect(await short.heldNow()).toBe(5);
       let stored = 'OFFERED';
       for (let i = 0; i < 100 && stored !== 'EXPIRED'; i++) {
         await new Promise((r) => setTimeout(r, 20));
         stored = (await short.redis.hget(`${short.config.keyPrefix}:session:${uuid}`, 'phase')) ?? '';
       }
       expect(stored).toBe('EXPIRED');
-      expect(await short.redis.hget(`${short.config.keyPrefix}:ledger:demo`, 'cores')).toBe('0');
+      expect(await short.heldNow()).toBe(0);
       const late = await short.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(JSON.stringify(accept));
       expect(late.status).toBe(409);
       expect(late.body.code).toBe('transition-not-allowed');

@@ -79,7 +79,7 @@ describe('sites and their workers', () => {
       expect(alive).toBe(true);
       const res = await api.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest({ min: 2, max: 2 })));
       expect(res.body.result).toBe('YES');
-      expect(await api.redis.hget(`${api.config.keyPrefix}:ledger:demo`, 'cores')).toBe('2');
+      expect(await api.heldNow()).toBe(2);
       child.kill('SIGTERM');
       const exitCode = await new Promise<number | null>((done) => child!.once('exit', (code) => done(code)));
       expect(exitCode).toBe(0);

@@ -7,6 +7,9 @@ import { DEMO_SITE_FILE, loadConfig, type Config } from '../../src/config/load-c
 import type { SiteProfile } from '../../src/domain/site-profile.js';
 import { startBrokerRuntime, type BrokerRuntime, type RuntimeParts } from '../../src/main/broker-runtime.js';
 import type { Clock } from '../../src/domain/clock.js';
+import { BUCKET_MS } from '../../src/domain/capacity-calendar.js';
+import { RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
 
 export const redisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -20,6 +23,8 @@ export interface TestBroker {
   config: Config;
   /** http://127.0.0.1:<port> of the listening test server. */
   baseUrl: string;
+  /** How much of a resource is held on a site in the current minute. */
+  heldNow(resource?: string, site?: string): Promise<number>;
   /** Removes every key of this broker and closes everything. */
   close(): Promise<void>;
 }
@@ -61,6 +66,8 @@ export async function startTestBroker(options: { config?: Partial<Config>; env?:
     redis,
     config,
     baseUrl,
+    heldNow: (resource = 'cores', site = 'demo') =>
+      new RedisCapacityLedger(redis, redisKeys(config.keyPrefix)).usageAt(site, resource, Math.floor(Date.now() / BUCKET_MS)),
     async close() {
       await new Promise((done) => server.close(done));
       await runtime.close();

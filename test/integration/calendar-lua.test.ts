@@ -1,0 +1,86 @@
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { InMemoryCapacityLedger } from '../../src/broker/in-memory-capacity-ledger.js';
+import type { SiteProfile } from '../../src/domain/site-profile.js';
+import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
+import { RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
+import { deleteKeys, demoSite, randomPrefix, redisUrl } from '../support/test-broker.js';
+
+const BASE = 29_500_000; // a bucket in 2026: the tree's index space is absolute minutes
+
+/** The Lua calendar in Redis must answer exactly as its in-memory twin, operation by operation. */
+describe('the capacity calendar in Redis (Lua) against its in-memory model', () => {
+  let redis: Redis;
+  beforeAll(() => { redis = new Redis(redisUrl()); });
+  afterAll(async () => { await redis.quit(); });
+
+  const operation = fc.oneof(
+    fc.record({
+      op: fc.constant('hold' as const),
+      cores: fc.integer({ min: 0, max: 10 }),
+      memory: fc.integer({ min: 0, max: 20 }),
+      gpus: fc.integer({ min: 0, max: 2 }),
+      earliest: fc.integer({ min: 0, max: 200 }),
+      span: fc.integer({ min: 0, max: 200 }),
+      length: fc.integer({ min: 1, max: 60 }),
+    }),
+    fc.record({ op: fc.constant('release' as const), pick: fc.nat() }),
+  );
+
+  it('finds the same slots, holds and releases the same amounts', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 40 }), async (operations) => {
+      const keys = redisKeys(randomPrefix());
+      const site: SiteProfile = { ...demoSite({ cores: 12, memoryGiB: 24, gpus: { A100: 2 } }), name: 'lua' };
+      const lua = new RedisCapacityLedger(redis, keys);
+      const store = new RedisBrokerStore(redis, keys, { retentionMs: 60_000 });
+      const model = new InMemoryCapacityLedger();
+      const held: string[] = [];
+      try {
+        for (const [index, step] of operations.entries()) {
+          if (step.op === 'release') {
+            if (held.length === 0) continue;
+            const id = held.splice(step.pick % held.length, 1)[0]!;
+            model.release(id);
+            await store.releaseHolds([id]);
+            continue;
+          }
+          const ask = {
+            id: `h${index}`,
+            amounts: { cores: step.cores, memory: step.memory, ...(step.gpus ? { 'gpu:A100': step.gpus } : {}) },
+            earliest: BASE + step.earliest,
+            latest: BASE + step.earliest + step.span,
+            length: step.length,
+          };
+          const [fromLua, fromModel] = [await lua.findAndHold(site, ask, 0, 1), await model.findAndHold(site, ask, 0, 1)];
+          expect({ index, outcome: fromLua }).toEqual({ index, outcome: fromModel });
+          if (fromLua.outcome === 'held') held.push(ask.id);
+        }
+        for (const bucket of [0, 1, 17, 59, 60, 120, 200, 259, 400, 461]) {
+          for (const resource of ['cores', 'memory', 'gpu:A100']) {
+            expect({ bucket, resource, used: await lua.usageAt('lua', resource, BASE + bucket) })
+              .toEqual({ bucket, resource, used: await model.usageAt('lua', resource, BASE + bucket) });
+          }
+        }
+      } finally {
+        await deleteKeys(redis, keys.prefix);
+      }
+    }), { numRuns: 60 });
+  });
+
+  it('answers a retried hold with the start it already has, and refuses a late one', async () => {
+    const keys = redisKeys(randomPrefix());
+    const site = demoSite({ cores: 4, memoryGiB: 4 });
+    const lua = new RedisCapacityLedger(redis, keys);
+    try {
+      const ask = { id: 'again', amounts: { cores: 4, memory: 1 }, earliest: BASE, latest: BASE + 10, length: 5 };
+      expect(await lua.findAndHold(site, ask, 0, 1)).toEqual({ outcome: 'held', start: BASE });
+      expect(await lua.findAndHold(site, ask, 0, 1)).toEqual({ outcome: 'held', start: BASE });
+      expect(await lua.usageAt(site.name, 'cores', BASE)).toBe(4);
+      expect(await lua.findAndHold(site, { ...ask, id: 'late' }, 2, 1)).toEqual({ outcome: 'late' });
+      expect(await lua.findAndHold(site, { ...ask, id: 'next' }, 0, 1)).toEqual({ outcome: 'held', start: BASE + 5 });
+    } finally {
+      await deleteKeys(redis, keys.prefix);
+    }
+  });
+});
