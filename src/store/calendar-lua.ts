@@ -13,30 +13,91 @@ import { MAX_SEARCH_STEPS, TREE_BITS } from '../domain/capacity-calendar.js';
 export const CALENDAR_HELPERS = `
 local SIZE = ${2 ** TREE_BITS}
 local MAX_STEPS = ${MAX_SEARCH_STEPS}
+-- Nodes are read through a per-script cache of decoded values: prefetch() reads the nodes an
+-- operation will need in one HMGET, writes stay in the cache until flush() writes each calendar
+-- in one HSET. A node is packed as three doubles (add, max, min) with Redis's struct library.
+local cache, dirty = {}, {}
+local NONE = {0, 0, 0}
+local function decode(v)
+  if not v then return false end
+  local a, mx, mn = struct.unpack('ddd', v)
+  return {a, mx, mn}
+end
+local function nodes_of(key)
+  local nodes = cache[key]
+  if not nodes then nodes = {}; cache[key] = nodes end
+  return nodes
+end
 local function getnode(key, id)
-  local v = redis.call('HGET', key, id)
+  local nodes = nodes_of(key)
+  local v = nodes[id]
+  if v == nil then
+    v = decode(redis.call('HGET', key, id))
+    nodes[id] = v
+  end
   if not v then return nil end
-  local a, mx, mn = string.match(v, '^(%-?%d+) (%-?%d+) (%-?%d+)$')
-  return tonumber(a), tonumber(mx), tonumber(mn)
+  return v[1], v[2], v[3]
 end
 local function setnode(key, id, a, mx, mn)
-  if a == 0 and mx == 0 and mn == 0 then redis.call('HDEL', key, id)
-  else redis.call('HSET', key, id, a .. ' ' .. mx .. ' ' .. mn) end
+  local nodes = nodes_of(key)
+  if a == 0 and mx == 0 and mn == 0 then nodes[id] = false else nodes[id] = {a, mx, mn} end
+  local d = dirty[key]
+  if not d then d = {}; dirty[key] = d end
+  d[id] = true
 end
+local function flush()
+  for key, ids in pairs(dirty) do
+    local sets, dels = {}, {}
+    local nodes = cache[key]
+    for id in pairs(ids) do
+      local v = nodes[id]
+      if v then
+        sets[#sets + 1] = id
+        sets[#sets + 1] = struct.pack('ddd', v[1], v[2], v[3])
+      else
+        dels[#dels + 1] = id
+      end
+    end
+    if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
+    if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
+  end
+  dirty = {}
+end
+-- The nodes on the paths from the root to the leaves from and to, and their children.
+local function prefetch(key, from, to)
+  local nodes = nodes_of(key)
+  local ids, n = {}, 0
+  for pass = 1, 2 do
+    local leaf = pass == 1 and from or to
+    local id, lo, hi = 1, 0, SIZE - 1
+    while lo < hi do
+      if nodes[id] == nil then n = n + 1; ids[n] = id; nodes[id] = false end
+      local left, right = 2 * id, 2 * id + 1
+      if nodes[left] == nil then n = n + 1; ids[n] = left; nodes[left] = false end
+      if nodes[right] == nil then n = n + 1; ids[n] = right; nodes[right] = false end
+      local mid = math.floor((lo + hi) / 2)
+      if leaf <= mid then id, hi = left, mid else id, lo = right, mid + 1 end
+    end
+  end
+  if n == 0 then return end
+  local values = redis.call('HMGET', key, unpack(ids))
+  for i = 1, n do nodes[ids[i]] = decode(values[i]) end
+end
+-- Returns the node's max and min after the change, so that a parent reads no child twice.
 local function cal_add(key, id, lo, hi, from, to, amount)
-  if to < lo or from > hi then return end
   local a, mx, mn = getnode(key, id)
   a, mx, mn = a or 0, mx or 0, mn or 0
+  if to < lo or from > hi then return mx, mn end
   if from <= lo and hi <= to then
     setnode(key, id, a + amount, mx + amount, mn + amount)
-    return
+    return mx + amount, mn + amount
   end
   local mid = math.floor((lo + hi) / 2)
-  cal_add(key, 2 * id, lo, mid, from, to, amount)
-  cal_add(key, 2 * id + 1, mid + 1, hi, from, to, amount)
-  local _, lmx, lmn = getnode(key, 2 * id)
-  local _, rmx, rmn = getnode(key, 2 * id + 1)
-  setnode(key, id, a, a + math.max(lmx or 0, rmx or 0), a + math.min(lmn or 0, rmn or 0))
+  local lmx, lmn = cal_add(key, 2 * id, lo, mid, from, to, amount)
+  local rmx, rmn = cal_add(key, 2 * id + 1, mid + 1, hi, from, to, amount)
+  mx, mn = a + math.max(lmx, rmx), a + math.min(lmn, rmn)
+  setnode(key, id, a, mx, mn)
+  return mx, mn
 end
 local function first_above(key, id, lo, hi, from, to, threshold, above)
   if to < lo or from > hi then return nil end
@@ -87,9 +148,12 @@ local function release(prefix, id)
   for field, amount in pairs(hold) do
     local resource = string.match(field, '^r:(.+)$')
     if resource then
-      cal_add(prefix .. ':cal:' .. hold['site'] .. ':' .. resource, 1, 0, SIZE - 1, from, to, -tonumber(amount))
+      local key = prefix .. ':cal:' .. hold['site'] .. ':' .. resource
+      prefetch(key, from, to)
+      cal_add(key, 1, 0, SIZE - 1, from, to, -tonumber(amount))
     end
   end
+  flush()
   redis.call('DEL', h)
 end
 `;
@@ -116,6 +180,7 @@ for step = 1, MAX_STEPS do
   if start > latest then return {'none'} end
   local blocked = nil
   for _, r in ipairs(resources) do
+    prefetch(r.key, start, start + length - 1)
     local blocker = first_above(r.key, 1, 0, SIZE - 1, start, start + length - 1, r.threshold, 0)
     if blocker then
       local nextFree = first_at_or_below(r.key, 1, 0, SIZE - 1, blocker + 1, r.threshold, 0)
@@ -130,6 +195,7 @@ for step = 1, MAX_STEPS do
       cal_add(r.key, 1, 0, SIZE - 1, start, start + length - 1, r.amount)
       redis.call('HSET', h, 'r:' .. r.name, r.amount)
     end
+    flush()
     return {'held', start}
   end
   start = blocked
@@ -145,5 +211,6 @@ return cal_at(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4])
 /** Adds an amount over buckets, outside any hold (tests and audits). ARGV: prefix, site, resource, from, to, amount. */
 export const CALENDAR_ADD = `${CALENDAR_HELPERS}
 cal_add(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], 1, 0, SIZE - 1, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+flush()
 return 1
 `;
