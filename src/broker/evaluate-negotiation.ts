@@ -1,4 +1,4 @@
-import { offerFromHold, noRoomMessage, planAsks } from '../domain/plan-offers.js';
+import { dataLocality, offerFromHold, noRoomMessage, planAsks } from '../domain/plan-offers.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { CapacityLedger, NegotiationAnswer, NegotiationRequest, SiteOffer, Timers } from './ports.js';
 
@@ -17,12 +17,13 @@ export async function evaluateNegotiation(
   // The timer covers every id this negotiation may use, whichever of them end up held.
   await deps.timers.scheduleExpiry(request.offerSetUuid, site.name, request.offerIds, request.expiresAt);
   const offers: SiteOffer[] = [];
+  const locality = dataLocality(request.needs, site);
   for (const [index, ask] of asks.slice(0, request.maxOffers).entries()) {
     const id = request.offerIds[index];
     if (!id) throw new Error('negotiation request carries too few offer ids');
     const held = await deps.ledger.findAndHold(site, { id, amounts: ask.amounts, earliest: ask.earliest, latest: ask.latest, length: ask.length }, deps.now(), request.answerBy);
     if (held.outcome === 'late') break;
-    if (held.outcome === 'held') offers.push({ id, site: site.name, plan: offerFromHold(ask, held.start) });
+    if (held.outcome === 'held') offers.push({ id, site: site.name, plan: offerFromHold(ask, held.start), locality });
     else if (offers.length === 0 || ask.purpose === 'earliest') messages.push(noRoomMessage(ask, site, held.outcome));
   }
   return { site: site.name, offers, messages };

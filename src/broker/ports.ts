@@ -95,7 +95,13 @@ export interface NegotiationRequest {
   maxOffers: number;
 }
 
-export interface SiteOffer { id: string; site: string; plan: OfferPlan }
+export interface SiteOffer {
+  id: string;
+  site: string;
+  plan: OfferPlan;
+  /** The share of the request's data the site holds itself (0..1). */
+  locality: number;
+}
 
 export interface NegotiationAnswer {
   site: string;

@@ -140,8 +140,10 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   return { offerSet, sessions };
 }
 
+/** Ranking: earliest usable start, then data locality, then the larger allocation. */
 function byEarliestThenLargest(a: SiteOffer, b: SiteOffer): number {
   return a.plan.availableStart - b.plan.availableStart
+    || b.locality - a.locality
     || b.plan.cores - a.plan.cores
     || b.plan.memoryGiB - a.plan.memoryGiB
     || a.site.localeCompare(b.site);

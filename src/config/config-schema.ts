@@ -39,6 +39,30 @@ export const SITES_FILE_SCHEMA = {
           horizon: { type: 'string' },
           preparation: { type: 'string' },
           releasing: { type: 'string' },
+          locations: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+          storageElements: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name'],
+              properties: {
+                name: { type: 'string', minLength: 1 },
+                hosts: { type: 'array', items: { type: 'string', minLength: 1 } },
+                bandwidthMBps: { type: 'number', exclusiveMinimum: 0 },
+                local: { type: 'boolean' },
+              },
+            },
+          },
+          defaultBandwidthMBps: { type: 'number', exclusiveMinimum: 0 },
+          executor: {
+            type: 'object',
+            required: ['type'],
+            oneOf: [
+              { additionalProperties: false, properties: { type: { const: 'local' }, containerRuntime: { enum: ['docker', 'podman', 'apptainer', 'none', 'auto'] } } },
+              { additionalProperties: false, properties: { type: { const: 'slurm' }, partition: { type: 'string' }, account: { type: 'string' } } },
+            ],
+          },
         },
       },
     },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../domain/iso8601.js';
-import type { SiteProfile } from '../domain/site-profile.js';
+import type { ExecutorConfig, SiteProfile } from '../domain/site-profile.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
 
@@ -45,10 +45,19 @@ export const DEMO_SITE_FILE = {
     horizon: 'P30D',
     preparation: 'PT5S',
     releasing: 'PT5S',
+    locations: ['democity'],
+    storageElements: [{ name: 'DEMOCITY-RSE', hosts: ['localhost', '127.0.0.1'], bandwidthMBps: 10_000, local: true }],
+    defaultBandwidthMBps: 100,
+    executor: { type: 'local', containerRuntime: 'auto' },
   }],
 };
 
-type SiteEntry = (typeof DEMO_SITE_FILE)['sites'][number] & { maxCoresPerSession?: number; maxMemoryGiBPerSession?: number };
+type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements' | 'executor'> & {
+  maxCoresPerSession?: number;
+  maxMemoryGiBPerSession?: number;
+  storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
+  executor?: ExecutorConfig;
+};
 type SitesFile = { sites: SiteEntry[] } & { broker?: { maxOffers?: number; offerLifetime?: string; negotiationTimeout?: string; retention?: string } };
 
 function durationMs(text: string | undefined, fallback: string, what: string): number {
@@ -84,6 +93,15 @@ function toSite(raw: SiteEntry): SiteProfile {
     horizonMs: durationMs(site.horizon, 'P30D', `site ${site.name}: horizon`),
     preparationMs: durationMs(site.preparation, 'PT0S', `site ${site.name}: preparation`),
     releasingMs: durationMs(site.releasing, 'PT0S', `site ${site.name}: releasing`),
+    locations: site.locations ?? [],
+    storageElements: (site.storageElements ?? []).map((element) => ({
+      name: element.name,
+      hosts: (element.hosts ?? []).map((host) => host.toLowerCase()),
+      bandwidthMBps: element.bandwidthMBps ?? site.defaultBandwidthMBps ?? 100,
+      local: element.local ?? false,
+    })),
+    defaultBandwidthMBps: site.defaultBandwidthMBps ?? 100,
+    executor: site.executor ?? { type: 'local', containerRuntime: 'auto' },
   };
 }
 

@@ -34,6 +34,10 @@ export interface DataNeeds {
   /** URL scheme of the location the data comes from, lower case, when there is one. */
   scheme?: string;
   location?: string;
+  /** Size in GiB when the request says (SKAO `datasize`); unknown otherwise. */
+  sizeGiB?: number;
+  /** Where copies are: storage element (RSE) names and URL hosts. */
+  places: string[];
 }
 
 /**

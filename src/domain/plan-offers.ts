@@ -129,6 +129,35 @@ function isUnder(location: string, root: string): boolean {
   return path.startsWith(base) && !path.split('/').includes('..');
 }
 
+/** The storage element of the site that holds or best reaches a place, if any. */
+function elementFor(site: SiteProfile, places: readonly string[]): SiteProfile['storageElements'][number] | undefined {
+  const matches = site.storageElements.filter((element) =>
+    places.some((place) => place === element.name || element.hosts.includes(place.toLowerCase())));
+  return matches.sort((a, b) => Number(b.local) - Number(a.local) || b.bandwidthMBps - a.bandwidthMBps)[0];
+}
+
+/**
+ * Time to stage the request's data onto the site: each resource's size over the bandwidth from
+ * where it is (data already local costs nothing; data of unknown size costs nothing extra beyond
+ * the site's base preparation). Resources are staged one after another, a conservative estimate.
+ */
+export function stagingMs(needs: ResolvedNeeds, site: SiteProfile): number {
+  let total = 0;
+  for (const data of needs.data) {
+    const element = elementFor(site, data.places);
+    if (element?.local || data.sizeGiB === undefined) continue;
+    const mbps = element?.bandwidthMBps ?? site.defaultBandwidthMBps;
+    total += Math.ceil((data.sizeGiB * 1024 / Math.max(mbps, 0.001)) * 1000);
+  }
+  return total;
+}
+
+/** The share of the request's data resources the site holds itself (1 when there is no data). */
+export function dataLocality(needs: ResolvedNeeds, site: SiteProfile): number {
+  if (needs.data.length === 0) return 1;
+  return needs.data.filter((data) => elementFor(site, data.places)?.local).length / needs.data.length;
+}
+
 export interface AskPlan { asks: OfferAsk[]; messages: Message[] }
 
 /**
@@ -144,7 +173,7 @@ export function planAsks(needs: ResolvedNeeds, site: SiteProfile, now: number): 
   if (needs.cores.max > largestCores) messages.push(capped('cores', needs.cores.max, largestCores, site.name));
   if (needs.memory.max > largestMemory) messages.push(capped('memory GiB', needs.memory.max, largestMemory, site.name));
 
-  const prep = site.preparationMs;
+  const prep = site.preparationMs + stagingMs(needs, site);
   const earliestAvailable = Math.max(needs.window.start, now + prep);
   const horizon = now + site.horizonMs;
   if (earliestAvailable > horizon) {

@@ -20,6 +20,26 @@ export interface SiteProfile {
   maxDurationMs: number;
   /** How far ahead the site takes bookings. */
   horizonMs: number;
+  /** Base time to prepare any session (pulling images, setting up), before staging data. */
   preparationMs: number;
   releasingMs: number;
+  /** SRCNet location names the site serves (e.g. `democity`). */
+  locations: string[];
+  /** Storage elements the site holds or reaches, matched by name (RSE) or URL host. */
+  storageElements: StorageElement[];
+  /** Bandwidth to data anywhere else, MB/s. */
+  defaultBandwidthMBps: number;
+  executor: ExecutorConfig;
 }
+
+export interface StorageElement {
+  name: string;
+  hosts: string[];
+  bandwidthMBps: number;
+  /** Held at the site itself: data there counts as local. */
+  local: boolean;
+}
+
+export type ExecutorConfig =
+  | { type: 'local'; containerRuntime?: 'docker' | 'podman' | 'apptainer' | 'none' | 'auto' }
+  | { type: 'slurm'; partition?: string; account?: string };

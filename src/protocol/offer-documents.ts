@@ -40,7 +40,7 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   if (plan.gpu) compute['srcnet.gpu'] = { count: plan.gpu.count, model: plan.gpu.model };
   const doc: Doc = {
     kind: kindUri('session/scheduled-execution-session'),
-    meta: { uuid: input.uuid, name: input.name, created },
+    meta: { uuid: input.uuid, name: input.name, description: `Offered by site ${input.offer.site}`, created },
     expires: formatInstant(input.expires),
   };
   if (components.executable) doc.executable = stamp(clone(components.executable));

@@ -128,8 +128,15 @@ function schemeOf(location: string | undefined): string | undefined {
   return match?.[1]?.toLowerCase();
 }
 
+function hostOf(location: string | undefined): string | undefined {
+  const match = location ? /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/:?#]+)/.exec(location) : null;
+  return match?.[1]?.toLowerCase();
+}
+
+const GIB = 1024 ** 3;
+
 function readData(item: Doc, kind: string, name: string, error: Report): DataNeeds {
-  const needs: DataNeeds = { name, kind };
+  const needs: DataNeeds = { name, kind, places: [] };
   const block = (key: string): Doc | undefined => (isDoc(item[key]) ? (item[key] as Doc) : undefined);
   switch (kind) {
     case 'data/simple-data-resource':
@@ -161,10 +168,19 @@ function readData(item: Doc, kind: string, name: string, error: Report): DataNee
       const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc) : [];
       needs.location = replicas.map((r) => str(r.dataurl)).find((url) => url !== undefined)
         ?? (skao ? `skao://${str(skao.namespace) ?? ''}/${str(skao.objectname) ?? ''}` : undefined);
+      for (const replica of replicas) {
+        const rse = str(replica.rsename);
+        if (rse) needs.places.push(rse);
+        const host = hostOf(str(replica.dataurl));
+        if (host) needs.places.push(host);
+      }
+      if (skao && typeof skao.datasize === 'number' && skao.datasize >= 0) needs.sizeGiB = skao.datasize / GIB;
       break;
     }
   }
   needs.scheme = schemeOf(needs.location);
+  const host = hostOf(needs.location);
+  if (host && !needs.places.includes(host)) needs.places.push(host);
   return needs;
 }
 
