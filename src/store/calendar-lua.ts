@@ -214,3 +214,9 @@ cal_add(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], 1, 0, SIZE - 1, tonumbe
 flush()
 return 1
 `;
+
+/** The largest and smallest amount anywhere in a calendar (its root). ARGV: prefix, site, resource. */
+export const CALENDAR_EXTREMES = `${CALENDAR_HELPERS}
+local _, mx, mn = getnode(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], 1)
+return {tostring(mx or 0), tostring(mn or 0)}
+`;

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { InMemoryCapacityLedger } from '../../src/broker/in-memory-capacity-ledger.js';
 import type { SiteProfile } from '../../src/domain/site-profile.js';
+import { auditLedger } from '../../src/store/audit-ledger.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
+import { brokerScripts } from '../../src/store/redis-scripts.js';
 import { RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { deleteKeys, demoSite, randomPrefix, redisUrl } from '../support/test-broker.js';
@@ -66,6 +68,27 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
         await deleteKeys(redis, keys.prefix);
       }
     }), { numRuns: 60 });
+  });
+
+  it('the audit finds overbookings, leaked and missing holds, and calendar residue', async () => {
+    const keys = redisKeys(randomPrefix());
+    const site = demoSite({ cores: 4, memoryGiB: 4 });
+    const lua = new RedisCapacityLedger(redis, keys);
+    try {
+      expect(await auditLedger(redis, keys, [site], Date.now())).toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
+      await lua.findAndHold(site, { id: 'ok', amounts: { cores: 2 }, earliest: BASE, latest: BASE, length: 3 }, 0, 1);
+      await redis.hset(keys.session('ok'), { phase: 'REJECTED', expires: 0 });
+      await redis.hset(keys.session('orphan'), { phase: 'WAITING', expires: 0 });
+      await redis.hset(keys.hold('forged'), { site: site.name, from: BASE, to: BASE, 'r:cores': 3 });
+      await brokerScripts(redis).ebCalendarAdd(keys.prefix, site.name, 'cores', BASE + 100, BASE + 100, 1);
+      const audit = await auditLedger(redis, keys, [site], Date.now());
+      expect(audit.overbookings).toEqual([`demo cores at bucket ${BASE}: 5 > 4`]);
+      expect(audit.leakedHolds).toEqual(expect.arrayContaining(['ok (REJECTED)', 'forged (no session)']));
+      expect(audit.missingHolds).toEqual(['orphan (WAITING)']);
+      expect(audit.calendarMismatches.length).toBeGreaterThan(0);
+    } finally {
+      await deleteKeys(redis, keys.prefix);
+    }
   });
 
   it('answers a retried hold with the start it already has, and refuses a late one', async () => {

@@ -1,0 +1,102 @@
+import type { Redis } from 'ioredis';
+import { holdsCapacity, type SessionPhase } from '../domain/phases.js';
+import { siteCapacity } from '../domain/plan-offers.js';
+import type { SiteProfile } from '../domain/site-profile.js';
+import type { RedisKeys } from './redis-keys.js';
+import { brokerScripts } from './redis-scripts.js';
+
+export interface LedgerAudit {
+  holds: number;
+  /** Buckets where the holds add up to more than a site has. */
+  overbookings: string[];
+  /** Holds whose session is finished (or was never stored and has expired). */
+  leakedHolds: string[];
+  /** Sessions that should hold capacity but have no hold. */
+  missingHolds: string[];
+  /** Buckets where the calendar disagrees with the sum of the holds. */
+  calendarMismatches: string[];
+}
+
+interface Hold { id: string; site: string; from: number; to: number; amounts: Record<string, number> }
+
+async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+/**
+ * Recomputes every site's usage at every instant from the hold records and checks it against the
+ * sites' sizes, the sessions' phases and the calendar itself. For operators (`node dist/main/audit.js`)
+ * and for the stress tests. Read-only; run it when the broker is quiet for an exact answer.
+ */
+export async function auditLedger(redis: Redis, keys: RedisKeys, sites: readonly SiteProfile[], now: number): Promise<LedgerAudit> {
+  const holdKeys = (await scanKeys(redis, `${keys.prefix}:hold:*`));
+  const pipeline = redis.pipeline();
+  for (const key of holdKeys) pipeline.hgetall(key);
+  const replies = (await pipeline.exec()) ?? [];
+  const holds: Hold[] = holdKeys.map((key, index) => {
+    const fields = (replies[index]?.[1] ?? {}) as Record<string, string>;
+    const amounts: Record<string, number> = {};
+    for (const [field, value] of Object.entries(fields)) if (field.startsWith('r:')) amounts[field.slice(2)] = Number(value);
+    return { id: key.slice(`${keys.prefix}:hold:`.length), site: fields.site ?? '', from: Number(fields.from), to: Number(fields.to), amounts };
+  });
+
+  const audit: LedgerAudit = { holds: holds.length, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] };
+  const sessionPipeline = redis.pipeline();
+  for (const hold of holds) sessionPipeline.hmget(keys.session(hold.id), 'phase', 'expires');
+  const sessions = (await sessionPipeline.exec()) ?? [];
+  holds.forEach((hold, index) => {
+    const [phase, expires] = (sessions[index]?.[1] ?? []) as [string | null, string | null];
+    if (phase ? !holdsCapacity(phase as SessionPhase) : true) {
+      // A hold without a stored session is fine until its offer would have expired.
+      if (phase || expires === null || Number(expires) <= now) audit.leakedHolds.push(`${hold.id} (${phase ?? 'no session'})`);
+    }
+  });
+  const heldIds = new Set(holds.map((hold) => hold.id));
+  for (const key of await scanKeys(redis, `${keys.prefix}:session:*`)) {
+    if (key.endsWith(':messages')) continue;
+    const [phase, expires] = await redis.hmget(key, 'phase', 'expires');
+    const id = key.slice(`${keys.prefix}:session:`.length);
+    const live = phase && holdsCapacity(phase as SessionPhase) && !(phase === 'OFFERED' && Number(expires) <= now);
+    if (live && !heldIds.has(id)) audit.missingHolds.push(`${id} (${phase})`);
+  }
+
+  // Sweep each site's change points: the usage is constant between them. Then the calendar's own
+  // extremes must match the sweep's, which catches residue where no hold is.
+  const scripts = brokerScripts(redis);
+  for (const site of sites) {
+    const capacity = siteCapacity(site);
+    const mine = holds.filter((hold) => hold.site === site.name);
+    const resources = new Set([...mine.flatMap((hold) => Object.keys(hold.amounts)), ...Object.keys(capacity)]);
+    for (const resource of resources) {
+      const deltas = new Map<number, number>();
+      for (const hold of mine) {
+        const amount = hold.amounts[resource] ?? 0;
+        deltas.set(hold.from, (deltas.get(hold.from) ?? 0) + amount);
+        deltas.set(hold.to + 1, (deltas.get(hold.to + 1) ?? 0) - amount);
+      }
+      let used = 0;
+      let max = 0;
+      let min = 0;
+      for (const bucket of [...deltas.keys()].sort((a, b) => a - b)) {
+        used += deltas.get(bucket) ?? 0;
+        max = Math.max(max, used);
+        min = Math.min(min, used);
+        if (used > (capacity[resource] ?? 0)) audit.overbookings.push(`${site.name} ${resource} at bucket ${bucket}: ${used} > ${capacity[resource] ?? 0}`);
+        const found = Number(await scripts.ebUsageAt(keys.prefix, site.name, resource, bucket));
+        if (found !== used) audit.calendarMismatches.push(`${site.name} ${resource} at bucket ${bucket}: calendar ${found}, holds ${used}`);
+      }
+      const [calendarMax, calendarMin] = ((await scripts.ebCalendarExtremes(keys.prefix, site.name, resource)) as string[]).map(Number);
+      if (calendarMax !== max || calendarMin !== min) {
+        audit.calendarMismatches.push(`${site.name} ${resource}: calendar ranges ${calendarMin}..${calendarMax}, holds ${min}..${max}`);
+      }
+    }
+  }
+  return audit;
+}
