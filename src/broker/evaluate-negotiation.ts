@@ -1,21 +1,19 @@
 import { dataLocality, offerFromHold, noRoomMessage, planAsks } from '../domain/plan-offers.js';
 import type { SiteProfile } from '../domain/site-profile.js';
-import type { CapacityLedger, NegotiationAnswer, NegotiationRequest, SiteOffer, Timers } from './ports.js';
+import type { CapacityLedger, NegotiationAnswer, NegotiationRequest, SiteOffer } from './ports.js';
 
 /**
  * The site worker's half of a negotiation: ask the calendar for each alternative the planner
- * wants, in order, each found and held in one atomic step. The expiry timer is set before the
- * first hold, so a worker that dies in between leaks nothing.
+ * wants, in order, each found and held in one atomic step. The API set the expiry timer for these
+ * offer ids before asking, so a hold whose answer never reaches anyone is still released.
  */
 export async function evaluateNegotiation(
-  deps: { ledger: CapacityLedger; timers: Timers; now: () => number },
+  deps: { ledger: CapacityLedger; now: () => number },
   site: SiteProfile,
   request: NegotiationRequest,
 ): Promise<NegotiationAnswer> {
   const { asks, messages } = planAsks(request.needs, site, request.now);
   if (asks.length === 0) return { site: site.name, offers: [], messages };
-  // The timer covers every id this negotiation may use, whichever of them end up held.
-  await deps.timers.scheduleExpiry(request.offerSetUuid, site.name, request.offerIds, request.expiresAt);
   const offers: SiteOffer[] = [];
   const locality = dataLocality(request.needs, site);
   for (const [index, ask] of asks.slice(0, request.maxOffers).entries()) {

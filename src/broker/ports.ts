@@ -119,7 +119,8 @@ export interface Negotiator {
 
 /** Delayed work: offer expiry. */
 export interface Timers {
-  scheduleExpiry(offerSetUuid: string, site: string, holdIds: readonly string[], at: number): Promise<void>;
+  /** At `at`, expires whichever of these holds are still only offered (and releases unused ones). */
+  scheduleExpiry(offerSetUuid: string, holdIds: readonly string[], at: number): Promise<void>;
 }
 
 export interface SiteDirectory {

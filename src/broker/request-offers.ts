@@ -4,7 +4,7 @@ import type { ExecutionNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
 import { assessSite } from '../domain/plan-offers.js';
 import type {
-  BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, WireDocument,
+  BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
 } from './ports.js';
 
 export interface BrokerSettings {
@@ -28,6 +28,7 @@ export interface RequestOffersDeps {
   sites: SiteDirectory;
   negotiator: Negotiator;
   store: BrokerStore;
+  timers: Timers;
   /** Builds the offered session document (protocol/ knows the wire shape). */
   composeSession: (input: ComposeInput) => WireDocument;
   settings: BrokerSettings;
@@ -82,16 +83,20 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   });
   const live = await deps.negotiator.liveSites(eligible.map((site) => site.name));
   const expiresAt = now + deps.settings.offerLifetimeMs;
-  const answers = await Promise.all(eligible.map(async (site) => {
-    if (!live.has(site.name)) {
-      offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} was skipped: none of its workers is running', { site: site.name }));
-      return [];
-    }
+  const asked = eligible.filter((site) => live.has(site.name));
+  for (const site of eligible.filter((s) => !live.has(s.name))) {
+    offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} was skipped: none of its workers is running', { site: site.name }));
+  }
+  // Every id a site may hold capacity under, chosen here, and one timer for all of them set before
+  // any site is asked: whatever happens next (a silent site, a crash), the holds are released.
+  const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
+  if (asked.length) await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
+  const answers = await Promise.all(asked.map(async (site) => {
     const answer = await deps.negotiator.negotiate({
       offerSetUuid: offerSet.uuid,
       site: site.name,
       needs,
-      offerIds: Array.from({ length: perSite }, () => deps.newId()),
+      offerIds: offerIds.get(site.name) ?? [],
       now,
       answerBy: now + deps.settings.negotiationTimeoutMs,
       expiresAt,

@@ -73,23 +73,23 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     }
     if (parts.siteWorkers) {
       const names = parts.siteWorkers === true ? config.sites.map((s) => s.name) : parts.siteWorkers;
-      const timers = new BullTimers(producerConnection, keys, now);
-      closers.push(() => timers.close());
       const ledger = new RedisCapacityLedger(storeConnection, keys);
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
-        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, keys, site, ledger, timers, store, now });
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, keys, site, ledger, store, now });
         closers.push(() => running.close());
       }
     }
     if (parts.api) {
       const negotiator = new BullNegotiator({ producer: producerConnection, events: queueConnection, store: storeConnection }, keys, now);
+      const timers = new BullTimers(producerConnection, keys, now);
+      closers.push(() => timers.close());
       await negotiator.start(config.sites.map((s) => s.name));
       closers.push(() => negotiator.close());
       const newId = () => randomUUID();
       const offersDeps: RequestOffersDeps = {
-        clock, newId, sites, negotiator, store,
+        clock, newId, sites, negotiator, store, timers,
         composeSession: (input) => composeOfferedSession(input, newId),
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
       };

@@ -12,10 +12,10 @@ export class BullTimers implements Timers {
     this.queue = new Queue(TIMERS_QUEUE, { connection, prefix: keys.bullPrefix });
   }
 
-  async scheduleExpiry(offerSetUuid: string, site: string, holdIds: readonly string[], at: number): Promise<void> {
+  async scheduleExpiry(offerSetUuid: string, holdIds: readonly string[], at: number): Promise<void> {
     const data: ExpireJob = { holdIds: [...holdIds] };
     await this.queue.add(JOB.expire, data, {
-      jobId: jobId.expire(offerSetUuid, site),
+      jobId: jobId.expire(offerSetUuid),
       delay: Math.max(0, at - this.now()),
       attempts: 20,
       backoff: { type: 'exponential', delay: 500 },

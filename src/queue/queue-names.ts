@@ -14,7 +14,7 @@ export const JOB = {
 export const jobId = {
   negotiate: (offerSetUuid: string, site: string): string => `negotiate-${offerSetUuid}-${site}`,
   activate: (sessionUuid: string): string => `activate-${sessionUuid}`,
-  expire: (offerSetUuid: string, site: string): string => `expire-${offerSetUuid}-${site}`,
+  expire: (offerSetUuid: string): string => `expire-${offerSetUuid}`,
 };
 
 export interface ActivateJob { sessionUuid: string }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
-import type { BrokerStore, CapacityLedger, NegotiationRequest, Timers } from '../broker/ports.js';
+import type { BrokerStore, CapacityLedger, NegotiationRequest } from '../broker/ports.js';
 import { makeMessage } from '../domain/messages.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { RedisKeys } from '../store/redis-keys.js';
@@ -13,7 +13,6 @@ export interface SiteWorkerOptions {
   keys: RedisKeys;
   site: SiteProfile;
   ledger: CapacityLedger;
-  timers: Timers;
   store: BrokerStore;
   now: () => number;
   concurrency?: number;
@@ -30,7 +29,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   const workerId = randomUUID();
   const worker = new Worker(siteQueueName(site.name), async (job: Job) => {
     if (job.name === JOB.negotiate) {
-      return evaluateNegotiation({ ledger: options.ledger, timers: options.timers, now: options.now }, site, job.data as NegotiationRequest);
+      return evaluateNegotiation({ ledger: options.ledger, now: options.now }, site, job.data as NegotiationRequest);
     }
     if (job.name === JOB.activate) {
       const { sessionUuid } = job.data as ActivateJob;

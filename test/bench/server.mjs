@@ -9,12 +9,19 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../dist/config/load-config.js';
 import { startBrokerRuntime } from '../../dist/main/broker-runtime.js';
+import { BUCKET_MS } from '../../dist/domain/capacity-calendar.js';
+import { RedisCapacityLedger } from '../../dist/store/redis-capacity-ledger.js';
+import { redisKeys } from '../../dist/store/redis-keys.js';
 
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const prefix = `bench-${randomBytes(6).toString('hex')}`;
 const base = loadConfig({ REDIS_URL: redisUrl, EB_KEY_PREFIX: prefix });
-// One site so big that holds never fill it, whatever the run's length.
-const config = { ...base, sites: [{ ...base.sites[0], cores: 1e9, memoryGiB: 1e9 }] };
+// Sites so big that holds never fill them, whatever the run's length. BENCH_SITES makes several.
+const siteCount = Number(process.env.BENCH_SITES || 1);
+const config = {
+  ...base,
+  sites: Array.from({ length: siteCount }, (_, i) => ({ ...base.sites[0], name: siteCount === 1 ? 'demo' : `demo${i}`, cores: 1e9, memoryGiB: 1e9 })),
+};
 
 const redis = new Redis(redisUrl, { connectionName: 'eb-bench-baseline' });
 
@@ -35,6 +42,26 @@ extraRoutes.post('/bench/baseline', express.raw({ type: () => true, limit: confi
     next(error);
   }
 });
+
+// BENCH_RESERVATIONS: real holds put on the first site's calendar before the run, spread over its
+// booking horizon, so that offers are planned on a calendar that full.
+const reservations = Number(process.env.BENCH_RESERVATIONS || 0);
+if (reservations > 0) {
+  const ledger = new RedisCapacityLedger(redis, redisKeys(prefix));
+  const site = config.sites[0];
+  const now = Math.floor(Date.now() / BUCKET_MS);
+  const horizon = Math.floor(site.horizonMs / BUCKET_MS);
+  let seed = 42;
+  const next = () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 2 ** 32; };
+  for (let done = 0; done < reservations;) {
+    const batch = [];
+    for (let i = 0; i < 2000 && done < reservations; i++, done++) {
+      const start = now + Math.floor(next() * horizon);
+      batch.push(ledger.findAndHold(site, { id: `preload-${done}`, amounts: { cores: 1 + Math.floor(next() * 8), memory: 1 }, earliest: start, latest: start, length: 10 + Math.floor(next() * 110) }, 0, 1));
+    }
+    await Promise.all(batch);
+  }
+}
 
 const runtime = await startBrokerRuntime(config, { api: true, siteWorkers: true, timers: true, extraRoutes });
 const server = await new Promise((ready, fail) => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { evaluateNegotiation } from '../../src/broker/evaluate-negotiation.js';
 import { InMemoryCapacityLedger } from '../../src/broker/in-memory-capacity-ledger.js';
-import type { NegotiationRequest, Timers } from '../../src/broker/ports.js';
+import type { NegotiationRequest } from '../../src/broker/ports.js';
 import { BUCKET_MS } from '../../src/domain/capacity-calendar.js';
 import { checkNeeds } from '../../src/domain/check-needs.js';
 import type { ExecutionNeeds } from '../../src/domain/execution-needs.js';
@@ -10,7 +10,6 @@ import type { SiteProfile } from '../../src/domain/site-profile.js';
 
 /** A fixed clock, on a bucket boundary plus a little, so that offsets inside a bucket are exercised. */
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 17);
-const noTimers: Timers = { scheduleExpiry: async () => undefined };
 
 function site(cores: number, memoryGiB: number, gpus: number): SiteProfile {
   return {
@@ -101,7 +100,7 @@ describe('the offer planner on a capacity calendar (fixed clock)', () => {
             offerSetUuid: `set-${index}`, site: s.name, needs, offerIds: [`o-${index}-a`, `o-${index}-b`],
             now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 300_000, maxOffers: 2,
           };
-          const answer = await evaluateNegotiation({ ledger, timers: noTimers, now: () => NOW }, s, request);
+          const answer = await evaluateNegotiation({ ledger, now: () => NOW }, s, request);
           expect(overbooked(ledger, s)).toBeUndefined();
           for (const { plan } of answer.offers) {
             expect(plan.cores).toBeGreaterThanOrEqual(needs.cores.min);
@@ -129,21 +128,21 @@ describe('the offer planner on a capacity calendar (fixed clock)', () => {
     const ledger = new InMemoryCapacityLedger();
     const needs = checkNeeds(needsOf({ coresMin: 8, coresExtra: 0, memoryMin: 16, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: 60, durationMin: 60 }), NOW).resolved!;
     const request = (id: string): NegotiationRequest => ({ offerSetUuid: id, site: 'prop', needs, offerIds: [`${id}-a`, `${id}-b`], now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 1, maxOffers: 2 });
-    expect((await evaluateNegotiation({ ledger, timers: noTimers, now: () => NOW }, s, request('one'))).offers).toHaveLength(1);
-    const full = await evaluateNegotiation({ ledger, timers: noTimers, now: () => NOW }, s, request('two'));
+    expect((await evaluateNegotiation({ ledger, now: () => NOW }, s, request('one'))).offers).toHaveLength(1);
+    const full = await evaluateNegotiation({ ledger, now: () => NOW }, s, request('two'));
     expect(full.offers).toHaveLength(0);
     expect(full.messages[0]?.message).toMatch(/^Site prop has no room for 8 cores and 16 GiB for PT1H starting between/);
     ledger.release('one-a');
-    expect((await evaluateNegotiation({ ledger, timers: noTimers, now: () => NOW }, s, request('three'))).offers).toHaveLength(1);
+    expect((await evaluateNegotiation({ ledger, now: () => NOW }, s, request('three'))).offers).toHaveLength(1);
   });
 
   it('offers a bigger allocation a little later when only the minimum fits now', async () => {
     const s = site(16, 64, 0);
     const ledger = new InMemoryCapacityLedger();
     const busy = checkNeeds(needsOf({ coresMin: 12, coresExtra: 0, memoryMin: 1, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: 60, durationMin: 60 }), NOW).resolved!;
-    await evaluateNegotiation({ ledger, timers: noTimers, now: () => NOW }, s, { offerSetUuid: 'busy', site: 'prop', needs: busy, offerIds: ['busy-a'], now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 1, maxOffers: 1 });
+    await evaluateNegotiation({ ledger, now: () => NOW }, s, { offerSetUuid: 'busy', site: 'prop', needs: busy, offerIds: ['busy-a'], now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 1, maxOffers: 1 });
     const needs = checkNeeds(needsOf({ coresMin: 2, coresExtra: 10, memoryMin: 1, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: undefined, durationMin: 30 }), NOW).resolved!;
-    const answer = await evaluateNegotiation({ ledger, timers: noTimers, now: () => NOW }, s, { offerSetUuid: 'x', site: 'prop', needs, offerIds: ['x-a', 'x-b'], now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 1, maxOffers: 2 });
+    const answer = await evaluateNegotiation({ ledger, now: () => NOW }, s, { offerSetUuid: 'x', site: 'prop', needs, offerIds: ['x-a', 'x-b'], now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 1, maxOffers: 2 });
     const [soon, big] = answer.offers.map((o) => o.plan);
     expect(soon).toMatchObject({ cores: 2, availableStart: NOW + 30_000 });
     expect(big!.cores).toBe(12);
