@@ -94,6 +94,7 @@ export function checkNeeds(needs: ExecutionNeeds, now: number, defaults: NeedsDe
       data: needs.data,
       window,
       durationMs,
+      ...(needs.deadline !== undefined ? { deadline: needs.deadline } : {}),
     },
     messages,
   };

@@ -61,6 +61,8 @@ export interface ExecutionNeeds {
   /** The window in which execution may start; absent means "from now, as soon as possible". */
   window?: Interval;
   durationMs?: number;
+  /** When the run must have finished (SRCNet's `deadline`); v1.0 requests have none. */
+  deadline?: number;
 }
 
 /** The needs after defaults are applied and every range checked. */
@@ -73,4 +75,5 @@ export interface ResolvedNeeds {
   data: DataNeeds[];
   window: { start: number; end?: number };
   durationMs: number;
+  deadline?: number;
 }

@@ -182,7 +182,14 @@ export function planAsks(needs: ResolvedNeeds, site: SiteProfile, now: number): 
       { site: site.name, horizon: formatInstant(horizon), ahead: formatDuration(site.horizonMs), start: formatInstant(earliestAvailable) }));
     return { asks: [], messages };
   }
-  const latestAvailable = Math.min(needs.window.end ?? horizon, horizon);
+  // A deadline is for the end of the run: the start must leave the whole duration before it.
+  const latestAvailable = Math.min(needs.window.end ?? horizon, horizon, (needs.deadline ?? Infinity) - needs.durationMs);
+  if (needs.deadline !== undefined && earliestAvailable > needs.deadline - needs.durationMs) {
+    messages.push(makeMessage('urn:schedule-unavailable', 'ERROR',
+      'Site {site} cannot finish {duration} before the deadline {deadline}: the earliest start is {earliest}',
+      { site: site.name, duration: formatDuration(needs.durationMs), deadline: formatInstant(needs.deadline), earliest: formatInstant(earliestAvailable) }));
+    return { asks: [], messages };
+  }
   if (earliestAvailable > latestAvailable) {
     messages.push(makeMessage('urn:schedule-unavailable', 'ERROR',
       'Site {site} can start at {earliest} at the earliest, after the requested window closes at {end}',
