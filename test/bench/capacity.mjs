@@ -4,32 +4,16 @@
 //   sites-1: one site, throughput at concurrency 32; sites-5: five sites, every request asks all five.
 // Reported as ratios within the run: dense/sparse offer latency (target <= 2), sites-5/sites-1
 // throughput (target >= 0.5). Environment: BENCH_SECONDS (default 6), BENCH_DENSE (default 100000).
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jsonBody } from './bodies.mjs';
 import { runLoad } from './load.mjs';
+import { startServer } from './server-process.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS || 6);
 const DENSE = Number(process.env.BENCH_DENSE || 100_000);
-
-function startServer(env) {
-  const child = spawn(process.execPath, [join(here, 'server.mjs')], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
-  const ready = new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (text) => {
-      out += text;
-      const newline = out.indexOf('\n');
-      if (newline >= 0) resolve(JSON.parse(out.slice(0, newline)));
-    });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening`)));
-  });
-  const stopped = new Promise((resolve) => child.on('exit', resolve));
-  return { ready, stop: async () => { child.kill('SIGTERM'); await stopped; } };
-}
 
 const check = (answer) => {
   if (answer.status !== 303) return `status ${answer.status}: ${answer.body.slice(0, 200)}`;
@@ -38,7 +22,7 @@ const check = (answer) => {
 
 async function scenario(name, env, concurrency) {
   const started = Date.now();
-  const server = startServer(env);
+  const server = startServer({ env });
   const { port } = await server.ready;
   const preload = (Date.now() - started) / 1000;
   try {

@@ -13,7 +13,6 @@
 //
 // Exit status: 0 when every request was answered as expected (even if a target is missed: this is
 // a measurement, not a test), 1 when any request failed or the server could not run.
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +22,7 @@ import { Redis } from 'ioredis';
 import { decodeBody } from '../../dist/protocol/codecs/body-codec.js';
 import { jsonBody, xmlBody } from './bodies.mjs';
 import { runLoad, send } from './load.mjs';
+import { startServer } from './server-process.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -89,59 +89,6 @@ const unknown = ONLY.filter((name) => !SCENARIOS.some((s) => s.name === name));
 if (unknown.length) {
   console.error(`BENCH_SCENARIOS names unknown scenario(s): ${unknown.join(', ')}`);
   process.exit(1);
-}
-
-// ---- the server child --------------------------------------------------------------------------
-
-function startServer() {
-  const args = [];
-  if (CPU_PROF_DIR) {
-    mkdirSync(CPU_PROF_DIR, { recursive: true });
-    args.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, '--cpu-prof-interval=200');
-  }
-  const child = spawn(process.execPath, [...args, join(here, 'server.mjs')], {
-    env: { ...process.env, REDIS_URL: redisUrl },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const stderrTail = [];
-  let stderrLines = 0;
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (text) => {
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      stderrLines += 1;
-      stderrTail.push(line.slice(0, 500));
-      if (stderrTail.length > 20) stderrTail.shift();
-    }
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const ready = new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (text) => {
-      out += text;
-      const newline = out.indexOf('\n');
-      if (newline >= 0) {
-        try { resolve(JSON.parse(out.slice(0, newline))); } catch (error) { reject(new Error(`bad line from server: ${out.slice(0, 200)}`)); }
-      }
-    });
-    exited.then(({ code, signal }) => reject(new Error(`server exited before listening (code ${code}, signal ${signal}):\n${stderrTail.join('\n')}`)));
-    setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000).unref();
-  });
-  return {
-    child,
-    ready,
-    exited,
-    stderr: () => ({ lines: stderrLines, tail: [...stderrTail] }),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
-  };
 }
 
 // ---- CPU accounting (the server child, Redis, this process) ------------------------------------
@@ -214,7 +161,7 @@ async function main() {
   const started = Date.now();
   console.log(`ExecutionBroker bench: ${SCENARIOS.length} scenarios x (${WARMUP_SECONDS} s warm-up + ${SECONDS} s measured), concurrency ${CONCURRENCY}; node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`request body: JSON ${jsonBody.length} bytes, XML ${xmlBody.length} bytes${CPU_PROF_DIR ? `; server CPU profile -> ${CPU_PROF_DIR}` : ''}`);
-  const server = startServer();
+  const server = startServer({ env: { REDIS_URL: redisUrl }, cpuProfDir: CPU_PROF_DIR });
   const redis = new Redis(redisUrl, { connectionName: 'eb-bench-runner', maxRetriesPerRequest: 2 });
   const results = {};
   let fatal;

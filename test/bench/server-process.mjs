@@ -1,0 +1,60 @@
+// Starts test/bench/server.mjs as a child process and waits for its {"port", ...} line.
+// Shared by run.mjs and capacity.mjs.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** `env` is added to this process's environment; `cpuProfDir` runs the server under --cpu-prof. */
+export function startServer({ env = {}, cpuProfDir = '' } = {}) {
+  const args = [];
+  if (cpuProfDir) {
+    mkdirSync(cpuProfDir, { recursive: true });
+    args.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, '--cpu-prof-interval=200');
+  }
+  const child = spawn(process.execPath, [...args, join(here, 'server.mjs')], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const stderrTail = [];
+  let stderrLines = 0;
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text) => {
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      stderrLines += 1;
+      stderrTail.push(line.slice(0, 500));
+      if (stderrTail.length > 20) stderrTail.shift();
+    }
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const ready = new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text) => {
+      out += text;
+      const newline = out.indexOf('\n');
+      if (newline >= 0) {
+        try { resolve(JSON.parse(out.slice(0, newline))); } catch (error) { reject(new Error(`bad line from server: ${out.slice(0, 200)}`)); }
+      }
+    });
+    exited.then(({ code, signal }) => reject(new Error(`server exited before listening (code ${code}, signal ${signal}):\n${stderrTail.join('\n')}`)));
+    setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000).unref();
+  });
+  return {
+    child,
+    ready,
+    exited,
+    stderr: () => ({ lines: stderrLines, tail: [...stderrTail] }),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
