@@ -1,19 +1,24 @@
 /**
- * Capacity over time, as a sparse segment tree per resource over fixed time buckets.
+ * Capacity over time, as sparse segment trees per resource over fixed time buckets.
  *
  * Each node keeps `add` (an amount added to its whole span) and the max and min of its span
  * including that add; untouched nodes are absent and count as zero. Adding an amount over an
  * interval, and finding the first bucket above (or at or below) a threshold, each visit O(log N)
- * nodes, where N is the size of the index space: the cost does not grow with the number of
- * reservations. The Redis ledger (store/calendar-lua.ts) runs the same algorithm inside Lua, so
+ * nodes, where N is the size of a block: the cost does not grow with the number of
+ * reservations (searches step from block to block within the booking horizon). The Redis ledger (store/calendar-lua.ts) runs the same algorithm inside Lua, so
  * that searching and holding are one atomic step; this in-memory twin is the reference the Lua is
  * tested against, and what the planner's property tests run on.
  */
 
-/** Bucket indices are minutes since the Unix epoch: 2^26 of them reach past the year 2090. */
+/**
+ * Bucket indices are minutes since the Unix epoch. They are grouped in blocks of 2^14 minutes
+ * (about 11 days), one tree per block: 14 levels instead of the 26 a single tree over every
+ * minute to the year 2090 would need, and blocks nobody uses cost nothing.
+ */
 export const BUCKET_MS = 60_000;
-export const TREE_BITS = 26;
-const SIZE = 2 ** TREE_BITS;
+export const BLOCK_BITS = 14;
+export const BLOCK = 2 ** BLOCK_BITS;
+const SIZE = BLOCK;
 
 export type ResourceAmounts = Record<string, number>;
 
@@ -106,13 +111,60 @@ export interface FitQuery {
 /** How many blocked stretches a search may step over before it gives up (bounds the work). */
 export const MAX_SEARCH_STEPS = 256;
 
-/** Capacity of one site over time: one tree per resource. */
-export class CapacityCalendar {
-  private readonly trees = new Map<string, SegmentTree>();
+/** One resource over all time: a tree per block, created when first used. */
+class BlockedTree {
+  private readonly blocks = new Map<number, SegmentTree>();
 
-  private tree(resource: string): SegmentTree {
+  private block(index: number): SegmentTree {
+    let tree = this.blocks.get(index);
+    if (!tree) { tree = new SegmentTree(); this.blocks.set(index, tree); }
+    return tree;
+  }
+
+  add(from: number, to: number, amount: number): void {
+    for (let b = Math.floor(from / BLOCK); b <= Math.floor(to / BLOCK); b++) {
+      const lo = b * BLOCK;
+      this.block(b).add(Math.max(from, lo) - lo, Math.min(to, lo + BLOCK - 1) - lo, amount);
+    }
+  }
+
+  at(bucket: number): number {
+    const b = Math.floor(bucket / BLOCK);
+    return this.blocks.get(b)?.at(bucket - b * BLOCK) ?? 0;
+  }
+
+  firstAbove(from: number, to: number, threshold: number): number | undefined {
+    for (let b = Math.floor(from / BLOCK); b <= Math.floor(to / BLOCK); b++) {
+      const lo = b * BLOCK;
+      const tree = this.blocks.get(b);
+      const found = tree
+        ? tree.firstAbove(Math.max(from, lo) - lo, Math.min(to, lo + BLOCK - 1) - lo, threshold)
+        : (threshold < 0 ? Math.max(from, lo) - lo : undefined);
+      if (found !== undefined) return found + lo;
+    }
+    return undefined;
+  }
+
+  /** Ends: a block nobody used is all zero, and thresholds are never negative. */
+  firstAtOrBelow(from: number, threshold: number): number | undefined {
+    if (threshold < 0) return undefined;
+    for (let b = Math.floor(from / BLOCK); ; b++) {
+      const lo = b * BLOCK;
+      const tree = this.blocks.get(b);
+      if (!tree) return Math.max(from, lo);
+      const found = tree.firstAtOrBelow(Math.max(from, lo) - lo, threshold);
+      if (found !== undefined) return found + lo;
+    }
+  }
+}
+
+/** Capacity of one site over time: one blocked tree per resource. */
+export class CapacityCalendar {
+  private readonly trees = new Map<string, BlockedTree>();
+
+  private tree(resource: string): BlockedTree {
     let tree = this.trees.get(resource);
-    if (!tree) { tree = new SegmentTree(); this.trees.set(resource, tree); }
+    if (!tree) { tree = new BlockedTree(); this.trees.set(resource, tree); }
     return tree;
   }
 

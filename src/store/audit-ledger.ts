@@ -92,7 +92,14 @@ export async function auditLedger(redis: Redis, keys: RedisKeys, sites: readonly
         const found = Number(await scripts.ebUsageAt(keys.prefix, site.name, resource, bucket));
         if (found !== used) audit.calendarMismatches.push(`${site.name} ${resource} at bucket ${bucket}: calendar ${found}, holds ${used}`);
       }
-      const [calendarMax, calendarMin] = ((await scripts.ebCalendarExtremes(keys.prefix, site.name, resource)) as string[]).map(Number);
+      // Blocks nobody touched are zero; the touched ones report their own extremes.
+      let calendarMax = 0;
+      let calendarMin = 0;
+      for (const blockKey of await scanKeys(redis, `${keys.prefix}:cal:${site.name}:${resource}:*`)) {
+        const [blockMax = 0, blockMin = 0] = ((await scripts.ebCalendarExtremes(blockKey)) as string[]).map(Number);
+        calendarMax = Math.max(calendarMax, blockMax);
+        calendarMin = Math.min(calendarMin, blockMin);
+      }
       if (calendarMax !== max || calendarMin !== min) {
         audit.calendarMismatches.push(`${site.name} ${resource}: calendar ranges ${calendarMin}..${calendarMax}, holds ${min}..${max}`);
       }

@@ -1,9 +1,9 @@
-import { MAX_SEARCH_STEPS, TREE_BITS } from '../domain/capacity-calendar.js';
+import { BLOCK, MAX_SEARCH_STEPS } from '../domain/capacity-calendar.js';
 
 /**
- * The capacity calendar in Lua: the same sparse segment tree as domain/capacity-calendar.ts (its
- * tested twin), one Redis hash per site and resource (`<prefix>:cal:<site>:<resource>`), a field
- * per touched node holding "add max min". Searching for the earliest fit and holding it happen in
+ * The capacity calendar in Lua: the same sparse segment trees as domain/capacity-calendar.ts (its
+ * tested twin), one Redis hash per site, resource and block of minutes
+ * (`<prefix>:cal:<site>:<resource>:<block>`), a field per touched node holding add, max and min. Searching for the earliest fit and holding it happen in
  * one script, so no two holds can take the same capacity, and every operation visits O(log N)
  * nodes whatever the number of reservations.
  *
@@ -11,7 +11,7 @@ import { MAX_SEARCH_STEPS, TREE_BITS } from '../domain/capacity-calendar.js';
  * per amount; releasing it subtracts the amounts over the same buckets and deletes it.
  */
 export const CALENDAR_HELPERS = `
-local SIZE = ${2 ** TREE_BITS}
+local SIZE = ${BLOCK}
 local MAX_STEPS = ${MAX_SEARCH_STEPS}
 -- Nodes are read through a per-script cache of decoded values: prefetch() reads the nodes an
 -- operation will need in one HMGET, writes stay in the cache until flush() writes each calendar
@@ -138,6 +138,42 @@ local function cal_at(key, bucket)
     if bucket <= mid then id, hi = 2 * id, mid else id, lo = 2 * id + 1, mid + 1 end
   end
 end
+-- A calendar (one resource of one site) is a tree per block of SIZE minutes, key <base>:<block>.
+local function range_add(base, from, to, amount)
+  for b = math.floor(from / SIZE), math.floor(to / SIZE) do
+    local lo = b * SIZE
+    local key = base .. ':' .. b
+    local f, t = math.max(from, lo) - lo, math.min(to, lo + SIZE - 1) - lo
+    prefetch(key, f, t)
+    cal_add(key, 1, 0, SIZE - 1, f, t, amount)
+  end
+end
+local function range_first_above(base, from, to, threshold)
+  for b = math.floor(from / SIZE), math.floor(to / SIZE) do
+    local lo = b * SIZE
+    local key = base .. ':' .. b
+    local f, t = math.max(from, lo) - lo, math.min(to, lo + SIZE - 1) - lo
+    prefetch(key, f, t)
+    local found = first_above(key, 1, 0, SIZE - 1, f, t, threshold, 0)
+    if found then return found + lo end
+  end
+  return nil
+end
+-- Ends: a block nobody used is all zero, and thresholds are never negative.
+local function range_first_at_or_below(base, from, threshold)
+  if threshold < 0 then return nil end
+  local b = math.floor(from / SIZE)
+  while true do
+    local lo = b * SIZE
+    local found = first_at_or_below(base .. ':' .. b, 1, 0, SIZE - 1, math.max(from, lo) - lo, threshold, 0)
+    if found then return found + lo end
+    b = b + 1
+  end
+end
+local function range_at(base, bucket)
+  local b = math.floor(bucket / SIZE)
+  return cal_at(base .. ':' .. b, bucket - b * SIZE)
+end
 local function release(prefix, id)
   local h = prefix .. ':hold:' .. id
   local fields = redis.call('HGETALL', h)
@@ -148,9 +184,7 @@ local function release(prefix, id)
   for field, amount in pairs(hold) do
     local resource = string.match(field, '^r:(.+)$')
     if resource then
-      local key = prefix .. ':cal:' .. hold['site'] .. ':' .. resource
-      prefetch(key, from, to)
-      cal_add(key, 1, 0, SIZE - 1, from, to, -tonumber(amount))
+      range_add(prefix .. ':cal:' .. hold['site'] .. ':' .. resource, from, to, -tonumber(amount))
     end
   end
   flush()
@@ -180,10 +214,9 @@ for step = 1, MAX_STEPS do
   if start > latest then return {'none'} end
   local blocked = nil
   for _, r in ipairs(resources) do
-    prefetch(r.key, start, start + length - 1)
-    local blocker = first_above(r.key, 1, 0, SIZE - 1, start, start + length - 1, r.threshold, 0)
+    local blocker = range_first_above(r.key, start, start + length - 1, r.threshold)
     if blocker then
-      local nextFree = first_at_or_below(r.key, 1, 0, SIZE - 1, blocker + 1, r.threshold, 0)
+      local nextFree = range_first_at_or_below(r.key, blocker + 1, r.threshold)
       if not nextFree then return {'none'} end
       if not blocked or nextFree > blocked then blocked = nextFree end
     end
@@ -192,7 +225,7 @@ for step = 1, MAX_STEPS do
     local h = prefix .. ':hold:' .. id
     redis.call('HSET', h, 'site', site, 'from', start, 'to', start + length - 1)
     for _, r in ipairs(resources) do
-      cal_add(r.key, 1, 0, SIZE - 1, start, start + length - 1, r.amount)
+      range_add(r.key, start, start + length - 1, r.amount)
       redis.call('HSET', h, 'r:' .. r.name, r.amount)
     end
     flush()
@@ -205,18 +238,18 @@ return {'gave-up'}
 
 /** The amount of one resource in use at a bucket. ARGV: prefix, site, resource, bucket. */
 export const USAGE_AT = `${CALENDAR_HELPERS}
-return cal_at(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4]))
+return range_at(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4]))
 `;
 
 /** Adds an amount over buckets, outside any hold (tests and audits). ARGV: prefix, site, resource, from, to, amount. */
 export const CALENDAR_ADD = `${CALENDAR_HELPERS}
-cal_add(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], 1, 0, SIZE - 1, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+range_add(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
 flush()
 return 1
 `;
 
-/** The largest and smallest amount anywhere in a calendar (its root). ARGV: prefix, site, resource. */
+/** The largest and smallest amount in one block of a calendar (its root). ARGV: the block's key. */
 export const CALENDAR_EXTREMES = `${CALENDAR_HELPERS}
-local _, mx, mn = getnode(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], 1)
+local _, mx, mn = getnode(ARGV[1], 1)
 return {tostring(mx or 0), tostring(mn or 0)}
 `;

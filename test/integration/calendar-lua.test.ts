@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { InMemoryCapacityLedger } from '../../src/broker/in-memory-capacity-ledger.js';
+import { BLOCK } from '../../src/domain/capacity-calendar.js';
 import type { SiteProfile } from '../../src/domain/site-profile.js';
 import { auditLedger } from '../../src/store/audit-ledger.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
@@ -9,7 +10,8 @@ import { RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { deleteKeys, demoSite, randomPrefix, redisUrl } from '../support/test-broker.js';
 
-const BASE = 29_500_000; // a bucket in 2026: the tree's index space is absolute minutes
+// A bucket in 2026, 150 minutes before a block boundary: operations straddle two blocks.
+const BASE = BLOCK * 1801 - 150;
 
 /** The Lua calendar in Redis must answer exactly as its in-memory twin, operation by operation. */
 describe('the capacity calendar in Redis (Lua) against its in-memory model', () => {
