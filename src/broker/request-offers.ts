@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import { checkNeeds } from '../domain/check-needs.js';
-import type { ExecutionNeeds } from '../domain/execution-needs.js';
+import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
 import { assessSite } from '../domain/plan-offers.js';
 import type {
@@ -69,49 +69,15 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   offerSet.messages.push(...checked.messages);
   // Sites are asked for all their alternatives; the best are kept (one for /direct), the rest released.
   const maxOffers = Math.min(input.maxOffers ?? deps.settings.maxOffers, deps.settings.maxOffers);
-  const perSite = deps.settings.maxOffers;
   if (!checked.resolved || offerSet.messages.some(isError)) {
     await deps.store.saveOfferSet(offerSet, []);
     return { offerSet, sessions: [] };
   }
   const needs = checked.resolved;
 
-  const eligible = deps.sites.all().filter((site) => {
-    const reasons = assessSite(needs, site);
-    offerSet.messages.push(...reasons);
-    return !reasons.some(isError);
-  });
-  const live = await deps.negotiator.liveSites(eligible.map((site) => site.name));
+  const answers = await askSites(deps, offerSet, needs, now);
   const expiresAt = now + deps.settings.offerLifetimeMs;
-  const asked = eligible.filter((site) => live.has(site.name));
-  for (const site of eligible.filter((s) => !live.has(s.name))) {
-    offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} was skipped: none of its workers is running', { site: site.name }));
-  }
-  // Every id a site may hold capacity under, chosen here, and one timer for all of them set before
-  // any site is asked: whatever happens next (a silent site, a crash), the holds are released.
-  const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
-  if (asked.length) await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
-  const answers = await Promise.all(asked.map(async (site) => {
-    const answer = await deps.negotiator.negotiate({
-      offerSetUuid: offerSet.uuid,
-      site: site.name,
-      needs,
-      offerIds: offerIds.get(site.name) ?? [],
-      now,
-      answerBy: now + deps.settings.negotiationTimeoutMs,
-      expiresAt,
-      maxOffers: perSite,
-    }, deps.settings.negotiationTimeoutMs);
-    if (answer === 'timeout') {
-      offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} did not answer within {timeout} ms',
-        { site: site.name, timeout: deps.settings.negotiationTimeoutMs }));
-      return [];
-    }
-    offerSet.messages.push(...answer.messages);
-    return answer.offers;
-  }));
-
-  const ranked = answers.flat().sort(byEarliestThenLargest);
+  const ranked = answers.sort(byEarliestThenLargest);
   const chosen = ranked.slice(0, maxOffers);
   const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
   if (dropped.length) await deps.store.releaseHolds(dropped);
@@ -137,6 +103,8 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   }));
   offerSet.result = sessions.length ? 'YES' : 'NO';
   offerSet.sessionUuids = sessions.map((session) => session.uuid);
+  // What stopped some sites is a warning when others offer: the request as a whole succeeded.
+  if (sessions.length) offerSet.messages = offerSet.messages.map((m) => (m.level === 'ERROR' ? { ...m, level: 'WARN' } : m));
   if (!sessions.length && !offerSet.messages.some(isError)) {
     // Every reason so far was a warning (sites skipped or silent): say plainly that nothing fits.
     offerSet.messages.push(makeMessage('urn:no-offers', 'ERROR', 'No site can make an offer for this request now'));
@@ -146,6 +114,49 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
 }
 
 /** Ranking: earliest usable start, then data locality, then the larger allocation. */
+/**
+ * Asks every site that could fit: drops those that cannot (saying why), skips those with no live
+ * worker, sets one expiry timer for every offer id any site may hold under (before asking anyone:
+ * whatever happens next, a silent site or a crash, the holds are released), then waits for all.
+ */
+async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs: ResolvedNeeds, now: number): Promise<SiteOffer[]> {
+  const perSite = deps.settings.maxOffers;
+  const eligible = deps.sites.all().filter((site) => {
+    const reasons = assessSite(needs, site);
+    offerSet.messages.push(...reasons);
+    return !reasons.some(isError);
+  });
+  const live = await deps.negotiator.liveSites(eligible.map((site) => site.name));
+  for (const site of eligible.filter((s) => !live.has(s.name))) {
+    offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} was skipped: none of its workers is running', { site: site.name }));
+  }
+  const asked = eligible.filter((site) => live.has(site.name));
+  if (asked.length === 0) return [];
+  const expiresAt = now + deps.settings.offerLifetimeMs;
+  const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
+  await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
+  const answers = await Promise.all(asked.map(async (site) => {
+    const answer = await deps.negotiator.negotiate({
+      offerSetUuid: offerSet.uuid,
+      site: site.name,
+      needs,
+      offerIds: offerIds.get(site.name) ?? [],
+      now,
+      answerBy: now + deps.settings.negotiationTimeoutMs,
+      expiresAt,
+      maxOffers: perSite,
+    }, deps.settings.negotiationTimeoutMs);
+    if (answer === 'timeout') {
+      offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} did not answer within {timeout} ms',
+        { site: site.name, timeout: deps.settings.negotiationTimeoutMs }));
+      return [];
+    }
+    offerSet.messages.push(...answer.messages);
+    return answer.offers;
+  }));
+  return answers.flat();
+}
+
 function byEarliestThenLargest(a: SiteOffer, b: SiteOffer): number {
   return a.plan.availableStart - b.plan.availableStart
     || b.locality - a.locality
