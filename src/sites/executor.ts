@@ -1,0 +1,41 @@
+/**
+ * How a site runs a session's executable, behind one interface (local processes and containers,
+ * Slurm, ...). A handle is plain data kept in Redis, so that a worker that restarts can go on
+ * polling, reading logs or cancelling what an earlier worker started.
+ */
+export interface RunSpec {
+  sessionUuid: string;
+  /** The program to run; for containers, overrides the image's entrypoint. */
+  entrypoint: string;
+  /** Its arguments. */
+  command: string[];
+  environment: Record<string, string>;
+  /** Relative to the session's work directory (absolute paths are refused). */
+  workingDirectory?: string;
+  timeLimitMs: number;
+}
+
+export interface RunHandle {
+  executor: string;
+  /** The session's directory on the site: work directory, logs, outputs. */
+  dir: string;
+  /** Executor-specific identity of the run (a process group, a job id). */
+  id: string;
+}
+
+export type RunStatus =
+  | { state: 'running' }
+  | { state: 'exited'; exitCode: number; timedOut: boolean }
+  | { state: 'cancelled' }
+  | { state: 'lost'; reason: string };
+
+export interface Executor {
+  submit(spec: RunSpec): Promise<RunHandle>;
+  poll(handle: RunHandle): Promise<RunStatus>;
+  /** Stops the run and everything it started; resolves once it is gone. */
+  cancel(handle: RunHandle): Promise<void>;
+  /** Log text from a byte offset, at most `limit` bytes, and the offset to read on from. */
+  logs(handle: RunHandle, offset?: number, limit?: number): Promise<{ text: string; next: number }>;
+  /** Where the run's output files are. */
+  outputs(handle: RunHandle): string;
+}

@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, normalize } from 'node:path';
+import type { Executor, RunHandle, RunSpec, RunStatus } from './executor.js';
+
+const GRACE_MS = 5_000;
+/** coreutils `timeout`: 124 when the limit struck and TERM ended it, 137 when KILL had to. */
+const TIMED_OUT = new Set([124, 137]);
+
+/**
+ * Runs the entrypoint and command as a process on the worker's host, with no container
+ * (`containerRuntime: none`, for development). The process runs detached, in its own process
+ * group, under coreutils `timeout`, inside a small shell that records its exit code in a file: it
+ * outlives a worker killed with SIGKILL, and a worker started later learns from the file how it
+ * ended. Only the request's environment (plus PATH and HOME) is passed on: never the worker's own,
+ * which holds the broker's secrets.
+ */
+export class LocalProcessExecutor implements Executor {
+  constructor(private readonly scratchRoot: string) {}
+
+  async submit(spec: RunSpec): Promise<RunHandle> {
+    const dir = join(this.scratchRoot, spec.sessionUuid);
+    const cwd = this.workingDirectory(dir, spec.workingDirectory);
+    await mkdir(join(dir, 'outputs'), { recursive: true });
+    await mkdir(cwd, { recursive: true });
+    const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
+    const wrapper = 'limit=$1; shift; timeout --signal=TERM --kill-after=5s "$limit" "$@" >> "$EB_LOG" 2>&1; '
+      + 'code=$?; echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
+    const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, spec.entrypoint, ...spec.command], {
+      cwd,
+      detached: true,
+      stdio: 'ignore',
+      env: {
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        HOME: dir,
+        ...spec.environment,
+        EB_SESSION: spec.sessionUuid,
+        EB_OUTPUTS: join(dir, 'outputs'),
+        EB_LOG: join(dir, 'output.log'),
+        EB_EXIT: join(dir, 'exit-code'),
+      },
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid ?? 0));
+      child.once('error', reject);
+    });
+    child.unref();
+    await writeFile(join(dir, 'pid'), String(pid));
+    return { executor: 'local-process', dir, id: String(pid) };
+  }
+
+  private workingDirectory(dir: string, requested: string | undefined): string {
+    if (!requested) return join(dir, 'work');
+    const path = normalize(requested);
+    if (isAbsolute(path) || path.startsWith('..')) throw new Error(`working directory ${requested} must be inside the session's directory`);
+    return join(dir, 'work', path);
+  }
+
+  async poll(handle: RunHandle): Promise<RunStatus> {
+    if (existsSync(join(handle.dir, 'cancelled'))) return { state: 'cancelled' };
+    const code = await readFile(join(handle.dir, 'exit-code'), 'utf8').catch(() => undefined);
+    if (code !== undefined) {
+      const exitCode = Number(code.trim());
+      return { state: 'exited', exitCode, timedOut: TIMED_OUT.has(exitCode) };
+    }
+    if (this.alive(handle)) return { state: 'running' };
+    // Read again: it may have finished between the two looks.
+    const late = await readFile(join(handle.dir, 'exit-code'), 'utf8').catch(() => undefined);
+    if (late !== undefined) return { state: 'exited', exitCode: Number(late.trim()), timedOut: TIMED_OUT.has(Number(late.trim())) };
+    return { state: 'lost', reason: `process ${handle.id} ended without recording an exit code (killed from outside, or the host restarted)` };
+  }
+
+  /** The process group exists and is ours (a pid reused after a reboot would not carry our files). */
+  private alive(handle: RunHandle): boolean {
+    const pid = Number(handle.id);
+    try {
+      process.kill(-pid, 0);
+    } catch {
+      return false;
+    }
+    const environ = procEnviron(pid);
+    return environ === undefined || environ.includes(`EB_EXIT=${join(handle.dir, 'exit-code')}`);
+  }
+
+  async cancel(handle: RunHandle): Promise<void> {
+    await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
+    const pid = Number(handle.id);
+    const signal = (name: NodeJS.Signals): boolean => {
+      try { process.kill(-pid, name); return true; } catch { return false; }
+    };
+    if (!signal('SIGTERM')) return;
+    const end = Date.now() + GRACE_MS;
+    while (Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      try { process.kill(-pid, 0); } catch { return; }
+    }
+    signal('SIGKILL');
+  }
+
+  async logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {
+    const file = await open(join(handle.dir, 'output.log'), 'r').catch(() => undefined);
+    if (!file) return { text: '', next: offset };
+    try {
+      const buffer = Buffer.alloc(limit);
+      const { bytesRead } = await file.read(buffer, 0, limit, offset);
+      return { text: buffer.subarray(0, bytesRead).toString('utf8'), next: offset + bytesRead };
+    } finally {
+      await file.close();
+    }
+  }
+
+  outputs(handle: RunHandle): string {
+    return join(handle.dir, 'outputs');
+  }
+}
+
+/** The environment of a process, NUL-separated as procfs gives it, or undefined where it cannot say. */
+function procEnviron(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

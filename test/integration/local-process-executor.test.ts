@@ -1,0 +1,90 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunHandle, RunStatus } from '../../src/sites/executor.js';
+import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
+
+/** Real processes on this host: the executor a `containerRuntime: none` site uses. */
+describe('the local process executor', () => {
+  const root = mkdtempSync(join(tmpdir(), 'eb-executor-'));
+  const executor = new LocalProcessExecutor(root);
+  let counter = 0;
+  const spec = (script: string, extra: Partial<Parameters<LocalProcessExecutor['submit']>[0]> = {}) => ({
+    sessionUuid: `session-${++counter}`, entrypoint: '/bin/sh', command: ['-c', script], environment: {}, timeLimitMs: 30_000, ...extra,
+  });
+
+  async function until(handle: RunHandle, done: (status: RunStatus) => boolean, ms = 10_000): Promise<RunStatus> {
+    const end = Date.now() + ms;
+    let status = await executor.poll(handle);
+    while (!done(status) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 25));
+      status = await executor.poll(handle);
+    }
+    return status;
+  }
+
+  it('runs the command with its environment and working directory, and reads its log', async () => {
+    const handle = await executor.submit(spec('echo "hello $NAME from $(pwd)"; echo out > "$EB_OUTPUTS/result.txt"', { environment: { NAME: 'world' }, workingDirectory: 'sub' }));
+    expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 0, timedOut: false });
+    expect((await executor.logs(handle)).text).toBe(`hello world from ${join(handle.dir, 'work', 'sub')}\n`);
+    expect(readFileSync(join(executor.outputs(handle), 'result.txt'), 'utf8')).toBe('out\n');
+  });
+
+  it('reports a failing exit status', async () => {
+    const handle = await executor.submit(spec('echo failing >&2; exit 3'));
+    expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 3, timedOut: false });
+    expect((await executor.logs(handle)).text).toBe('failing\n');
+  });
+
+  it('enforces the time limit', async () => {
+    const handle = await executor.submit(spec('sleep 30', { timeLimitMs: 1000 }));
+    expect(await until(handle, (s) => s.state !== 'running', 15_000)).toEqual({ state: 'exited', exitCode: 124, timedOut: true });
+  });
+
+  it('never passes the worker its own environment', async () => {
+    process.env.EB_TEST_SECRET = 'do-not-leak';
+    try {
+      const handle = await executor.submit(spec('echo "[$EB_TEST_SECRET][$REDIS_URL]"'));
+      await until(handle, (s) => s.state !== 'running');
+      expect((await executor.logs(handle)).text).toBe('[][]\n');
+    } finally {
+      delete process.env.EB_TEST_SECRET;
+    }
+  });
+
+  it('cancels a run and everything it started, verified in the process table', async () => {
+    const handle = await executor.submit(spec('sleep 60 & sleep 60; wait'));
+    expect((await executor.poll(handle)).state).toBe('running');
+    await executor.cancel(handle);
+    expect(() => process.kill(-Number(handle.id), 0)).toThrow();
+    expect(await executor.poll(handle)).toEqual({ state: 'cancelled' });
+  });
+
+  it('is polled by a new executor after a restart, from the handle alone', async () => {
+    const handle = await executor.submit(spec('sleep 0.3; exit 7'));
+    const afterRestart = new LocalProcessExecutor(root);
+    expect((await afterRestart.poll(handle)).state).toBe('running');
+    expect(await (async () => {
+      const end = Date.now() + 10_000;
+      let status = await afterRestart.poll(handle);
+      while (status.state === 'running' && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 25));
+        status = await afterRestart.poll(handle);
+      }
+      return status;
+    })()).toEqual({ state: 'exited', exitCode: 7, timedOut: false });
+  });
+
+  it('says a run was lost when it vanished without an exit code', async () => {
+    const handle = await executor.submit(spec('sleep 60'));
+    process.kill(-Number(handle.id), 'SIGKILL');
+    const status = await until(handle, (s) => s.state !== 'running');
+    expect(status.state).toBe('lost');
+    expect(existsSync(join(handle.dir, 'exit-code'))).toBe(false);
+  });
+
+  it('refuses a working directory outside the session', async () => {
+    await expect(executor.submit(spec('true', { workingDirectory: '../../etc' }))).rejects.toThrow(/inside the session/);
+    await expect(executor.submit(spec('true', { workingDirectory: '/etc' }))).rejects.toThrow(/inside the session/);
+  });
+});
