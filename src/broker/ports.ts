@@ -57,6 +57,14 @@ export interface BrokerStore {
   expireOffers(ids: readonly string[], now: number, note: Message): Promise<number>;
   /** A service-driven phase change, made only if the session is still in `from`. */
   advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message): Promise<boolean>;
+  /** A service-driven end (COMPLETED, FAILED) from one of `from`, releasing the capacity in the same step. */
+  finish(uuid: string, from: readonly SessionPhase[], to: SessionPhase, now: number, note: Message): Promise<boolean>;
+  /** The executor's handle of a session's run, kept so that any worker can poll or cancel it. */
+  setRun(uuid: string, run: Record<string, unknown>): Promise<void>;
+  getRun(uuid: string): Promise<Record<string, unknown> | undefined>;
+  /** Adds log text (kept to the last `maxBytes`), and reads it back. */
+  appendLog(uuid: string, text: string, maxBytes: number): Promise<void>;
+  getLog(uuid: string): Promise<string>;
   ping(): Promise<boolean>;
 }
 
@@ -115,6 +123,8 @@ export interface Negotiator {
   negotiate(request: NegotiationRequest, timeoutMs: number): Promise<NegotiationAnswer | 'timeout'>;
   /** Tells the site that an accepted session is its to run. */
   notifyAccepted(site: string, sessionUuid: string): Promise<void>;
+  /** Tells the site to stop whatever runs for a cancelled session. */
+  notifyCancelled(site: string, sessionUuid: string): Promise<void>;
 }
 
 /** Delayed work: offer expiry. */

@@ -43,6 +43,7 @@ export async function updateSessionPhase(deps: UpdateSessionDeps, uuid: string, 
     }
     case 'done':
       if (target === 'ACCEPTED') await deps.negotiator.notifyAccepted(result.session.site, uuid);
+      if (target === 'CANCELLED') await deps.negotiator.notifyCancelled(result.session.site, uuid);
       return result.session;
   }
 }

@@ -55,6 +55,7 @@ export const SITES_FILE_SCHEMA = {
             },
           },
           defaultBandwidthMBps: { type: 'number', exclusiveMinimum: 0 },
+          scratchDir: { type: 'string', pattern: '^/' },
           executor: {
             type: 'object',
             required: ['type'],

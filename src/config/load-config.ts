@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../domain/iso8601.js';
 import type { ExecutorConfig, SiteProfile } from '../domain/site-profile.js';
@@ -53,6 +55,7 @@ export const DEMO_SITE_FILE = {
 };
 
 type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements' | 'executor'> & {
+  scratchDir?: string;
   maxCoresPerSession?: number;
   maxMemoryGiBPerSession?: number;
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
@@ -102,6 +105,7 @@ function toSite(raw: SiteEntry): SiteProfile {
     })),
     defaultBandwidthMBps: site.defaultBandwidthMBps ?? 100,
     executor: site.executor ?? { type: 'local', containerRuntime: 'auto' },
+    scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
   };
 }
 

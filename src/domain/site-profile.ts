@@ -30,6 +30,8 @@ export interface SiteProfile {
   /** Bandwidth to data anywhere else, MB/s. */
   defaultBandwidthMBps: number;
   executor: ExecutorConfig;
+  /** Where the site's sessions get their directories (work, logs, outputs). */
+  scratchDir: string;
 }
 
 export interface StorageElement {

@@ -10,6 +10,8 @@ export interface BrokerApi {
   getOfferSet(uuid: string): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }>;
   getSession(uuid: string): Promise<SessionRecord>;
   updateSessionPhase(uuid: string, target: SessionPhase): Promise<SessionRecord>;
+  /** The session's log text so far (the site copies it to Redis while the session runs). */
+  getSessionLog(uuid: string): Promise<string>;
   /** Whether the broker can serve: its store answers and at least one site has a live worker. */
   availability(): Promise<{ available: boolean; note: string }>;
 }

@@ -10,6 +10,7 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/(requests|offersets|direct|sessions)\/?$/, 'POST'],
   [/^\/offersets\/[^/]+\/?$/, 'GET, HEAD'],
   [/^\/sessions\/[^/]+\/?$/, 'GET, HEAD, POST'],
+  [/^\/sessions\/[^/]+\/logs\/?$/, 'GET, HEAD'],
   [/^\/availability\/?$/, 'GET, HEAD'],
 ];
 

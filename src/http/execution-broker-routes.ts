@@ -59,6 +59,11 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
     sendDocument(req, res, 200, renderSession(session, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'AbstractExecutionSession');
   });
 
+  router.get('/sessions/:uuid/logs', async (req, res) => {
+    const text = await api.getSessionLog(uuidParam(req));
+    res.status(200).type('text/plain; charset=utf-8').send(text);
+  });
+
   router.post('/sessions/:uuid', rawBody, async (req, res) => {
     const uuid = uuidParam(req);
     responseFormat(req.get('accept'));

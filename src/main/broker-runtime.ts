@@ -17,6 +17,8 @@ import { BullNegotiator } from '../queue/bull-negotiator.js';
 import { BullTimers } from '../queue/bull-timers.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
 import { startTimerWorker } from '../queue/timer-worker.js';
+import type { Executor } from '../broker/executor.js';
+import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
@@ -50,7 +52,7 @@ function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
  * Composition root: builds the Redis clients, the store, the queues and whichever parts this
  * process runs. Every entry point (all-in-one, api, worker) and the tests come through here.
  */
-export async function startBrokerRuntime(config: Config, parts: RuntimeParts, clock: Clock = systemClock): Promise<BrokerRuntime> {
+export async function startBrokerRuntime(config: Config, parts: RuntimeParts, clock: Clock = systemClock, log: (line: string) => void = () => undefined): Promise<BrokerRuntime> {
   const keys = redisKeys(config.keyPrefix);
   // BullMQ wants connections that retry forever; the store's fail fast so that HTTP answers 503.
   // Commands issued in the same tick by concurrent requests go out in one write (auto-pipelining):
@@ -77,7 +79,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
-        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, keys, site, ledger, store, now });
+        const executor = executorFor(site, log);
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, now });
         closers.push(() => running.close());
       }
     }
@@ -99,6 +102,10 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         getOfferSet: (uuid) => getOfferSet({ clock, store }, uuid),
         getSession: (uuid) => getSession({ clock, store }, uuid),
         updateSessionPhase: (uuid, target) => updateSessionPhase({ clock, store, negotiator }, uuid, target),
+        getSessionLog: async (uuid) => {
+          await getSession({ clock, store }, uuid); // 404 for an unknown session
+          return store.getLog(uuid);
+        },
         availability: async () => {
           if (!(await store.ping())) return { available: false, note: 'The broker cannot reach its Redis store' };
           const live = await negotiator.liveSites(config.sites.map((s) => s.name));
@@ -119,6 +126,20 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     throw error;
   }
   return { ...runtime, close: () => closeAll(closers, connections) };
+}
+
+/**
+ * The executor a site's configuration asks for. Containers and Slurm are not wired in yet: such a
+ * site still negotiates, and its sessions fail with a message that says why.
+ */
+function executorFor(site: SiteProfile, log: (line: string) => void): Executor | { unavailable: string } {
+  if (site.executor.type === 'slurm') return { unavailable: 'the Slurm executor is not available yet' };
+  const runtime = site.executor.containerRuntime ?? 'auto';
+  if (runtime === 'none' || runtime === 'auto') {
+    log(`site ${site.name}: sessions run as plain processes without a container (development only), in ${site.scratchDir}`);
+    return new LocalProcessExecutor(site.scratchDir);
+  }
+  return { unavailable: `the ${runtime} container runtime is not supported yet` };
 }
 
 async function closeAll(closers: Array<() => Promise<unknown>>, connections: Redis[]): Promise<void> {

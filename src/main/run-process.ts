@@ -25,7 +25,7 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
     if (!privateRedis) process.exit(1);
     config = { ...config, redisUrl: privateRedis.url };
   }
-  const runtime = await startBrokerRuntime(config, parts).catch((error: Error) => {
+  const runtime = await startBrokerRuntime(config, parts, undefined, log).catch((error: Error) => {
     console.error(`Cannot start: ${error.message} (Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')})`);
     privateRedis?.stop();
     process.exit(1);

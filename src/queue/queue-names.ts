@@ -8,16 +8,22 @@ export const TIMERS_QUEUE = 'timers';
 export const JOB = {
   negotiate: 'negotiate',
   activate: 'activate',
+  prepare: 'prepare',
+  start: 'start',
+  poll: 'poll',
+  stop: 'stop',
   expire: 'expire',
 } as const;
 
 export const jobId = {
   negotiate: (offerSetUuid: string, site: string): string => `negotiate-${offerSetUuid}-${site}`,
   activate: (sessionUuid: string): string => `activate-${sessionUuid}`,
+  lifecycle: (step: string, sessionUuid: string, seq?: number): string => `${step}-${sessionUuid}${seq === undefined ? '' : `-${seq}`}`,
   expire: (offerSetUuid: string): string => `expire-${offerSetUuid}`,
 };
 
 export interface ActivateJob { sessionUuid: string }
+export interface LifecycleJob { sessionUuid: string; seq?: number }
 export interface ExpireJob { holdIds: string[] }
 
 /** How long a worker's heartbeat counts as alive. */

@@ -1,47 +1,70 @@
 import { randomUUID } from 'node:crypto';
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
+import type { Executor } from '../broker/executor.js';
 import type { BrokerStore, CapacityLedger, NegotiationRequest } from '../broker/ports.js';
-import { makeMessage } from '../domain/messages.js';
+import {
+  activateSession, pollSession, prepareSession, startSession, stopSession, type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
+} from '../broker/run-session.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, siteQueueName, type ActivateJob } from './queue-names.js';
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, siteQueueName, type LifecycleJob } from './queue-names.js';
 
 export interface SiteWorkerOptions {
   connection: Redis;
+  /** For the site's own timers (delayed lifecycle jobs). */
+  producer: Redis;
   keys: RedisKeys;
   site: SiteProfile;
   ledger: CapacityLedger;
   store: BrokerStore;
+  executor: Executor | { unavailable: string };
   now: () => number;
   concurrency?: number;
+  pollIntervalMs?: number;
 }
 
 export interface RunningSiteWorker { worker: Worker; close(): Promise<void> }
 
 /**
- * A site's worker: answers negotiations for the site and takes up the sessions accepted on it.
- * It beats a heartbeat into Redis so that the API knows the site is there.
+ * A site's worker: answers negotiations for the site, and carries the sessions accepted on it
+ * through their lives, one short job per step (never a job held open for the whole run). Every
+ * step checks the session's phase first, so a step run twice does nothing twice. It beats a
+ * heartbeat into Redis so that the API knows the site is there.
  */
 export async function startSiteWorker(options: SiteWorkerOptions): Promise<RunningSiteWorker> {
   const { connection, keys, site } = options;
   const workerId = randomUUID();
+  const queue = new Queue(siteQueueName(site.name), { connection: options.producer, prefix: keys.bullPrefix });
+  const scheduler: LifecycleScheduler = {
+    async schedule(step: LifecycleStep, sessionUuid: string, at: number, seq?: number) {
+      const data: LifecycleJob = { sessionUuid, ...(seq === undefined ? {} : { seq }) };
+      await queue.add(step, data, {
+        jobId: jobId.lifecycle(step, sessionUuid, seq),
+        delay: Math.max(0, at - options.now()),
+        attempts: 10,
+        backoff: { type: 'exponential', delay: 200 },
+        removeOnComplete: true,
+        removeOnFail: { age: 24 * 3600 },
+      });
+    },
+  };
+  const lifecycle: RunSessionDeps = {
+    store: options.store, executor: options.executor, scheduler, now: options.now, site: site.name,
+    pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: 1024 * 1024,
+  };
   const worker = new Worker(siteQueueName(site.name), async (job: Job) => {
-    if (job.name === JOB.negotiate) {
-      return evaluateNegotiation({ ledger: options.ledger, now: options.now }, site, job.data as NegotiationRequest);
+    const { sessionUuid, seq } = job.data as LifecycleJob;
+    switch (job.name) {
+      case JOB.negotiate: return evaluateNegotiation({ ledger: options.ledger, now: options.now }, site, job.data as NegotiationRequest);
+      case JOB.activate: return activateSession(lifecycle, sessionUuid);
+      case JOB.prepare: return prepareSession(lifecycle, sessionUuid);
+      case JOB.start: return startSession(lifecycle, sessionUuid);
+      case JOB.poll: return pollSession(lifecycle, sessionUuid, seq ?? 0);
+      case JOB.stop: return stopSession(lifecycle, sessionUuid);
+      default: throw new Error(`unknown job ${job.name}`);
     }
-    if (job.name === JOB.activate) {
-      const { sessionUuid } = job.data as ActivateJob;
-      const now = options.now();
-      const note = {
-        ...makeMessage('urn:lifecycle-pending', 'INFO',
-          'Session waits on site {site}: this broker does not run sessions yet (the execution lifecycle arrives in a later release)', { site: site.name }),
-        time: new Date(now).toISOString(),
-      };
-      return options.store.advance(sessionUuid, 'ACCEPTED', 'WAITING', now, note);
-    }
-    throw new Error(`unknown job ${job.name}`);
   }, { connection, prefix: keys.bullPrefix, concurrency: options.concurrency ?? 64 });
 
   const beat = async (): Promise<void> => {
@@ -60,6 +83,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     async close() {
       clearInterval(timer);
       await worker.close();
+      await queue.close();
       await connection.zrem(keys.siteWorkers(site.name), workerId).catch(() => undefined);
     },
   };

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
-import type { Executor, RunHandle, RunSpec, RunStatus } from './executor.js';
+import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 
 const GRACE_MS = 5_000;
 /** coreutils `timeout`: 124 when the limit struck and TERM ended it, 137 when KILL had to. */
@@ -25,8 +25,10 @@ export class LocalProcessExecutor implements Executor {
     await mkdir(join(dir, 'outputs'), { recursive: true });
     await mkdir(cwd, { recursive: true });
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
-    const wrapper = 'limit=$1; shift; timeout --signal=TERM --kill-after=5s "$limit" "$@" >> "$EB_LOG" 2>&1; '
-      + 'code=$?; echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
+    // `timeout` puts itself and the command in a process group of their own: the wrapper records
+    // that group, so that cancelling reaches everything the command started.
+    const wrapper = 'limit=$1; shift; timeout --signal=TERM --kill-after=5s "$limit" "$@" >> "$EB_LOG" 2>&1 & '
+      + 'echo $! > "$EB_GROUP"; wait $!; code=$?; echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, spec.entrypoint, ...spec.command], {
       cwd,
       detached: true,
@@ -39,6 +41,7 @@ export class LocalProcessExecutor implements Executor {
         EB_OUTPUTS: join(dir, 'outputs'),
         EB_LOG: join(dir, 'output.log'),
         EB_EXIT: join(dir, 'exit-code'),
+        EB_GROUP: join(dir, 'group'),
       },
     });
     const pid = await new Promise<number>((resolve, reject) => {
@@ -47,6 +50,11 @@ export class LocalProcessExecutor implements Executor {
     });
     child.unref();
     await writeFile(join(dir, 'pid'), String(pid));
+    // The command's group is known once the wrapper has written it (at once, in practice): a run
+    // is not handed out before, so that a cancel straight after submit reaches the command too.
+    for (let waited = 0; !existsSync(join(dir, 'group')) && waited < GRACE_MS; waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     return { executor: 'local-process', dir, id: String(pid) };
   }
 
@@ -71,29 +79,37 @@ export class LocalProcessExecutor implements Executor {
     return { state: 'lost', reason: `process ${handle.id} ended without recording an exit code (killed from outside, or the host restarted)` };
   }
 
-  /** The process group exists and is ours (a pid reused after a reboot would not carry our files). */
+  /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */
+  private groups(handle: RunHandle): number[] {
+    const group = Number(readText(join(handle.dir, 'group')));
+    return [Number(handle.id), ...(Number.isInteger(group) && group > 0 ? [group] : [])];
+  }
+
+  /** A process group of the run exists and is ours (a pid reused after a reboot would not carry our files). */
   private alive(handle: RunHandle): boolean {
-    const pid = Number(handle.id);
-    try {
-      process.kill(-pid, 0);
-    } catch {
-      return false;
-    }
-    const environ = procEnviron(pid);
-    return environ === undefined || environ.includes(`EB_EXIT=${join(handle.dir, 'exit-code')}`);
+    return this.groups(handle).some((pid) => {
+      try {
+        process.kill(-pid, 0);
+      } catch {
+        return false;
+      }
+      const environ = procEnviron(pid);
+      return environ === undefined || environ.includes(`EB_EXIT=${join(handle.dir, 'exit-code')}`);
+    });
   }
 
   async cancel(handle: RunHandle): Promise<void> {
     await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
-    const pid = Number(handle.id);
-    const signal = (name: NodeJS.Signals): boolean => {
+    // The command's group first, so that the wrapper does not record an exit code for it.
+    const groups = this.groups(handle).reverse();
+    const signal = (name: NodeJS.Signals | 0): boolean => groups.map((pid) => {
       try { process.kill(-pid, name); return true; } catch { return false; }
-    };
+    }).some(Boolean);
     if (!signal('SIGTERM')) return;
     const end = Date.now() + GRACE_MS;
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, 50));
-      try { process.kill(-pid, 0); } catch { return; }
+      if (!signal(0)) return;
     }
     signal('SIGKILL');
   }
@@ -112,6 +128,14 @@ export class LocalProcessExecutor implements Executor {
 
   outputs(handle: RunHandle): string {
     return join(handle.dir, 'outputs');
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }
 

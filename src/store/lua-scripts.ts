@@ -119,3 +119,15 @@ while i <= #ARGV do
 end
 return 1
 `;
+
+/**
+ * A service-driven end of a session: from one of `from` (",A,B,") to a terminal phase, releasing
+ * its capacity in the same step. ARGV: prefix, id, from, to, now, note, retention. Returns 1 when it moved.
+ */
+export const FINISH = `${HELPERS}
+local id, from, to, now, note, retention = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local phase = redis.call('HGET', prefix .. ':session:' .. id, 'phase')
+if not phase or not string.find(from, ',' .. phase .. ',', 1, true) then return 0 end
+finish(id, to, now, note, retention)
+return 1
+`;

@@ -105,6 +105,34 @@ export class RedisBrokerStore implements BrokerStore {
     return Number(await this.scripts.ebAdvance(this.keys.prefix, uuid, from, to, now, json(note))) === 1;
   }
 
+  async finish(uuid: string, from: readonly SessionPhase[], to: SessionPhase, now: number, note: Message): Promise<boolean> {
+    return Number(await this.scripts.ebFinish(this.keys.prefix, uuid, `,${from.join(',')},`, to, now, json(note), this.options.retentionMs)) === 1;
+  }
+
+  async setRun(uuid: string, run: Record<string, unknown>): Promise<void> {
+    await this.redis.hset(this.keys.session(uuid), 'run', json(run));
+  }
+
+  async getRun(uuid: string): Promise<Record<string, unknown> | undefined> {
+    const text = await this.redis.hget(this.keys.session(uuid), 'run');
+    return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+  }
+
+  async appendLog(uuid: string, text: string, maxBytes: number): Promise<void> {
+    const key = this.keys.sessionLog(uuid);
+    const length = await this.redis.append(key, text);
+    // Keep the tail: a chatty run must not fill Redis.
+    if (length > maxBytes) {
+      const tail = await this.redis.getrange(key, length - maxBytes, -1);
+      await this.redis.set(key, tail);
+    }
+    await this.redis.pexpire(key, this.options.retentionMs);
+  }
+
+  async getLog(uuid: string): Promise<string> {
+    return (await this.redis.get(this.keys.sessionLog(uuid))) ?? '';
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.redis.ping()) === 'PONG';

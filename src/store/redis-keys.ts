@@ -7,6 +7,7 @@ export interface RedisKeys {
   offerSet(uuid: string): string;
   session(uuid: string): string;
   sessionMessages(uuid: string): string;
+  sessionLog(uuid: string): string;
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
@@ -20,6 +21,7 @@ export function redisKeys(prefix: string): RedisKeys {
     offerSet: (uuid) => `${prefix}:offerset:${uuid}`,
     session: (uuid) => `${prefix}:session:${uuid}`,
     sessionMessages: (uuid) => `${prefix}:session:${uuid}:messages`,
+    sessionLog: (uuid) => `${prefix}:session:${uuid}:log`,
     hold: (id) => `${prefix}:hold:${id}`,
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { CALENDAR_ADD, CALENDAR_EXTREMES, FIND_AND_HOLD, USAGE_AT } from './calendar-lua.js';
-import { ADVANCE, EXPIRE, RELEASE, SAVE_OFFER_SET, TRANSITION } from './lua-scripts.js';
+import { ADVANCE, EXPIRE, FINISH, RELEASE, SAVE_OFFER_SET, TRANSITION } from './lua-scripts.js';
 
 const SCRIPTS = {
-  ebTransition: TRANSITION, ebExpire: EXPIRE, ebRelease: RELEASE, ebAdvance: ADVANCE, ebSaveOfferSet: SAVE_OFFER_SET,
+  ebTransition: TRANSITION, ebExpire: EXPIRE, ebFinish: FINISH, ebRelease: RELEASE, ebAdvance: ADVANCE, ebSaveOfferSet: SAVE_OFFER_SET,
   ebFindAndHold: FIND_AND_HOLD, ebUsageAt: USAGE_AT, ebCalendarAdd: CALENDAR_ADD, ebCalendarExtremes: CALENDAR_EXTREMES,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;

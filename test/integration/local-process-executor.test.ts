@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunHandle, RunStatus } from '../../src/sites/executor.js';
+import type { RunHandle, RunStatus } from '../../src/broker/executor.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 
 /** Real processes on this host: the executor a `containerRuntime: none` site uses. */
@@ -9,6 +10,14 @@ describe('the local process executor', () => {
   const root = mkdtempSync(join(tmpdir(), 'eb-executor-'));
   const executor = new LocalProcessExecutor(root);
   let counter = 0;
+  // Whatever a failing test leaves running is stopped here, so that no process outlives the run.
+  afterAll(async () => {
+    for (let i = 1; i <= counter; i++) {
+      const dir = join(root, `session-${i}`);
+      if (!existsSync(join(dir, 'pid'))) continue;
+      await executor.cancel({ executor: 'local-process', dir, id: readFileSync(join(dir, 'pid'), 'utf8') }).catch(() => undefined);
+    }
+  });
   const spec = (script: string, extra: Partial<Parameters<LocalProcessExecutor['submit']>[0]> = {}) => ({
     sessionUuid: `session-${++counter}`, entrypoint: '/bin/sh', command: ['-c', script], environment: {}, timeLimitMs: 30_000, ...extra,
   });
@@ -53,10 +62,14 @@ describe('the local process executor', () => {
   });
 
   it('cancels a run and everything it started, verified in the process table', async () => {
-    const handle = await executor.submit(spec('sleep 60 & sleep 60; wait'));
+    const handle = await executor.submit(spec('sleep 61 & sleep 62; wait'));
+    await until(handle, () => existsSync(join(handle.dir, 'group')));
+    const group = Number(readFileSync(join(handle.dir, 'group'), 'utf8'));
     expect((await executor.poll(handle)).state).toBe('running');
+    expect(() => process.kill(-group, 0)).not.toThrow();
     await executor.cancel(handle);
-    expect(() => process.kill(-Number(handle.id), 0)).toThrow();
+    for (const pid of [Number(handle.id), group]) expect(() => process.kill(-pid, 0)).toThrow();
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 6[12]$/m);
     expect(await executor.poll(handle)).toEqual({ state: 'cancelled' });
   });
 
@@ -76,8 +89,13 @@ describe('the local process executor', () => {
   });
 
   it('says a run was lost when it vanished without an exit code', async () => {
-    const handle = await executor.submit(spec('sleep 60'));
+    const handle = await executor.submit(spec('sleep 63'));
+    // Kill everything from outside, as a host restart would: the command's group (once `timeout`
+    // has made it) and the wrapper.
+    const group = Number(readFileSync(join(handle.dir, 'group'), 'utf8'));
+    await until(handle, () => { try { process.kill(-group, 0); return true; } catch { return false; } });
     process.kill(-Number(handle.id), 'SIGKILL');
+    process.kill(-group, 'SIGKILL');
     const status = await until(handle, (s) => s.state !== 'running');
     expect(status.state).toBe('lost');
     expect(existsSync(join(handle.dir, 'exit-code'))).toBe(false);

@@ -11,7 +11,7 @@ const cancel = { kind: 'uri:enum-value-update', path: 'phase', value: 'CANCELLED
 describe('the ExecutionBroker protocol over HTTP, with a real BullMQ site worker and Redis', () => {
   let broker: TestBroker;
   // A big site: these tests are about the protocol; capacity has tests of its own.
-  beforeAll(async () => { broker = await startTestBroker({ config: { sites: [demoSite({ cores: 100_000, memoryGiB: 100_000 })] } }); });
+  beforeAll(async () => { broker = await startTestBroker({ config: { sites: [demoSite({ cores: 100_000, memoryGiB: 100_000, preparationMs: 0 })] } }); });
   afterAll(async () => { await broker.close(); });
 
   async function offers(body: Doc = dockerRequest({ min: 2, max: 8 }, { min: 2, max: 8 })): Promise<Doc> {
@@ -50,7 +50,7 @@ describe('the ExecutionBroker protocol over HTTP, with a real BullMQ site worker
     expect(again.body.offers.map((o: Doc) => o.meta.uuid)).toEqual(res.body.offers.map((o: Doc) => o.meta.uuid));
   });
 
-  it('accepts one offer and rejects its siblings in the same step, then lets the session rest in WAITING', async () => {
+  it('accepts one offer and rejects its siblings in the same step, then runs the session to COMPLETED', async () => {
     const set = await offers();
     const [first, second] = set.offers as Doc[];
     const res = await broker.http.post(`/sessions/${second!.meta.uuid}`).set('Content-Type', 'application/json').send(JSON.stringify(accept));
@@ -61,13 +61,16 @@ describe('the ExecutionBroker protocol over HTTP, with a real BullMQ site worker
     expect(sibling.body.phase).toBe('REJECTED');
     expect(sibling.body.meta.options).toBeUndefined();
     let phase = 'ACCEPTED';
-    for (let i = 0; i < 50 && phase !== 'WAITING'; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && phase !== 'COMPLETED' && phase !== 'FAILED'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
       phase = (await broker.http.get(`/sessions/${second!.meta.uuid}`)).body.phase;
     }
-    expect(phase).toBe('WAITING');
-    const waiting = await broker.http.get(`/sessions/${second!.meta.uuid}`);
-    expect(waiting.body.meta.messages.map((m: Doc) => m.kind)).toContain('urn:lifecycle-pending');
+    expect(phase).toBe('COMPLETED');
+    const done = await broker.http.get(`/sessions/${second!.meta.uuid}`);
+    expect(done.body.meta.messages.map((m: Doc) => m.message)).toEqual(expect.arrayContaining([
+      'Preparing', 'Every component is ready', 'Running on site demo', 'Releasing',
+    ]));
+    expect((await broker.http.get(`/sessions/${second!.meta.uuid}/logs`)).text).toBe('hello\n');
   });
 
   it('refuses a second accept, a late accept and any transition the options do not allow with 409', async () => {

@@ -108,7 +108,8 @@ describe('stress: two API processes, three site workers, one Redis', () => {
         const api = apis[Math.floor(next() * apis.length)]!;
         const cores = 1 + Math.floor(next() * 4);
         const body = {
-          executable: { kind: `${V1}/executable/docker-container.yaml`, image: { locations: ['busybox'] } },
+          // Sessions that start during the test really run (and keep their capacity) until cancelled.
+          executable: { kind: `${V1}/executable/docker-container.yaml`, image: { locations: ['busybox'] }, entrypoint: '/bin/sh', command: ['-c', 'sleep 600'] },
           compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, cores: { min: cores, max: cores + Math.floor(next() * 3) }, memory: { min: 1, max: 4 } },
           schedule: { requested: { start: `${new Date().toISOString()}/PT2H`, duration: `PT${5 + Math.floor(next() * 10)}M` } },
         };
@@ -153,9 +154,17 @@ describe('stress: two API processes, three site workers, one Redis', () => {
     await waitFor(async () => (await auditLedger(redis, keys, config.sites, Date.now())).leakedHolds.length === 0, 15_000).catch(() => undefined);
     const afterExpiry = await auditLedger(redis, keys, config.sites, Date.now());
     expect({ ...afterExpiry, holds: undefined }).toEqual({ holds: undefined, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
-    expect(afterExpiry.holds).toBe(accepted.length);
+    // Accepted sessions keep their capacity until they end: none ends by itself during the test.
+    const phases = await Promise.all(accepted.map(async (uuid) => (await request(apis[0]!).get(`/sessions/${uuid}`)).body.phase as string));
+    const holding = accepted.filter((_, i) => !['COMPLETED', 'FAILED', 'CANCELLED'].includes(phases[i]!));
+    expect(afterExpiry.holds).toBe(holding.length);
 
-    for (const uuid of accepted) expect((await update(apis[1]!, uuid, 'CANCELLED')).status).toBe(200);
+    expect(holding).toHaveLength(accepted.length);
+    for (const uuid of holding) expect((await update(apis[1]!, uuid, 'CANCELLED')).status).toBe(200);
+    // Every run the sessions started is stopped: no process group of theirs is left.
+    const runs = (await Promise.all(accepted.map((uuid) => redis.hget(keys.session(uuid), 'run'))))
+      .filter((run): run is string => run !== null).map((run) => Number((JSON.parse(run) as { id: string }).id));
+    await waitFor(async () => runs.every((pid) => { try { process.kill(-pid, 0); return false; } catch { return true; } }), 15_000);
     const afterCancel = await auditLedger(redis, keys, config.sites, Date.now());
     expect(afterCancel).toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
     console.log(`stress: ${REQUESTS} requests -> ${JSON.stringify(counts)}; holds after expiry ${afterExpiry.holds}`);

@@ -18,7 +18,7 @@ function site(cores: number, memoryGiB: number, gpus: number): SiteProfile {
     executableKinds: ['executable/docker-container'], architectures: ['amd64'], operatingSystems: ['linux'],
     dataSchemes: ['https'], fileRoots: [], maxDurationMs: 6 * 3600_000, horizonMs: 24 * 3600_000,
     preparationMs: 30_000, releasingMs: 20_000,
-    locations: [], storageElements: [], defaultBandwidthMBps: 100, executor: { type: 'local' },
+    locations: [], storageElements: [], defaultBandwidthMBps: 100, executor: { type: 'local' }, scratchDir: '/tmp/unused',
   };
 }
 

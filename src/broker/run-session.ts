@@ -1,0 +1,140 @@
+import { parseDuration, parseInstant, parseInterval } from '../domain/iso8601.js';
+import { makeMessage, type Message } from '../domain/messages.js';
+import { isTerminal, type SessionPhase } from '../domain/phases.js';
+import type { Executor, RunHandle, RunSpec } from './executor.js';
+import type { BrokerStore, SessionRecord } from './ports.js';
+
+/** The steps of a session's life on its site, each a delayed job with a deterministic id. */
+export type LifecycleStep = 'prepare' | 'start' | 'poll' | 'stop';
+
+export interface LifecycleScheduler {
+  /** Runs `step` for the session at `at` (ms); `seq` tells repeated polls apart. */
+  schedule(step: LifecycleStep, sessionUuid: string, at: number, seq?: number): Promise<void>;
+}
+
+export interface RunSessionDeps {
+  store: BrokerStore;
+  executor: Executor | { unavailable: string };
+  scheduler: LifecycleScheduler;
+  now: () => number;
+  site: string;
+  pollIntervalMs: number;
+  maxLogBytes: number;
+}
+
+const note = (now: number, kind: string, template: string, values: Record<string, string | number> = {}): Message =>
+  ({ ...makeMessage(kind, 'INFO', template, values), time: new Date(now).toISOString() });
+const problem = (now: number, template: string, values: Record<string, string | number> = {}): Message =>
+  ({ ...makeMessage('urn:session-failed', 'ERROR', template, values), time: new Date(now).toISOString() });
+
+interface Timing { preparingStart: number; availableStart: number; durationMs: number }
+
+/** The offered schedule, read back from the stored session document. */
+function timingOf(session: SessionRecord): Timing | undefined {
+  const schedule = session.document.schedule as Record<string, Record<string, string>> | undefined;
+  const preparing = parseInstant(schedule?.preparing?.start ?? '');
+  const available = parseInterval(schedule?.available?.start ?? '');
+  const duration = parseDuration(schedule?.available?.duration ?? '');
+  if (preparing === undefined || !available.ok || !duration.ok) return undefined;
+  return { preparingStart: preparing, availableStart: available.interval.start, durationMs: duration.ms };
+}
+
+const NOT_TERMINAL: SessionPhase[] = ['ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING'];
+
+async function fail(deps: RunSessionDeps, uuid: string, template: string, values: Record<string, string | number> = {}): Promise<void> {
+  await deps.store.finish(uuid, NOT_TERMINAL, 'FAILED', deps.now(), problem(deps.now(), template, values));
+}
+
+/** ACCEPTED -> WAITING, and the preparation timer at `preparing.start`. */
+export async function activateSession(deps: RunSessionDeps, uuid: string): Promise<void> {
+  const session = await deps.store.getSession(uuid);
+  if (!session || session.phase !== 'ACCEPTED') return;
+  const timing = timingOf(session);
+  if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
+  await deps.store.advance(uuid, 'ACCEPTED', 'WAITING', deps.now(), note(deps.now(), 'urn:phase-change', 'Waiting on site {site} until {start}',
+    { site: deps.site, start: new Date(timing.preparingStart).toISOString() }));
+  await deps.scheduler.schedule('prepare', uuid, timing.preparingStart);
+}
+
+/** WAITING -> PREPARING -> AVAILABLE, and the start timer at `available.start`. */
+export async function prepareSession(deps: RunSessionDeps, uuid: string): Promise<void> {
+  const session = await deps.store.getSession(uuid);
+  if (!session || session.phase !== 'WAITING') return;
+  const timing = timingOf(session);
+  if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
+  await deps.store.advance(uuid, 'WAITING', 'PREPARING', deps.now(), note(deps.now(), 'urn:phase-change', 'Preparing'));
+  if (Array.isArray(session.document.data) && session.document.data.length > 0) {
+    return fail(deps, uuid, 'Site {site} cannot stage data resources yet', { site: deps.site });
+  }
+  await deps.store.advance(uuid, 'PREPARING', 'AVAILABLE', deps.now(), note(deps.now(), 'urn:phase-change', 'Every component is ready'));
+  await deps.scheduler.schedule('start', uuid, timing.availableStart);
+}
+
+/** What the executable asks to run; undefined (and why) when this site cannot run it. */
+function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
+  const exe = session.document.executable as Record<string, unknown> | undefined;
+  if (!exe || !String(exe.kind ?? '').endsWith('docker-container.yaml')) return 'only docker-container executables run here yet';
+  if (typeof exe.entrypoint !== 'string' || exe.entrypoint === '') return 'the executable needs an entrypoint to run without a container runtime';
+  const command = Array.isArray(exe.command) ? exe.command.map(String) : [];
+  const environment = (exe.environment ?? {}) as Record<string, string>;
+  return { sessionUuid: session.uuid, entrypoint: exe.entrypoint, command, environment, timeLimitMs: timing.durationMs };
+}
+
+/** AVAILABLE -> RUNNING: hands the executable to the executor and starts polling it. */
+export async function startSession(deps: RunSessionDeps, uuid: string): Promise<void> {
+  const session = await deps.store.getSession(uuid);
+  if (!session || session.phase !== 'AVAILABLE') return;
+  const timing = timingOf(session);
+  if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
+  if ('unavailable' in deps.executor) return fail(deps, uuid, 'Site {site} cannot run sessions: {why}', { site: deps.site, why: deps.executor.unavailable });
+  const spec = runSpec(session, timing);
+  if (typeof spec === 'string') return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: spec });
+  // A start retried after a crash finds the run it already made.
+  const run = (await deps.store.getRun(uuid)) as RunHandle | undefined ?? await deps.executor.submit(spec);
+  await deps.store.setRun(uuid, { ...run });
+  const running = await deps.store.advance(uuid, 'AVAILABLE', 'RUNNING', deps.now(), note(deps.now(), 'urn:phase-change', 'Running on site {site}', { site: deps.site }));
+  if (!running) {
+    // Cancelled while the run was being started: the stop step may have found no run yet.
+    await deps.executor.cancel(run);
+    return;
+  }
+  await deps.scheduler.schedule('poll', uuid, deps.now() + deps.pollIntervalMs, 1);
+}
+
+/** RUNNING: copies new log text to Redis; at the end, RELEASING -> COMPLETED or FAILED. */
+export async function pollSession(deps: RunSessionDeps, uuid: string, seq: number): Promise<void> {
+  const session = await deps.store.getSession(uuid);
+  const run = (await deps.store.getRun(uuid)) as (RunHandle & { logOffset?: number }) | undefined;
+  if (!session || !run || 'unavailable' in deps.executor) return;
+  const executor = deps.executor;
+  const { text, next } = await executor.logs(run, run.logOffset ?? 0);
+  if (text) await deps.store.appendLog(uuid, text, deps.maxLogBytes);
+  if (next !== run.logOffset) await deps.store.setRun(uuid, { ...run, logOffset: next });
+  if (isTerminal(session.phase)) return; // cancelled meanwhile: `stop` ends the run
+  const status = await executor.poll(run);
+  if (status.state === 'running') {
+    await deps.scheduler.schedule('poll', uuid, deps.now() + deps.pollIntervalMs, seq + 1);
+    return;
+  }
+  await deps.store.advance(uuid, 'RUNNING', 'RELEASING', deps.now(), note(deps.now(), 'urn:phase-change', 'Releasing'));
+  const outputs = executor.outputs(run);
+  if (status.state === 'exited' && status.exitCode === 0) {
+    await deps.store.finish(uuid, ['RELEASING'], 'COMPLETED', deps.now(), note(deps.now(), 'urn:session-completed',
+      'The executable exited with status 0; outputs are in {outputs} on site {site}', { outputs, site: deps.site }));
+  } else if (status.state === 'exited' && status.timedOut) {
+    await deps.store.finish(uuid, ['RELEASING'], 'COMPLETED', deps.now(), note(deps.now(), 'urn:session-completed',
+      'The offered duration ended and the executable was stopped; outputs are in {outputs} on site {site}', { outputs, site: deps.site }));
+  } else if (status.state === 'exited') {
+    await fail(deps, uuid, 'The executable exited with status {status}', { status: status.exitCode });
+  } else if (status.state === 'lost') {
+    await fail(deps, uuid, 'Site {site} lost the run: {why}', { site: deps.site, why: status.reason });
+  }
+}
+
+/** After a cancel: stops the run, if there is one, and copies the last of its log. */
+export async function stopSession(deps: RunSessionDeps, uuid: string): Promise<void> {
+  const run = (await deps.store.getRun(uuid)) as RunHandle | undefined;
+  if (!run || 'unavailable' in deps.executor) return;
+  await deps.executor.cancel(run);
+  await pollSession(deps, uuid, 0);
+}
