@@ -100,7 +100,7 @@ const OUR_OUTCOME: Record<string, Outcome> = {
 const REFERENCE_LIMITS = new Set(['065', '108', '110']);
 /** Accept after expiry: run on a broker whose offers live 1 s instead of 300 s. */
 const EXPIRY_CASE = '170';
-/** Steps from here on wait for the execution lifecycle (a later issue). */
+/** Steps from here on wait for a run to finish: these cases need a container runtime (issue 4), not there yet. */
 const PENDING_OPS = new Set(['POLL', 'SLEEP_UNTIL']);
 
 const isOfferSetPost = (step: Step): boolean => step.op === 'POST' && /^\/(offersets|requests)$/.test(step.path ?? '');
@@ -234,7 +234,7 @@ function pendingSteps(c: Case): string | undefined {
   const from = pendingFrom(steps);
   if (from === steps.length || OUR_OUTCOME[c.id]?.steps !== undefined || expected(c).result === 'NO') return undefined;
   const what = steps.slice(from).map((s) => `${s.op}${s.untilPhaseIn ? ` until ${s.untilPhaseIn.join('|')}` : ''}`).join('; ');
-  return `steps ${from}-${steps.length - 1} pending (execution lifecycle is a later issue): ${what}`;
+  return `steps ${from}-${steps.length - 1} pending (they need a container runtime, which is not there yet): ${what}`;
 }
 
 function label(c: Case): string {
