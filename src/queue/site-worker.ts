@@ -65,7 +65,14 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       case JOB.stop: return stopSession(lifecycle, sessionUuid);
       default: throw new Error(`unknown job ${job.name}`);
     }
-  }, { connection, prefix: keys.bullPrefix, concurrency: options.concurrency ?? 64 });
+  }, {
+    connection,
+    prefix: keys.bullPrefix,
+    concurrency: options.concurrency ?? 64,
+    // Steps are short: a worker killed in the middle of one gives it up to another within seconds.
+    lockDuration: 10_000,
+    stalledInterval: 5_000,
+  });
 
   const beat = async (): Promise<void> => {
     const now = options.now();
