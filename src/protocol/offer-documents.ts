@@ -91,8 +91,19 @@ export function renderSession(session: SessionRecord, context: RenderContext): W
   for (const key of ['storage', 'data'] as const) {
     if (doc[key]) doc[key] = (doc[key] as Doc[]).map((item) => ({ ...item, phase }));
   }
+  const connectors = connectorsOf(session, context);
+  if (connectors.length) doc.connectors = connectors;
   const { kind, meta: _stored, ...components } = doc;
   return rewriteKinds({ kind, meta, phase: session.phase, ...components }, session.family as KindFamily);
+}
+
+const LOGS_FROM: ReadonlySet<SessionPhase> = new Set(['RUNNING', 'RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED']);
+
+/** The session's live access points: its log, from the moment it runs. */
+function connectorsOf(session: SessionRecord, context: RenderContext): Doc[] {
+  if (!LOGS_FROM.has(session.phase)) return [];
+  const live = session.phase === 'RUNNING' || session.phase === 'RELEASING';
+  return [{ kind: 'urn:srcnet:connector:logs', status: live ? 'AVAILABLE' : 'FINISHED', protocol: 'HTTP', location: `${context.baseUrl}/sessions/${session.uuid}/logs` }];
 }
 
 export function renderOfferSet(offerSet: OfferSetRecord, sessions: readonly SessionRecord[], context: RenderContext): WireDocument {

@@ -45,6 +45,7 @@ describe('sessions that run', () => {
     expect((await broker.http.get(`/sessions/${session.meta.uuid}/logs`)).text).toBe('hi from the session\n');
     expect(session.meta.messages.at(-1).message).toMatch(/exited with status 0; outputs are in .+\/outputs on site demo/);
     expect(session.meta.options).toBeUndefined();
+    expect(session.connectors).toEqual([{ kind: 'urn:srcnet:connector:logs', status: 'FINISHED', protocol: 'HTTP', location: `${broker.baseUrl}/sessions/${session.meta.uuid}/logs` }]);
     expect(await broker.heldNow()).toBe(0);
   });
 
