@@ -20,7 +20,11 @@ const base = loadConfig({ REDIS_URL: redisUrl, EB_KEY_PREFIX: prefix });
 const siteCount = Number(process.env.BENCH_SITES || 1);
 const config = {
   ...base,
-  sites: Array.from({ length: siteCount }, (_, i) => ({ ...base.sites[0], name: siteCount === 1 ? 'demo' : `demo${i}`, cores: 1e9, memoryGiB: 1e9 })),
+  sites: Array.from({ length: siteCount }, (_, i) => ({
+    ...base.sites[0], name: siteCount === 1 ? 'demo' : `demo${i}`, cores: 1e9, memoryGiB: 1e9,
+    // BENCH_PREPARATION_MS: the site's base preparation time (the lifecycle bench wants none).
+    ...(process.env.BENCH_PREPARATION_MS ? { preparationMs: Number(process.env.BENCH_PREPARATION_MS), releasingMs: 0 } : {}),
+  })),
 };
 
 const redis = new Redis(redisUrl, { connectionName: 'eb-bench-baseline' });
