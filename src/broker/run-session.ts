@@ -138,3 +138,10 @@ export async function stopSession(deps: RunSessionDeps, uuid: string): Promise<v
   await deps.executor.cancel(run);
   await pollSession(deps, uuid, 0);
 }
+
+/** A step that kept failing (every retry used up): the session fails, saying which and why, rather than stay stuck. */
+export async function giveUpStep(deps: RunSessionDeps, uuid: string, step: string, reason: string): Promise<void> {
+  const run = (await deps.store.getRun(uuid)) as RunHandle | undefined;
+  if (run && !('unavailable' in deps.executor)) await deps.executor.cancel(run).catch(() => undefined);
+  await fail(deps, uuid, 'Site {site} could not {step} the session: {reason}', { site: deps.site, step, reason: reason.slice(0, 500) });
+}

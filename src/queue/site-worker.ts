@@ -5,7 +5,8 @@ import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
 import type { Executor } from '../broker/executor.js';
 import type { BrokerStore, CapacityLedger, NegotiationRequest } from '../broker/ports.js';
 import {
-  activateSession, pollSession, prepareSession, startSession, stopSession, type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
+  activateSession, giveUpStep, pollSession, prepareSession, startSession, stopSession,
+  type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
 } from '../broker/run-session.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { RedisKeys } from '../store/redis-keys.js';
@@ -27,6 +28,10 @@ export interface SiteWorkerOptions {
 
 export interface RunningSiteWorker { worker: Worker; close(): Promise<void> }
 
+/** Tries per lifecycle step (backoff 100 ms, doubling): a few seconds, then the session fails. */
+const STEP_ATTEMPTS = 6;
+const LIFECYCLE_STEPS: ReadonlySet<string> = new Set([JOB.activate, JOB.prepare, JOB.start, JOB.poll, JOB.stop]);
+
 /**
  * A site's worker: answers negotiations for the site, and carries the sessions accepted on it
  * through their lives, one short job per step (never a job held open for the whole run). Every
@@ -43,8 +48,8 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       await queue.add(step, data, {
         jobId: jobId.lifecycle(step, sessionUuid, seq),
         delay: Math.max(0, at - options.now()),
-        attempts: 10,
-        backoff: { type: 'exponential', delay: 200 },
+        attempts: STEP_ATTEMPTS,
+        backoff: { type: 'exponential', delay: 100 },
         removeOnComplete: true,
         removeOnFail: { age: 24 * 3600 },
       });
@@ -72,6 +77,13 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     // Steps are short: a worker killed in the middle of one gives it up to another within seconds.
     lockDuration: 10_000,
     stalledInterval: 5_000,
+  });
+
+  // No session is left stuck: when a step has used up its retries, the session fails, saying why.
+  worker.on('failed', (job, error) => {
+    if (!job || !LIFECYCLE_STEPS.has(job.name) || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    const { sessionUuid } = job.data as LifecycleJob;
+    giveUpStep(lifecycle, sessionUuid, job.name, error.message).catch(() => undefined);
   });
 
   const beat = async (): Promise<void> => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
@@ -76,6 +79,28 @@ describe('sessions that run', () => {
     const session = await runUntilEnd(body);
     expect(session.phase).toBe('FAILED');
     expect(session.meta.messages.at(-1).message).toBe('Site demo cannot run this executable: the executable needs an entrypoint to run without a container runtime');
+  });
+
+  it('fails a session whose start keeps failing on the site, after its retries, instead of leaving it stuck', async () => {
+    // A scratch "directory" that is a file: the executor cannot create the session's directory.
+    const notADirectory = join(mkdtempSync(join(tmpdir(), 'eb-scratch-')), 'file');
+    writeFileSync(notADirectory, 'x');
+    const broken = await startTestBroker({ config: { sites: [demoSite({ preparationMs: 0, releasingMs: 0, scratchDir: notADirectory })] } });
+    try {
+      const set = (await broken.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(script('true')))).body as Doc;
+      const uuid = set.offers[0].meta.uuid as string;
+      await broken.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+      let session: Doc = {};
+      for (let i = 0; i < 200 && session.phase !== 'FAILED'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        session = (await broken.http.get(`/sessions/${uuid}`)).body as Doc;
+      }
+      expect(session.phase).toBe('FAILED');
+      expect(session.meta.messages.at(-1).message).toMatch(/^Site demo could not start the session: .*(ENOTDIR|EEXIST)/);
+      expect(await broken.heldNow()).toBe(0);
+    } finally {
+      await broken.close();
+    }
   });
 
   it('answers 404 for the log of an unknown session', async () => {
