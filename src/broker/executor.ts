@@ -13,6 +13,8 @@ export interface RunSpec {
   /** Relative to the session's work directory (absolute paths are refused). */
   workingDirectory?: string;
   timeLimitMs: number;
+  /** Volume mounts: a path the executable reads, and the staged file or directory behind it. */
+  mounts?: Array<{ path: string; source: string }>;
 }
 
 export interface RunHandle {
@@ -38,4 +40,21 @@ export interface Executor {
   logs(handle: RunHandle, offset?: number, limit?: number): Promise<{ text: string; next: number }>;
   /** Where the run's output files are. */
   outputs(handle: RunHandle): string;
+}
+
+/** One data resource to bring to the site before the run. */
+export interface StagingItem {
+  name: string;
+  url: string;
+  maxBytes: number;
+  checksum?: { type: string; value: string };
+}
+
+export type StagingStatus = { state: 'running' } | { state: 'done' } | { state: 'failed'; reason: string };
+
+/** Brings data to a session's directory without holding a job open: start, then poll. */
+export interface Stager {
+  /** Starts staging (doing nothing when it has started already); returns where each item will be. */
+  start(sessionUuid: string, items: readonly StagingItem[]): Promise<Record<string, string>>;
+  status(sessionUuid: string): Promise<StagingStatus>;
 }

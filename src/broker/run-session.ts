@@ -1,11 +1,11 @@
 import { parseDuration, parseInstant, parseInterval } from '../domain/iso8601.js';
 import { makeMessage, type Message } from '../domain/messages.js';
 import { isTerminal, type SessionPhase } from '../domain/phases.js';
-import type { Executor, RunHandle, RunSpec } from './executor.js';
+import type { Executor, RunHandle, RunSpec, Stager, StagingItem } from './executor.js';
 import type { BrokerStore, SessionRecord } from './ports.js';
 
 /** The steps of a session's life on its site, each a delayed job with a deterministic id. */
-export type LifecycleStep = 'prepare' | 'start' | 'poll' | 'stop';
+export type LifecycleStep = 'prepare' | 'stage' | 'start' | 'poll' | 'stop';
 
 export interface LifecycleScheduler {
   /** Runs `step` for the session at `at` (ms); `seq` tells repeated polls apart. */
@@ -15,7 +15,10 @@ export interface LifecycleScheduler {
 export interface RunSessionDeps {
   store: BrokerStore;
   executor: Executor | { unavailable: string };
+  stager: Stager;
   scheduler: LifecycleScheduler;
+  /** The most a single data resource may bring to the site. */
+  maxStagingBytes: number;
   now: () => number;
   site: string;
   pollIntervalMs: number;
@@ -63,11 +66,57 @@ export async function prepareSession(deps: RunSessionDeps, uuid: string): Promis
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
   await deps.store.advance(uuid, 'WAITING', 'PREPARING', deps.now(), note(deps.now(), 'urn:phase-change', 'Preparing'));
-  if (Array.isArray(session.document.data) && session.document.data.length > 0) {
-    return fail(deps, uuid, 'Site {site} cannot stage data resources yet', { site: deps.site });
-  }
+  const items = stagingItems(session, deps.maxStagingBytes);
+  if (typeof items === 'string') return fail(deps, uuid, 'Site {site} cannot stage the data: {why}', { site: deps.site, why: items });
+  if (items.length === 0) return ready(deps, uuid, timing);
+  await deps.stager.start(uuid, items);
+  await deps.scheduler.schedule('stage', uuid, deps.now() + deps.pollIntervalMs, 1);
+}
+
+async function ready(deps: RunSessionDeps, uuid: string, timing: Timing): Promise<void> {
   await deps.store.advance(uuid, 'PREPARING', 'AVAILABLE', deps.now(), note(deps.now(), 'urn:phase-change', 'Every component is ready'));
   await deps.scheduler.schedule('start', uuid, timing.availableStart);
+}
+
+/** PREPARING: looks at the staging of the data until it is done (AVAILABLE) or failed. */
+export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: number): Promise<void> {
+  const session = await deps.store.getSession(uuid);
+  if (!session || session.phase !== 'PREPARING') return;
+  const timing = timingOf(session);
+  if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
+  const status = await deps.stager.status(uuid);
+  if (status.state === 'running') return deps.scheduler.schedule('stage', uuid, deps.now() + deps.pollIntervalMs, seq + 1);
+  if (status.state === 'failed') return fail(deps, uuid, 'Staging the data failed: {reason}', { reason: status.reason });
+  return ready(deps, uuid, timing);
+}
+
+type Doc = Record<string, unknown>;
+const isDoc = (value: unknown): value is Doc => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The URL each data resource is fetched from (http and https only, for now). */
+function stagingItems(session: SessionRecord, maxBytes: number): StagingItem[] | string {
+  const items: StagingItem[] = [];
+  for (const data of Array.isArray(session.document.data) ? session.document.data.filter(isDoc) : []) {
+    const name = String((data.meta as Doc | undefined)?.name ?? (data.meta as Doc | undefined)?.uuid ?? 'data');
+    const skao = isDoc(data.skao) ? data.skao : undefined;
+    const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc).map((r) => String(r.dataurl ?? '')) : [];
+    const url = [typeof data.location === 'string' ? data.location : '', ...replicas].find((u) => /^https?:\/\//i.test(u));
+    if (!url) return `data [${name}] has no http(s) location this site can fetch`;
+    const checksum = skao && isDoc(skao.checksum) && typeof skao.checksum.type === 'string' && typeof skao.checksum.value === 'string'
+      ? { type: skao.checksum.type, value: skao.checksum.value } : undefined;
+    items.push({ name, url, maxBytes, ...(checksum ? { checksum } : {}) });
+  }
+  return items;
+}
+
+/** The volume mounts of the compute resource, each to the staged copy of the data it names. */
+function mountsOf(session: SessionRecord, staged: Record<string, string>): Array<{ path: string; source: string }> {
+  const compute = isDoc(session.document.compute) ? session.document.compute : {};
+  const volumes = Array.isArray(compute.volumes) ? compute.volumes.filter(isDoc) : [];
+  return volumes.flatMap((volume) => {
+    const source = staged[String(volume.resource ?? '')];
+    return source && typeof volume.path === 'string' ? [{ path: volume.path, source }] : [];
+  });
 }
 
 /** What the executable asks to run; undefined (and why) when this site cannot run it. */
@@ -89,6 +138,8 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   if ('unavailable' in deps.executor) return fail(deps, uuid, 'Site {site} cannot run sessions: {why}', { site: deps.site, why: deps.executor.unavailable });
   const spec = runSpec(session, timing);
   if (typeof spec === 'string') return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: spec });
+  const items = stagingItems(session, deps.maxStagingBytes);
+  if (typeof items !== 'string' && items.length) spec.mounts = mountsOf(session, await deps.stager.start(uuid, items));
   // A start retried after a crash finds the run it already made.
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined ?? await deps.executor.submit(spec);
   await deps.store.setRun(uuid, { ...run });

@@ -18,6 +18,7 @@ import { BullTimers } from '../queue/bull-timers.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
 import { startTimerWorker } from '../queue/timer-worker.js';
 import type { Executor } from '../broker/executor.js';
+import { HttpStager } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
@@ -80,7 +81,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = executorFor(site, log);
-        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, now });
+        const stager = new HttpStager(site.scratchDir);
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, now });
         closers.push(() => running.close());
       }
     }

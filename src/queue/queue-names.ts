@@ -9,6 +9,7 @@ export const JOB = {
   negotiate: 'negotiate',
   activate: 'activate',
   prepare: 'prepare',
+  stage: 'stage',
   start: 'start',
   poll: 'poll',
   stop: 'stop',

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
-import type { Executor } from '../broker/executor.js';
+import type { Executor, Stager } from '../broker/executor.js';
 import type { BrokerStore, CapacityLedger, NegotiationRequest } from '../broker/ports.js';
 import {
-  activateSession, giveUpStep, pollSession, prepareSession, startSession, stopSession,
+  activateSession, checkStaging, giveUpStep, pollSession, prepareSession, startSession, stopSession,
   type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
 } from '../broker/run-session.js';
 import type { SiteProfile } from '../domain/site-profile.js';
@@ -21,6 +21,7 @@ export interface SiteWorkerOptions {
   ledger: CapacityLedger;
   store: BrokerStore;
   executor: Executor | { unavailable: string };
+  stager: Stager;
   now: () => number;
   concurrency?: number;
   pollIntervalMs?: number;
@@ -30,7 +31,7 @@ export interface RunningSiteWorker { worker: Worker; close(): Promise<void> }
 
 /** Tries per lifecycle step (backoff 100 ms, doubling): a few seconds, then the session fails. */
 const STEP_ATTEMPTS = 6;
-const LIFECYCLE_STEPS: ReadonlySet<string> = new Set([JOB.activate, JOB.prepare, JOB.start, JOB.poll, JOB.stop]);
+const LIFECYCLE_STEPS: ReadonlySet<string> = new Set([JOB.activate, JOB.prepare, JOB.stage, JOB.start, JOB.poll, JOB.stop]);
 
 /**
  * A site's worker: answers negotiations for the site, and carries the sessions accepted on it
@@ -56,8 +57,9 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     },
   };
   const lifecycle: RunSessionDeps = {
-    store: options.store, executor: options.executor, scheduler, now: options.now, site: site.name,
+    store: options.store, executor: options.executor, stager: options.stager, scheduler, now: options.now, site: site.name,
     pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: 1024 * 1024,
+    maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
   };
   const worker = new Worker(siteQueueName(site.name), async (job: Job) => {
     const { sessionUuid, seq } = job.data as LifecycleJob;
@@ -65,6 +67,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       case JOB.negotiate: return evaluateNegotiation({ ledger: options.ledger, now: options.now }, site, job.data as NegotiationRequest);
       case JOB.activate: return activateSession(lifecycle, sessionUuid);
       case JOB.prepare: return prepareSession(lifecycle, sessionUuid);
+      case JOB.stage: return checkStaging(lifecycle, sessionUuid, seq ?? 0);
       case JOB.start: return startSession(lifecycle, sessionUuid);
       case JOB.poll: return pollSession(lifecycle, sessionUuid, seq ?? 0);
       case JOB.stop: return stopSession(lifecycle, sessionUuid);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, normalize } from 'node:path';
+import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 
 const GRACE_MS = 5_000;
@@ -24,6 +24,13 @@ export class LocalProcessExecutor implements Executor {
     const cwd = this.workingDirectory(dir, spec.workingDirectory);
     await mkdir(join(dir, 'outputs'), { recursive: true });
     await mkdir(cwd, { recursive: true });
+    // Without a container, a mount at /input appears as ./input in the working directory.
+    for (const mount of spec.mounts ?? []) {
+      const at = join(cwd, normalize(mount.path).replace(/^\/+/, ''));
+      if (!at.startsWith(`${cwd}/`)) throw new Error(`mount path ${mount.path} leaves the working directory`);
+      await mkdir(dirname(at), { recursive: true });
+      await symlink(mount.source, at).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'EEXIST') throw error; });
+    }
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     // `timeout` puts itself and the command in a process group of their own: the wrapper records
     // that group, so that cancelling reaches everything the command started.

@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stageItem } from '../../src/sites/stage-files.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
@@ -101,6 +105,60 @@ describe('sessions that run', () => {
     } finally {
       await broken.close();
     }
+  });
+
+  describe('with data', () => {
+    // A real HTTP server on loopback, serving the data the sessions ask for.
+    const content = 'ra,dec\n10.5,-30.1\n';
+    let server: Server;
+    let base = '';
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        if (req.url === '/catalogue.csv') res.writeHead(200, { 'Content-Type': 'text/csv' }).end(content);
+        else if (req.url === '/big') res.writeHead(200).end('x'.repeat(4096));
+        else res.writeHead(404).end();
+      });
+      await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => { await new Promise((done) => server.close(done)); });
+
+    const withData = (location: string, checksum?: Doc): Doc => ({
+      ...script('echo "lines: $(wc -l < input/catalogue.csv)"; cat input/catalogue.csv'),
+      compute: {
+        kind: `${V1}/compute/simple-compute-resource.yaml`, cores: { min: 1, max: 1 },
+        volumes: [{ kind: `${V1}/volume/simple-volume-mount.yaml`, path: '/input/catalogue.csv', mode: 'READONLY', resource: 'catalogue' }],
+      },
+      data: checksum
+        ? [{ kind: `${V1}/data/skao-data-resource.yaml`, meta: { name: 'catalogue' }, ivoa: { ivoid: 'ivo://test/cat' }, skao: { namespace: 'test', objectname: 'cat', checksum, replicas: [{ rsename: 'LOCAL', dataurl: location }] } }]
+        : [{ kind: `${V1}/data/simple-data-resource.yaml`, meta: { name: 'catalogue' }, location }],
+    });
+
+    it('stages http data while PREPARING and mounts it where the executable reads it', async () => {
+      const session = await runUntilEnd(withData(`${base}/catalogue.csv`));
+      expect(session.phase).toBe('COMPLETED');
+      expect((await broker.http.get(`/sessions/${session.meta.uuid}/logs`)).text).toBe(`lines: 2\n${content}`);
+    });
+
+    it('checks the checksum the request gives', async () => {
+      const md5 = createHash('md5').update(content).digest('hex');
+      expect((await runUntilEnd(withData(`${base}/catalogue.csv`, { type: 'md5', value: md5 }))).phase).toBe('COMPLETED');
+      const wrong = await runUntilEnd(withData(`${base}/catalogue.csv`, { type: 'md5', value: '0'.repeat(32) }));
+      expect(wrong.phase).toBe('FAILED');
+      expect(wrong.meta.messages.at(-1).message).toMatch(/^Staging the data failed: catalogue: md5 checksum [0-9a-f]{32} differs from the 0{32} expected$/);
+    });
+
+    it('refuses more bytes than the site allows for one data resource', async () => {
+      const path = join(mkdtempSync(join(tmpdir(), 'eb-stage-')), 'big');
+      await expect(stageItem({ name: 'big', url: `${base}/big`, path, maxBytes: 1000 })).rejects.toThrow(/^big: (4096 bytes is )?more than the 1000/);
+    });
+
+    it('fails, saying why, when the data cannot be fetched', async () => {
+      const missing = await runUntilEnd(withData(`${base}/nothing-here.csv`));
+      expect(missing.phase).toBe('FAILED');
+      expect(missing.meta.messages.at(-1).message).toMatch(/answered 404/);
+      expect(await broker.heldNow()).toBe(0);
+    });
   });
 
   it('answers 404 for the log of an unknown session', async () => {

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Stager, StagingItem, StagingStatus } from '../broker/executor.js';
+
+/** The downloader script: beside this file once built (tests run the sources, so look in dist/). */
+const SCRIPT = fileURLToPath(import.meta.url.endsWith('.ts')
+  ? new URL('../../dist/sites/stage-files.js', import.meta.url)
+  : new URL('./stage-files.js', import.meta.url));
+
+/**
+ * Stages http(s) data into `<scratch>/<session>/data/<name>` with a detached downloader process
+ * (sites/stage-files.ts), which checks sizes and checksums and writes its state to a file. The
+ * site worker polls that file with short jobs; a worker that restarts reads the same file.
+ */
+export class HttpStager implements Stager {
+  constructor(private readonly scratchRoot: string) {}
+
+  private dir(sessionUuid: string): string {
+    return join(this.scratchRoot, sessionUuid);
+  }
+
+  async start(sessionUuid: string, items: readonly StagingItem[]): Promise<Record<string, string>> {
+    const dir = this.dir(sessionUuid);
+    const paths = Object.fromEntries(items.map((item) => [item.name, join(dir, 'data', item.name.replace(/[^A-Za-z0-9._-]/g, '_'))]));
+    const staging = join(dir, 'staging');
+    if (existsSync(join(staging, 'staging.json'))) return paths;
+    await mkdir(staging, { recursive: true });
+    const plan = join(staging, 'plan.json');
+    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name] }))));
+    await writeFile(join(staging, 'staging.json'), JSON.stringify({ state: 'running' }));
+    const child = spawn(process.execPath, [SCRIPT, plan], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
+    await writeFile(join(staging, 'pid'), String(child.pid));
+    child.unref();
+    return paths;
+  }
+
+  async status(sessionUuid: string): Promise<StagingStatus> {
+    const staging = join(this.dir(sessionUuid), 'staging');
+    const text = await readFile(join(staging, 'staging.json'), 'utf8').catch(() => undefined);
+    if (!text) return { state: 'failed', reason: 'staging never started' };
+    const state = JSON.parse(text) as { state: string; reason?: string };
+    if (state.state === 'done') return { state: 'done' };
+    if (state.state === 'failed') return { state: 'failed', reason: state.reason ?? 'staging failed' };
+    const pid = Number(readText(join(staging, 'pid')));
+    if (!pid || !alive(pid)) {
+      // Read again: it may have finished between the two looks.
+      const last = JSON.parse(await readFile(join(staging, 'staging.json'), 'utf8')) as { state: string; reason?: string };
+      if (last.state === 'done') return { state: 'done' };
+      return { state: 'failed', reason: last.reason ?? 'the downloader stopped before it finished' };
+    }
+    return { state: 'running' };
+  }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+function readText(path: string): string | undefined {
+  try { return readFileSync(path, 'utf8').trim(); } catch { return undefined; }
+}

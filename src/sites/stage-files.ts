@@ -1,0 +1,72 @@
+// Downloads a session's data, run detached by the HTTP stager (sites/http-stager.ts) so that no
+// BullMQ job is held open while big files arrive:
+//   node dist/sites/stage-files.js <plan.json>
+// The plan lists {name, url, path, maxBytes, checksum?}; progress and the outcome are written to
+// <plan dir>/staging.json ({state: running|done|failed, reason?}) for the site worker to read.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export interface StagingItem {
+  name: string;
+  url: string;
+  path: string;
+  maxBytes: number;
+  checksum?: { type: string; value: string };
+}
+
+export interface StagingState { state: 'running' | 'done' | 'failed'; reason?: string; staged?: string[] }
+
+const HASHES: Record<string, string> = { md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' };
+
+async function writeState(file: string, state: StagingState): Promise<void> {
+  await writeFile(`${file}.tmp`, JSON.stringify(state));
+  await rename(`${file}.tmp`, file);
+}
+
+/** Fetches one item into its path, refusing more than maxBytes and checking the checksum. */
+export async function stageItem(item: StagingItem): Promise<void> {
+  const response = await fetch(item.url, { redirect: 'follow' });
+  if (!response.ok || !response.body) throw new Error(`${item.name}: ${item.url} answered ${response.status}`);
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > item.maxBytes) throw new Error(`${item.name}: ${declared} bytes is more than the ${item.maxBytes} allowed`);
+  const algorithm = item.checksum ? HASHES[item.checksum.type.toLowerCase()] : undefined;
+  if (item.checksum && !algorithm) throw new Error(`${item.name}: checksum type ${item.checksum.type} is not supported`);
+  const hash = algorithm ? createHash(algorithm) : undefined;
+  let bytes = 0;
+  await mkdir(dirname(item.path), { recursive: true });
+  const counted = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream).map((chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > item.maxBytes) throw new Error(`${item.name}: more than the ${item.maxBytes} bytes allowed`);
+    hash?.update(chunk);
+    return chunk;
+  });
+  await pipeline(counted, createWriteStream(item.path));
+  const digest = hash?.digest('hex');
+  if (item.checksum && digest !== item.checksum.value.toLowerCase()) {
+    throw new Error(`${item.name}: ${item.checksum.type} checksum ${digest} differs from the ${item.checksum.value} expected`);
+  }
+}
+
+async function main(planFile: string): Promise<void> {
+  const stateFile = join(dirname(planFile), 'staging.json');
+  const items = JSON.parse(await readFile(planFile, 'utf8')) as StagingItem[];
+  const staged: string[] = [];
+  try {
+    for (const item of items) {
+      await writeState(stateFile, { state: 'running', staged });
+      await stageItem(item);
+      staged.push(item.name);
+    }
+    await writeState(stateFile, { state: 'done', staged });
+  } catch (error) {
+    await writeState(stateFile, { state: 'failed', reason: (error as Error).message, staged });
+  }
+}
+
+if (process.argv[1]?.endsWith('stage-files.js') && process.argv[2]) {
+  await main(process.argv[2]);
+}
