@@ -75,8 +75,8 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   }
   const needs = checked.resolved;
 
-  const answers = await askSites(deps, offerSet, needs, now);
   const expiresAt = now + deps.settings.offerLifetimeMs;
+  const answers = await askSites(deps, offerSet, needs, now, expiresAt);
   const ranked = answers.sort(byEarliestThenLargest);
   const chosen = ranked.slice(0, maxOffers);
   const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
@@ -119,7 +119,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
  * worker, sets one expiry timer for every offer id any site may hold under (before asking anyone:
  * whatever happens next, a silent site or a crash, the holds are released), then waits for all.
  */
-async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs: ResolvedNeeds, now: number): Promise<SiteOffer[]> {
+async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs: ResolvedNeeds, now: number, expiresAt: number): Promise<SiteOffer[]> {
   const perSite = deps.settings.maxOffers;
   const eligible = deps.sites.all().filter((site) => {
     const reasons = assessSite(needs, site);
@@ -132,7 +132,6 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
   }
   const asked = eligible.filter((site) => live.has(site.name));
   if (asked.length === 0) return [];
-  const expiresAt = now + deps.settings.offerLifetimeMs;
   const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
   await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
   const answers = await Promise.all(asked.map(async (site) => {

@@ -1,6 +1,6 @@
 import { parseDuration, parseInstant, parseInterval } from '../domain/iso8601.js';
-import { makeMessage, type Message } from '../domain/messages.js';
-import { isTerminal, type SessionPhase } from '../domain/phases.js';
+import { makeMessage, stamp, type Message } from '../domain/messages.js';
+import { holdsCapacity, isTerminal, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { Executor, RunHandle, RunSpec, Stager, StagingItem } from './executor.js';
 import type { BrokerStore, SessionRecord } from './ports.js';
 
@@ -26,9 +26,9 @@ export interface RunSessionDeps {
 }
 
 const note = (now: number, kind: string, template: string, values: Record<string, string | number> = {}): Message =>
-  ({ ...makeMessage(kind, 'INFO', template, values), time: new Date(now).toISOString() });
+  stamp(makeMessage(kind, 'INFO', template, values), now);
 const problem = (now: number, template: string, values: Record<string, string | number> = {}): Message =>
-  ({ ...makeMessage('urn:session-failed', 'ERROR', template, values), time: new Date(now).toISOString() });
+  stamp(makeMessage('urn:session-failed', 'ERROR', template, values), now);
 
 interface Timing { preparingStart: number; availableStart: number; durationMs: number }
 
@@ -42,7 +42,8 @@ function timingOf(session: SessionRecord): Timing | undefined {
   return { preparingStart: preparing, availableStart: available.interval.start, durationMs: duration.ms };
 }
 
-const NOT_TERMINAL: SessionPhase[] = ['ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING'];
+/** The phases of an accepted session that has not ended. */
+const NOT_TERMINAL: SessionPhase[] = SESSION_PHASES.filter((phase) => holdsCapacity(phase) && phase !== 'OFFERED');
 
 async function fail(deps: RunSessionDeps, uuid: string, template: string, values: Record<string, string | number> = {}): Promise<void> {
   await deps.store.finish(uuid, NOT_TERMINAL, 'FAILED', deps.now(), problem(deps.now(), template, values));

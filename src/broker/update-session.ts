@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import { BrokerError } from '../domain/errors.js';
-import { makeMessage } from '../domain/messages.js';
+import { makeMessage, stamp } from '../domain/messages.js';
 import { clientTransitions, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { BrokerStore, Negotiator, SessionRecord } from './ports.js';
 
@@ -27,8 +27,7 @@ function phasesAllowing(target: SessionPhase): SessionPhase[] {
  */
 export async function updateSessionPhase(deps: UpdateSessionDeps, uuid: string, target: SessionPhase): Promise<SessionRecord> {
   const now = deps.clock.now();
-  const note = makeMessage('urn:phase-change', 'INFO', NOTES[target] ?? 'Phase set to {phase} by the client', { phase: target });
-  note.time = new Date(now).toISOString();
+  const note = stamp(makeMessage('urn:phase-change', 'INFO', NOTES[target] ?? 'Phase set to {phase} by the client', { phase: target }), now);
   const result = await deps.store.transition(uuid, target, phasesAllowing(target), now, note);
   switch (result.outcome) {
     case 'not-found':

@@ -27,3 +27,12 @@ export function makeMessage(
 }
 
 export const isError = (message: Message): boolean => message.level === 'ERROR';
+
+/** The message with the time it was said (an instant from the caller's clock). */
+export function stamp(message: Message, now: number): Message {
+  return { ...message, time: new Date(now).toISOString() };
+}
+
+/** Said by the expiry timer and by a late accept alike. */
+export const offerExpiredNote = (now: number): Message =>
+  stamp(makeMessage('urn:offer-expired', 'INFO', 'The offer expired before it was accepted'), now);

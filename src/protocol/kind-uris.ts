@@ -6,6 +6,8 @@
  * Inside the broker a kind is its canonical short name `<folder>/<name>`; responses are written in
  * the family the client used.
  */
+import { setOwn } from './own-property.js';
+
 export type KindFamily = 'v1.0' | 'eb-v1.0' | 'eb-2025';
 
 const PURL = 'https://www.purl.org/ivoa.net';
@@ -61,7 +63,7 @@ export function rewriteKinds<T>(tree: T, family: KindFamily): T {
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(node)) {
       const parsed = key === 'kind' && typeof value === 'string' ? parseKind(value) : undefined;
-      Object.defineProperty(out, key, { value: parsed ? kindUri(parsed.short, family) : visit(value), enumerable: true, writable: true, configurable: true });
+      setOwn(out, key, parsed ? kindUri(parsed.short, family) : visit(value));
     }
     return out;
   };

@@ -1,5 +1,5 @@
-import { kindUri, parseKind } from './kind-uris.js';
-import { xmlShapes, type PropertyShape } from './schema-files.js';
+import { setOwn } from './own-property.js';
+import { concreteType, xmlShapes, type PropertyShape } from './schema-files.js';
 
 /**
  * Keeps only the properties the v1.0 schema defines for the value's type (its subtype, when it
@@ -9,16 +9,12 @@ import { xmlShapes, type PropertyShape } from './schema-files.js';
 export function knownProperties(value: unknown, type: string): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
   const record = value as Record<string, unknown>;
-  const subtypes = xmlShapes.kinds[type];
-  const parsed = subtypes && typeof record.kind === 'string' ? parseKind(record.kind) : undefined;
-  const direct = subtypes && typeof record.kind === 'string' && Object.hasOwn(subtypes, record.kind) ? subtypes[record.kind] : undefined;
-  const concrete = direct ?? ((parsed && subtypes?.[kindUri(parsed.short)]) || type);
-  const shape = xmlShapes.types[concrete];
+  const shape = xmlShapes.types[concreteType(type, record.kind)];
   if (!shape) return value;
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(record)) {
     const property = Object.hasOwn(shape, key) ? shape[key] : undefined;
-    if (property) Object.defineProperty(out, key, { value: keep(child, property), enumerable: true, writable: true, configurable: true });
+    if (property) setOwn(out, key, keep(child, property));
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { kindUri, parseKind } from './kind-uris.js';
 
 /** schemas/ at the top of the package: two levels up from src/protocol and from dist/protocol. */
 const SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
@@ -25,3 +26,12 @@ export interface XmlShapes {
 }
 
 export const xmlShapes: XmlShapes = readSchemaFile<XmlShapes>('xml-shapes.json');
+
+/** The subtype a value of an abstract `type` has by its `kind` (any URI family, or a plain `uri:` kind). */
+export function concreteType(type: string, kind: unknown): string {
+  const subtypes = xmlShapes.kinds[type];
+  if (!subtypes || typeof kind !== 'string') return type;
+  if (Object.hasOwn(subtypes, kind)) return subtypes[kind] as string;
+  const parsed = parseKind(kind);
+  return (parsed && subtypes[kindUri(parsed.short)]) || type;
+}

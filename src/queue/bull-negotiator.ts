@@ -2,7 +2,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { NegotiationAnswer, NegotiationRequest, Negotiator } from '../broker/ports.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { HEARTBEAT_TTL_MS, JOB, jobId, siteQueueName, type ActivateJob, type LifecycleJob } from './queue-names.js';
+import { HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName, type LifecycleJob } from './queue-names.js';
 
 /** How long an answer about live workers is reused (well under the heartbeat's lifetime). */
 const LIVENESS_CACHE_MS = 1_000;
@@ -106,27 +106,15 @@ export class BullNegotiator implements Negotiator {
   async notifyAccepted(site: string, sessionUuid: string): Promise<void> {
     const queue = this.queues.get(site);
     if (!queue) return;
-    const data: ActivateJob = { sessionUuid };
-    await queue.add(JOB.activate, data, {
-      jobId: jobId.activate(sessionUuid),
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 200 },
-      removeOnComplete: true,
-      removeOnFail: { age: 24 * 3600 },
-    });
+    const data: LifecycleJob = { sessionUuid };
+    await queue.add(JOB.activate, data, lifecycleJobOptions(jobId.lifecycle(JOB.activate, sessionUuid)));
   }
 
   async notifyCancelled(site: string, sessionUuid: string): Promise<void> {
     const queue = this.queues.get(site);
     if (!queue) return;
     const data: LifecycleJob = { sessionUuid };
-    await queue.add(JOB.stop, data, {
-      jobId: jobId.lifecycle(JOB.stop, sessionUuid),
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 200 },
-      removeOnComplete: true,
-      removeOnFail: { age: 24 * 3600 },
-    });
+    await queue.add(JOB.stop, data, lifecycleJobOptions(jobId.lifecycle(JOB.stop, sessionUuid)));
   }
 
   async close(): Promise<void> {

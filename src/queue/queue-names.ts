@@ -18,13 +18,27 @@ export const JOB = {
 
 export const jobId = {
   negotiate: (offerSetUuid: string, site: string): string => `negotiate-${offerSetUuid}-${site}`,
-  activate: (sessionUuid: string): string => `activate-${sessionUuid}`,
   lifecycle: (step: string, sessionUuid: string, seq?: number): string => `${step}-${sessionUuid}${seq === undefined ? '' : `-${seq}`}`,
   expire: (offerSetUuid: string): string => `expire-${offerSetUuid}`,
 };
 
-export interface ActivateJob { sessionUuid: string }
 export interface LifecycleJob { sessionUuid: string; seq?: number }
+
+/**
+ * Every step of a session's life, wherever it is added (the API's accept and cancel, the site's
+ * own timers): a few quick retries, then the site worker fails the session rather than leave it stuck.
+ */
+export const LIFECYCLE_ATTEMPTS = 6;
+export function lifecycleJobOptions(id: string, delay = 0) {
+  return {
+    jobId: id,
+    delay,
+    attempts: LIFECYCLE_ATTEMPTS,
+    backoff: { type: 'exponential' as const, delay: 100 },
+    removeOnComplete: true,
+    removeOnFail: { age: 24 * 3600 },
+  };
+}
 export interface ExpireJob { holdIds: string[] }
 
 /** How long a worker's heartbeat counts as alive. */

@@ -10,7 +10,7 @@ import {
 } from '../broker/run-session.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, siteQueueName, type LifecycleJob } from './queue-names.js';
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName, type LifecycleJob } from './queue-names.js';
 
 export interface SiteWorkerOptions {
   connection: Redis;
@@ -29,8 +29,6 @@ export interface SiteWorkerOptions {
 
 export interface RunningSiteWorker { worker: Worker; close(): Promise<void> }
 
-/** Tries per lifecycle step (backoff 100 ms, doubling): a few seconds, then the session fails. */
-const STEP_ATTEMPTS = 6;
 const LIFECYCLE_STEPS: ReadonlySet<string> = new Set([JOB.activate, JOB.prepare, JOB.stage, JOB.start, JOB.poll, JOB.stop]);
 
 /**
@@ -46,14 +44,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   const scheduler: LifecycleScheduler = {
     async schedule(step: LifecycleStep, sessionUuid: string, at: number, seq?: number) {
       const data: LifecycleJob = { sessionUuid, ...(seq === undefined ? {} : { seq }) };
-      await queue.add(step, data, {
-        jobId: jobId.lifecycle(step, sessionUuid, seq),
-        delay: Math.max(0, at - options.now()),
-        attempts: STEP_ATTEMPTS,
-        backoff: { type: 'exponential', delay: 100 },
-        removeOnComplete: true,
-        removeOnFail: { age: 24 * 3600 },
-      });
+      await queue.add(step, data, lifecycleJobOptions(jobId.lifecycle(step, sessionUuid, seq), Math.max(0, at - options.now())));
     },
   };
   const lifecycle: RunSessionDeps = {

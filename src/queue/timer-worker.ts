@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BrokerStore } from '../broker/ports.js';
-import { makeMessage } from '../domain/messages.js';
+import { offerExpiredNote } from '../domain/messages.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import { JOB, TIMERS_QUEUE, type ExpireJob } from './queue-names.js';
 
@@ -11,7 +11,6 @@ export function startTimerWorker(options: { connection: Redis; keys: RedisKeys; 
     if (job.name !== JOB.expire) throw new Error(`unknown timer job ${job.name}`);
     const { holdIds } = job.data as ExpireJob;
     const now = options.now();
-    const note = { ...makeMessage('urn:offer-expired', 'INFO', 'The offer expired before it was accepted'), time: new Date(now).toISOString() };
-    return options.store.expireOffers(holdIds, now, note);
+    return options.store.expireOffers(holdIds, now, offerExpiredNote(now));
   }, { connection: options.connection, prefix: options.keys.bullPrefix, concurrency: 16 });
 }

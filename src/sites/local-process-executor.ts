@@ -74,16 +74,20 @@ export class LocalProcessExecutor implements Executor {
 
   async poll(handle: RunHandle): Promise<RunStatus> {
     if (existsSync(join(handle.dir, 'cancelled'))) return { state: 'cancelled' };
-    const code = await readFile(join(handle.dir, 'exit-code'), 'utf8').catch(() => undefined);
-    if (code !== undefined) {
-      const exitCode = Number(code.trim());
-      return { state: 'exited', exitCode, timedOut: TIMED_OUT.has(exitCode) };
-    }
+    const exited = await this.exitStatus(handle);
+    if (exited) return exited;
     if (this.alive(handle)) return { state: 'running' };
-    // Read again: it may have finished between the two looks.
-    const late = await readFile(join(handle.dir, 'exit-code'), 'utf8').catch(() => undefined);
-    if (late !== undefined) return { state: 'exited', exitCode: Number(late.trim()), timedOut: TIMED_OUT.has(Number(late.trim())) };
-    return { state: 'lost', reason: `process ${handle.id} ended without recording an exit code (killed from outside, or the host restarted)` };
+    // Look again: it may have finished between the two looks.
+    return await this.exitStatus(handle)
+      ?? { state: 'lost', reason: `process ${handle.id} ended without recording an exit code (killed from outside, or the host restarted)` };
+  }
+
+  /** How the run ended, from the exit code the wrapper wrote; undefined while there is none. */
+  private async exitStatus(handle: RunHandle): Promise<RunStatus | undefined> {
+    const text = await readFile(join(handle.dir, 'exit-code'), 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    const exitCode = Number(text.trim());
+    return { state: 'exited', exitCode, timedOut: TIMED_OUT.has(exitCode) };
   }
 
   /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
 import type { BrokerStore, OfferSetRecord, SessionRecord, TransitionOutcome } from '../broker/ports.js';
-import { makeMessage } from '../domain/messages.js';
+import { makeMessage, offerExpiredNote, stamp } from '../domain/messages.js';
 import type { RedisKeys } from './redis-keys.js';
 import { brokerScripts } from './redis-scripts.js';
 
@@ -80,9 +80,8 @@ export class RedisBrokerStore implements BrokerStore {
   }
 
   async transition(uuid: string, target: SessionPhase, from: readonly SessionPhase[], now: number, note: Message): Promise<TransitionOutcome> {
-    const time = new Date(now).toISOString();
-    const expiredNote = { ...makeMessage('urn:offer-expired', 'INFO', 'The offer expired before it was accepted'), time };
-    const siblingNote = { ...makeMessage('urn:sibling-accepted', 'INFO', 'Another offer of the same offer set [{uuid}] was accepted', { uuid }), time };
+    const expiredNote = offerExpiredNote(now);
+    const siblingNote = stamp(makeMessage('urn:sibling-accepted', 'INFO', 'Another offer of the same offer set [{uuid}] was accepted', { uuid }), now);
     const outcome = (await this.scripts.ebTransition(
       this.keys.prefix, uuid, target, `,${from.join(',')},`, now, json(note), this.options.retentionMs, json(expiredNote), json(siblingNote),
     )) as TransitionOutcome['outcome'];

@@ -1,4 +1,5 @@
 import { BrokerError } from '../../domain/errors.js';
+import { setOwn } from '../own-property.js';
 
 /** Limits on any decoded document, whatever its format: far above any real request. */
 export const DOCUMENT_LIMITS = { maxDepth: 32, maxNodes: 20_000 } as const;
@@ -23,8 +24,7 @@ export function canonicalValue(value: unknown): unknown {
     for (const [key, child] of Object.entries(node)) {
       if (child === null || child === undefined) continue;
       if (Array.isArray(child) && child.length === 0) continue;
-      // defineProperty: a `__proto__` key is data here, not the object's prototype.
-      Object.defineProperty(out, key, { value: walk(child, depth + 1), enumerable: true, writable: true, configurable: true });
+      setOwn(out, key, walk(child, depth + 1));
     }
     return out;
   };

@@ -2,8 +2,8 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import { BrokerError } from '../../domain/errors.js';
-import { kindUri, parseKind } from '../kind-uris.js';
-import { xmlShapes, type PropertyShape } from '../schema-files.js';
+import { setOwn } from '../own-property.js';
+import { concreteType, xmlShapes, type PropertyShape } from '../schema-files.js';
 import type { DocumentType } from './document-types.js';
 
 /**
@@ -69,15 +69,6 @@ export function decodeXml(text: string, type: DocumentType): unknown {
   return type === 'Problem' ? genericValue(root) : objectValue(root, type);
 }
 
-function concreteType(type: string, kind: unknown): string {
-  const subtypes = xmlShapes.kinds[type];
-  if (!subtypes || typeof kind !== 'string') return type;
-  // Options and updates use plain `uri:` kinds; components use a URI of one of three families.
-  if (Object.hasOwn(subtypes, kind)) return subtypes[kind] as string;
-  const parsed = parseKind(kind);
-  return (parsed && subtypes[kindUri(parsed.short)]) || type;
-}
-
 /** Element name -> property, for arrays whose items are named otherwise (connectors -> connector). */
 const itemElements = new Map<string, Map<string, string>>();
 function propertyOfElement(type: string, element: string): string {
@@ -90,11 +81,6 @@ function propertyOfElement(type: string, element: string): string {
     itemElements.set(type, names);
   }
   return names.get(element) ?? element;
-}
-
-/** Sets a property even when its name is `__proto__`, which plain assignment would swallow. */
-export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function children(node: XmlNode): Record<string, XmlNode | XmlNode[]> {
