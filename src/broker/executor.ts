@@ -5,8 +5,10 @@
  */
 export interface RunSpec {
   sessionUuid: string;
+  /** The container image asked for (its first location), when the executable names one. */
+  image?: string;
   /** The program to run; for containers, overrides the image's entrypoint. */
-  entrypoint: string;
+  entrypoint?: string;
   /** Its arguments. */
   command: string[];
   environment: Record<string, string>;
@@ -32,6 +34,8 @@ export type RunStatus =
   | { state: 'lost'; reason: string };
 
 export interface Executor {
+  /** Why this executor cannot run the spec (checked before submit); undefined when it can. */
+  unsupported?(spec: RunSpec): string | undefined;
   submit(spec: RunSpec): Promise<RunHandle>;
   poll(handle: RunHandle): Promise<RunStatus>;
   /** Stops the run and everything it started; resolves once it is gone. */

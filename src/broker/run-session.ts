@@ -120,14 +120,19 @@ function mountsOf(session: SessionRecord, staged: Record<string, string>): Array
   });
 }
 
-/** What the executable asks to run; undefined (and why) when this site cannot run it. */
+/** What the executable asks to run; a string (why) when no site could run it. */
 function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
   const exe = session.document.executable as Record<string, unknown> | undefined;
   if (!exe || !String(exe.kind ?? '').endsWith('docker-container.yaml')) return 'only docker-container executables run here yet';
-  if (typeof exe.entrypoint !== 'string' || exe.entrypoint === '') return 'the executable needs an entrypoint to run without a container runtime';
+  const image = isDoc(exe.image) && Array.isArray(exe.image.locations) ? exe.image.locations.find((l): l is string => typeof l === 'string' && l !== '') : undefined;
+  const entrypoint = typeof exe.entrypoint === 'string' && exe.entrypoint !== '' ? exe.entrypoint : undefined;
+  if (!image && !entrypoint) return 'the executable names neither an image nor an entrypoint';
   const command = Array.isArray(exe.command) ? exe.command.map(String) : [];
   const environment = (exe.environment ?? {}) as Record<string, string>;
-  return { sessionUuid: session.uuid, entrypoint: exe.entrypoint, command, environment, timeLimitMs: timing.durationMs };
+  return {
+    sessionUuid: session.uuid, ...(image ? { image } : {}), ...(entrypoint ? { entrypoint } : {}),
+    command, environment, timeLimitMs: timing.durationMs,
+  };
 }
 
 /** AVAILABLE -> RUNNING: hands the executable to the executor and starts polling it. */
@@ -138,7 +143,8 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
   if ('unavailable' in deps.executor) return fail(deps, uuid, 'Site {site} cannot run sessions: {why}', { site: deps.site, why: deps.executor.unavailable });
   const spec = runSpec(session, timing);
-  if (typeof spec === 'string') return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: spec });
+  const why = typeof spec === 'string' ? spec : deps.executor.unsupported?.(spec);
+  if (why !== undefined || typeof spec === 'string') return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: why ?? '' });
   const items = stagingItems(session, deps.maxStagingBytes);
   if (typeof items !== 'string' && items.length) spec.mounts = mountsOf(session, await deps.stager.start(uuid, items));
   // A start retried after a crash finds the run it already made.

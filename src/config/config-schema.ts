@@ -60,7 +60,20 @@ export const SITES_FILE_SCHEMA = {
             type: 'object',
             required: ['type'],
             oneOf: [
-              { additionalProperties: false, properties: { type: { const: 'local' }, containerRuntime: { enum: ['docker', 'podman', 'apptainer', 'none', 'auto'] } } },
+              {
+                additionalProperties: false,
+                properties: {
+                  type: { const: 'local' },
+                  containerRuntime: { enum: ['docker', 'podman', 'apptainer', 'none', 'auto'] },
+                  developmentImages: {
+                    type: 'object',
+                    additionalProperties: {
+                      type: 'object', required: ['entrypoint'], additionalProperties: false,
+                      properties: { entrypoint: { type: 'string', minLength: 1 }, command: { type: 'array', items: { type: 'string' } } },
+                    },
+                  },
+                },
+              },
               { additionalProperties: false, properties: { type: { const: 'slurm' }, partition: { type: 'string' }, account: { type: 'string' } } },
             ],
           },

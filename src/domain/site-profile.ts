@@ -43,5 +43,10 @@ export interface StorageElement {
 }
 
 export type ExecutorConfig =
-  | { type: 'local'; containerRuntime?: 'docker' | 'podman' | 'apptainer' | 'none' | 'auto' }
+  | {
+    type: 'local';
+    containerRuntime?: 'docker' | 'podman' | 'apptainer' | 'none' | 'auto';
+    /** Without a container runtime: images run as a local program instead (development only). */
+    developmentImages?: Record<string, { entrypoint: string; command?: string[] }>;
+  }
   | { type: 'slurm'; partition?: string; account?: string };

@@ -139,7 +139,7 @@ function executorFor(site: SiteProfile, log: (line: string) => void): Executor |
   const runtime = site.executor.containerRuntime ?? 'auto';
   if (runtime === 'none' || runtime === 'auto') {
     log(`site ${site.name}: sessions run as plain processes without a container (development only), in ${site.scratchDir}`);
-    return new LocalProcessExecutor(site.scratchDir);
+    return new LocalProcessExecutor(site.scratchDir, site.executor.developmentImages);
   }
   return { unavailable: `the ${runtime} container runtime is not supported yet` };
 }

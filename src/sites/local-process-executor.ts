@@ -5,6 +5,9 @@ import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 
 const GRACE_MS = 5_000;
+
+/** A container image a site without a container runtime stands in for with a local program. */
+export interface DevelopmentImage { entrypoint: string; command?: string[] }
 /** coreutils `timeout`: 124 when the limit struck and TERM ended it, 137 when KILL had to. */
 const TIMED_OUT = new Set([124, 137]);
 
@@ -17,9 +20,32 @@ const TIMED_OUT = new Set([124, 137]);
  * which holds the broker's secrets.
  */
 export class LocalProcessExecutor implements Executor {
-  constructor(private readonly scratchRoot: string) {}
+  /**
+   * `developmentImages`: container images this site, having no container runtime, runs as a
+   * local program instead (image name -> program and leading arguments), so that requests written
+   * for a container (the SRCNet API's, say) can run on a development machine.
+   */
+  constructor(
+    private readonly scratchRoot: string,
+    private readonly developmentImages: Readonly<Record<string, DevelopmentImage>> = {},
+  ) {}
+
+  unsupported(spec: RunSpec): string | undefined {
+    if (spec.entrypoint || (spec.image && Object.hasOwn(this.developmentImages, spec.image))) return undefined;
+    const known = Object.keys(this.developmentImages);
+    return `without a container runtime the executable needs an entrypoint${known.length ? ` or one of the site's development images (${known.join(', ')})` : ''}, and image ${spec.image ?? '(none)'} is not one`;
+  }
+
+  /** The program and its arguments: the entrypoint asked for, or what a development image stands for. */
+  private program(spec: RunSpec): string[] {
+    if (spec.entrypoint) return [spec.entrypoint, ...spec.command];
+    const image = spec.image && Object.hasOwn(this.developmentImages, spec.image) ? this.developmentImages[spec.image] : undefined;
+    if (!image) throw new Error(this.unsupported(spec));
+    return [image.entrypoint, ...(image.command ?? []), ...spec.command];
+  }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
+    const program = this.program(spec);
     const dir = join(this.scratchRoot, spec.sessionUuid);
     const cwd = this.workingDirectory(dir, spec.workingDirectory);
     await mkdir(join(dir, 'outputs'), { recursive: true });
@@ -36,7 +62,7 @@ export class LocalProcessExecutor implements Executor {
     // that group, so that cancelling reaches everything the command started.
     const wrapper = 'limit=$1; shift; timeout --signal=TERM --kill-after=5s "$limit" "$@" >> "$EB_LOG" 2>&1 & '
       + 'echo $! > "$EB_GROUP"; wait $!; code=$?; echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
-    const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, spec.entrypoint, ...spec.command], {
+    const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...program], {
       cwd,
       detached: true,
       stdio: 'ignore',

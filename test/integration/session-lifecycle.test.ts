@@ -56,6 +56,31 @@ describe('sessions that run', () => {
     expect(await broker.heldNow()).toBe(0);
   });
 
+  it('runs an image the site stands in for with a local program (development images), the request\'s command appended', async () => {
+    const images = await startTestBroker({ config: { sites: [demoSite({
+      preparationMs: 0, releasingMs: 0,
+      executor: { type: 'local', containerRuntime: 'none', developmentImages: { 'example.org/echo:1': { entrypoint: '/bin/sh', command: ['-c', 'echo "image ran with $*"', 'echo'] } } },
+    })] } });
+    try {
+      const body = script('unused');
+      delete (body.executable as Doc).entrypoint;
+      body.executable.image = { locations: ['example.org/echo:1'] };
+      body.executable.command = ['--threshold', '5'];
+      const set = (await images.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body))).body as Doc;
+      const uuid = set.offers[0].meta.uuid as string;
+      await images.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+      let session: Doc = {};
+      for (let i = 0; i < 200 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        session = (await images.http.get(`/sessions/${uuid}`)).body as Doc;
+      }
+      expect(session.phase).toBe('COMPLETED');
+      expect((await images.http.get(`/sessions/${uuid}/logs`)).text).toBe('image ran with --threshold 5\n');
+    } finally {
+      await images.close();
+    }
+  });
+
   it('ends FAILED with the exit status in a message when the executable fails', async () => {
     const session = await runUntilEnd(script('echo oops >&2; exit 42'));
     expect(session.phase).toBe('FAILED');
@@ -82,7 +107,7 @@ describe('sessions that run', () => {
     delete (body.executable as Doc).entrypoint;
     const session = await runUntilEnd(body);
     expect(session.phase).toBe('FAILED');
-    expect(session.meta.messages.at(-1).message).toBe('Site demo cannot run this executable: the executable needs an entrypoint to run without a container runtime');
+    expect(session.meta.messages.at(-1).message).toBe('Site demo cannot run this executable: without a container runtime the executable needs an entrypoint, and image busybox is not one');
   });
 
   it('fails a session whose start keeps failing on the site, after its retries, instead of leaving it stuck', async () => {
