@@ -1,8 +1,12 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { NegotiationAnswer, NegotiationRequest, Negotiator } from '../broker/ports.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName, type LifecycleJob } from './queue-names.js';
+import {
+  HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName,
+  type LifecycleJob, type NegotiationJob, type NegotiationReply,
+} from './queue-names.js';
 
 /** How long an answer about live workers is reused (well under the heartbeat's lifetime). */
 const LIVENESS_CACHE_MS = 1_000;
@@ -10,39 +14,51 @@ const LIVENESS_CACHE_MS = 1_000;
 interface Pending { resolve: (answer: NegotiationAnswer | 'timeout') => void; timer: NodeJS.Timeout }
 
 /**
- * The API's side of negotiation. Each request becomes a job on the site's queue; the answer comes
- * back as the job's return value through the queue's event stream, read by one QueueEvents per
- * site and matched to the waiting request by job id. A request that outlives its bound answers
- * 'timeout'; the site's holds for it are released by their expiry timer.
+ * The API's side of negotiation. Each request becomes a job on the site's queue; the site worker
+ * publishes the answer on this process's own reply channel, where it is matched to the waiting
+ * request by job id. A reply channel per API process (rather than every process reading every
+ * queue's event stream) keeps the cost of an answer the same however many API processes share
+ * Redis. An answer that never arrives (a worker that died, a lost subscription) leaves the request
+ * to answer 'timeout' at its bound, after one last look at the job's return value; the site's
+ * holds for it are released by their expiry timer.
  */
 export class BullNegotiator implements Negotiator {
   private readonly queues = new Map<string, Queue>();
-  private readonly events = new Map<string, QueueEvents>();
   private readonly pending = new Map<string, Pending>();
+  private readonly replyTo: string;
+  private subscriber: Redis | undefined;
 
   /**
-   * `producer` adds jobs, `events` is duplicated by BullMQ for the blocking event reads, `store`
-   * reads heartbeats.
+   * `producer` adds jobs, `events` is duplicated for the reply subscription, `store` reads
+   * heartbeats.
    */
   constructor(
     private readonly connections: { producer: Redis; events: Redis; store: Redis },
     private readonly keys: RedisKeys,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.replyTo = keys.negotiationReplies(randomUUID());
+  }
 
-  /** Opens the queue and its event reader for each site; resolves once events are being read. */
+  /** Opens the queue of each site and subscribes to this process's replies. */
   async start(sites: readonly string[]): Promise<void> {
-    await Promise.all(sites.map(async (site) => {
-      const name = siteQueueName(site);
-      this.queues.set(site, new Queue(name, { connection: this.connections.producer, prefix: this.keys.bullPrefix }));
-      const events = new QueueEvents(name, { connection: this.connections.events, prefix: this.keys.bullPrefix });
-      events.on('completed', ({ jobId: id, returnvalue }) => this.settle(id, returnvalue as unknown as NegotiationAnswer));
-      events.on('failed', ({ jobId: id, failedReason }) => this.settle(id, {
-        site, offers: [], messages: [{ kind: 'urn:site-failure', level: 'WARN', template: 'Site {site} failed to answer: {reason}', values: { site, reason: failedReason }, message: `Site ${site} failed to answer: ${failedReason}` }],
-      }));
-      this.events.set(site, events);
-      await events.waitUntilReady();
-    }));
+    for (const site of sites) {
+      this.queues.set(site, new Queue(siteQueueName(site), { connection: this.connections.producer, prefix: this.keys.bullPrefix }));
+    }
+    const subscriber = this.connections.events.duplicate({ connectionName: 'eb-negotiation-replies' });
+    this.subscriber = subscriber;
+    subscriber.on('message', (_channel: string, text: string) => this.receive(text));
+    await subscriber.subscribe(this.replyTo);
+  }
+
+  private receive(text: string): void {
+    let reply: NegotiationReply;
+    try {
+      reply = JSON.parse(text) as NegotiationReply;
+    } catch {
+      return;
+    }
+    this.settle(reply.jobId, 'answer' in reply ? reply.answer : siteFailed(reply.site, reply.error));
   }
 
   private settle(id: string, answer: NegotiationAnswer): void {
@@ -85,15 +101,20 @@ export class BullNegotiator implements Negotiator {
     const answer = new Promise<NegotiationAnswer | 'timeout'>((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve('timeout');
+        // The reply may have been lost on the way (a reconnecting subscriber): the job keeps it.
+        queue.getJob(id)
+          .then((job) => resolve(job?.finishedOn && job.returnvalue ? job.returnvalue as NegotiationAnswer : 'timeout'))
+          .catch(() => resolve('timeout'));
       }, timeoutMs);
       this.pending.set(id, { resolve, timer });
     });
+    const data: NegotiationJob = { ...request, replyTo: this.replyTo };
     try {
-      await queue.add(JOB.negotiate, request, {
+      await queue.add(JOB.negotiate, data, {
         jobId: id,
         attempts: 1,
-        removeOnComplete: { age: 60, count: 5000 },
+        // Kept a little while for the look at a timed-out request's answer; no one else reads it.
+        removeOnComplete: { age: 60 },
         removeOnFail: { age: 3600 },
       });
     } catch (error) {
@@ -123,7 +144,17 @@ export class BullNegotiator implements Negotiator {
       waiting.resolve('timeout');
     }
     this.pending.clear();
-    await Promise.all([...this.events.values()].map((events) => events.close()));
+    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
   }
+}
+
+/** The answer of a site whose worker failed to evaluate the request: no offers, and why. */
+function siteFailed(site: string, reason: string): NegotiationAnswer {
+  return {
+    site, offers: [], messages: [{
+      kind: 'urn:site-failure', level: 'WARN', template: 'Site {site} failed to answer: {reason}',
+      values: { site, reason }, message: `Site ${site} failed to answer: ${reason}`,
+    }],
+  };
 }

@@ -1,3 +1,5 @@
+import type { NegotiationAnswer, NegotiationRequest } from '../broker/ports.js';
+
 /**
  * BullMQ queue names and job names. Queue names may not contain ':'; job ids are deterministic
  * and colon-free, so adding the same job twice is harmless.
@@ -23,6 +25,15 @@ export const jobId = {
 };
 
 export interface LifecycleJob { sessionUuid: string; seq?: number }
+
+/**
+ * A negotiation job: the request, and the pub/sub channel of the API process that waits for the
+ * answer. The site worker publishes the answer there (and keeps it as the job's return value).
+ */
+export interface NegotiationJob extends NegotiationRequest { replyTo: string }
+
+/** What a site worker publishes on `replyTo`: the answer, or why it could not give one. */
+export type NegotiationReply = { jobId: string; answer: NegotiationAnswer } | { jobId: string; site: string; error: string };
 
 /**
  * Every step of a session's life, wherever it is added (the API's accept and cancel, the site's

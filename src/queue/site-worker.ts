@@ -3,14 +3,17 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
 import type { Executor, Stager } from '../broker/executor.js';
-import type { BrokerStore, CapacityLedger, NegotiationRequest } from '../broker/ports.js';
+import type { BrokerStore, CapacityLedger, NegotiationAnswer } from '../broker/ports.js';
 import {
   activateSession, checkStaging, giveUpStep, pollSession, prepareSession, startSession, stopSession,
   type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
 } from '../broker/run-session.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName, type LifecycleJob } from './queue-names.js';
+import {
+  HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName,
+  type LifecycleJob, type NegotiationJob, type NegotiationReply,
+} from './queue-names.js';
 
 export interface SiteWorkerOptions {
   connection: Redis;
@@ -52,10 +55,24 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: 1024 * 1024,
     maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
   };
+  // The answer goes straight to the API process that asked, and stays as the job's return value.
+  const negotiate = async (job: Job): Promise<NegotiationAnswer> => {
+    const request = job.data as NegotiationJob;
+    const reply = (message: NegotiationReply): Promise<number> => options.producer.publish(request.replyTo, JSON.stringify(message));
+    let answer: NegotiationAnswer;
+    try {
+      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now }, site, request);
+    } catch (error) {
+      await reply({ jobId: job.id ?? '', site: site.name, error: (error as Error).message }).catch(() => 0);
+      throw error;
+    }
+    await reply({ jobId: job.id ?? '', answer });
+    return answer;
+  };
   const worker = new Worker(siteQueueName(site.name), async (job: Job) => {
     const { sessionUuid, seq } = job.data as LifecycleJob;
     switch (job.name) {
-      case JOB.negotiate: return evaluateNegotiation({ ledger: options.ledger, now: options.now }, site, job.data as NegotiationRequest);
+      case JOB.negotiate: return negotiate(job);
       case JOB.activate: return activateSession(lifecycle, sessionUuid);
       case JOB.prepare: return prepareSession(lifecycle, sessionUuid);
       case JOB.stage: return checkStaging(lifecycle, sessionUuid, seq ?? 0);

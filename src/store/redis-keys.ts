@@ -11,6 +11,8 @@ export interface RedisKeys {
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
+  /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
+  negotiationReplies(processId: string): string;
   /** The prefix BullMQ puts before its own keys. */
   bullPrefix: string;
 }
@@ -25,6 +27,7 @@ export function redisKeys(prefix: string): RedisKeys {
     hold: (id) => `${prefix}:hold:${id}`,
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,
+    negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
     bullPrefix: `${prefix}:bull`,
   };
 }

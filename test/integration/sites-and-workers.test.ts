@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { dockerRequest, redisUrl, startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
 const WORKER_ENTRY = fileURLToPath(new URL('../../dist/main/worker.js', import.meta.url));
@@ -63,6 +65,47 @@ describe('sites and their workers', () => {
       expect(res.body.meta.messages.map((m: Doc) => m.message)).toContain('Site demo did not answer within 300 ms');
     } finally {
       await silent.close();
+    }
+  });
+
+  it('takes an answer whose reply was lost from the job itself when the bound passes', async () => {
+    const api = await startTestBroker({ parts: { api: true }, env: { NEGOTIATION_TIMEOUT: 'PT1S' } });
+    // Stands in for a site worker whose pub/sub reply never arrived: it completes the job with an
+    // answer but publishes nothing.
+    const connection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+    const worker = new Worker('site-demo', async () => ({
+      site: 'demo', offers: [], messages: [{ kind: 'urn:test', level: 'INFO', template: 'kept by the job', values: {}, message: 'kept by the job' }],
+    }), { connection, prefix: `${api.config.keyPrefix}:bull` });
+    try {
+      await api.redis.zadd(`${api.config.keyPrefix}:workers:demo`, Date.now() + 60_000, 'replyless');
+      const res = await api.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest()));
+      expect(res.body.result).toBe('NO');
+      const messages = res.body.meta.messages.map((m: Doc) => m.message);
+      expect(messages).toContain('kept by the job');
+      expect(messages).not.toContain('Site demo did not answer within 1000 ms');
+    } finally {
+      await worker.close();
+      await connection.quit();
+      await api.close();
+    }
+  });
+
+  it('publishes why a site worker could not evaluate a negotiation to the API that asked', async () => {
+    const broker = await startTestBroker();
+    const subscriber = new Redis(redisUrl());
+    try {
+      const channel = `${broker.config.keyPrefix}:negotiation-replies:test`;
+      const reply = new Promise<Doc>((resolve) => subscriber.on('message', (_c: string, text: string) => resolve(JSON.parse(text) as Doc)));
+      await subscriber.subscribe(channel);
+      const queue = new Queue('site-demo', { connection: broker.redis, prefix: `${broker.config.keyPrefix}:bull` });
+      // A request without needs: the worker cannot plan it.
+      await queue.add('negotiate', { offerSetUuid: 'broken', site: 'demo', offerIds: ['x'], now: Date.now(), answerBy: Date.now() + 5000, expiresAt: Date.now() + 5000, maxOffers: 1, replyTo: channel }, { jobId: 'negotiate-broken-demo' });
+      const answer = await reply;
+      expect(answer).toEqual({ jobId: 'negotiate-broken-demo', site: 'demo', error: expect.stringMatching(/\S/) });
+      await queue.close();
+    } finally {
+      await subscriber.quit();
+      await broker.close();
     }
   });
 
