@@ -65,6 +65,8 @@ export interface BrokerStore {
   /** Adds log text (kept to the last `maxBytes`), and reads it back. */
   appendLog(uuid: string, text: string, maxBytes: number): Promise<void>;
   getLog(uuid: string): Promise<string>;
+  /** The log after byte `from` of all bytes ever written to it (for a reader that follows it). */
+  readLog(uuid: string, from: number): Promise<LogChunk>;
   ping(): Promise<boolean>;
 }
 
@@ -137,3 +139,7 @@ export interface SiteDirectory {
   all(): readonly SiteProfile[];
   get(name: string): SiteProfile | undefined;
 }
+
+/** Part of a session's log: its bytes, the offset to read on from, and how many bytes after the
+ * asked offset had already been dropped from the head (the store keeps only the tail). */
+export interface LogChunk { bytes: Buffer; next: number; skipped: number }

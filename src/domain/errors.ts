@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'invalid-document',
   'invalid-update',
   'invalid-uuid',
+  'invalid-query',
   'not-found',
   'route-not-found',
   'method-not-allowed',

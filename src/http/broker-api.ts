@@ -1,6 +1,6 @@
 import type { DirectOutcome } from '../broker/direct-execution.js';
 import type { OfferSetResult, OffersInput } from '../broker/request-offers.js';
-import type { OfferSetRecord, SessionRecord } from '../broker/ports.js';
+import type { LogChunk, OfferSetRecord, SessionRecord } from '../broker/ports.js';
 import type { SessionPhase } from '../domain/phases.js';
 
 /** The use cases the HTTP layer calls, already bound to their dependencies by an entry point. */
@@ -12,6 +12,8 @@ export interface BrokerApi {
   updateSessionPhase(uuid: string, target: SessionPhase): Promise<SessionRecord>;
   /** The session's log text so far (the site copies it to Redis while the session runs). */
   getSessionLog(uuid: string): Promise<string>;
+  /** The log after byte `from`, with the session's phase at the time of reading (to follow it). */
+  readSessionLog(uuid: string, from: number): Promise<LogChunk & { phase: SessionPhase }>;
   /** Whether the broker can serve: its store answers and at least one site has a live worker. */
   availability(): Promise<{ available: boolean; note: string }>;
 }

@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { BrokerError } from '../domain/errors.js';
+import { isTerminal } from '../domain/phases.js';
 import { responseFormat } from '../protocol/media-types.js';
 import { renderFailedSession, renderOfferSet, renderSession } from '../protocol/offer-documents.js';
 import { readExecutionRequestBody, readPhaseUpdateBody } from '../protocol/read-request-body.js';
@@ -15,6 +16,39 @@ function uuidParam(req: Request): string {
 }
 
 const bodyOf = (req: Request): Uint8Array => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+
+const FOLLOW_POLL_MS = 250;
+
+function isFollow(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (value === '' || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new BrokerError('invalid-query', { values: { name: 'follow' }, detail: 'follow must be true or false' });
+}
+
+/**
+ * `GET /sessions/{uuid}/logs?follow=true`: the log so far, then what the site adds, as one
+ * chunked text response that ends once the session has ended and its log is complete.
+ */
+async function followLog(api: BrokerApi, uuid: string, res: Response): Promise<void> {
+  const first = await api.readSessionLog(uuid, 0); // a 404 before any byte is sent
+  res.status(200).type('text/plain; charset=utf-8').set({ 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
+  res.flushHeaders();
+  let closed = false;
+  res.on('close', () => { closed = true; });
+  try {
+    for (let chunk = first; !closed; chunk = await api.readSessionLog(uuid, chunk.next)) {
+      if (chunk.skipped > 0) res.write(`[${chunk.skipped} bytes of log dropped: the broker keeps the last part only]\n`);
+      if (chunk.bytes.length > 0) res.write(chunk.bytes);
+      // The phase was read before the log: once it is terminal, nothing more will come.
+      if (isTerminal(chunk.phase)) break;
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+    }
+  } catch {
+    // The headers are sent: the stream just ends early, and the client may follow again.
+  }
+  res.end();
+}
 
 /** The ExecutionBroker v1.0 resources. Each route decodes, calls one use case and encodes. */
 export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Router {
@@ -60,8 +94,13 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   });
 
   router.get('/sessions/:uuid/logs', async (req, res) => {
-    const text = await api.getSessionLog(uuidParam(req));
-    res.status(200).type('text/plain; charset=utf-8').send(text);
+    const uuid = uuidParam(req);
+    if (!isFollow(req.query.follow)) {
+      const text = await api.getSessionLog(uuid);
+      res.status(200).type('text/plain; charset=utf-8').send(text);
+      return;
+    }
+    await followLog(api, uuid, res);
   });
 
   router.post('/sessions/:uuid', rawBody, async (req, res) => {

@@ -108,6 +108,11 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
           await getSession({ clock, store }, uuid); // 404 for an unknown session
           return store.getLog(uuid);
         },
+        readSessionLog: async (uuid, from) => {
+          // The phase first: a terminal phase read before the log means the log is complete.
+          const { phase } = await getSession({ clock, store }, uuid);
+          return { ...(await store.readLog(uuid, from)), phase };
+        },
         availability: async () => {
           if (!(await store.ping())) return { available: false, note: 'The broker cannot reach its Redis store' };
           const live = await negotiator.liveSites(config.sites.map((s) => s.name));

@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE: Record<ErrorCode, CatalogueEntry> = {
   'invalid-document': { status: 400, title: 'Invalid document', template: 'The document does not match the ExecutionBroker v1.0 schema' },
   'invalid-update': { status: 400, title: 'Invalid update', template: 'The update cannot be applied: {reason}' },
   'invalid-uuid': { status: 400, title: 'Invalid identifier', template: '[{uuid}] is not a UUID' },
+  'invalid-query': { status: 400, title: 'Invalid query parameter', template: 'The query parameter {name} has a value the broker cannot use' },
   'not-found': { status: 404, title: 'Not found', template: 'No {what} with the identifier [{uuid}]' },
   'route-not-found': { status: 404, title: 'No such resource', template: 'Nothing is served at {method} {path}' },
   'method-not-allowed': { status: 405, title: 'Method not allowed', template: '{method} is not allowed on {path}; allowed: {allowed}' },

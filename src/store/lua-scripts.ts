@@ -131,3 +131,35 @@ if not phase or not string.find(from, ',' .. phase .. ',', 1, true) then return 
 finish(id, to, now, note, retention)
 return 1
 `;
+
+/**
+ * Appends to a session's log and keeps only its last maxBytes, counting every byte ever written
+ * (in `<log>:written`) so that a reader following the log can ask for "what came after byte N"
+ * even once the head has been dropped. ARGV: log key, text, maxBytes, retention ms.
+ */
+export const APPEND_LOG = `
+local key, written = ARGV[1], ARGV[1] .. ':written'
+local length = redis.call('APPEND', key, ARGV[2])
+redis.call('INCRBY', written, #ARGV[2])
+local limit = tonumber(ARGV[3])
+if length > limit then redis.call('SET', key, redis.call('GETRANGE', key, length - limit, -1)) end
+redis.call('PEXPIRE', key, ARGV[4])
+redis.call('PEXPIRE', written, ARGV[4])
+return length
+`;
+
+/**
+ * A session's log after byte `from` (of all bytes ever written). ARGV: log key, from. Returns
+ * {text, next, skipped}: skipped counts the bytes after `from` that were dropped from the head.
+ */
+export const READ_LOG = `
+local key = ARGV[1]
+local written = tonumber(redis.call('GET', key .. ':written') or '0')
+local kept = redis.call('STRLEN', key)
+local first = written - kept
+local from = math.max(tonumber(ARGV[2]), 0)
+local skipped = 0
+if from < first then skipped = first - from; from = first end
+if from >= written then return {'', written, skipped} end
+return {redis.call('GETRANGE', key, from - first, -1), written, skipped}
+`;

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
-import type { BrokerStore, OfferSetRecord, SessionRecord, TransitionOutcome } from '../broker/ports.js';
+import type { BrokerStore, LogChunk, OfferSetRecord, SessionRecord, TransitionOutcome } from '../broker/ports.js';
 import { makeMessage, offerExpiredNote, stamp } from '../domain/messages.js';
 import type { RedisKeys } from './redis-keys.js';
-import { brokerScripts } from './redis-scripts.js';
+import { brokerScripts, bufferScript } from './redis-scripts.js';
 
 export interface StoreOptions {
   /** How long finished offer sets and sessions stay readable. */
@@ -16,9 +16,11 @@ const json = (value: unknown): string => JSON.stringify(value);
 /** Offer sets and sessions as Redis hashes; phase changes go through the Lua scripts. */
 export class RedisBrokerStore implements BrokerStore {
   private readonly scripts;
+  private readonly readLogBuffer;
 
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly options: StoreOptions) {
     this.scripts = brokerScripts(redis);
+    this.readLogBuffer = bufferScript(redis, 'ebReadLog');
   }
 
   async saveOfferSet(offerSet: OfferSetRecord, sessions: SessionRecord[]): Promise<void> {
@@ -118,18 +120,17 @@ export class RedisBrokerStore implements BrokerStore {
   }
 
   async appendLog(uuid: string, text: string, maxBytes: number): Promise<void> {
-    const key = this.keys.sessionLog(uuid);
-    const length = await this.redis.append(key, text);
-    // Keep the tail: a chatty run must not fill Redis.
-    if (length > maxBytes) {
-      const tail = await this.redis.getrange(key, length - maxBytes, -1);
-      await this.redis.set(key, tail);
-    }
-    await this.redis.pexpire(key, this.options.retentionMs);
+    // Only the tail is kept (a chatty run must not fill Redis), counting every byte written.
+    await this.scripts.ebAppendLog(this.keys.sessionLog(uuid), text, maxBytes, this.options.retentionMs);
   }
 
   async getLog(uuid: string): Promise<string> {
     return (await this.redis.get(this.keys.sessionLog(uuid))) ?? '';
+  }
+
+  async readLog(uuid: string, from: number): Promise<LogChunk> {
+    const [bytes, next, skipped] = (await this.readLogBuffer(this.keys.sessionLog(uuid), from)) as [Buffer, Buffer | number, Buffer | number];
+    return { bytes, next: Number(next.toString()), skipped: Number(skipped.toString()) };
   }
 
   async ping(): Promise<boolean> {

@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import { CALENDAR_ADD, CALENDAR_EXTREMES, FIND_AND_HOLD, USAGE_AT } from './calendar-lua.js';
-import { ADVANCE, EXPIRE, FINISH, RELEASE, SAVE_OFFER_SET, TRANSITION } from './lua-scripts.js';
+import { ADVANCE, APPEND_LOG, EXPIRE, FINISH, READ_LOG, RELEASE, SAVE_OFFER_SET, TRANSITION } from './lua-scripts.js';
 
 const SCRIPTS = {
   ebTransition: TRANSITION, ebExpire: EXPIRE, ebFinish: FINISH, ebRelease: RELEASE, ebAdvance: ADVANCE, ebSaveOfferSet: SAVE_OFFER_SET,
+  ebAppendLog: APPEND_LOG, ebReadLog: READ_LOG,
   ebFindAndHold: FIND_AND_HOLD, ebUsageAt: USAGE_AT, ebCalendarAdd: CALENDAR_ADD, ebCalendarExtremes: CALENDAR_EXTREMES,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
@@ -19,4 +20,12 @@ export function brokerScripts(redis: Redis): Record<ScriptName, ScriptCall> {
     calls[name] = command.bind(redis);
   }
   return calls;
+}
+
+/** The Buffer-returning form of a script (ioredis defines `<name>Buffer` beside each command). */
+export function bufferScript(redis: Redis, name: ScriptName): (...args: Array<string | number>) => Promise<unknown> {
+  brokerScripts(redis);
+  const command = (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`];
+  if (!command) throw new Error(`script ${name} has no Buffer form`);
+  return command.bind(redis);
 }

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, get as httpGet, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stageItem } from '../../src/sites/stage-files.js';
+import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
@@ -184,6 +186,41 @@ describe('sessions that run', () => {
       expect(missing.meta.messages.at(-1).message).toMatch(/answered 404/);
       expect(await broker.heldNow()).toBe(0);
     });
+  });
+
+  it('streams the log while the session runs (?follow=true) and ends the stream when the session ends', async () => {
+    const set = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(script('echo one; sleep 1.5; echo two')))).body as Doc;
+    const uuid = set.offers[0].meta.uuid as string;
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+    const chunks: Array<{ at: number; text: string }> = [];
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = httpGet(`${broker.baseUrl}/sessions/${uuid}/logs?follow=true`, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => chunks.push({ at: Date.now(), text }));
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      request.on('error', reject);
+    });
+    expect(status).toBe(200);
+    expect(chunks.map((c) => c.text).join('')).toBe('one\ntwo\n');
+    // "one" arrived while the run was still sleeping, a good while before "two".
+    const one = chunks.find((c) => c.text.includes('one'))!;
+    const two = chunks.find((c) => c.text.includes('two'))!;
+    expect(two.at - one.at).toBeGreaterThan(700);
+    expect(((await broker.http.get(`/sessions/${uuid}`)).body as Doc).phase).toBe('COMPLETED');
+    expect((await broker.http.get(`/sessions/${uuid}/logs?follow=maybe`)).status).toBe(400);
+  });
+
+  it('keeps the tail of a long log and says how much of it a follower missed', async () => {
+    const keys = redisKeys(broker.config.keyPrefix);
+    const store = new RedisBrokerStore(broker.redis, keys, { retentionMs: 60_000 });
+    await store.appendLog('tail-test', 'abc', 4);
+    await store.appendLog('tail-test', 'déf', 4);
+    expect(await store.getLog('tail-test')).toBe(Buffer.from('abcdéf').subarray(-4).toString());
+    const all = await store.readLog('tail-test', 0);
+    expect(all).toEqual({ bytes: Buffer.from('abcdéf').subarray(-4), next: 7, skipped: 3 });
+    expect((await store.readLog('tail-test', 5)).bytes).toEqual(Buffer.from('éf').subarray(-2));
+    expect(await store.readLog('tail-test', 7)).toEqual({ bytes: Buffer.alloc(0), next: 7, skipped: 0 });
   });
 
   it('answers 404 for the log of an unknown session', async () => {
