@@ -18,6 +18,8 @@ export interface Config {
   maxOffers: number;
   offerLifetimeMs: number;
   negotiationTimeoutMs: number;
+  /** How long a stopping process waits for open HTTP requests before cutting them. */
+  shutdownGraceMs: number;
   retentionMs: number;
   bodyLimitBytes: number;
   sites: SiteProfile[];
@@ -154,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     negotiationTimeoutMs: durationMs(env.NEGOTIATION_TIMEOUT || broker.negotiationTimeout, 'PT3S', 'NEGOTIATION_TIMEOUT'),
     retentionMs: durationMs(broker.retention, 'P7D', 'retention'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    shutdownGraceMs: durationMs(env.SHUTDOWN_GRACE || undefined, 'PT20S', 'SHUTDOWN_GRACE'),
     sites: file.sites.map(toSite),
   };
 }

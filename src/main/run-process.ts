@@ -44,13 +44,28 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
     log(`${title}: running ${parts.siteWorkers ? 'site workers' : ''}${parts.timers ? ' and timers' : ''} against ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
   }
   let stopping = false;
+  // SIGTERM: stop taking connections, let the requests in flight finish (they may need the
+  // workers and queues, so those close after), let each worker finish the step it is on, close
+  // the queues, exit 0. Requests still open after SHUTDOWN_GRACE (a followed log, say) are cut.
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log(`${title}: ${signal} received, stopping`);
-    await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+    log(`${title}: ${signal} received, stopping (draining HTTP, finishing current steps)`);
+    const watchdog = setTimeout(() => {
+      log(`${title}: still stopping after ${(config.shutdownGraceMs * 2) / 1000} s, exiting anyway`);
+      process.exit(1);
+    }, config.shutdownGraceMs * 2);
+    watchdog.unref();
+    if (server) {
+      const draining = new Promise<void>((done) => server!.close(() => done()));
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server!.closeAllConnections(), config.shutdownGraceMs);
+      await draining;
+      clearTimeout(cut);
+    }
     await runtime.close();
     privateRedis?.stop();
+    log(`${title}: stopped`);
     process.exit(0);
   };
   process.on('SIGTERM', () => { void stop('SIGTERM'); });
