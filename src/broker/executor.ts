@@ -17,6 +17,10 @@ export interface RunSpec {
   timeLimitMs: number;
   /** Volume mounts: a path the executable reads, and the staged file or directory behind it. */
   mounts?: Array<{ path: string; source: string }>;
+  /** The compute offered, for executors that ask a scheduler for it (Slurm); others may ignore it. */
+  cores?: number;
+  memoryMiB?: number;
+  gpus?: { count: number; model?: string };
 }
 
 export interface RunHandle {

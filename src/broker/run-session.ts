@@ -120,6 +120,20 @@ function mountsOf(session: SessionRecord, staged: Record<string, string>): Array
   });
 }
 
+/** The cores, memory and GPUs offered, for executors that ask a scheduler for them. */
+function offeredCompute(session: SessionRecord): Pick<RunSpec, 'cores' | 'memoryMiB' | 'gpus'> {
+  const compute = isDoc(session.document.compute) ? session.document.compute : {};
+  const amount = (range: unknown): number | undefined => (isDoc(range) && typeof range.max === 'number' ? range.max : undefined);
+  const cores = amount(compute.cores);
+  const memoryGiB = amount(compute.memory);
+  const gpu = isDoc(compute['srcnet.gpu']) ? compute['srcnet.gpu'] : {};
+  return {
+    ...(cores ? { cores } : {}),
+    ...(memoryGiB ? { memoryMiB: Math.round(memoryGiB * 1024) } : {}),
+    ...(typeof gpu.count === 'number' && gpu.count > 0 ? { gpus: { count: gpu.count, ...(typeof gpu.model === 'string' ? { model: gpu.model } : {}) } } : {}),
+  };
+}
+
 /** What the executable asks to run; a string (why) when no site could run it. */
 function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
   const exe = session.document.executable as Record<string, unknown> | undefined;
@@ -147,6 +161,7 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   if (why !== undefined || typeof spec === 'string') return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: why ?? '' });
   const items = stagingItems(session, deps.maxStagingBytes);
   if (typeof items !== 'string' && items.length) spec.mounts = mountsOf(session, await deps.stager.start(uuid, items));
+  Object.assign(spec, offeredCompute(session));
   // A start retried after a crash finds the run it already made.
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined ?? await deps.executor.submit(spec);
   await deps.store.setRun(uuid, { ...run });

@@ -74,7 +74,20 @@ export const SITES_FILE_SCHEMA = {
                   },
                 },
               },
-              { additionalProperties: false, properties: { type: { const: 'slurm' }, partition: { type: 'string' }, account: { type: 'string' } } },
+              {
+                additionalProperties: false,
+                properties: {
+                  type: { const: 'slurm' },
+                  partition: { type: 'string', pattern: '^[A-Za-z0-9_.,-]+$' },
+                  account: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+                  commands: {
+                    type: 'object',
+                    additionalProperties: false,
+                    properties: { sbatch: { type: 'string', minLength: 1 }, squeue: { type: 'string', minLength: 1 }, sacct: { type: 'string', minLength: 1 }, scancel: { type: 'string', minLength: 1 } },
+                  },
+                  slurmConf: { type: 'string', pattern: '^/' },
+                },
+              },
             ],
           },
         },

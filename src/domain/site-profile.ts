@@ -49,4 +49,12 @@ export type ExecutorConfig =
     /** Without a container runtime: images run as a local program instead (development only). */
     developmentImages?: Record<string, { entrypoint: string; command?: string[] }>;
   }
-  | { type: 'slurm'; partition?: string; account?: string };
+  | {
+    type: 'slurm';
+    partition?: string;
+    account?: string;
+    /** Paths of the Slurm clients, where they are not on PATH. */
+    commands?: { sbatch?: string; squeue?: string; sacct?: string; scancel?: string };
+    /** The slurm.conf the clients read (SLURM_CONF), where it is not Slurm's default. */
+    slurmConf?: string;
+  };

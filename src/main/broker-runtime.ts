@@ -20,6 +20,7 @@ import { startTimerWorker } from '../queue/timer-worker.js';
 import type { Executor } from '../broker/executor.js';
 import { HttpStager } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
+import { createSlurmExecutor } from '../sites/slurm-executor.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
@@ -136,11 +137,16 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
 }
 
 /**
- * The executor a site's configuration asks for. Containers and Slurm are not wired in yet: such a
- * site still negotiates, and its sessions fail with a message that says why.
+ * The executor a site's configuration asks for. Containers are not wired in yet: such a site (or a
+ * Slurm site whose host has no sbatch) still negotiates, and its sessions fail with a message that
+ * says why.
  */
 function executorFor(site: SiteProfile, log: (line: string) => void): Executor | { unavailable: string } {
-  if (site.executor.type === 'slurm') return { unavailable: 'the Slurm executor is not available yet' };
+  if (site.executor.type === 'slurm') {
+    const executor = createSlurmExecutor(site.scratchDir, site.executor);
+    log(`site ${site.name}: ${'unavailable' in executor ? `cannot run sessions: ${executor.unavailable}` : `sessions run as Slurm batch jobs, in ${site.scratchDir} (which the compute nodes must share)`}`);
+    return executor;
+  }
   const runtime = site.executor.containerRuntime ?? 'auto';
   if (runtime === 'none' || runtime === 'auto') {
     log(`site ${site.name}: sessions run as plain processes without a container (development only), in ${site.scratchDir}`);
