@@ -23,5 +23,6 @@ describe('examples/', () => {
     const config = loadConfig({ REDIS_URL: redisUrl(), BROKER_CONFIG: `${EXAMPLES}sites.yaml` });
     expect(config.sites.map((site) => site.name)).toEqual(['demo', 'hpc-north']);
     expect(config.sites[1]).toMatchObject({ cores: 512, fileRoots: ['/srv/datalake'], maxDurationMs: 2 * 86_400_000 });
+    expect(config.sites[1]?.executor).toMatchObject({ type: 'slurm', partition: 'broker', commands: { sbatch: '/usr/bin/sbatch' } });
   });
 });

@@ -1,10 +1,13 @@
 // Gives the tests a real Redis: REDIS_URL when set (.ci/run sets it), else the one on the default
 // port, else a private redis-server started here on a free port (stopped in global-teardown).
+// And a real Slurm when slurm-wlm is installed: the first Slurm test file starts a private one
+// (test/support/slurm-cluster.mjs), shared by the run and stopped in global-teardown.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { slurmMissing } from './slurm-cluster.mjs';
 
 function answers(port) {
   return new Promise((done) => {
@@ -24,7 +27,20 @@ function freePort() {
   });
 }
 
+function prepareSlurm() {
+  const missing = slurmMissing();
+  if (!missing) {
+    process.env.EB_SLURM_RUN = mkdtempSync(join(tmpdir(), 'eb-test-slurm-run-'));
+    process.env.EB_SLURM_OWNER = String(process.pid);
+  } else if (process.env.EB_REQUIRE_SLURM === '1') {
+    console.error(`\nEB_REQUIRE_SLURM=1 but there is no Slurm to test against: ${missing}. The Slurm tests will fail.\n`);
+  } else {
+    console.warn(`\n${'!'.repeat(78)}\n! The Slurm tests are SKIPPED: ${missing}.\n! They need Debian's slurm-wlm and munge (apt-get install -y slurm-wlm munge) and root;\n! EB_REQUIRE_SLURM=1 (as in .ci/run) makes them fail instead.\n${'!'.repeat(78)}\n`);
+  }
+}
+
 export default async function globalSetup() {
+  prepareSlurm();
   if (process.env.REDIS_URL) return;
   if (await answers(6379)) { process.env.REDIS_URL = 'redis://127.0.0.1:6379'; return; }
   if (spawnSync('redis-server', ['--version']).status !== 0) {

@@ -33,6 +33,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - name: x\n    cores: -1\n    memoryGiB: 4\n') })).toThrow(/\/sites\/0\/cores must be >= 1/);
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - name: x\n    cores: 1\n    memoryGiB: 4\n    colour: red\n') })).toThrow(/must NOT have additional properties \(colour\)/);
     expect(() => loadConfig({ BROKER_CONFIG: file('s.json', '{"sites": [') })).toThrow(/not valid JSON/);
+    expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - {name: x, cores: 1, memoryGiB: 1, executor: {type: slurm, slurmConf: slurm.conf}}\n') })).toThrow(/\/sites\/0\/executor/);
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - {name: a, cores: 1, memoryGiB: 1}\n  - {name: a, cores: 2, memoryGiB: 2}\n') })).toThrow(/used twice/);
   });
 });
