@@ -98,7 +98,8 @@ export class SlurmExecutor implements Executor {
       `--job-name=${name}`, `--chdir=${cwd}`, `--output=${join(dir, 'output.log')}`, '--open-mode=append',
       // Whole minutes, one more than the offer: the script's `timeout` ends the program on time.
       `--time=${Math.ceil(spec.timeLimitMs / 60_000) + 1}`,
-      '--nodes=1', '--ntasks=1',
+      // A session runs once, in its slot: a job requeued after a node failure would run it again.
+      '--nodes=1', '--ntasks=1', '--no-requeue',
       ...(spec.cores ? [`--cpus-per-task=${spec.cores}`] : []),
       ...(spec.memoryMiB ? [`--mem=${spec.memoryMiB}M`] : []),
       ...(gpus ? [`--gpus=${gpus}`] : []),

@@ -26,8 +26,8 @@ describeWithSlurm('the Slurm executor', (cluster) => {
     sessionUuid: `session-${process.pid}-${++counter}`, entrypoint: '/bin/sh', command: ['-c', script], environment: {},
     timeLimitMs: 60_000, cores: 1, memoryMiB: 100, ...extra,
   });
-  const submit = async (s: RunSpec, on = executor): Promise<RunHandle> => {
-    const handle = await on.submit(s);
+  const submit = async (s: RunSpec): Promise<RunHandle> => {
+    const handle = await executor.submit(s);
     handles.push(handle);
     return handle;
   };
@@ -54,6 +54,7 @@ describeWithSlurm('the Slurm executor', (cluster) => {
     expect(job).toMatch(/NumCPUs=2 /);
     expect(job).toMatch(/TimeLimit=00:02:00/);
     expect(job).toMatch(/mem=100M/);
+    expect(job).toMatch(/Requeue=0 /);
     expect(await until(handle, ended)).toEqual({ state: 'exited', exitCode: 0, timedOut: false });
     const sessionUuid = handle.dir.split('/').at(-1);
     expect((await executor.logs(handle)).text).toBe(`${value}|${join(handle.dir, 'work', 'sub')}|--time=1 $(x)|2|${sessionUuid}|`);
@@ -85,14 +86,14 @@ describeWithSlurm('the Slurm executor', (cluster) => {
   });
 
   it('cancels a running job: squeue no longer lists it and its processes are gone', async () => {
-    const handle = await submit(spec('echo waiting; sleep 61 & sleep 62; wait'));
+    const handle = await submit(spec('echo waiting; sleep 171 & sleep 172; wait'));
     await until(handle, () => squeue(handle.id, '--format=%T') === 'RUNNING');
-    for (let i = 0; i < 100 && !/sleep 6[12]/.test(execFileSync('ps', ['-eo', 'args']).toString()); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(execFileSync('ps', ['-eo', 'args']).toString()).toMatch(/^sleep 62$/m);
+    for (let i = 0; i < 100 && !/sleep 17[12]/.test(execFileSync('ps', ['-eo', 'args']).toString()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).toMatch(/^sleep 172$/m);
     await executor.cancel(handle);
     expect(squeue(handle.id)).toBe('');
     expect(squeue(handle.id, '--states=all', '--format=%T')).toBe('CANCELLED');
-    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 6[12]$/m);
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 17[12]$/m);
     expect(await executor.poll(handle)).toEqual({ state: 'cancelled' });
   });
 
@@ -109,6 +110,15 @@ describeWithSlurm('the Slurm executor', (cluster) => {
     const second = await submit(twice);
     expect(second.id).toBe(first.id);
     expect(await until(first, ended)).toEqual({ state: 'exited', exitCode: 0, timedOut: false });
+  });
+
+  it('reads how a run ended from the job script\'s record once Slurm has forgotten the job', async () => {
+    const handle = await submit(spec('exit 5'));
+    expect(await until(handle, ended)).toEqual({ state: 'exited', exitCode: 5, timedOut: false });
+    // The same directory under an id slurmctld does not know (as after MinJobAge, with no accounting).
+    const forgotten = { ...handle, id: '999998' };
+    expect(squeue(forgotten.id, '--states=all')).toBeUndefined();
+    expect(await executor.poll(forgotten)).toEqual({ state: 'exited', exitCode: 5, timedOut: false });
   });
 
   it('says a run was lost when its job was cancelled outside the broker', async () => {
