@@ -201,6 +201,9 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
     await fail(deps, uuid, 'The executable exited with status {status}', { status: status.exitCode });
   } else if (status.state === 'lost') {
     await fail(deps, uuid, 'Site {site} lost the run: {why}', { site: deps.site, why: status.reason });
+  } else {
+    // Cancelled on the site, not by the client (a client's cancel ends the session first).
+    await fail(deps, uuid, 'The run was cancelled on site {site}', { site: deps.site });
   }
 }
 

@@ -149,6 +149,8 @@ export class LocalProcessExecutor implements Executor {
       if (!signal(0)) return;
     }
     signal('SIGKILL');
+    // Resolve once the kernel has taken them away, as promised.
+    for (const end = Date.now() + 2_000; Date.now() < end && signal(0);) await new Promise((r) => setTimeout(r, 50));
   }
 
   async logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {

@@ -66,7 +66,10 @@ describe('the local process executor', () => {
     await until(handle, () => existsSync(join(handle.dir, 'group')));
     const group = Number(readFileSync(join(handle.dir, 'group'), 'utf8'));
     expect((await executor.poll(handle)).state).toBe('running');
-    expect(() => process.kill(-group, 0)).not.toThrow();
+    // `timeout` makes its process group a moment after the wrapper records its pid.
+    const groupExists = (): boolean => { try { process.kill(-group, 0); return true; } catch { return false; } };
+    for (let i = 0; i < 40 && !groupExists(); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(groupExists()).toBe(true);
     await executor.cancel(handle);
     for (const pid of [Number(handle.id), group]) expect(() => process.kill(-pid, 0)).toThrow();
     expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 6[12]$/m);

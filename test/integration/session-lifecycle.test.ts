@@ -4,6 +4,7 @@ import { createServer, get as httpGet, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { stageItem } from '../../src/sites/stage-files.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
@@ -102,6 +103,27 @@ describe('sessions that run', () => {
     expect(session.phase).toBe('CANCELLED');
     expect(await broker.heldNow()).toBe(0);
     expect((await broker.http.get(`/sessions/${session.meta.uuid}/logs`)).text).toBe('waiting\n');
+  });
+
+  it('fails a session whose run was cancelled on the site (not by the client), saying so', async () => {
+    const set = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(script('sleep 30')))).body as Doc;
+    const uuid = set.offers[0].meta.uuid as string;
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+    let session: Doc = {};
+    for (let i = 0; i < 200 && session.phase !== 'RUNNING'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      session = (await broker.http.get(`/sessions/${uuid}`)).body as Doc;
+    }
+    const run = JSON.parse((await broker.redis.hget(`${broker.config.keyPrefix}:session:${uuid}`, 'run')) ?? '{}') as Doc;
+    // An operator on the site cancels it with the executor's own means.
+    await new LocalProcessExecutor(join(String(run.dir), '..')).cancel(run as never);
+    for (let i = 0; i < 200 && session.phase === 'RUNNING'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      session = (await broker.http.get(`/sessions/${uuid}`)).body as Doc;
+    }
+    expect(session.phase).toBe('FAILED');
+    expect(session.meta.messages.at(-1).message).toBe('The run was cancelled on site demo');
+    expect(await broker.heldNow()).toBe(0);
   });
 
   it('fails a session it cannot run, saying why, instead of leaving it stuck', async () => {
