@@ -25,4 +25,8 @@ export interface AppOptions {
   /** Routes mounted before the 404 handler (the benchmark's baseline route). */
   extraRoutes?: import('express').Router;
   logError(error: unknown, context: { method: string; path: string }): void;
+  /** Structured request logs (none when absent). */
+  logger?: import('../observability/logger.js').Logger;
+  /** Request counts and the Prometheus exposition at /metrics (no /metrics when absent). */
+  metrics?: import('./request-observer.js').RequestMetrics & { render(): Promise<{ contentType: string; body: string }> };
 }

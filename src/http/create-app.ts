@@ -4,6 +4,7 @@ import { availabilityRoute } from './availability-route.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { errorHandler } from './error-handler.js';
 import { executionBrokerRoutes } from './execution-broker-routes.js';
+import { observeRequests } from './request-observer.js';
 
 /** Which methods each path serves, for 405 answers with an Allow header. */
 const ALLOWED: ReadonlyArray<[RegExp, string]> = [
@@ -12,6 +13,7 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/sessions\/[^/]+\/?$/, 'GET, HEAD, POST'],
   [/^\/sessions\/[^/]+\/logs\/?$/, 'GET, HEAD'],
   [/^\/availability\/?$/, 'GET, HEAD'],
+  [/^\/metrics\/?$/, 'GET, HEAD'],
 ];
 
 const notServed: RequestHandler = (req, _res, next) => {
@@ -26,6 +28,14 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(observeRequests({ ...(options.logger ? { logger: options.logger } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) }));
+  if (options.metrics) {
+    const metrics = options.metrics;
+    app.get('/metrics', async (_req, res) => {
+      const { contentType, body } = await metrics.render();
+      res.status(200).type(contentType).send(body);
+    });
+  }
   app.use(executionBrokerRoutes(api, options));
   app.use(availabilityRoute(api));
   if (options.extraRoutes) app.use(options.extraRoutes);

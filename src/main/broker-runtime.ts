@@ -24,6 +24,8 @@ import { createSlurmExecutor } from '../sites/slurm-executor.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import { BrokerMetrics, observeNegotiator } from '../observability/metrics.js';
 
 export const systemClock: Clock = { now: () => Date.now() };
 
@@ -54,7 +56,8 @@ function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
  * Composition root: builds the Redis clients, the store, the queues and whichever parts this
  * process runs. Every entry point (all-in-one, api, worker) and the tests come through here.
  */
-export async function startBrokerRuntime(config: Config, parts: RuntimeParts, clock: Clock = systemClock, log: (line: string) => void = () => undefined): Promise<BrokerRuntime> {
+export async function startBrokerRuntime(config: Config, parts: RuntimeParts, clock: Clock = systemClock, logger: Logger = silentLogger()): Promise<BrokerRuntime> {
+  const log = (line: string): void => logger.info(line);
   const keys = redisKeys(config.keyPrefix);
   // BullMQ wants connections that retry forever; the store's fail fast so that HTTP answers 503.
   // Commands issued in the same tick by concurrent requests go out in one write (auto-pipelining):
@@ -83,7 +86,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = executorFor(site, log);
         const stager = new HttpStager(site.scratchDir);
-        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, now });
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, now, logger });
         closers.push(() => running.close());
       }
     }
@@ -93,15 +96,21 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       closers.push(() => timers.close());
       await negotiator.start(config.sites.map((s) => s.name));
       closers.push(() => negotiator.close());
+      const siteNames = config.sites.map((s) => s.name);
+      const metrics = new BrokerMetrics({
+        redis: storeConnection, keys, sites: siteNames,
+        queueCounts: async () => ({ ...(await negotiator.jobCounts()), ...(await timers.jobCounts()) }),
+        liveWorkers: () => negotiator.workerCounts(siteNames),
+      });
       const newId = () => randomUUID();
       const offersDeps: RequestOffersDeps = {
-        clock, newId, sites, negotiator, store, timers,
+        clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers,
         composeSession: (input) => composeOfferedSession(input, newId),
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
       };
       const api: BrokerApi = {
         requestOffers: (input) => requestOffers(offersDeps, input),
-        directExecution: (input) => directExecution({ ...offersDeps, negotiator }, input),
+        directExecution: (input) => directExecution(offersDeps, input),
         getOfferSet: (uuid) => getOfferSet({ clock, store }, uuid),
         getSession: (uuid) => getSession({ clock, store }, uuid),
         updateSessionPhase: (uuid, target) => updateSessionPhase({ clock, store, negotiator }, uuid, target),
@@ -125,7 +134,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         publicUrl: config.publicUrl,
         bodyLimitBytes: config.bodyLimitBytes,
         extraRoutes: parts.extraRoutes,
-        logError: (error, context) => console.error(JSON.stringify({ level: 'error', ...context, error: String((error as Error)?.stack ?? error) })),
+        logError: (error, context) => logger.error({ ...context, error: String((error as Error)?.stack ?? error) }, 'request failed'),
+        logger,
+        metrics,
       });
       runtime = { ...runtime, app, api };
     }

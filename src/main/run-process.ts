@@ -2,19 +2,22 @@ import type { Server } from 'node:http';
 import { ConfigError, loadConfig, type Config } from '../config/load-config.js';
 import { ensureLocalRedis, type PrivateRedis } from './redis-bootstrap.js';
 import { startBrokerRuntime, type RuntimeParts } from './broker-runtime.js';
+import { createLogger } from '../observability/logger.js';
 
-const log = (line: string): void => { console.log(line); };
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /** Shared start-up of the entry points: config, Redis, the chosen parts, signals. */
 export async function runProcess(title: string, parts: RuntimeParts): Promise<void> {
+  // Structured JSON logs on stdout, one object per line (pino); LOG_LEVEL=debug shows every step.
+  const logger = createLogger(title);
+  const log = (line: string): void => logger.info(line);
   let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(`Configuration refused: ${error.message}`);
+      logger.fatal(`Configuration refused: ${error.message}`);
       process.exit(2);
     }
     throw error;
@@ -25,8 +28,8 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
     if (!privateRedis) process.exit(1);
     config = { ...config, redisUrl: privateRedis.url };
   }
-  const runtime = await startBrokerRuntime(config, parts, undefined, log).catch((error: Error) => {
-    console.error(`Cannot start: ${error.message} (Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')})`);
+  const runtime = await startBrokerRuntime(config, parts, undefined, logger).catch((error: Error) => {
+    logger.fatal(`Cannot start: ${error.message} (Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')})`);
     privateRedis?.stop();
     process.exit(1);
   });

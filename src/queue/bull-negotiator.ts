@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { NegotiationAnswer, NegotiationRequest, Negotiator } from '../broker/ports.js';
+import { currentRequestId } from '../observability/request-context.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import {
-  HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName,
+  HEARTBEAT_TTL_MS, JOB, JOB_STATES, jobId, lifecycleJobOptions, siteQueueName,
   type LifecycleJob, type NegotiationJob, type NegotiationReply,
 } from './queue-names.js';
 
@@ -94,6 +95,21 @@ export class BullNegotiator implements Negotiator {
     return new Set(names.filter((_, index) => Number(replies[index]?.[1] ?? 0) > 0));
   }
 
+  /** Jobs in each site's queue by state (for /metrics). */
+  async jobCounts(): Promise<Record<string, Record<string, number>>> {
+    const entries = await Promise.all([...this.queues.entries()].map(async ([site, queue]) => [siteQueueName(site), await queue.getJobCounts(...JOB_STATES)] as const));
+    return Object.fromEntries(entries);
+  }
+
+  /** Site workers with a fresh heartbeat, per site (for /metrics). */
+  async workerCounts(names: readonly string[]): Promise<Record<string, number>> {
+    const now = this.now();
+    const pipeline = this.connections.store.pipeline();
+    for (const name of names) pipeline.zcount(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf');
+    const replies = (await pipeline.exec()) ?? [];
+    return Object.fromEntries(names.map((name, index) => [name, Number(replies[index]?.[1] ?? 0)]));
+  }
+
   async negotiate(request: NegotiationRequest, timeoutMs: number): Promise<NegotiationAnswer | 'timeout'> {
     const queue = this.queues.get(request.site);
     if (!queue) throw new Error(`no queue for site ${request.site}`);
@@ -108,7 +124,8 @@ export class BullNegotiator implements Negotiator {
       }, timeoutMs);
       this.pending.set(id, { resolve, timer });
     });
-    const data: NegotiationJob = { ...request, replyTo: this.replyTo };
+    const requestId = currentRequestId();
+    const data: NegotiationJob = { ...request, replyTo: this.replyTo, ...(requestId ? { requestId } : {}) };
     try {
       await queue.add(JOB.negotiate, data, {
         jobId: id,
@@ -127,14 +144,14 @@ export class BullNegotiator implements Negotiator {
   async notifyAccepted(site: string, sessionUuid: string): Promise<void> {
     const queue = this.queues.get(site);
     if (!queue) return;
-    const data: LifecycleJob = { sessionUuid };
+    const data = lifecycleJob(sessionUuid);
     await queue.add(JOB.activate, data, lifecycleJobOptions(jobId.lifecycle(JOB.activate, sessionUuid)));
   }
 
   async notifyCancelled(site: string, sessionUuid: string): Promise<void> {
     const queue = this.queues.get(site);
     if (!queue) return;
-    const data: LifecycleJob = { sessionUuid };
+    const data = lifecycleJob(sessionUuid);
     await queue.add(JOB.stop, data, lifecycleJobOptions(jobId.lifecycle(JOB.stop, sessionUuid)));
   }
 
@@ -147,6 +164,11 @@ export class BullNegotiator implements Negotiator {
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
   }
+}
+
+function lifecycleJob(sessionUuid: string): LifecycleJob {
+  const requestId = currentRequestId();
+  return { sessionUuid, ...(requestId ? { requestId } : {}) };
 }
 
 /** The answer of a site whose worker failed to evaluate the request: no offers, and why. */

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Timers } from '../broker/ports.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { JOB, jobId, TIMERS_QUEUE, type ExpireJob } from './queue-names.js';
+import { JOB, JOB_STATES, jobId, TIMERS_QUEUE, type ExpireJob } from './queue-names.js';
 
 /** Timers are delayed BullMQ jobs with deterministic ids: setting the same timer twice is a no-op. */
 export class BullTimers implements Timers {
@@ -22,6 +22,11 @@ export class BullTimers implements Timers {
       removeOnComplete: true,
       removeOnFail: { age: 7 * 24 * 3600 },
     });
+  }
+
+  /** Jobs in the timers queue by state (for /metrics). */
+  async jobCounts(): Promise<Record<string, Record<string, number>>> {
+    return { [TIMERS_QUEUE]: await this.queue.getJobCounts(...JOB_STATES) };
   }
 
   close(): Promise<void> {

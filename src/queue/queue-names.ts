@@ -18,19 +18,23 @@ export const JOB = {
   expire: 'expire',
 } as const;
 
+/** The job states counted for /metrics. */
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
 export const jobId = {
   negotiate: (offerSetUuid: string, site: string): string => `negotiate-${offerSetUuid}-${site}`,
   lifecycle: (step: string, sessionUuid: string, seq?: number): string => `${step}-${sessionUuid}${seq === undefined ? '' : `-${seq}`}`,
   expire: (offerSetUuid: string): string => `expire-${offerSetUuid}`,
 };
 
-export interface LifecycleJob { sessionUuid: string; seq?: number }
+/** requestId: the HTTP request that led here (for the logs; see observability/request-context.ts). */
+export interface LifecycleJob { sessionUuid: string; seq?: number; requestId?: string }
 
 /**
  * A negotiation job: the request, and the pub/sub channel of the API process that waits for the
  * answer. The site worker publishes the answer there (and keeps it as the job's return value).
  */
-export interface NegotiationJob extends NegotiationRequest { replyTo: string }
+export interface NegotiationJob extends NegotiationRequest { replyTo: string; requestId?: string }
 
 /** What a site worker publishes on `replyTo`: the answer, or why it could not give one. */
 export type NegotiationReply = { jobId: string; answer: NegotiationAnswer } | { jobId: string; site: string; error: string };

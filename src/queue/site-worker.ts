@@ -9,6 +9,8 @@ import {
   type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
 } from '../broker/run-session.js';
 import type { SiteProfile } from '../domain/site-profile.js';
+import type { Logger } from '../observability/logger.js';
+import { currentRequestId, withRequestId } from '../observability/request-context.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import {
   HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName,
@@ -28,6 +30,7 @@ export interface SiteWorkerOptions {
   now: () => number;
   concurrency?: number;
   pollIntervalMs?: number;
+  logger?: Logger;
 }
 
 export interface RunningSiteWorker { worker: Worker; close(): Promise<void> }
@@ -46,7 +49,8 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   const queue = new Queue(siteQueueName(site.name), { connection: options.producer, prefix: keys.bullPrefix });
   const scheduler: LifecycleScheduler = {
     async schedule(step: LifecycleStep, sessionUuid: string, at: number, seq?: number) {
-      const data: LifecycleJob = { sessionUuid, ...(seq === undefined ? {} : { seq }) };
+      const requestId = currentRequestId();
+      const data: LifecycleJob = { sessionUuid, ...(seq === undefined ? {} : { seq }), ...(requestId ? { requestId } : {}) };
       await queue.add(step, data, lifecycleJobOptions(jobId.lifecycle(step, sessionUuid, seq), Math.max(0, at - options.now())));
     },
   };
@@ -69,8 +73,30 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     await reply({ jobId: job.id ?? '', answer });
     return answer;
   };
-  const worker = new Worker(siteQueueName(site.name), async (job: Job) => {
+  const logger = options.logger;
+  const worker = new Worker(siteQueueName(site.name), (job: Job) => withRequestId((job.data as LifecycleJob).requestId, async () => {
     const { sessionUuid, seq } = job.data as LifecycleJob;
+    // Steps that change a session are logged; polls and negotiations only at debug level.
+    const quiet = job.name === JOB.poll || job.name === JOB.stage || job.name === JOB.negotiate;
+    const started = Date.now();
+    try {
+      const result = await step(job, sessionUuid, seq);
+      logger?.[quiet ? 'debug' : 'info']({ site: site.name, job: job.name, session: sessionUuid ?? (job.data as NegotiationJob).offerSetUuid, ms: Date.now() - started }, 'step done');
+      return result;
+    } catch (error) {
+      logger?.warn({ site: site.name, job: job.name, session: sessionUuid, attempt: job.attemptsMade + 1, error: (error as Error).message }, 'step failed');
+      throw error;
+    }
+  }), {
+    connection,
+    prefix: keys.bullPrefix,
+    concurrency: options.concurrency ?? 64,
+    // Steps are short: a worker killed in the middle of one gives it up to another within seconds.
+    lockDuration: 10_000,
+    stalledInterval: 5_000,
+  });
+
+  async function step(job: Job, sessionUuid: string, seq: number | undefined): Promise<unknown> {
     switch (job.name) {
       case JOB.negotiate: return negotiate(job);
       case JOB.activate: return activateSession(lifecycle, sessionUuid);
@@ -81,14 +107,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       case JOB.stop: return stopSession(lifecycle, sessionUuid);
       default: throw new Error(`unknown job ${job.name}`);
     }
-  }, {
-    connection,
-    prefix: keys.bullPrefix,
-    concurrency: options.concurrency ?? 64,
-    // Steps are short: a worker killed in the middle of one gives it up to another within seconds.
-    lockDuration: 10_000,
-    stalledInterval: 5_000,
-  });
+  }
 
   // No session is left stuck: when a step has used up its retries, the session fails, saying why.
   worker.on('failed', (job, error) => {

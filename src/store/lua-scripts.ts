@@ -8,11 +8,26 @@ import { CALENDAR_HELPERS } from './calendar-lua.js';
  * which a single Redis (or Sentinel) allows; see docs/operations.md on Redis Cluster.
  */
 
+/**
+ * Counting sessions by phase for /metrics, in the same step as the change: `<prefix>:stats` holds
+ * `phase:<PHASE>` (sessions in that phase now; for terminal phases, sessions that ever ended
+ * there, since ended sessions are deleted after their retention), `offers` (offers ever made)
+ * and `accepted` (offers ever accepted).
+ */
+export const STATS_HELPERS = `
+local function moved(prefix, from, to)
+  local stats = prefix .. ':stats'
+  if from then redis.call('HINCRBY', stats, 'phase:' .. from, -1) end
+  redis.call('HINCRBY', stats, 'phase:' .. to, 1)
+end
+`;
+
 /** Shared helpers: release a hold (calendar-lua.ts), end a session in a terminal phase. */
-const HELPERS = `${CALENDAR_HELPERS}
+const HELPERS = `${CALENDAR_HELPERS}${STATS_HELPERS}
 local prefix = ARGV[1]
 local function finish(id, phase, now, note, retention)
   local key = prefix .. ':session:' .. id
+  moved(prefix, redis.call('HGET', key, 'phase'), phase)
   redis.call('HSET', key, 'phase', phase, 'modified', now)
   redis.call('RPUSH', key .. ':messages', note)
   release(prefix, id)
@@ -41,6 +56,8 @@ if target ~= 'ACCEPTED' then
   finish(id, target, now, note, retention)
   return 'done'
 end
+moved(prefix, phase, 'ACCEPTED')
+redis.call('HINCRBY', prefix .. ':stats', 'accepted', 1)
 redis.call('HSET', key, 'phase', 'ACCEPTED', 'modified', now)
 redis.call('RPUSH', key .. ':messages', note)
 redis.call('PERSIST', key)
@@ -84,10 +101,11 @@ return 1
 `;
 
 /** A service-driven phase change. ARGV: prefix, id, from, to, now, note. Returns 1 when it moved. */
-export const ADVANCE = `
+export const ADVANCE = `${STATS_HELPERS}
 local prefix, id, from, to, now, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local key = prefix .. ':session:' .. id
 if redis.call('HGET', key, 'phase') ~= from then return 0 end
+moved(prefix, from, to)
 redis.call('HSET', key, 'phase', to, 'modified', now)
 redis.call('RPUSH', key .. ':messages', note)
 return 1
@@ -98,7 +116,7 @@ return 1
  * ARGV: prefix, retention, offer set uuid, then field/value pairs of the offer set up to the
  * marker '--', then for each session: uuid, count of field/value pairs, the pairs.
  */
-export const SAVE_OFFER_SET = `
+export const SAVE_OFFER_SET = `${STATS_HELPERS}
 local prefix, retention = ARGV[1], ARGV[2]
 local key = prefix .. ':offerset:' .. ARGV[3]
 local i = 4
@@ -113,8 +131,14 @@ i = i + 1
 while i <= #ARGV do
   local session = prefix .. ':session:' .. ARGV[i]
   local count = tonumber(ARGV[i + 1])
+  local before = redis.call('HGET', session, 'phase')
   redis.call('HSET', session, unpack(ARGV, i + 2, i + 1 + 2 * count))
   redis.call('PEXPIRE', session, retention)
+  local after = redis.call('HGET', session, 'phase')
+  if after and after ~= before then
+    moved(prefix, before, after)
+    if not before then redis.call('HINCRBY', prefix .. ':stats', 'offers', 1) end
+  end
   i = i + 2 + 2 * count
 end
 return 1

@@ -11,6 +11,8 @@ export interface RedisKeys {
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
+  /** Counts for /metrics, kept by the Lua scripts (lua-scripts.ts STATS_HELPERS). */
+  stats: string;
   /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
   negotiationReplies(processId: string): string;
   /** The prefix BullMQ puts before its own keys. */
@@ -27,6 +29,7 @@ export function redisKeys(prefix: string): RedisKeys {
     hold: (id) => `${prefix}:hold:${id}`,
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,
+    stats: `${prefix}:stats`,
     negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
     bullPrefix: `${prefix}:bull`,
   };

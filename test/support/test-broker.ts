@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
+import type { Logger } from '../../src/observability/logger.js';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { DEMO_SITE_FILE, loadConfig, type Config } from '../../src/config/load-config.js';
@@ -50,9 +51,9 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
 }
 
 /** The broker as `npm start` runs it (API, site workers, timers), on a private key prefix. */
-export async function startTestBroker(options: { config?: Partial<Config>; env?: NodeJS.ProcessEnv; parts?: RuntimeParts; clock?: Clock } = {}): Promise<TestBroker> {
+export async function startTestBroker(options: { config?: Partial<Config>; env?: NodeJS.ProcessEnv; parts?: RuntimeParts; clock?: Clock; logger?: Logger } = {}): Promise<TestBroker> {
   const config = testConfig(options.config, options.env);
-  const runtime = await startBrokerRuntime(config, options.parts ?? { api: true, siteWorkers: true, timers: true }, options.clock);
+  const runtime = await startBrokerRuntime(config, options.parts ?? { api: true, siteWorkers: true, timers: true }, options.clock, options.logger);
   const redis = new Redis(config.redisUrl);
   const app = runtime.app;
   if (!app) throw new Error('the test broker needs its API');

@@ -1,0 +1,125 @@
+import type { Redis } from 'ioredis';
+import type { Negotiator } from '../broker/ports.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SESSION_PHASES, isTerminal } from '../domain/phases.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+
+/** Where the cluster-wide figures come from at scrape time (every API process shows the same). */
+export interface MetricsSources {
+  redis: Redis;
+  keys: RedisKeys;
+  sites: readonly string[];
+  /** Jobs per queue and state (waiting, active, delayed, failed). */
+  queueCounts(): Promise<Record<string, Record<string, number>>>;
+  /** Live site workers per site (fresh heartbeats). */
+  liveWorkers(): Promise<Record<string, number>>;
+}
+
+/**
+ * The Prometheus metrics at /metrics. Request counts and latencies are this process's own (scrape
+ * every API replica); offers, sessions by phase, queue depths and worker liveness are read from
+ * Redis when scraped, so they describe the whole deployment.
+ */
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  private readonly httpDuration: Histogram<'method' | 'route'>;
+  private readonly negotiation: Histogram<'site' | 'outcome'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'eb_process_' });
+    this.httpRequests = new Counter({ name: 'eb_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['method', 'route', 'status'], registers });
+    this.httpDuration = new Histogram({
+      name: 'eb_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route', labelNames: ['method', 'route'], registers,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    });
+    this.negotiation = new Histogram({
+      name: 'eb_negotiation_duration_seconds', help: 'Time for a site to answer a negotiation, by site and outcome (offers, none, timeout, error)', labelNames: ['site', 'outcome'], registers,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3],
+    });
+
+    // Figures kept in Redis by the Lua scripts, read once per scrape for the metrics below.
+    let stats: Promise<Record<string, string>> | undefined;
+    const readStats = (): Promise<Record<string, string>> => {
+      stats ??= sources.redis.hgetall(sources.keys.stats).finally(() => { setImmediate(() => { stats = undefined; }); });
+      return stats;
+    };
+    const count = (values: Record<string, string>, field: string): number => Math.max(0, Number(values[field] ?? 0));
+    new Counter({
+      name: 'eb_offers_total', help: 'Offers made, accepted and expired, across the deployment', labelNames: ['event'], registers,
+      async collect() {
+        const values = await readStats();
+        this.reset();
+        this.inc({ event: 'made' }, count(values, 'offers'));
+        this.inc({ event: 'accepted' }, count(values, 'accepted'));
+        this.inc({ event: 'expired' }, count(values, 'phase:EXPIRED'));
+      },
+    });
+    new Gauge({
+      name: 'eb_sessions', help: 'Sessions now in each phase that is not terminal', labelNames: ['phase'], registers,
+      async collect() {
+        const values = await readStats();
+        for (const phase of SESSION_PHASES.filter((p) => !isTerminal(p) && p !== 'INITIAL')) this.set({ phase }, count(values, `phase:${phase}`));
+      },
+    });
+    new Counter({
+      name: 'eb_sessions_ended_total', help: 'Sessions that ended, by terminal phase', labelNames: ['phase'], registers,
+      async collect() {
+        const values = await readStats();
+        this.reset();
+        for (const phase of SESSION_PHASES.filter(isTerminal)) this.inc({ phase }, count(values, `phase:${phase}`));
+      },
+    });
+    new Gauge({
+      name: 'eb_queue_jobs', help: 'Jobs in each BullMQ queue, by state', labelNames: ['queue', 'state'], registers,
+      async collect() {
+        this.reset();
+        for (const [queue, states] of Object.entries(await sources.queueCounts())) {
+          for (const [state, jobs] of Object.entries(states)) this.set({ queue, state }, jobs);
+        }
+      },
+    });
+    new Gauge({
+      name: 'eb_site_workers', help: 'Site workers with a fresh heartbeat, by site (0: the site is down)', labelNames: ['site'], registers,
+      async collect() {
+        const live = await sources.liveWorkers();
+        for (const site of sources.sites) this.set({ site }, live[site] ?? 0);
+      },
+    });
+  }
+
+  requestFinished(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ method, route, status: String(status) });
+    this.httpDuration.observe({ method, route }, seconds);
+  }
+
+  negotiated(site: string, outcome: 'offers' | 'none' | 'timeout' | 'error', seconds: number): void {
+    this.negotiation.observe({ site, outcome }, seconds);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** The negotiator, with each site's answer time and outcome recorded in the metrics. */
+export function observeNegotiator(negotiator: Negotiator, metrics: Pick<BrokerMetrics, 'negotiated'>): Negotiator {
+  return {
+    liveSites: (names) => negotiator.liveSites(names),
+    notifyAccepted: (site, sessionUuid) => negotiator.notifyAccepted(site, sessionUuid),
+    notifyCancelled: (site, sessionUuid) => negotiator.notifyCancelled(site, sessionUuid),
+    async negotiate(request, timeoutMs) {
+      const started = performance.now();
+      const seconds = (): number => (performance.now() - started) / 1000;
+      try {
+        const answer = await negotiator.negotiate(request, timeoutMs);
+        metrics.negotiated(request.site, answer === 'timeout' ? 'timeout' : answer.offers.length ? 'offers' : 'none', seconds());
+        return answer;
+      } catch (error) {
+        metrics.negotiated(request.site, 'error', seconds());
+        throw error;
+      }
+    },
+  };
+}

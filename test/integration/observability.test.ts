@@ -1,0 +1,108 @@
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../src/observability/logger.js';
+import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+
+type Doc = Record<string, any>;
+const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
+
+/** Prometheus metrics at /metrics, structured logs, and a request id that follows a session. */
+describe('metrics and logs', () => {
+  let broker: TestBroker;
+  const lines: Doc[] = [];
+  beforeAll(async () => {
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Doc);
+    });
+    broker = await startTestBroker({
+      config: { sites: [demoSite({ preparationMs: 0, releasingMs: 0 })], offerLifetimeMs: 1500 },
+      logger: createLogger('test', { destination: sink, level: 'info' }),
+    });
+  });
+  afterAll(async () => { await broker.close(); });
+
+  const job = (shell: string) => JSON.stringify({
+    executable: { kind: `${V1}/executable/docker-container.yaml`, image: { locations: ['busybox'] }, entrypoint: '/bin/sh', command: ['-c', shell] },
+    compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, cores: { min: 1, max: 1 } },
+    schedule: { requested: { duration: 'PT5M' } },
+  });
+
+  const series = (text: string, name: string, labels: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+    if (!line) throw new Error(`no ${name}{${labels}} in /metrics`);
+    return Number(line.split(' ').pop());
+  };
+
+  it('after a scripted session, /metrics shows requests, negotiation, offers, sessions by phase, queues and workers', async () => {
+    const before = (await broker.http.get('/metrics')).text;
+    expect(() => series(before, 'eb_offers_total', 'event="made"')).not.toThrow();
+
+    const offers = (await broker.http.post('/requests').set('Content-Type', 'application/json').set('X-Request-Id', 'script-offers-1').send(job('echo metrics'))).body as Doc;
+    const uuid = offers.offers[0].meta.uuid as string;
+    const accept = await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').set('X-Request-Id', 'script-accept-1').send(update('ACCEPTED'));
+    expect(accept.headers['x-request-id']).toBe('script-accept-1');
+    let phase = '';
+    for (let i = 0; i < 200 && phase !== 'COMPLETED'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      phase = ((await broker.http.get(`/sessions/${uuid}`)).body as Doc).phase as string;
+    }
+    expect(phase).toBe('COMPLETED');
+    // One more offer set, left to expire.
+    await broker.http.post('/requests').set('Content-Type', 'application/json').send(job('true'));
+    await new Promise((r) => setTimeout(r, 2500));
+
+    const res = await broker.http.get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = res.text;
+    expect(series(text, 'eb_http_requests_total', 'method="POST",route="/requests",status="303"')).toBe(2);
+    expect(series(text, 'eb_http_requests_total', 'method="POST",route="/sessions/:uuid",status="200"')).toBe(1);
+    expect(series(text, 'eb_negotiation_duration_seconds_count', 'site="demo",outcome="offers"')).toBe(2);
+    expect(series(text, 'eb_offers_total', 'event="made"')).toBe(2);
+    expect(series(text, 'eb_offers_total', 'event="accepted"')).toBe(1);
+    expect(series(text, 'eb_offers_total', 'event="expired"')).toBe(1);
+    expect(series(text, 'eb_sessions_ended_total', 'phase="COMPLETED"')).toBe(1);
+    expect(series(text, 'eb_sessions', 'phase="RUNNING"')).toBe(0);
+    expect(series(text, 'eb_sessions', 'phase="OFFERED"')).toBe(0);
+    expect(series(text, 'eb_queue_jobs', 'queue="site-demo",state="waiting"')).toBe(0);
+    expect(series(text, 'eb_queue_jobs', 'queue="timers",state="failed"')).toBe(0);
+    expect(series(text, 'eb_site_workers', 'site="demo"')).toBe(1);
+  });
+
+  it('counts a running session in its phase while it runs', async () => {
+    const offers = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(job('sleep 20'))).body as Doc;
+    const uuid = offers.offers[0].meta.uuid as string;
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED'));
+    let phase = '';
+    for (let i = 0; i < 200 && phase !== 'RUNNING'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      phase = ((await broker.http.get(`/sessions/${uuid}`)).body as Doc).phase as string;
+    }
+    expect(series((await broker.http.get('/metrics')).text, 'eb_sessions', 'phase="RUNNING"')).toBe(1);
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('CANCELLED'));
+    const after = (await broker.http.get('/metrics')).text;
+    expect(series(after, 'eb_sessions', 'phase="RUNNING"')).toBe(0);
+    expect(series(after, 'eb_sessions_ended_total', 'phase="CANCELLED"')).toBe(1);
+    await new Promise((r) => setTimeout(r, 500)); // the stop step ends the run
+  });
+
+  it('logs every request as JSON with its id, and the accept\'s id on every step of the session it started', async () => {
+    const requests = lines.filter((l) => l.msg === 'request');
+    expect(requests.find((l) => l.requestId === 'script-offers-1')).toMatchObject({ method: 'POST', route: '/requests', status: 303, service: 'srcnet-eb' });
+    const steps = lines.filter((l) => l.msg === 'step done' && l.requestId === 'script-accept-1').map((l) => l.job);
+    expect(steps).toEqual(expect.arrayContaining(['activate', 'prepare', 'start']));
+    // A made-up id that is not a plain token is replaced, not echoed.
+    const res = await broker.http.get('/availability').set('X-Request-Id', 'bad id\twith spaces');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('never writes a credential into the logs, whoever logs it', () => {
+    const sink = new PassThrough();
+    let written = '';
+    sink.on('data', (chunk: Buffer) => { written += chunk.toString(); });
+    const logger = createLogger('test', { destination: sink });
+    logger.info({ authorization: 'Bearer secret-1', token: 'secret-2', headers: { authorization: 'Bearer secret-3' }, exchange: { access_token: 'secret-4' } }, 'with credentials');
+    expect(written).toContain('with credentials');
+    expect(written).not.toMatch(/secret-\d/);
+  });
+});
