@@ -1,5 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { BrokerError } from '../domain/errors.js';
+import { apiDocsRoutes } from './api-docs-routes.js';
 import { availabilityRoute } from './availability-route.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { errorHandler } from './error-handler.js';
@@ -14,6 +15,7 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/sessions\/[^/]+\/logs\/?$/, 'GET, HEAD'],
   [/^\/availability\/?$/, 'GET, HEAD'],
   [/^\/metrics\/?$/, 'GET, HEAD'],
+  [/^\/(openapi\.yaml|openapi\.json|docs)\/?$/, 'GET, HEAD'],
 ];
 
 const notServed: RequestHandler = (req, _res, next) => {
@@ -38,6 +40,7 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   }
   app.use(executionBrokerRoutes(api, options));
   app.use(availabilityRoute(api));
+  app.use(apiDocsRoutes());
   if (options.extraRoutes) app.use(options.extraRoutes);
   app.use(notServed);
   app.use(errorHandler(options));
