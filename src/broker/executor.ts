@@ -21,6 +21,18 @@ export interface RunSpec {
   cores?: number;
   memoryMiB?: number;
   gpus?: { count: number; model?: string };
+  /** Network ports the executable listens on, to be published on the site's host. */
+  ports?: Array<{ internal: number; protocol: string }>;
+  /** The executable asks to run privileged (no executor here allows it). */
+  privileged?: boolean;
+}
+
+/** A port of the run reachable from outside: `host`:`external` leads to the executable's `internal`. */
+export interface PublishedPort {
+  internal: number;
+  external: number;
+  protocol: string;
+  host: string;
 }
 
 export interface RunHandle {
@@ -29,11 +41,13 @@ export interface RunHandle {
   dir: string;
   /** Executor-specific identity of the run (a process group, a job id). */
   id: string;
+  /** The ports published for the run, known from submit on. */
+  ports?: PublishedPort[];
 }
 
 export type RunStatus =
   | { state: 'running' }
-  | { state: 'exited'; exitCode: number; timedOut: boolean }
+  | { state: 'exited'; exitCode: number; timedOut: boolean; oomKilled?: boolean }
   | { state: 'cancelled' }
   | { state: 'lost'; reason: string };
 

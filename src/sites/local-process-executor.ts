@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
+import { readLogFile } from './log-file.js';
+import { portEnvironment, publishPorts } from './publish-ports.js';
+import { endGroups, groupAlive, readText, recordedExitCode } from './run-files.js';
 
 const GRACE_MS = 5_000;
 
@@ -17,7 +20,8 @@ const TIMED_OUT = new Set([124, 137]);
  * group, under coreutils `timeout`, inside a small shell that records its exit code in a file: it
  * outlives a worker killed with SIGKILL, and a worker started later learns from the file how it
  * ended. Only the request's environment (plus PATH and HOME) is passed on: never the worker's own,
- * which holds the broker's secrets.
+ * which holds the broker's secrets. With no container to map ports, each port the executable
+ * listens on gets a free host port, passed as `EB_PORT_<internal>` (and `PORT` when there is one).
  */
 export class LocalProcessExecutor implements Executor {
   /**
@@ -28,6 +32,7 @@ export class LocalProcessExecutor implements Executor {
   constructor(
     private readonly scratchRoot: string,
     private readonly developmentImages: Readonly<Record<string, DevelopmentImage>> = {},
+    private readonly options: { publicHost?: string } = {},
   ) {}
 
   unsupported(spec: RunSpec): string | undefined {
@@ -57,6 +62,7 @@ export class LocalProcessExecutor implements Executor {
       await mkdir(dirname(at), { recursive: true });
       await symlink(mount.source, at).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'EEXIST') throw error; });
     }
+    const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     // `timeout` puts itself and the command in a process group of their own: the wrapper records
     // that group, so that cancelling reaches everything the command started.
@@ -70,6 +76,7 @@ export class LocalProcessExecutor implements Executor {
         PATH: '/usr/local/bin:/usr/bin:/bin',
         HOME: dir,
         ...spec.environment,
+        ...portEnvironment(ports),
         EB_SESSION: spec.sessionUuid,
         EB_OUTPUTS: join(dir, 'outputs'),
         EB_LOG: join(dir, 'output.log'),
@@ -88,7 +95,7 @@ export class LocalProcessExecutor implements Executor {
     for (let waited = 0; !existsSync(join(dir, 'group')) && waited < GRACE_MS; waited += 10) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    return { executor: 'local-process', dir, id: String(pid) };
+    return { executor: 'local-process', dir, id: String(pid), ...(ports.length ? { ports } : {}) };
   }
 
   private workingDirectory(dir: string, requested: string | undefined): string {
@@ -110,10 +117,8 @@ export class LocalProcessExecutor implements Executor {
 
   /** How the run ended, from the exit code the wrapper wrote; undefined while there is none. */
   private async exitStatus(handle: RunHandle): Promise<RunStatus | undefined> {
-    const text = await readFile(join(handle.dir, 'exit-code'), 'utf8').catch(() => undefined);
-    if (text === undefined) return undefined;
-    const exitCode = Number(text.trim());
-    return { state: 'exited', exitCode, timedOut: TIMED_OUT.has(exitCode) };
+    const exitCode = await recordedExitCode(handle.dir);
+    return exitCode === undefined ? undefined : { state: 'exited', exitCode, timedOut: TIMED_OUT.has(exitCode) };
   }
 
   /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */
@@ -124,65 +129,20 @@ export class LocalProcessExecutor implements Executor {
 
   /** A process group of the run exists and is ours (a pid reused after a reboot would not carry our files). */
   private alive(handle: RunHandle): boolean {
-    return this.groups(handle).some((pid) => {
-      try {
-        process.kill(-pid, 0);
-      } catch {
-        return false;
-      }
-      const environ = procEnviron(pid);
-      return environ === undefined || environ.includes(`EB_EXIT=${join(handle.dir, 'exit-code')}`);
-    });
+    return this.groups(handle).some((pid) => groupAlive(pid, handle.dir));
   }
 
   async cancel(handle: RunHandle): Promise<void> {
     await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
     // The command's group first, so that the wrapper does not record an exit code for it.
-    const groups = this.groups(handle).reverse();
-    const signal = (name: NodeJS.Signals | 0): boolean => groups.map((pid) => {
-      try { process.kill(-pid, name); return true; } catch { return false; }
-    }).some(Boolean);
-    if (!signal('SIGTERM')) return;
-    const end = Date.now() + GRACE_MS;
-    while (Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 50));
-      if (!signal(0)) return;
-    }
-    signal('SIGKILL');
-    // Resolve once the kernel has taken them away, as promised.
-    for (const end = Date.now() + 2_000; Date.now() < end && signal(0);) await new Promise((r) => setTimeout(r, 50));
+    await endGroups(this.groups(handle).reverse(), GRACE_MS);
   }
 
-  async logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {
-    const file = await open(join(handle.dir, 'output.log'), 'r').catch(() => undefined);
-    if (!file) return { text: '', next: offset };
-    try {
-      const buffer = Buffer.alloc(limit);
-      const { bytesRead } = await file.read(buffer, 0, limit, offset);
-      return { text: buffer.subarray(0, bytesRead).toString('utf8'), next: offset + bytesRead };
-    } finally {
-      await file.close();
-    }
+  logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {
+    return readLogFile(join(handle.dir, 'output.log'), offset, limit);
   }
 
   outputs(handle: RunHandle): string {
     return join(handle.dir, 'outputs');
-  }
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** The environment of a process, NUL-separated as procfs gives it, or undefined where it cannot say. */
-function procEnviron(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8');
-  } catch {
-    return undefined;
   }
 }

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The files a detached run keeps in its session directory (`pid`, `exit-code`, `output.log`, ...):
+ * they outlive the worker that started the run, so any worker reads how it is going from them.
+ */
+export function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The exit code a wrapper recorded in `<dir>/exit-code`; undefined while there is none. */
+export async function recordedExitCode(dir: string): Promise<number | undefined> {
+  const text = await readFile(join(dir, 'exit-code'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : Number(text.trim());
+}
+
+/**
+ * The process group `pid` leads exists and belongs to the run of `dir` (its environment names the
+ * run's exit-code file), so that a pid reused after a reboot is not taken for the run.
+ */
+export function groupAlive(pid: number, dir: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(-pid, 0);
+  } catch {
+    return false;
+  }
+  const environ = procEnviron(pid);
+  return environ === undefined || environ.includes(`EB_EXIT=${join(dir, 'exit-code')}`);
+}
+
+/** The environment of a process, NUL-separated as procfs gives it, or undefined where it cannot say. */
+function procEnviron(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Signals the process groups; true when any of them was there to signal. */
+export function signalGroups(groups: readonly number[], signal: NodeJS.Signals | 0): boolean {
+  return groups.map((pid) => {
+    try { process.kill(-pid, signal); return true; } catch { return false; }
+  }).some(Boolean);
+}
+
+/** TERM, then KILL after `graceMs` for whatever is left; resolves once the groups are gone. */
+export async function endGroups(groups: readonly number[], graceMs: number): Promise<void> {
+  if (!signalGroups(groups, 'SIGTERM')) return;
+  const end = Date.now() + graceMs;
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (!signalGroups(groups, 0)) return;
+  }
+  signalGroups(groups, 'SIGKILL');
+  // Resolve once the kernel has taken them away, as promised.
+  for (const until = Date.now() + 2_000; Date.now() < until && signalGroups(groups, 0);) await new Promise((r) => setTimeout(r, 50));
+}
