@@ -1,4 +1,5 @@
 import type { RunSpec } from '../../src/broker/executor.js';
+import { apptainerArguments, apptainerEnvironment } from '../../src/sites/apptainer-executor.js';
 import { cliEnvironment, containerRunArguments } from '../../src/sites/container-cli-executor.js';
 import { containerSpecProblem } from '../../src/sites/container-spec-checks.js';
 import { bindAddress, portEnvironment } from '../../src/sites/publish-ports.js';
@@ -31,6 +32,20 @@ describe('container runtime arguments', () => {
       'run', '--name=eb-abc', '--label=srcnet.eb.session=abc', '--label=srcnet.eb.site=demo', '--security-opt=no-new-privileges',
       '--env=EB_OUTPUTS=/outputs', '--volume=/scratch/abc/outputs:/outputs', 'example.org/tool:1', '--threshold', '5',
     ]);
+  });
+
+  it('builds apptainer arguments: exec with an entrypoint, run without, the environment kept out of the arguments', () => {
+    const spec: RunSpec = { ...base, entrypoint: '/bin/sh', command: ['-c', 'true'], environment: { A: 'one, two' }, workingDirectory: 'w', mounts: [{ path: '/in', source: '/s/in' }] };
+    expect(apptainerArguments(spec, { dir: '/scratch/abc' })).toEqual([
+      'exec', '--cleanenv', '--containall', '--no-home', '--bind=/scratch/abc/outputs:/outputs', '--bind=/s/in:/in:ro',
+      '--bind=/scratch/abc/work:/work', '--pwd=/work/w', 'docker://example.org/tool:1', '/bin/sh', '-c', 'true',
+    ]);
+    expect(apptainerArguments({ ...base, command: ['x'] }, { dir: '/d' })).toEqual([
+      'run', '--cleanenv', '--containall', '--no-home', '--bind=/d/outputs:/outputs', 'docker://example.org/tool:1', 'x',
+    ]);
+    expect(apptainerEnvironment(spec, [{ internal: 8888, external: 40003, protocol: 'HTTP', host: 'h' }])).toEqual({
+      APPTAINERENV_A: 'one, two', APPTAINERENV_EB_PORT_8888: '40003', APPTAINERENV_PORT: '40003', APPTAINERENV_EB_OUTPUTS: '/outputs',
+    });
   });
 
   it('refuses, saying why, what could read as an option or break a mount or variable', () => {

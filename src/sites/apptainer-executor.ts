@@ -1,0 +1,90 @@
+import { join, posix } from 'node:path';
+import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
+import { cliEnvironment } from './container-cli-executor.js';
+import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
+import { LocalProcessExecutor } from './local-process-executor.js';
+import { portEnvironment, publishPorts } from './publish-ports.js';
+
+export interface ApptainerOptions {
+  /** The program to call (`apptainer`, found on PATH, unless given). */
+  program?: string;
+  scratchRoot: string;
+  publicHost?: string;
+}
+
+/** The `apptainer` arguments for a spec: `exec` with an entrypoint, else `run` (the image's own). */
+export function apptainerArguments(spec: RunSpec, run: { dir: string }): string[] {
+  const args = [spec.entrypoint !== undefined ? 'exec' : 'run', '--cleanenv', '--containall', '--no-home'];
+  args.push(`--bind=${join(run.dir, 'outputs')}:${CONTAINER_OUTPUTS}`);
+  for (const mount of spec.mounts ?? []) args.push(`--bind=${mount.source}:${containerPath(mount.path)}:ro`);
+  if (spec.workingDirectory !== undefined) {
+    args.push(`--bind=${join(run.dir, 'work')}:${CONTAINER_WORK}`, `--pwd=${posix.join(CONTAINER_WORK, posix.normalize(spec.workingDirectory))}`);
+  }
+  args.push(`docker://${spec.image ?? ''}`);
+  if (spec.entrypoint !== undefined) args.push(spec.entrypoint);
+  args.push(...spec.command);
+  return args;
+}
+
+/**
+ * The container's environment as `APPTAINERENV_<name>` variables of apptainer's own process: the
+ * one way through `--cleanenv`, and unlike `--env` it takes values with commas as they are.
+ */
+export function apptainerEnvironment(spec: RunSpec, ports: readonly PublishedPort[]): Record<string, string> {
+  const environment = { ...spec.environment, ...portEnvironment(ports), EB_OUTPUTS: CONTAINER_OUTPUTS };
+  return Object.fromEntries(Object.entries(environment).map(([name, value]) => [`APPTAINERENV_${name}`, value]));
+}
+
+/**
+ * Runs a docker-container executable with apptainer, which needs no daemon: `apptainer exec
+ * docker://<image>` is an ordinary process, so it runs the way the local process executor runs
+ * any program (detached, its own process groups, under `timeout`, its exit code in a file).
+ * `--cleanenv` keeps the worker's environment out of the container, which gets the request's
+ * variables only (as `APPTAINERENV_*`). Apptainer shares the host's network: each port the executable listens on gets a
+ * free host port, given to it as `EB_PORT_<internal>` (and `PORT` when there is one).
+ */
+export class ApptainerExecutor implements Executor {
+  private readonly processes: LocalProcessExecutor;
+
+  constructor(private readonly options: ApptainerOptions) {
+    this.processes = new LocalProcessExecutor(options.scratchRoot);
+  }
+
+  unsupported(spec: RunSpec): string | undefined {
+    return containerSpecProblem(spec);
+  }
+
+  async submit(spec: RunSpec): Promise<RunHandle> {
+    const problem = containerSpecProblem(spec);
+    if (problem) throw new Error(problem);
+    const dir = join(this.options.scratchRoot, spec.sessionUuid);
+    const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
+    const handle = await this.processes.submit({
+      sessionUuid: spec.sessionUuid,
+      entrypoint: this.options.program ?? 'apptainer',
+      command: apptainerArguments(spec, { dir }),
+      // What apptainer itself needs (its cache, its configuration), which --cleanenv keeps from the
+      // container, and the container's own variables.
+      environment: { ...cliEnvironment(), ...apptainerEnvironment(spec, ports) },
+      ...(spec.workingDirectory !== undefined ? { workingDirectory: spec.workingDirectory } : {}),
+      timeLimitMs: spec.timeLimitMs,
+    });
+    return { ...handle, executor: 'apptainer', ...(ports.length ? { ports } : {}) };
+  }
+
+  poll(handle: RunHandle): Promise<RunStatus> {
+    return this.processes.poll(handle);
+  }
+
+  cancel(handle: RunHandle): Promise<void> {
+    return this.processes.cancel(handle);
+  }
+
+  logs(handle: RunHandle, offset?: number, limit?: number): Promise<{ text: string; next: number }> {
+    return this.processes.logs(handle, offset, limit);
+  }
+
+  outputs(handle: RunHandle): string {
+    return this.processes.outputs(handle);
+  }
+}
