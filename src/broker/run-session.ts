@@ -134,6 +134,21 @@ function offeredCompute(session: SessionRecord): Pick<RunSpec, 'cores' | 'memory
   };
 }
 
+/** The ports the executable listens on; a string (why) when one is not a port. */
+function portsOf(exe: Doc): RunSpec['ports'] | string {
+  const network = isDoc(exe.network) ? exe.network : {};
+  const ports: NonNullable<RunSpec['ports']> = [];
+  for (const port of Array.isArray(network.ports) ? network.ports.filter(isDoc) : []) {
+    const internal = isDoc(port.internal) ? port.internal.port : undefined;
+    if (!Number.isInteger(internal) || (internal as number) < 1 || (internal as number) > 65535) return `network port ${JSON.stringify(internal ?? null)} is not a port number`;
+    const protocol = typeof port.protocol === 'string' && port.protocol !== '' ? port.protocol.toUpperCase() : 'TCP';
+    if (!['TCP', 'UDP', 'HTTP', 'HTTPS'].includes(protocol)) return `network protocol ${protocol.slice(0, 20)} is not one of TCP, UDP, HTTP, HTTPS`;
+    if (ports.some((p) => p.internal === internal && (p.protocol === 'UDP') === (protocol === 'UDP'))) continue;
+    ports.push({ internal: internal as number, protocol });
+  }
+  return ports;
+}
+
 /** What the executable asks to run; a string (why) when no site could run it. */
 function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
   const exe = session.document.executable as Record<string, unknown> | undefined;
@@ -143,9 +158,13 @@ function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
   if (!image && !entrypoint) return 'the executable names neither an image nor an entrypoint';
   const command = Array.isArray(exe.command) ? exe.command.map(String) : [];
   const environment = (exe.environment ?? {}) as Record<string, string>;
+  const ports = portsOf(exe);
+  if (typeof ports === 'string') return ports;
   return {
     sessionUuid: session.uuid, ...(image ? { image } : {}), ...(entrypoint ? { entrypoint } : {}),
     command, environment, timeLimitMs: timing.durationMs,
+    ...(ports?.length ? { ports } : {}),
+    ...(exe.privileged === true ? { privileged: true } : {}),
   };
 }
 
@@ -164,7 +183,8 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   Object.assign(spec, offeredCompute(session));
   // A start retried after a crash finds the run it already made.
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined ?? await deps.executor.submit(spec);
-  await deps.store.setRun(uuid, { ...run });
+  // Where the outputs are is kept with the run, for the API to find them once COMPLETED.
+  await deps.store.setRun(uuid, { ...run, outputs: deps.executor.outputs(run) });
   const running = await deps.store.advance(uuid, 'AVAILABLE', 'RUNNING', deps.now(), note(deps.now(), 'urn:phase-change', 'Running on site {site}', { site: deps.site }));
   if (!running) {
     // Cancelled while the run was being started: the stop step may have found no run yet.
@@ -174,21 +194,30 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   await deps.scheduler.schedule('poll', uuid, deps.now() + deps.pollIntervalMs, 1);
 }
 
-/** RUNNING: copies new log text to Redis; at the end, RELEASING -> COMPLETED or FAILED. */
-export async function pollSession(deps: RunSessionDeps, uuid: string, seq: number): Promise<void> {
-  const session = await deps.store.getSession(uuid);
+/** Copies the log text the run wrote since the last copy to Redis. */
+async function copyLog(deps: RunSessionDeps, executor: Executor, uuid: string): Promise<void> {
   const run = (await deps.store.getRun(uuid)) as (RunHandle & { logOffset?: number }) | undefined;
-  if (!session || !run || 'unavailable' in deps.executor) return;
-  const executor = deps.executor;
+  if (!run) return;
   const { text, next } = await executor.logs(run, run.logOffset ?? 0);
   if (text) await deps.store.appendLog(uuid, text, deps.maxLogBytes);
   if (next !== run.logOffset) await deps.store.setRun(uuid, { ...run, logOffset: next });
+}
+
+/** RUNNING: copies new log text to Redis; at the end, RELEASING -> COMPLETED or FAILED. */
+export async function pollSession(deps: RunSessionDeps, uuid: string, seq: number): Promise<void> {
+  const session = await deps.store.getSession(uuid);
+  const run = (await deps.store.getRun(uuid)) as RunHandle | undefined;
+  if (!session || !run || 'unavailable' in deps.executor) return;
+  const executor = deps.executor;
+  await copyLog(deps, executor, uuid);
   if (isTerminal(session.phase)) return; // cancelled meanwhile: `stop` ends the run
   const status = await executor.poll(run);
   if (status.state === 'running') {
     await deps.scheduler.schedule('poll', uuid, deps.now() + deps.pollIntervalMs, seq + 1);
     return;
   }
+  // What the run wrote between the copy above and its end.
+  await copyLog(deps, executor, uuid);
   await deps.store.advance(uuid, 'RUNNING', 'RELEASING', deps.now(), note(deps.now(), 'urn:phase-change', 'Releasing'));
   const outputs = executor.outputs(run);
   if (status.state === 'exited' && status.exitCode === 0) {
@@ -197,6 +226,8 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
   } else if (status.state === 'exited' && status.timedOut) {
     await deps.store.finish(uuid, ['RELEASING'], 'COMPLETED', deps.now(), note(deps.now(), 'urn:session-completed',
       'The offered duration ended and the executable was stopped; outputs are in {outputs} on site {site}', { outputs, site: deps.site }));
+  } else if (status.state === 'exited' && status.oomKilled) {
+    await fail(deps, uuid, 'The executable exited with status {status}: it ran out of memory ({memory} offered)', { status: status.exitCode, memory: offeredMemory(session) });
   } else if (status.state === 'exited') {
     await fail(deps, uuid, 'The executable exited with status {status}', { status: status.exitCode });
   } else if (status.state === 'lost') {
@@ -206,6 +237,11 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
     await fail(deps, uuid, 'The run was cancelled on site {site}', { site: deps.site });
   }
 }
+
+const offeredMemory = (session: SessionRecord): string => {
+  const compute = isDoc(session.document.compute) ? session.document.compute : {};
+  return isDoc(compute.memory) && typeof compute.memory.max === 'number' ? `${compute.memory.max} GiB` : 'no limit';
+};
 
 /** After a cancel: stops the run, if there is one, and copies the last of its log. */
 export async function stopSession(deps: RunSessionDeps, uuid: string): Promise<void> {

@@ -56,6 +56,7 @@ export const SITES_FILE_SCHEMA = {
           },
           defaultBandwidthMBps: { type: 'number', exclusiveMinimum: 0 },
           scratchDir: { type: 'string', pattern: '^/' },
+          publicHost: { type: 'string', pattern: '^[A-Za-z0-9.:\\[\\]-]{1,253}$' },
           executor: {
             type: 'object',
             required: ['type'],

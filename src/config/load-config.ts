@@ -58,6 +58,7 @@ export const DEMO_SITE_FILE = {
 
 type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements' | 'executor'> & {
   scratchDir?: string;
+  publicHost?: string;
   maxCoresPerSession?: number;
   maxMemoryGiBPerSession?: number;
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
@@ -108,6 +109,7 @@ function toSite(raw: SiteEntry): SiteProfile {
     defaultBandwidthMBps: site.defaultBandwidthMBps ?? 100,
     executor: site.executor ?? { type: 'local', containerRuntime: 'auto' },
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
+    publicHost: site.publicHost ?? '127.0.0.1',
   };
 }
 

@@ -32,6 +32,8 @@ export interface SiteProfile {
   executor: ExecutorConfig;
   /** Where the site's sessions get their directories (work, logs, outputs). */
   scratchDir: string;
+  /** The host name clients reach the sessions' published ports on (default 127.0.0.1). */
+  publicHost?: string;
 }
 
 export interface StorageElement {

@@ -18,6 +18,9 @@ import { BullTimers } from '../queue/bull-timers.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
 import { startTimerWorker } from '../queue/timer-worker.js';
 import type { Executor } from '../broker/executor.js';
+import { ApptainerExecutor } from '../sites/apptainer-executor.js';
+import { ContainerCliExecutor } from '../sites/container-cli-executor.js';
+import { detectContainerRuntime } from '../sites/detect-container-runtime.js';
 import { HttpStager } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
@@ -84,7 +87,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
-        const executor = executorFor(site, log);
+        const executor = await executorFor(site, log);
         const stager = new HttpStager(site.scratchDir);
         const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, now, logger });
         closers.push(() => running.close());
@@ -148,22 +151,29 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
 }
 
 /**
- * The executor a site's configuration asks for. Containers are not wired in yet: such a site (or a
- * Slurm site whose host has no sbatch) still negotiates, and its sessions fail with a message that
- * says why.
+ * The executor a site's configuration asks for. A Slurm site whose host has no sbatch still
+ * negotiates, and its sessions fail with a message that says why. `auto` is probed once per process.
  */
-function executorFor(site: SiteProfile, log: (line: string) => void): Executor | { unavailable: string } {
+async function executorFor(site: SiteProfile, log: (line: string) => void): Promise<Executor | { unavailable: string }> {
   if (site.executor.type === 'slurm') {
     const executor = createSlurmExecutor(site.scratchDir, site.executor);
     log(`site ${site.name}: ${'unavailable' in executor ? `cannot run sessions: ${executor.unavailable}` : `sessions run as Slurm batch jobs, in ${site.scratchDir} (which the compute nodes must share)`}`);
     return executor;
   }
-  const runtime = site.executor.containerRuntime ?? 'auto';
-  if (runtime === 'none' || runtime === 'auto') {
-    log(`site ${site.name}: sessions run as plain processes without a container (development only), in ${site.scratchDir}`);
-    return new LocalProcessExecutor(site.scratchDir, site.executor.developmentImages);
+  const asked = site.executor.containerRuntime ?? 'auto';
+  const runtime = asked === 'auto' ? await detectContainerRuntime() : asked;
+  const found = asked === 'auto' ? ' (containerRuntime: auto)' : '';
+  const publicHost = site.publicHost ?? '127.0.0.1';
+  if (runtime === 'docker' || runtime === 'podman') {
+    log(`site ${site.name}: sessions run in ${runtime} containers${found}, in ${site.scratchDir}`);
+    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost });
   }
-  return { unavailable: `the ${runtime} container runtime is not supported yet` };
+  if (runtime === 'apptainer') {
+    log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}`);
+    return new ApptainerExecutor({ scratchRoot: site.scratchDir, publicHost });
+  }
+  log(`site ${site.name}: sessions run as plain processes without a container (development only)${found}, in ${site.scratchDir}`);
+  return new LocalProcessExecutor(site.scratchDir, site.executor.developmentImages, { publicHost });
 }
 
 async function closeAll(closers: Array<() => Promise<unknown>>, connections: Redis[]): Promise<void> {

@@ -22,6 +22,8 @@ const config = {
   ...base,
   sites: Array.from({ length: siteCount }, (_, i) => ({
     ...base.sites[0], name: siteCount === 1 ? 'demo' : `demo${i}`, cores: 1e9, memoryGiB: 1e9,
+    // Plain processes whatever the machine has: the lifecycle bench measures the broker, not a runtime.
+    executor: { type: 'local', containerRuntime: 'none' },
     // BENCH_PREPARATION_MS: the site's base preparation time (the lifecycle bench wants none).
     ...(process.env.BENCH_PREPARATION_MS ? { preparationMs: Number(process.env.BENCH_PREPARATION_MS), releasingMs: 0 } : {}),
   })),

@@ -18,9 +18,9 @@ const CONCURRENCY = 40;
 
 const SITES = `
 sites:
-  - { name: s1, cores: 8, memoryGiB: 32, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D }
-  - { name: s2, cores: 6, memoryGiB: 24, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D }
-  - { name: s3, cores: 4, memoryGiB: 16, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D }
+  - { name: s1, cores: 8, memoryGiB: 32, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, executor: { type: local, containerRuntime: none } }
+  - { name: s2, cores: 6, memoryGiB: 24, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, executor: { type: local, containerRuntime: none } }
+  - { name: s3, cores: 4, memoryGiB: 16, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, executor: { type: local, containerRuntime: none } }
 `;
 
 function freePort(): Promise<number> {

@@ -12,7 +12,7 @@ const WORKER = fileURLToPath(new URL('../../dist/main/worker.js', import.meta.ur
 describe('a site worker killed in the middle', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eb-crash-'));
   const sitesFile = join(dir, 'sites.yaml');
-  writeFileSync(sitesFile, `sites:\n  - { name: demo, cores: 8, memoryGiB: 16, preparation: PT0S, releasing: PT0S, scratchDir: ${join(dir, 'scratch')} }\n`);
+  writeFileSync(sitesFile, `sites:\n  - { name: demo, cores: 8, memoryGiB: 16, preparation: PT0S, releasing: PT0S, scratchDir: ${join(dir, 'scratch')}, executor: { type: local, containerRuntime: none } }\n`);
   let broker: TestBroker;
   const workers: ChildProcess[] = [];
   const startWorker = (): ChildProcess => {

@@ -34,9 +34,14 @@ export function testConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
   return { ...loadConfig({ REDIS_URL: redisUrl(), EB_KEY_PREFIX: randomPrefix(), ...env }), ...overrides };
 }
 
+/**
+ * The demo site, running sessions as plain processes: its `containerRuntime: auto` would pick
+ * docker or podman on machines that have one, and tests must not depend on the machine. Tests of
+ * containers ask for a runtime themselves.
+ */
 export function demoSite(overrides: Partial<SiteProfile> = {}): SiteProfile {
   const base = loadConfig({ REDIS_URL: redisUrl() }).sites[0] as SiteProfile;
-  return { ...base, ...overrides };
+  return { ...base, executor: { type: 'local', containerRuntime: 'none' }, ...overrides };
 }
 
 export { DEMO_SITE_FILE };

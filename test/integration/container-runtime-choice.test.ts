@@ -1,0 +1,67 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startBrokerRuntime } from '../../src/main/broker-runtime.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { detectContainerRuntime, probeContainerRuntime } from '../../src/sites/detect-container-runtime.js';
+import { demoSite, testConfig } from '../support/test-broker.js';
+
+/** Fake container CLIs whose `info` works, fails, or hangs, to see what `auto` makes of each. */
+function fakeClis(): Record<'works' | 'fails' | 'hangs' | 'missing', string> {
+  const dir = mkdtempSync(join(tmpdir(), 'eb-clis-'));
+  const script = (name: string, body: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, `#!/bin/sh\n${body}\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  return {
+    works: script('works', '[ "$1" = info ] && exit 0; exit 2'),
+    fails: script('fails', 'echo "Cannot connect to the Docker daemon" >&2; exit 1'),
+    hangs: script('hangs', 'exec sleep 5'),
+    missing: join(dir, 'not-there'),
+  };
+}
+
+describe('choosing a container runtime', () => {
+  const cli = fakeClis();
+
+  it('takes docker when `docker info` works, else podman when `podman info` works, else none (fake container CLIs)', async () => {
+    expect(await probeContainerRuntime({ docker: cli.works, podman: cli.works })).toBe('docker');
+    expect(await probeContainerRuntime({ docker: cli.fails, podman: cli.works })).toBe('podman');
+    expect(await probeContainerRuntime({ docker: cli.missing, podman: cli.works })).toBe('podman');
+    expect(await probeContainerRuntime({ docker: cli.fails, podman: cli.missing })).toBe('none');
+  });
+
+  it('gives up on a client that does not answer in time (fake container CLI)', async () => {
+    const started = Date.now();
+    expect(await probeContainerRuntime({ docker: cli.hangs, podman: cli.fails }, 300)).toBe('none');
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it('says at start-up how each site runs its sessions', async () => {
+    const lines: string[] = [];
+    const config = testConfig({
+      sites: [
+        demoSite({ name: 'plain', executor: { type: 'local', containerRuntime: 'none' } }),
+        demoSite({ name: 'pods', executor: { type: 'local', containerRuntime: 'podman' } }),
+        demoSite({ name: 'hpc', executor: { type: 'local', containerRuntime: 'apptainer' } }),
+        demoSite({ name: 'found', executor: { type: 'local', containerRuntime: 'auto' } }),
+      ],
+    });
+    const destination = new Writable({ write(chunk, _encoding, done) { lines.push(...String(chunk).trim().split('\n').map((line) => String(JSON.parse(line).msg))); done(); } });
+    const runtime = await startBrokerRuntime(config, { siteWorkers: true }, undefined, createLogger('test', { destination }));
+    await runtime.close();
+    const detected = await detectContainerRuntime();
+    const scratch = demoSite().scratchDir;
+    expect(lines.filter((line) => line.startsWith('site '))).toEqual([
+      `site plain: sessions run as plain processes without a container (development only), in ${scratch}`,
+      `site pods: sessions run in podman containers, in ${scratch}`,
+      `site hpc: sessions run in apptainer containers, in ${scratch}`,
+      detected === 'none'
+        ? `site found: sessions run as plain processes without a container (development only) (containerRuntime: auto), in ${scratch}`
+        : `site found: sessions run in ${detected} containers (containerRuntime: auto), in ${scratch}`,
+    ]);
+  });
+});
