@@ -1,4 +1,5 @@
 import type { ResolvedNeeds } from '../domain/execution-needs.js';
+import type { PublishedPort } from './executor.js';
 import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
@@ -22,6 +23,14 @@ export interface SessionRecord {
   /** The offered session (components, schedule) without its changing parts (phase, messages). */
   document: WireDocument;
   messages: Message[];
+  /** The executor's handle of the run, once the site has started one (its ports, its outputs). */
+  run?: StoredRun;
+}
+
+/** What the API reads of a run's handle: where clients reach it, and where its outputs are. */
+export interface StoredRun {
+  ports?: PublishedPort[];
+  outputs?: string;
 }
 
 export interface OfferSetRecord {

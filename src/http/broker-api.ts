@@ -14,6 +14,10 @@ export interface BrokerApi {
   getSessionLog(uuid: string): Promise<string>;
   /** The log after byte `from`, with the session's phase at the time of reading (to follow it). */
   readSessionLog(uuid: string, from: number): Promise<LogChunk & { phase: SessionPhase }>;
+  /** The files a COMPLETED session left in its outputs directory. */
+  listSessionOutputs(uuid: string): Promise<{ files: Array<{ path: string; size: number }>; truncated: boolean }>;
+  /** One of them: its absolute path on this host, to send. */
+  sessionOutputFile(uuid: string, segments: readonly string[]): Promise<{ path: string; size: number }>;
   /** Whether the broker can serve: its store answers and at least one site has a live worker. */
   availability(): Promise<{ available: boolean; note: string }>;
 }

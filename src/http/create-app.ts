@@ -6,6 +6,7 @@ import type { AppOptions, BrokerApi } from './broker-api.js';
 import { errorHandler } from './error-handler.js';
 import { executionBrokerRoutes } from './execution-broker-routes.js';
 import { observeRequests } from './request-observer.js';
+import { outputsRoutes } from './outputs-routes.js';
 
 /** Which methods each path serves, for 405 answers with an Allow header. */
 const ALLOWED: ReadonlyArray<[RegExp, string]> = [
@@ -13,6 +14,7 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/offersets\/[^/]+\/?$/, 'GET, HEAD'],
   [/^\/sessions\/[^/]+\/?$/, 'GET, HEAD, POST'],
   [/^\/sessions\/[^/]+\/logs\/?$/, 'GET, HEAD'],
+  [/^\/sessions\/[^/]+\/outputs(\/.*)?$/, 'GET, HEAD'],
   [/^\/availability\/?$/, 'GET, HEAD'],
   [/^\/metrics\/?$/, 'GET, HEAD'],
   [/^\/(openapi\.yaml|openapi\.json|docs)\/?$/, 'GET, HEAD'],
@@ -39,6 +41,7 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
     });
   }
   app.use(executionBrokerRoutes(api, options));
+  app.use(outputsRoutes(api, options));
   app.use(availabilityRoute(api));
   app.use(apiDocsRoutes());
   if (options.extraRoutes) app.use(options.extraRoutes);

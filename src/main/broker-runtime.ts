@@ -5,6 +5,7 @@ import type { Worker } from 'bullmq';
 import { directExecution } from '../broker/direct-execution.js';
 import { getOfferSet, getSession } from '../broker/read-records.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
+import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs.js';
 import { updateSessionPhase } from '../broker/update-session.js';
 import type { SiteDirectory } from '../broker/ports.js';
 import type { Clock } from '../domain/clock.js';
@@ -24,6 +25,7 @@ import { detectContainerRuntime } from '../sites/detect-container-runtime.js';
 import { HttpStager } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
+import { outputsDirectoryReader } from '../sites/outputs-directory.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
@@ -111,6 +113,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         composeSession: (input) => composeOfferedSession(input, newId),
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
       };
+      const outputsDeps = { clock, store, sites, reader: outputsDirectoryReader };
       const api: BrokerApi = {
         requestOffers: (input) => requestOffers(offersDeps, input),
         directExecution: (input) => directExecution(offersDeps, input),
@@ -126,6 +129,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
           const { phase } = await getSession({ clock, store }, uuid);
           return { ...(await store.readLog(uuid, from)), phase };
         },
+        listSessionOutputs: (uuid) => listSessionOutputs(outputsDeps, uuid),
+        sessionOutputFile: (uuid, segments) => sessionOutputFile(outputsDeps, uuid, segments),
         availability: async () => {
           if (!(await store.ping())) return { available: false, note: 'The broker cannot reach its Redis store' };
           const live = await negotiator.liveSites(config.sites.map((s) => s.name));

@@ -6,6 +6,7 @@ import { clientTransitions, type ComponentPhase, type SessionPhase } from '../do
 import type { OfferPlan } from '../domain/plan-offers.js';
 import { kindUri, rewriteKinds, type KindFamily } from './kind-uris.js';
 import type { RequestComponents } from './read-execution-request.js';
+import { sessionConnectors, withPublishedPorts } from './session-connectors.js';
 
 type Doc = Record<string, unknown>;
 
@@ -88,22 +89,14 @@ export function renderSession(session: SessionRecord, context: RenderContext): W
   for (const key of ['executable', 'compute'] as const) {
     if (doc[key]) doc[key] = { ...(doc[key] as Doc), phase };
   }
+  if (doc.executable) doc.executable = withPublishedPorts(doc.executable as Doc, session.run);
   for (const key of ['storage', 'data'] as const) {
     if (doc[key]) doc[key] = (doc[key] as Doc[]).map((item) => ({ ...item, phase }));
   }
-  const connectors = connectorsOf(session, context);
+  const connectors = sessionConnectors(session, context.baseUrl);
   if (connectors.length) doc.connectors = connectors;
   const { kind, meta: _stored, ...components } = doc;
   return rewriteKinds({ kind, meta, phase: session.phase, ...components }, session.family as KindFamily);
-}
-
-const LOGS_FROM: ReadonlySet<SessionPhase> = new Set(['RUNNING', 'RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED']);
-
-/** The session's live access points: its log, from the moment it runs. */
-function connectorsOf(session: SessionRecord, context: RenderContext): Doc[] {
-  if (!LOGS_FROM.has(session.phase)) return [];
-  const live = session.phase === 'RUNNING' || session.phase === 'RELEASING';
-  return [{ kind: 'urn:srcnet:connector:logs', status: live ? 'AVAILABLE' : 'FINISHED', protocol: 'HTTP', location: `${context.baseUrl}/sessions/${session.uuid}/logs` }];
 }
 
 export function renderOfferSet(offerSet: OfferSetRecord, sessions: readonly SessionRecord[], context: RenderContext): WireDocument {

@@ -155,5 +155,6 @@ function toSession(uuid: string, fields: Record<string, string> | undefined, mes
     family: fields.family ?? 'v1.0',
     document: JSON.parse(fields.doc ?? '{}') as Record<string, unknown>,
     messages: (messages ?? []).map((text) => JSON.parse(text) as Message),
+    ...(fields.run ? { run: JSON.parse(fields.run) as SessionRecord['run'] } : {}),
   };
 }

@@ -55,7 +55,15 @@ describe('sessions that run', () => {
     expect((await broker.http.get(`/sessions/${session.meta.uuid}/logs`)).text).toBe('hi from the session\n');
     expect(session.meta.messages.at(-1).message).toMatch(/exited with status 0; outputs are in .+\/outputs on site demo/);
     expect(session.meta.options).toBeUndefined();
-    expect(session.connectors).toEqual([{ kind: 'urn:srcnet:connector:logs', status: 'FINISHED', protocol: 'HTTP', location: `${broker.baseUrl}/sessions/${session.meta.uuid}/logs` }]);
+    const outputs = `${broker.baseUrl}/sessions/${session.meta.uuid}/outputs`;
+    expect(session.connectors).toEqual([
+      { kind: 'urn:srcnet:connector:logs', status: 'FINISHED', protocol: 'HTTP', location: `${broker.baseUrl}/sessions/${session.meta.uuid}/logs` },
+      { kind: 'urn:srcnet:connector:outputs', status: 'AVAILABLE', protocol: 'HTTP', location: outputs },
+    ]);
+    expect((await broker.http.get(`/sessions/${session.meta.uuid}/outputs`)).body).toEqual({
+      session: session.meta.uuid, files: [{ path: 'out.txt', size: 7, url: `${outputs}/out.txt` }],
+    });
+    expect((await broker.http.get(`/sessions/${session.meta.uuid}/outputs/out.txt`)).text).toBe('result\n');
     expect(await broker.heldNow()).toBe(0);
   });
 

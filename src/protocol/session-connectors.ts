@@ -1,0 +1,82 @@
+import type { PublishedPort } from '../broker/executor.js';
+import type { SessionRecord } from '../broker/ports.js';
+import type { SessionPhase } from '../domain/phases.js';
+
+type Doc = Record<string, unknown>;
+const isDoc = (value: unknown): value is Doc => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export const CONNECTOR_KINDS = {
+  logs: 'urn:srcnet:connector:logs',
+  port: 'urn:srcnet:connector:port',
+  outputs: 'urn:srcnet:connector:outputs',
+} as const;
+
+const LOGS_FROM: ReadonlySet<SessionPhase> = new Set(['RUNNING', 'RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED']);
+/** Accepted and not running yet: a port's connector is coming. */
+const BEFORE_RUN: ReadonlySet<SessionPhase> = new Set(['ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE']);
+const AFTER_RUN: ReadonlySet<SessionPhase> = new Set(['RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED']);
+
+/** The executable's ports with `access: true`, as the request wrote them. */
+function accessPorts(session: SessionRecord): Doc[] {
+  const exe = session.document.executable;
+  const network = isDoc(exe) && isDoc(exe.network) ? exe.network : {};
+  return (Array.isArray(network.ports) ? network.ports.filter(isDoc) : []).filter((port) => port.access === true);
+}
+
+const protocolOf = (port: Doc): string => (typeof port.protocol === 'string' && port.protocol !== '' ? port.protocol.toUpperCase() : 'TCP');
+const internalOf = (port: Doc): unknown => (isDoc(port.internal) ? port.internal.port : undefined);
+
+/** The published port behind a port of the executable (UDP and the TCP family are told apart). */
+function publishedFor(port: Doc, run: SessionRecord['run']): PublishedPort | undefined {
+  const udp = protocolOf(port) === 'UDP';
+  return run?.ports?.find((p) => p.internal === internalOf(port) && (p.protocol === 'UDP') === udp);
+}
+
+/** The URL a client opens: http(s) with the port's path, else tcp:// or udp://. */
+function urlOf(port: Doc, published: PublishedPort): string {
+  const host = published.host.includes(':') && !published.host.startsWith('[') ? `[${published.host}]` : published.host;
+  const protocol = protocolOf(port);
+  if (protocol === 'HTTP' || protocol === 'HTTPS') {
+    const path = typeof port.path === 'string' && port.path !== '' ? encodeURI(port.path.startsWith('/') ? port.path : `/${port.path}`) : '/';
+    return `${protocol.toLowerCase()}://${host}:${published.external}${path}`;
+  }
+  return `${protocol.toLowerCase()}://${host}:${published.external}`;
+}
+
+/**
+ * The session's live access points, with the status vocabulary of the schema (PREPARING,
+ * AVAILABLE, FINISHED): its log from the moment it runs; each port the executable exposes with
+ * `access: true` once the session is accepted (a location once the port is published); and its
+ * outputs once COMPLETED.
+ */
+export function sessionConnectors(session: SessionRecord, baseUrl: string): Doc[] {
+  const connectors: Doc[] = [];
+  const phase = session.phase;
+  if (LOGS_FROM.has(phase)) {
+    const live = phase === 'RUNNING' || phase === 'RELEASING';
+    connectors.push({ kind: CONNECTOR_KINDS.logs, status: live ? 'AVAILABLE' : 'FINISHED', protocol: 'HTTP', location: `${baseUrl}/sessions/${session.uuid}/logs` });
+  }
+  if (BEFORE_RUN.has(phase) || phase === 'RUNNING' || AFTER_RUN.has(phase)) {
+    for (const port of accessPorts(session)) {
+      const published = publishedFor(port, session.run);
+      const status = AFTER_RUN.has(phase) ? 'FINISHED' : phase === 'RUNNING' && published ? 'AVAILABLE' : 'PREPARING';
+      connectors.push({ kind: CONNECTOR_KINDS.port, status, protocol: protocolOf(port), ...(published ? { location: urlOf(port, published) } : {}) });
+    }
+  }
+  if (phase === 'COMPLETED' && session.run?.outputs) {
+    connectors.push({ kind: CONNECTOR_KINDS.outputs, status: 'AVAILABLE', protocol: 'HTTP', location: `${baseUrl}/sessions/${session.uuid}/outputs` });
+  }
+  return connectors;
+}
+
+/** The executable with `external` filled in for each port published for the run. */
+export function withPublishedPorts(executable: Doc, run: SessionRecord['run']): Doc {
+  const network = isDoc(executable.network) ? executable.network : undefined;
+  if (!network || !Array.isArray(network.ports) || !run?.ports?.length) return executable;
+  const ports = network.ports.map((port: unknown) => {
+    if (!isDoc(port)) return port;
+    const published = publishedFor(port, run);
+    return published ? { ...port, external: { port: published.external, addresses: [published.host] } } : port;
+  });
+  return { ...executable, network: { ...network, ports } };
+}
