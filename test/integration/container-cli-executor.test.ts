@@ -65,6 +65,13 @@ const ready = await podmanForTests('the podman container executor tests');
     expect((await executor.logs(handle)).text).toBe('started\nstopped\n');
   });
 
+  it('holds the container to the offered cores and memory (its cgroup limits, v1 or v2)', async () => {
+    const handle = await executor.submit(spec('cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; '
+      + 'cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us', { cores: 1, memoryMiB: 32 }));
+    expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 0, timedOut: false });
+    expect((await executor.logs(handle)).text).toMatch(/^33554432\n100000( 100000)?\n$/);
+  });
+
   it('never passes the worker its own environment into the container', async () => {
     process.env.EB_TEST_SECRET = 'do-not-leak';
     try {
