@@ -125,8 +125,7 @@ export class ContainerCliExecutor implements Executor {
     let state = await this.inspect(handle.id);
     if (!state) return this.noContainer(handle);
     if (!ended(state)) {
-      const deadline = Number(readText(join(handle.dir, 'deadline')));
-      if (!(Date.now() >= deadline)) return { state: 'running' };
+      if (!this.pastDeadline(handle)) return { state: 'running' };
       await writeFile(join(handle.dir, 'timed-out'), new Date().toISOString());
       await this.cli(['stop', '-t', String(STOP_SECONDS), handle.id]);
       state = await this.inspect(handle.id);
@@ -149,7 +148,12 @@ export class ContainerCliExecutor implements Executor {
   /** No container by the run's name: still being made (an image pull), or it never started. */
   private async noContainer(handle: RunHandle): Promise<RunStatus> {
     const code = await recordedExitCode(handle.dir);
-    if (code === undefined && this.clientAlive(handle)) return { state: 'running' };
+    if (code === undefined && this.clientAlive(handle)) {
+      if (!this.pastDeadline(handle)) return { state: 'running' };
+      // Still no container at the time limit (an image pull that hangs): give up on it.
+      await this.stop(handle);
+      return this.record(handle, { state: 'lost', reason: `the container ${handle.id} had not started when the offered duration ended` });
+    }
     // Look again: the client may have ended between the two looks.
     const ended = code ?? await recordedExitCode(handle.dir);
     if (ended === undefined) return { state: 'lost', reason: `the container ${handle.id} is gone and its client ended without a word (killed from outside, or the host restarted)` };
@@ -163,6 +167,10 @@ export class ContainerCliExecutor implements Executor {
     await rename(join(handle.dir, 'result.json.tmp'), join(handle.dir, 'result.json'));
     await this.cli(['rm', '--force', handle.id]).catch(() => undefined);
     return status;
+  }
+
+  private pastDeadline(handle: RunHandle): boolean {
+    return Date.now() >= Number(readText(join(handle.dir, 'deadline')));
   }
 
   private clientAlive(handle: RunHandle): boolean {
@@ -182,6 +190,11 @@ export class ContainerCliExecutor implements Executor {
 
   async cancel(handle: RunHandle): Promise<void> {
     await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
+    await this.stop(handle);
+  }
+
+  /** Stops and removes the container, and ends its client. */
+  private async stop(handle: RunHandle): Promise<void> {
     await this.cli(['stop', '-t', String(STOP_SECONDS), handle.id]).catch(() => undefined);
     await this.cli(['rm', '--force', handle.id]).catch(() => undefined);
     const client = Number(readText(join(handle.dir, 'pid')));

@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunHandle, RunSpec, RunStatus } from '../../src/broker/executor.js';
+import { ContainerCliExecutor, containerRunArguments } from '../../src/sites/container-cli-executor.js';
+
+/**
+ * The machine has a docker client but no engine: a fake container CLI stands in for `docker`. It
+ * records every call and answers `run`, `inspect`, `stop` and `rm` the way docker does (or, in
+ * `hang` mode, never gets past `run`, like a pull that hangs). The executor's real podman tests
+ * are in container-cli-executor.test.ts; these check what a docker site asks of docker.
+ */
+function fakeDocker(dir: string, mode: 'exit' | 'hang'): { program: string; calls: () => string[][] } {
+  const log = join(dir, 'calls');
+  const state = join(dir, 'state');
+  const program = join(dir, 'docker');
+  writeFileSync(program, `#!/bin/sh
+{ for arg in "$@"; do printf '%s\\n' "$arg"; done; echo '--'; } >> '${log}'
+case "$1" in
+  run) ${mode === 'hang' ? 'exec sleep 67' : `echo "hello from the fake"; echo 3 > '${state}'; exit 3`} ;;
+  inspect) [ -f '${state}' ] || { echo "Error: No such container: $4" >&2; exit 1; }
+    printf '{"Status":"exited","Running":false,"ExitCode":%s,"OOMKilled":false,"FinishedAt":"2026-01-01T00:00:00Z"}\\n' "$(cat '${state}')" ;;
+  rm) rm -f '${state}' ;;
+esac
+`);
+  chmodSync(program, 0o755);
+  const calls = (): string[][] => (existsSync(log) ? readFileSync(log, 'utf8') : '').split('--\n').filter(Boolean).map((call) => call.trimEnd().split('\n'));
+  return { program, calls };
+}
+
+describe('the container executor on a docker site, through a fake container CLI', () => {
+  const spec = (sessionUuid: string, extra: Partial<RunSpec> = {}): RunSpec => ({
+    sessionUuid, image: 'docker.io/library/busybox:1.36', entrypoint: '/bin/sh', command: ['-c', 'echo hi'], environment: { A: 'b' },
+    timeLimitMs: 60_000, cores: 1, memoryMiB: 1024, ports: [{ internal: 8080, protocol: 'HTTP' }], ...extra,
+  });
+
+  async function until(executor: ContainerCliExecutor, handle: RunHandle, done: (status: RunStatus) => boolean, ms = 15_000): Promise<RunStatus> {
+    const end = Date.now() + ms;
+    let status = await executor.poll(handle);
+    while (!done(status) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await executor.poll(handle);
+    }
+    return status;
+  }
+
+  it('runs `docker run` with the arguments built for the spec, inspects it, and removes the container once it has ended (fake container CLI)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eb-fake-docker-'));
+    const docker = fakeDocker(dir, 'exit');
+    const executor = new ContainerCliExecutor({ runtime: 'docker', program: docker.program, scratchRoot: join(dir, 'scratch'), site: 'demo' });
+    const run = spec('s1');
+    const handle = await executor.submit(run);
+    expect(handle).toEqual({ executor: 'docker', dir: join(dir, 'scratch', 's1'), id: 'eb-s1', ports: [{ internal: 8080, external: expect.any(Number), protocol: 'HTTP', host: '127.0.0.1' }] });
+    expect(await until(executor, handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 3, timedOut: false });
+    expect((await executor.logs(handle)).text).toBe('hello from the fake\n');
+    const calls = docker.calls();
+    expect(calls[0]).toEqual(containerRunArguments(run, { name: 'eb-s1', dir: handle.dir, site: 'demo', ports: handle.ports!, bind: '127.0.0.1', hostCpus: availableParallelism() }));
+    expect(calls[0]).toContain(`--publish=127.0.0.1:${handle.ports![0]!.external}:8080/tcp`);
+    expect(calls.slice(1, -1).every((call) => call.join(' ') === 'inspect --type=container --format={{json .State}} eb-s1')).toBe(true);
+    expect(calls.at(-1)).toEqual(['rm', '--force', 'eb-s1']);
+    // Later polls read the recorded outcome; docker is not asked again.
+    expect(await executor.poll(handle)).toEqual({ state: 'exited', exitCode: 3, timedOut: false });
+    expect(docker.calls()).toHaveLength(calls.length);
+  });
+
+  it('gives up on a container that has not started when the offered duration ends, and ends its client (fake container CLI)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eb-fake-docker-'));
+    const docker = fakeDocker(dir, 'hang');
+    const executor = new ContainerCliExecutor({ runtime: 'docker', program: docker.program, scratchRoot: join(dir, 'scratch'), site: 'demo' });
+    const handle = await executor.submit(spec('s2', { timeLimitMs: 500 }));
+    const status = await until(executor, handle, (s) => s.state !== 'running');
+    expect(status).toEqual({ state: 'lost', reason: 'the container eb-s2 had not started when the offered duration ended' });
+    expect(docker.calls().map((call) => call.slice(0, 2).join(' '))).toEqual(expect.arrayContaining(['stop -t', 'rm --force']));
+    expect(() => process.kill(-Number(readFileSync(join(handle.dir, 'pid'), 'utf8')), 0)).toThrow();
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 67$/m);
+  });
+});
