@@ -134,8 +134,9 @@ export class LocalProcessExecutor implements Executor {
 
   async cancel(handle: RunHandle): Promise<void> {
     await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
-    // The command's group first, so that the wrapper does not record an exit code for it.
-    await endGroups(this.groups(handle).reverse(), GRACE_MS);
+    // The wrapper's group first: dead, it records no exit code for the command, even when this
+    // process is held up between the two signals and the command ends in between.
+    await endGroups(this.groups(handle), GRACE_MS);
   }
 
   logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {
