@@ -194,22 +194,25 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   await deps.scheduler.schedule('poll', uuid, deps.now() + deps.pollIntervalMs, 1);
 }
 
-/** Copies the log text the run wrote since the last copy to Redis. */
-async function copyLog(deps: RunSessionDeps, executor: Executor, uuid: string): Promise<void> {
-  const run = (await deps.store.getRun(uuid)) as (RunHandle & { logOffset?: number }) | undefined;
-  if (!run) return;
+type StoredHandle = RunHandle & { logOffset?: number };
+
+/** Copies the log text the run wrote since the last copy to Redis; the run with its new offset. */
+async function copyLog(deps: RunSessionDeps, executor: Executor, uuid: string, run: StoredHandle): Promise<StoredHandle> {
   const { text, next } = await executor.logs(run, run.logOffset ?? 0);
   if (text) await deps.store.appendLog(uuid, text, deps.maxLogBytes);
-  if (next !== run.logOffset) await deps.store.setRun(uuid, { ...run, logOffset: next });
+  if (next === run.logOffset) return run;
+  const moved = { ...run, logOffset: next };
+  await deps.store.setRun(uuid, moved);
+  return moved;
 }
 
 /** RUNNING: copies new log text to Redis; at the end, RELEASING -> COMPLETED or FAILED. */
 export async function pollSession(deps: RunSessionDeps, uuid: string, seq: number): Promise<void> {
   const session = await deps.store.getSession(uuid);
-  const run = (await deps.store.getRun(uuid)) as RunHandle | undefined;
-  if (!session || !run || 'unavailable' in deps.executor) return;
+  const stored = (await deps.store.getRun(uuid)) as StoredHandle | undefined;
+  if (!session || !stored || 'unavailable' in deps.executor) return;
   const executor = deps.executor;
-  await copyLog(deps, executor, uuid);
+  const run = await copyLog(deps, executor, uuid, stored);
   if (isTerminal(session.phase)) return; // cancelled meanwhile: `stop` ends the run
   const status = await executor.poll(run);
   if (status.state === 'running') {
@@ -217,7 +220,7 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
     return;
   }
   // What the run wrote between the copy above and its end.
-  await copyLog(deps, executor, uuid);
+  await copyLog(deps, executor, uuid, run);
   await deps.store.advance(uuid, 'RUNNING', 'RELEASING', deps.now(), note(deps.now(), 'urn:phase-change', 'Releasing'));
   const outputs = executor.outputs(run);
   if (status.state === 'exited' && status.exitCode === 0) {
