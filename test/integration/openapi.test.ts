@@ -5,7 +5,7 @@ import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 type Doc = Record<string, any>;
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
-/** Every (method, path) the Express app routes, with Express's `:name` written as OpenAPI's `{name}`. */
+/** Every (method, path) the Express app routes, with Express's `:name` (and `*name`, several segments) written as OpenAPI's `{name}`. */
 function servedRoutes(stack: Doc[], prefix = ''): Set<string> {
   const routes = new Set<string>();
   for (const layer of stack) {
@@ -13,7 +13,7 @@ function servedRoutes(stack: Doc[], prefix = ''): Set<string> {
       const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
       for (const path of paths as string[]) {
         for (const method of Object.keys(layer.route.methods as Doc).filter((m) => METHODS.includes(m))) {
-          routes.add(`${method.toUpperCase()} ${prefix}${path.replace(/:(\w+)/g, '{$1}')}`);
+          routes.add(`${method.toUpperCase()} ${prefix}${path.replace(/[:*](\w+)/g, '{$1}')}`);
         }
       }
     } else if (layer.handle?.stack) {
