@@ -113,6 +113,20 @@ function toSite(raw: SiteEntry): SiteProfile {
   };
 }
 
+const RUNTIMES = ['docker', 'podman', 'apptainer', 'none'] as const;
+
+/**
+ * EB_CONTAINER_RUNTIME says what `containerRuntime: auto` stands for on this machine, instead of
+ * probing (`none` where a docker or podman answers but cannot be used, such as a CI machine that
+ * reaches no image registry). Sites that name their runtime keep it.
+ */
+function withAutoRuntime(site: SiteProfile, runtime: string | undefined): SiteProfile {
+  if (runtime === undefined || runtime === '') return site;
+  if (!(RUNTIMES as readonly string[]).includes(runtime)) throw new ConfigError(`EB_CONTAINER_RUNTIME must be one of ${RUNTIMES.join(', ')}, not "${runtime}"`);
+  if (site.executor.type !== 'local' || (site.executor.containerRuntime ?? 'auto') !== 'auto') return site;
+  return { ...site, executor: { ...site.executor, containerRuntime: runtime as (typeof RUNTIMES)[number] } };
+}
+
 function readSitesFile(path: string): unknown {
   let text: string;
   try {
@@ -159,6 +173,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionMs: durationMs(broker.retention, 'P7D', 'retention'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     shutdownGraceMs: durationMs(env.SHUTDOWN_GRACE || undefined, 'PT20S', 'SHUTDOWN_GRACE'),
-    sites: file.sites.map(toSite),
+    sites: file.sites.map(toSite).map((site) => withAutoRuntime(site, env.EB_CONTAINER_RUNTIME)),
   };
 }

@@ -5,7 +5,8 @@ import { Writable } from 'node:stream';
 import { startBrokerRuntime } from '../../src/main/broker-runtime.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { detectContainerRuntime, probeContainerRuntime } from '../../src/sites/detect-container-runtime.js';
-import { demoSite, testConfig } from '../support/test-broker.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { demoSite, redisUrl, testConfig } from '../support/test-broker.js';
 
 /** Fake container CLIs whose `info` works, fails, or hangs, to see what `auto` makes of each. */
 function fakeClis(): Record<'works' | 'fails' | 'hangs' | 'missing', string> {
@@ -38,6 +39,17 @@ describe('choosing a container runtime', () => {
     const started = Date.now();
     expect(await probeContainerRuntime({ docker: cli.hangs, podman: cli.fails }, 300)).toBe('none');
     expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it('takes EB_CONTAINER_RUNTIME for what auto stands for, instead of probing; a site that names its runtime keeps it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eb-sites-'));
+    const file = join(dir, 'sites.yaml');
+    writeFileSync(file, 'sites:\n  - { name: a, cores: 1, memoryGiB: 1 }\n  - { name: b, cores: 1, memoryGiB: 1, executor: { type: local, containerRuntime: podman } }\n');
+    const runtimes = (env: NodeJS.ProcessEnv) => loadConfig({ REDIS_URL: redisUrl(), ...env }).sites.map((site) => (site.executor.type === 'local' ? site.executor.containerRuntime : 'slurm'));
+    expect(runtimes({})).toEqual(['auto']);
+    expect(runtimes({ EB_CONTAINER_RUNTIME: 'none' })).toEqual(['none']);
+    expect(runtimes({ BROKER_CONFIG: file, EB_CONTAINER_RUNTIME: 'docker' })).toEqual(['docker', 'podman']);
+    expect(() => runtimes({ EB_CONTAINER_RUNTIME: 'auto' })).toThrow('EB_CONTAINER_RUNTIME must be one of docker, podman, apptainer, none, not "auto"');
   });
 
   it('says at start-up how each site runs its sessions', async () => {

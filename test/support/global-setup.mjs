@@ -41,6 +41,10 @@ function prepareSlurm() {
 
 export default async function globalSetup() {
   prepareSlurm();
+  // Brokers the tests start as processes (npm start's demo site, containerRuntime: auto) run
+  // sessions without a container: a podman found here could not pull the tests' images. The
+  // container tests name their runtime.
+  process.env.EB_CONTAINER_RUNTIME ??= 'none';
   if (process.env.REDIS_URL) return;
   if (await answers(6379)) { process.env.REDIS_URL = 'redis://127.0.0.1:6379'; return; }
   if (spawnSync('redis-server', ['--version']).status !== 0) {
