@@ -30,6 +30,8 @@ export interface OfferSet extends Doc {
   offers?: Session[];
 }
 
+export interface OutputFile { path: string; size?: number; url: string }
+
 /** A refusal from the broker: its status and the problem document it sent (RFC 9457). */
 export class BrokerClientError extends Error {
   constructor(readonly status: number, readonly problem: Doc | undefined, text: string) {
@@ -96,6 +98,23 @@ export class BrokerClient {
 
   async logs(uuid: string): Promise<string> {
     const res = await this.fetch('GET', `/sessions/${encodeURIComponent(uuid)}/logs`, { accept: 'text/plain' });
+    const text = await res.text();
+    if (!res.ok) throw this.refusal(res.status, text);
+    return text;
+  }
+
+  /** The files a COMPLETED session left, each with the URL it is served at. */
+  async outputs(uuid: string): Promise<OutputFile[]> {
+    const res = await this.fetch('GET', `/sessions/${encodeURIComponent(uuid)}/outputs`, { accept: 'application/json' });
+    const text = await res.text();
+    if (!res.ok) throw this.refusal(res.status, text);
+    return ((JSON.parse(text) as { files?: OutputFile[] }).files ?? []);
+  }
+
+  /** One output file's content, from the URL outputs() gave (only from this broker: the token goes with it). */
+  async fetchOutput(url: string): Promise<string> {
+    if (!url.startsWith(`${this.baseUrl}/`)) throw new Error(`${url} is not on this broker (${this.baseUrl})`);
+    const res = await this.fetch('GET', url.slice(this.baseUrl.length), { accept: '*/*' });
     const text = await res.text();
     if (!res.ok) throw this.refusal(res.status, text);
     return text;
