@@ -2,7 +2,7 @@ import type { Clock } from '../domain/clock.js';
 import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
-import { assessSite } from '../domain/plan-offers.js';
+import { assessSite, withLocationElements } from '../domain/plan-offers.js';
 import type {
   BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
 } from './ports.js';
@@ -73,7 +73,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
     await deps.store.saveOfferSet(offerSet, []);
     return { offerSet, sessions: [] };
   }
-  const needs = checked.resolved;
+  const needs = withLocationElements(checked.resolved, deps.sites.all());
 
   const expiresAt = now + deps.settings.offerLifetimeMs;
   const answers = await askSites(deps, offerSet, needs, now, expiresAt);

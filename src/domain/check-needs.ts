@@ -95,6 +95,7 @@ export function checkNeeds(needs: ExecutionNeeds, now: number, defaults: NeedsDe
       window,
       durationMs,
       ...(needs.deadline !== undefined ? { deadline: needs.deadline } : {}),
+      ...(needs.startSlackMs ? { startSlackMs: needs.startSlackMs } : {}),
     },
     messages,
   };

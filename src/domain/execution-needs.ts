@@ -63,6 +63,11 @@ export interface ExecutionNeeds {
   durationMs?: number;
   /** When the run must have finished (SRCNet's `deadline`); v1.0 requests have none. */
   deadline?: number;
+  /**
+   * How long after the offered start the execution may still begin: the hold covers a start
+   * anywhere in it (a provision that waits for its executable). None for v1.0 requests.
+   */
+  startSlackMs?: number;
 }
 
 /** The needs after defaults are applied and every range checked. */
@@ -76,4 +81,5 @@ export interface ResolvedNeeds {
   window: { start: number; end?: number };
   durationMs: number;
   deadline?: number;
+  startSlackMs?: number;
 }

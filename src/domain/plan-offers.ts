@@ -13,6 +13,8 @@ export interface OfferPlan {
   preparingStart: number;
   preparingMs: number;
   availableStart: number;
+  /** The execution may begin anywhere in [availableStart, availableStart + startSlackMs]. */
+  startSlackMs: number;
   durationMs: number;
   releasingStart: number;
   releasingMs: number;
@@ -36,6 +38,8 @@ export interface OfferAsk {
   latest: number;
   length: number;
   preparingMs: number;
+  /** How long after the earliest start the execution may begin (held as well). */
+  slackMs: number;
   durationMs: number;
   releasingMs: number;
 }
@@ -129,8 +133,15 @@ function isUnder(location: string, root: string): boolean {
   return path.startsWith(base) && !path.split('/').includes('..');
 }
 
-/** The storage element of the site that holds or best reaches a place, if any. */
+const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * The storage element of the site that holds or best reaches a place, if any. Data at one of the
+ * SRCNet locations the site serves is held there.
+ */
 function elementFor(site: SiteProfile, places: readonly string[]): SiteProfile['storageElements'][number] | undefined {
+  const location = places.find((place) => site.locations.some((served) => sameName(served, place)));
+  if (location) return { name: location, hosts: [], bandwidthMBps: Infinity, local: true };
   const matches = site.storageElements.filter((element) =>
     places.some((place) => place === element.name || element.hosts.includes(place.toLowerCase())));
   return matches.sort((a, b) => Number(b.local) - Number(a.local) || b.bandwidthMBps - a.bandwidthMBps)[0];
@@ -158,6 +169,21 @@ export function dataLocality(needs: ResolvedNeeds, site: SiteProfile): number {
   return needs.data.filter((data) => elementFor(site, data.places)?.local).length / needs.data.length;
 }
 
+/**
+ * Data said to be at an SRCNet location (a place naming a location some site serves) is also at
+ * the storage elements those sites hold, so that every other site's bandwidth to them applies.
+ */
+export function withLocationElements(needs: ResolvedNeeds, sites: readonly SiteProfile[]): ResolvedNeeds {
+  const data = needs.data.map((item) => {
+    const elements = sites
+      .filter((site) => site.locations.some((served) => item.places.some((place) => sameName(served, place))))
+      .flatMap((site) => site.storageElements.filter((element) => element.local).map((element) => element.name));
+    const added = elements.filter((name) => !item.places.includes(name));
+    return added.length ? { ...item, places: [...item.places, ...added] } : item;
+  });
+  return { ...needs, data };
+}
+
 export interface AskPlan { asks: OfferAsk[]; messages: Message[] }
 
 /**
@@ -182,9 +208,11 @@ export function planAsks(needs: ResolvedNeeds, site: SiteProfile, now: number): 
       { site: site.name, horizon: formatInstant(horizon), ahead: formatDuration(site.horizonMs), start: formatInstant(earliestAvailable) }));
     return { asks: [], messages };
   }
-  // A deadline is for the end of the run: the start must leave the whole duration before it.
-  const latestAvailable = Math.min(needs.window.end ?? horizon, horizon, (needs.deadline ?? Infinity) - needs.durationMs);
-  if (needs.deadline !== undefined && earliestAvailable > needs.deadline - needs.durationMs) {
+  // A deadline is for the end of the run: the start must leave the whole duration before it. With a
+  // slack the run may begin that much later, so the window and the deadline must allow for it.
+  const slack = needs.startSlackMs ?? 0;
+  const latestAvailable = Math.min((needs.window.end ?? Infinity) - slack, horizon, (needs.deadline ?? Infinity) - needs.durationMs - slack);
+  if (needs.deadline !== undefined && earliestAvailable > needs.deadline - needs.durationMs - slack) {
     messages.push(makeMessage('urn:schedule-unavailable', 'ERROR',
       'Site {site} cannot finish {duration} before the deadline {deadline}: the earliest start is {earliest}',
       { site: site.name, duration: formatDuration(needs.durationMs), deadline: formatInstant(needs.deadline), earliest: formatInstant(earliestAvailable) }));
@@ -211,8 +239,9 @@ export function planAsks(needs: ResolvedNeeds, site: SiteProfile, now: number): 
     earliest: Math.floor(earliestPreparing / BUCKET_MS),
     latest: Math.floor((latestAvailable - prep) / BUCKET_MS),
     // One bucket more than the span needs: a start inside a bucket may run into one more.
-    length: Math.ceil((prep + needs.durationMs + site.releasingMs) / BUCKET_MS) + 1,
+    length: Math.ceil((prep + slack + needs.durationMs + site.releasingMs) / BUCKET_MS) + 1,
     preparingMs: prep,
+    slackMs: slack,
     durationMs: needs.durationMs,
     releasingMs: site.releasingMs,
   });
@@ -238,8 +267,9 @@ export function offerFromHold(ask: OfferAsk, startBucket: number): OfferPlan {
     preparingStart,
     preparingMs: ask.preparingMs,
     availableStart,
+    startSlackMs: ask.slackMs,
     durationMs: ask.durationMs,
-    releasingStart: availableStart + ask.durationMs,
+    releasingStart: availableStart + ask.slackMs + ask.durationMs,
     releasingMs: ask.releasingMs,
   };
 }

@@ -10,10 +10,11 @@ import { sessionConnectors, withPublishedPorts } from './session-connectors.js';
 
 type Doc = Record<string, unknown>;
 
+/** The offered schedule. The start interval is zero long unless the execution may begin later (a provision). */
 function schedule(plan: OfferPlan): Doc {
   return {
     preparing: { start: formatInstant(plan.preparingStart), duration: formatDuration(plan.preparingMs) },
-    available: { start: formatStartInterval(plan.availableStart, 0), duration: formatDuration(plan.durationMs) },
+    available: { start: formatStartInterval(plan.availableStart, plan.startSlackMs), duration: formatDuration(plan.durationMs) },
     releasing: { start: formatInstant(plan.releasingStart), duration: formatDuration(plan.releasingMs) },
   };
 }

@@ -32,6 +32,7 @@ const requestArb = fc.record({
   windowMin: fc.option(fc.integer({ min: 0, max: 480 }), { nil: undefined }),
   durationMin: fc.integer({ min: 1, max: 180 }),
   deadlineMin: fc.option(fc.integer({ min: 0, max: 900 }), { nil: undefined }),
+  slackMin: fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined }),
 });
 type Req = typeof requestArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -46,6 +47,7 @@ function needsOf(r: Req): ExecutionNeeds {
     window: { start, end: r.windowMin === undefined ? start + 24 * 3600_000 : start + r.windowMin * 60_000 },
     durationMs: r.durationMin * 60_000,
     ...(r.deadlineMin === undefined ? {} : { deadline: NOW + r.deadlineMin * 60_000 }),
+    ...(r.slackMin === undefined ? {} : { startSlackMs: r.slackMin * 60_000 }),
   };
 }
 
@@ -112,7 +114,13 @@ describe('the offer planner on a capacity calendar (fixed clock)', () => {
             expect(plan.availableStart).toBeGreaterThanOrEqual(Math.max(needs.window.start, NOW + s.preparationMs));
             expect(plan.availableStart).toBeLessThanOrEqual(Math.min(needs.window.end ?? Infinity, NOW + s.horizonMs));
             expect(plan.durationMs).toBe(needs.durationMs);
-            if (needs.deadline !== undefined) expect(plan.availableStart + plan.durationMs).toBeLessThanOrEqual(needs.deadline);
+            // A start anywhere in the slack stays in the window, ends by the deadline and is held.
+            const latestStart = plan.availableStart + plan.startSlackMs;
+            expect(plan.startSlackMs).toBe(needs.startSlackMs ?? 0);
+            expect(latestStart).toBeLessThanOrEqual(needs.window.end ?? Infinity);
+            if (needs.deadline !== undefined) expect(latestStart + plan.durationMs).toBeLessThanOrEqual(needs.deadline);
+            const hold = [...ledger.holds.entries()].find(([id]) => answer.offers.some((o) => o.id === id && o.plan === plan))?.[1];
+            expect((hold!.start + hold!.ask.length) * BUCKET_MS).toBeGreaterThanOrEqual(latestStart + plan.durationMs + s.releasingMs);
             expect(plan.preparingStart).toBeGreaterThanOrEqual(NOW);
             if (needs.gpu) expect(plan.gpu).toEqual({ model: 'A100', count: needs.gpu.count });
           }
@@ -129,7 +137,7 @@ describe('the offer planner on a capacity calendar (fixed clock)', () => {
   it('gives the capacity back when holds are released', async () => {
     const s = site(8, 16, 0);
     const ledger = new InMemoryCapacityLedger();
-    const needs = checkNeeds(needsOf({ coresMin: 8, coresExtra: 0, memoryMin: 16, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: 60, durationMin: 60, deadlineMin: undefined }), NOW).resolved!;
+    const needs = checkNeeds(needsOf({ coresMin: 8, coresExtra: 0, memoryMin: 16, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: 60, durationMin: 60, deadlineMin: undefined, slackMin: undefined }), NOW).resolved!;
     const request = (id: string): NegotiationRequest => ({ offerSetUuid: id, site: 'prop', needs, offerIds: [`${id}-a`, `${id}-b`], now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 1, maxOffers: 2 });
     expect((await evaluateNegotiation({ ledger, now: () => NOW }, s, request('one'))).offers).toHaveLength(1);
     const full = await evaluateNegotiation({ ledger, now: () => NOW }, s, request('two'));
@@ -142,9 +150,9 @@ describe('the offer planner on a capacity calendar (fixed clock)', () => {
   it('offers a bigger allocation a little later when only the minimum fits now', async () => {
     const s = site(16, 64, 0);
     const ledger = new InMemoryCapacityLedger();
-    const busy = checkNeeds(needsOf({ coresMin: 12, coresExtra: 0, memoryMin: 1, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: 60, durationMin: 60, deadlineMin: undefined }), NOW).resolved!;
+    const busy = checkNeeds(needsOf({ coresMin: 12, coresExtra: 0, memoryMin: 1, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: 60, durationMin: 60, deadlineMin: undefined, slackMin: undefined }), NOW).resolved!;
     await evaluateNegotiation({ ledger, now: () => NOW }, s, { offerSetUuid: 'busy', site: 'prop', needs: busy, offerIds: ['busy-a'], now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 1, maxOffers: 1 });
-    const needs = checkNeeds(needsOf({ coresMin: 2, coresExtra: 10, memoryMin: 1, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: undefined, durationMin: 30, deadlineMin: undefined }), NOW).resolved!;
+    const needs = checkNeeds(needsOf({ coresMin: 2, coresExtra: 10, memoryMin: 1, memoryExtra: 0, gpus: 0, startOffsetMin: 0, windowMin: undefined, durationMin: 30, deadlineMin: undefined, slackMin: undefined }), NOW).resolved!;
     const answer = await evaluateNegotiation({ ledger, now: () => NOW }, s, { offerSetUuid: 'x', site: 'prop', needs, offerIds: ['x-a', 'x-b'], now: NOW, answerBy: NOW + 1000, expiresAt: NOW + 1, maxOffers: 2 });
     const [soon, big] = answer.offers.map((o) => o.plan);
     expect(soon).toMatchObject({ cores: 2, availableStart: NOW + 30_000 });
