@@ -25,12 +25,30 @@ export interface SessionRecord {
   messages: Message[];
   /** The executor's handle of the run, once the site has started one (its ports, its outputs). */
   run?: StoredRun;
+  /** Who asked for it (see http/request-owner.ts); only they may act on it once authentication comes. */
+  owner: string;
+  /** Set when the session was accepted to wait for its executable (an SRCNet provision). */
+  provision?: ProvisionState;
 }
 
 /** What the API reads of a run's handle: where clients reach it, and where its outputs are. */
 export interface StoredRun {
   ports?: PublishedPort[];
   outputs?: string;
+}
+
+/**
+ * A session accepted before its executable is known: the capacity is held with a start slack, and
+ * the executable (and its data) must be bound before `bindBy`, or the session expires.
+ */
+export interface ProvisionState {
+  bindBy: number;
+  /** When an executable was bound; absent while the session waits. */
+  boundAt?: number;
+  /** The needs the capacity was planned for, to check what is bound against. */
+  needs: ResolvedNeeds;
+  /** The plan that was held (its start slack is the room the binding has). */
+  plan: OfferPlan;
 }
 
 export interface OfferSetRecord {
@@ -42,7 +60,10 @@ export interface OfferSetRecord {
   description?: string;
   messages: Message[];
   sessionUuids: string[];
+  owner: string;
 }
+
+export type BindResult = 'done' | 'not-found' | 'not-provision' | 'bound' | 'expired' | 'ended';
 
 export type TransitionOutcome =
   | { outcome: 'done'; session: SessionRecord }
@@ -60,6 +81,15 @@ export interface BrokerStore {
    * OFFERED sibling and releases their capacity; rejecting and cancelling release the session's.
    */
   transition(uuid: string, target: SessionPhase, from: readonly SessionPhase[], now: number, note: Message): Promise<TransitionOutcome>;
+  /** Accepts an OFFERED session to wait for its executable until `provision.bindBy`, as transition() accepts. */
+  acceptForBinding(uuid: string, now: number, note: Message, provision: ProvisionState): Promise<TransitionOutcome>;
+  /**
+   * Binds the executable to a session accepted for binding: its document replaced, if it still
+   * waits and `bindBy` has not passed (then it expires, releasing its capacity, in the same step).
+   */
+  bindExecutable(uuid: string, now: number, document: WireDocument, note: Message): Promise<BindResult>;
+  /** The binding timer: a session still waiting for its executable expires and lets go of its capacity. */
+  expireUnbound(uuid: string, now: number, note: Message): Promise<boolean>;
   /** Lets go of capacity held for offers that were never shown to anyone. */
   releaseHolds(holdIds: readonly string[]): Promise<void>;
   /** Expires the OFFERED sessions among `ids` and releases holds whose session was never stored. */
@@ -142,6 +172,8 @@ export interface Negotiator {
 export interface Timers {
   /** At `at`, expires whichever of these holds are still only offered (and releases unused ones). */
   scheduleExpiry(offerSetUuid: string, holdIds: readonly string[], at: number): Promise<void>;
+  /** At `at`, expires the session if it still waits for its executable. */
+  scheduleBindingExpiry(sessionUuid: string, at: number): Promise<void>;
 }
 
 export interface SiteDirectory {

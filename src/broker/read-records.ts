@@ -7,13 +7,24 @@ import type { BrokerStore, OfferSetRecord, SessionRecord } from './ports.js';
  * the answer never depends on how busy the timers are.
  */
 export function asSeenAt(session: SessionRecord, now: number): SessionRecord {
-  return session.phase === 'OFFERED' && now >= session.expires ? { ...session, phase: 'EXPIRED' } : session;
+  if (session.phase === 'OFFERED' && now >= session.expires) return { ...session, phase: 'EXPIRED' };
+  const waiting = session.provision && session.provision.boundAt === undefined && session.phase === 'ACCEPTED';
+  return waiting && now >= session.provision!.bindBy ? { ...session, phase: 'EXPIRED' } : session;
 }
 
 export async function getSession(deps: { clock: Clock; store: BrokerStore }, uuid: string): Promise<SessionRecord> {
   const session = await deps.store.getSession(uuid);
   if (!session) throw new BrokerError('not-found', { values: { what: 'session', uuid } });
   return asSeenAt(session, deps.clock.now());
+}
+
+/** A session as its owner sees it; `not-owner` for anyone else (enforced once authentication comes). */
+export async function getOwnSession(deps: { clock: Clock; store: BrokerStore }, uuid: string, owner: string):
+  Promise<{ outcome: 'found'; session: SessionRecord } | { outcome: 'not-found' | 'not-owner' }> {
+  const session = await deps.store.getSession(uuid);
+  if (!session) return { outcome: 'not-found' };
+  if (session.owner !== owner) return { outcome: 'not-owner' };
+  return { outcome: 'found', session: asSeenAt(session, deps.clock.now()) };
 }
 
 export async function getOfferSet(deps: { clock: Clock; store: BrokerStore }, uuid: string):

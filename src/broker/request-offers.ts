@@ -44,9 +44,17 @@ export interface OffersInput {
   messages: Message[];
   /** For /direct: one offer only. */
   maxOffers?: number;
+  /** Who asks (http/request-owner.ts decides); recorded on the offer set and its sessions. */
+  owner: string;
 }
 
-export interface OfferSetResult { offerSet: OfferSetRecord; sessions: SessionRecord[] }
+export interface OfferSetResult {
+  offerSet: OfferSetRecord;
+  sessions: SessionRecord[];
+  /** The plans behind the sessions, in the same order, and the needs they were planned for. */
+  offers?: SiteOffer[];
+  needs?: ResolvedNeeds;
+}
 
 /**
  * Negotiates offers for a request: checks it, asks every eligible site through its worker, ranks
@@ -64,6 +72,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
     description: input.description,
     messages: [...input.messages],
     sessionUuids: [],
+    owner: input.owner,
   };
   const checked = checkNeeds(input.needs, now);
   offerSet.messages.push(...checked.messages);
@@ -100,6 +109,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
       components: input.components,
     }),
     messages: [],
+    owner: input.owner,
   }));
   offerSet.result = sessions.length ? 'YES' : 'NO';
   offerSet.sessionUuids = sessions.map((session) => session.uuid);
@@ -110,7 +120,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
     offerSet.messages.push(makeMessage('urn:no-offers', 'ERROR', 'No site can make an offer for this request now'));
   }
   await deps.store.saveOfferSet(offerSet, sessions);
-  return { offerSet, sessions };
+  return { offerSet, sessions, offers: chosen, needs };
 }
 
 /** Ranking: earliest usable start, then data locality, then the larger allocation. */

@@ -11,6 +11,7 @@ export const SITES_FILE_SCHEMA = {
       properties: {
         maxOffers: { type: 'integer', minimum: 1, maximum: 16 },
         offerLifetime: { type: 'string' },
+        provisionLifetime: { type: 'string' },
         negotiationTimeout: { type: 'string' },
         retention: { type: 'string' },
       },

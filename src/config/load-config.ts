@@ -17,6 +17,8 @@ export interface Config {
   keyPrefix: string;
   maxOffers: number;
   offerLifetimeMs: number;
+  /** How long a provision (SRCNet) holds capacity for its executable to be submitted. */
+  provisionLifetimeMs: number;
   negotiationTimeoutMs: number;
   /** How long a stopping process waits for open HTTP requests before cutting them. */
   shutdownGraceMs: number;
@@ -64,12 +66,17 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
   executor?: ExecutorConfig;
 };
-type SitesFile = { sites: SiteEntry[] } & { broker?: { maxOffers?: number; offerLifetime?: string; negotiationTimeout?: string; retention?: string } };
+type SitesFile = { sites: SiteEntry[] } & { broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string } };
 
 function durationMs(text: string | undefined, fallback: string, what: string): number {
   const parsed = parseDuration(text ?? fallback);
   if (!parsed.ok) throw new ConfigError(`${what} must be an ISO 8601 duration in days, hours, minutes or seconds (e.g. PT5M), not "${text}"`);
   return parsed.ms;
+}
+
+function positive(ms: number, what: string): number {
+  if (ms <= 0) throw new ConfigError(`${what} must be longer than zero`);
+  return ms;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -169,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyPrefix,
     maxOffers: integer(env, 'MAX_OFFERS', broker.maxOffers ?? 4, 1, 16),
     offerLifetimeMs: durationMs(env.OFFER_LIFETIME || broker.offerLifetime, 'PT5M', 'OFFER_LIFETIME'),
+    provisionLifetimeMs: positive(durationMs(env.PROVISION_LIFETIME || broker.provisionLifetime, 'PT10M', 'PROVISION_LIFETIME'), 'PROVISION_LIFETIME'),
     negotiationTimeoutMs: durationMs(env.NEGOTIATION_TIMEOUT || broker.negotiationTimeout, 'PT3S', 'NEGOTIATION_TIMEOUT'),
     retentionMs: durationMs(broker.retention, 'P7D', 'retention'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),

@@ -1,4 +1,6 @@
+import type { Binding, BindOutcome } from '../broker/bind-executable.js';
 import type { DirectOutcome } from '../broker/direct-execution.js';
+import type { ProvisionOutcome } from '../broker/provision-session.js';
 import type { OfferSetResult, OffersInput } from '../broker/request-offers.js';
 import type { LogChunk, OfferSetRecord, SessionRecord } from '../broker/ports.js';
 import type { SessionPhase } from '../domain/phases.js';
@@ -18,6 +20,14 @@ export interface BrokerApi {
   listSessionOutputs(uuid: string): Promise<{ files: Array<{ path: string; size: number }>; truncated: boolean }>;
   /** One of them: its absolute path on this host, to send. */
   sessionOutputFile(uuid: string, segments: readonly string[]): Promise<{ path: string; size: number }>;
+  /** Whether a provision could be had now: negotiated and released at once (SRCNet's query). */
+  queryProvision(input: OffersInput): Promise<{ available: boolean; offerSet: OfferSetRecord }>;
+  /** Capacity held for an executable bound later (SRCNet's provision). */
+  provision(input: OffersInput): Promise<ProvisionOutcome>;
+  /** Binds an executable and its data to a provision; its session then runs (SRCNet's submit). */
+  bindExecutable(uuid: string, owner: string, binding: Binding): Promise<BindOutcome>;
+  /** A session as its owner sees it. */
+  getOwnSession(uuid: string, owner: string): Promise<{ outcome: 'found'; session: SessionRecord } | { outcome: 'not-found' | 'not-owner' }>;
   /** Whether the broker can serve: its store answers and at least one site has a live worker. */
   availability(): Promise<{ available: boolean; note: string }>;
 }
@@ -33,4 +43,6 @@ export interface AppOptions {
   logger?: import('../observability/logger.js').Logger;
   /** Request counts and the Prometheus exposition at /metrics (no /metrics when absent). */
   metrics?: import('./request-observer.js').RequestMetrics & { render(): Promise<{ contentType: string; body: string }> };
+  /** Who a request acts for (see request-owner.ts); everyone is anonymous until authentication comes. */
+  identify?: (req: import('express').Request) => string | undefined;
 }

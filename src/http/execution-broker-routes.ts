@@ -5,6 +5,7 @@ import { responseFormat } from '../protocol/media-types.js';
 import { renderFailedSession, renderOfferSet, renderSession } from '../protocol/offer-documents.js';
 import { readExecutionRequestBody, readPhaseUpdateBody } from '../protocol/read-request-body.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
+import { requestOwner } from './request-owner.js';
 import { baseUrlOf, sendDocument } from './respond.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,7 +59,7 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   const createOffers = async (req: Request, res: Response): Promise<void> => {
     responseFormat(req.get('accept')); // 406 before any capacity is held for an unreadable answer
     const incoming = readExecutionRequestBody(bodyOf(req), req.get('content-type'));
-    const { offerSet, sessions } = await api.requestOffers(incoming);
+    const { offerSet, sessions } = await api.requestOffers({ ...incoming, owner: requestOwner(req, options) });
     const base = baseUrlOf(req, options.publicUrl);
     const location = `${base}/offersets/${offerSet.uuid}`;
     res.location(location);
@@ -70,7 +71,7 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   const direct = async (req: Request, res: Response): Promise<void> => {
     responseFormat(req.get('accept'));
     const incoming = readExecutionRequestBody(bodyOf(req), req.get('content-type'));
-    const result = await api.directExecution(incoming);
+    const result = await api.directExecution({ ...incoming, owner: requestOwner(req, options) });
     const base = baseUrlOf(req, options.publicUrl);
     if (result.outcome === 'failed') {
       // No session exists, so no uuid, url or Location: a FAILED session holding the reasons.

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Express } from 'express';
 import type { Worker } from 'bullmq';
+import { bindExecutable } from '../broker/bind-executable.js';
 import { directExecution } from '../broker/direct-execution.js';
-import { getOfferSet, getSession } from '../broker/read-records.js';
+import { provisionSession, queryProvision } from '../broker/provision-session.js';
+import { getOfferSet, getOwnSession, getSession } from '../broker/read-records.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
 import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs.js';
 import { updateSessionPhase } from '../broker/update-session.js';
@@ -11,9 +13,9 @@ import type { SiteDirectory } from '../broker/ports.js';
 import type { Clock } from '../domain/clock.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Config } from '../config/load-config.js';
-import type { BrokerApi } from '../http/broker-api.js';
+import type { AppOptions, BrokerApi } from '../http/broker-api.js';
 import { createApp } from '../http/create-app.js';
-import { composeOfferedSession } from '../protocol/offer-documents.js';
+import { composeBoundSession, composeOfferedSession, type BoundComponents } from '../protocol/offer-documents.js';
 import { BullNegotiator } from '../queue/bull-negotiator.js';
 import { BullTimers } from '../queue/bull-timers.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
@@ -43,6 +45,8 @@ export interface RuntimeParts {
   siteWorkers?: boolean | string[];
   /** Run the timers (offer expiry). */
   timers?: boolean;
+  /** Who a request acts for; everyone is anonymous until authentication comes (tests pass their own). */
+  identify?: AppOptions['identify'];
 }
 
 export interface BrokerRuntime {
@@ -120,6 +124,13 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         getOfferSet: (uuid) => getOfferSet({ clock, store }, uuid),
         getSession: (uuid) => getSession({ clock, store }, uuid),
         updateSessionPhase: (uuid, target) => updateSessionPhase({ clock, store, negotiator }, uuid, target),
+        queryProvision: (input) => queryProvision(offersDeps, input, config.provisionLifetimeMs),
+        provision: (input) => provisionSession(offersDeps, input, config.provisionLifetimeMs),
+        bindExecutable: (uuid, owner, binding) => bindExecutable({
+          clock, store, sites, negotiator,
+          composeBound: (document, components, plan, at) => composeBoundSession(document, components as BoundComponents, plan, at, newId),
+        }, uuid, owner, binding),
+        getOwnSession: (uuid, owner) => getOwnSession({ clock, store }, uuid, owner),
         getSessionLog: async (uuid) => {
           await getSession({ clock, store }, uuid); // 404 for an unknown session
           return store.getLog(uuid);
@@ -145,6 +156,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         logError: (error, context) => logger.error({ ...context, error: String((error as Error)?.stack ?? error) }, 'request failed'),
         logger,
         metrics,
+        identify: parts.identify,
       });
       runtime = { ...runtime, app, api };
     }

@@ -53,6 +53,38 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   return doc;
 }
 
+/** What a client binds to a held session: the executable, the data it reads and where it reads them. */
+export interface BoundComponents {
+  executable: Doc;
+  data: Doc[];
+  /** Volume mounts added to the compute resource. */
+  volumes: Doc[];
+}
+
+/**
+ * A held session's document once an executable is bound: the bound components stamped with uuids,
+ * the compute resource mounting the data, and every schedule set to when the run will be.
+ */
+export function composeBoundSession(document: WireDocument, components: BoundComponents, plan: OfferPlan, now: number, newId: () => string): WireDocument {
+  const created = formatInstant(now);
+  const timed = (component: Doc): Doc => ({ ...component, schedule: schedule(plan) });
+  const stamp = (component: Doc): Doc => timed({ ...component, meta: { ...(component.meta as Doc | undefined), uuid: newId(), created } });
+  const held: Doc = clone(document);
+  const compute = (held.compute ?? {}) as Doc;
+  const volumes = [...(Array.isArray(compute.volumes) ? compute.volumes : []), ...clone(components.volumes)];
+  const storage = Array.isArray(held.storage) ? (held.storage as Doc[]).map(timed) : [];
+  const data = [...(Array.isArray(held.data) ? (held.data as Doc[]).map(timed) : []), ...components.data.map((d) => stamp(clone(d)))];
+  // The order composeOfferedSession writes, for readers of the document.
+  return {
+    kind: held.kind, meta: held.meta, expires: held.expires,
+    executable: stamp(clone(components.executable)),
+    compute: timed({ ...compute, ...(volumes.length ? { volumes } : {}) }),
+    ...(storage.length ? { storage } : {}),
+    ...(data.length ? { data } : {}),
+    schedule: schedule(plan),
+  };
+}
+
 export interface RenderContext { baseUrl: string }
 
 function componentPhase(phase: SessionPhase): ComponentPhase {

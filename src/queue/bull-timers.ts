@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Timers } from '../broker/ports.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { JOB, JOB_STATES, jobId, TIMERS_QUEUE, type ExpireJob } from './queue-names.js';
+import { JOB, JOB_STATES, jobId, TIMERS_QUEUE, type ExpireJob, type UnboundJob } from './queue-names.js';
 
 /** Timers are delayed BullMQ jobs with deterministic ids: setting the same timer twice is a no-op. */
 export class BullTimers implements Timers {
@@ -14,14 +14,23 @@ export class BullTimers implements Timers {
 
   async scheduleExpiry(offerSetUuid: string, holdIds: readonly string[], at: number): Promise<void> {
     const data: ExpireJob = { holdIds: [...holdIds] };
-    await this.queue.add(JOB.expire, data, {
-      jobId: jobId.expire(offerSetUuid),
+    await this.queue.add(JOB.expire, data, this.options(jobId.expire(offerSetUuid), at));
+  }
+
+  async scheduleBindingExpiry(sessionUuid: string, at: number): Promise<void> {
+    const data: UnboundJob = { sessionUuid };
+    await this.queue.add(JOB.unbound, data, this.options(jobId.unbound(sessionUuid), at));
+  }
+
+  private options(id: string, at: number) {
+    return {
+      jobId: id,
       delay: Math.max(0, at - this.now()),
       attempts: 20,
-      backoff: { type: 'exponential', delay: 500 },
+      backoff: { type: 'exponential' as const, delay: 500 },
       removeOnComplete: true,
       removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    };
   }
 
   /** Jobs in the timers queue by state (for /metrics). */

@@ -16,6 +16,7 @@ export const JOB = {
   poll: 'poll',
   stop: 'stop',
   expire: 'expire',
+  unbound: 'unbound',
 } as const;
 
 /** The job states counted for /metrics. */
@@ -25,6 +26,7 @@ export const jobId = {
   negotiate: (offerSetUuid: string, site: string): string => `negotiate-${offerSetUuid}-${site}`,
   lifecycle: (step: string, sessionUuid: string, seq?: number): string => `${step}-${sessionUuid}${seq === undefined ? '' : `-${seq}`}`,
   expire: (offerSetUuid: string): string => `expire-${offerSetUuid}`,
+  unbound: (sessionUuid: string): string => `unbound-${sessionUuid}`,
 };
 
 /** requestId: the HTTP request that led here (for the logs; see observability/request-context.ts). */
@@ -55,6 +57,7 @@ export function lifecycleJobOptions(id: string, delay = 0) {
   };
 }
 export interface ExpireJob { holdIds: string[] }
+export interface UnboundJob { sessionUuid: string }
 
 /** How long a worker's heartbeat counts as alive. */
 export const HEARTBEAT_INTERVAL_MS = 2_000;

@@ -1,16 +1,19 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BrokerStore } from '../broker/ports.js';
-import { offerExpiredNote } from '../domain/messages.js';
+import { makeMessage, offerExpiredNote, stamp } from '../domain/messages.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { JOB, TIMERS_QUEUE, type ExpireJob } from './queue-names.js';
+import { JOB, TIMERS_QUEUE, type ExpireJob, type UnboundJob } from './queue-names.js';
 
-/** Runs the timers (offer expiry). Any number of these may run; each timer fires once. */
+/** Runs the timers (offer expiry, sessions left waiting for an executable). Any number of these may run; each timer fires once. */
 export function startTimerWorker(options: { connection: Redis; keys: RedisKeys; store: BrokerStore; now: () => number }): Worker {
   return new Worker(TIMERS_QUEUE, async (job: Job) => {
-    if (job.name !== JOB.expire) throw new Error(`unknown timer job ${job.name}`);
-    const { holdIds } = job.data as ExpireJob;
     const now = options.now();
-    return options.store.expireOffers(holdIds, now, offerExpiredNote(now));
+    switch (job.name) {
+      case JOB.expire: return options.store.expireOffers((job.data as ExpireJob).holdIds, now, offerExpiredNote(now));
+      case JOB.unbound: return options.store.expireUnbound((job.data as UnboundJob).sessionUuid, now,
+        stamp(makeMessage('urn:offer-expired', 'INFO', 'No executable was bound to the held session in time; its capacity is released'), now));
+      default: throw new Error(`unknown timer job ${job.name}`);
+    }
   }, { connection: options.connection, prefix: options.keys.bullPrefix, concurrency: 16 });
 }

@@ -37,7 +37,8 @@ end
 `;
 
 /**
- * KEYS: none. ARGV: prefix, id, target, from (",A,B,"), now, note, retention, expiredNote, siblingNote.
+ * KEYS: none. ARGV: prefix, id, target, from (",A,B,"), now, note, retention, expiredNote, siblingNote,
+ * and for an accept that waits for its executable: bindBy, the provision (JSON).
  * Returns the outcome: done, not-found, expired or not-allowed.
  */
 export const TRANSITION = `${HELPERS}
@@ -59,6 +60,7 @@ end
 moved(prefix, phase, 'ACCEPTED')
 redis.call('HINCRBY', prefix .. ':stats', 'accepted', 1)
 redis.call('HSET', key, 'phase', 'ACCEPTED', 'modified', now)
+if ARGV[10] and ARGV[10] ~= '' then redis.call('HSET', key, 'bindby', ARGV[10], 'provision', ARGV[11]) end
 redis.call('RPUSH', key .. ':messages', note)
 redis.call('PERSIST', key)
 redis.call('PERSIST', key .. ':messages')
@@ -186,4 +188,40 @@ local skipped = 0
 if from < first then skipped = first - from; from = first end
 if from >= written then return {'', written, skipped} end
 return {redis.call('GETRANGE', key, from - first, -1), written, skipped}
+`;
+
+/**
+ * Binds an executable to a session accepted to wait for one. ARGV: prefix, id, now, doc, note,
+ * retention, expiredNote. A session past its bindBy expires here, capacity released, as the timer
+ * would. Returns done, not-found, not-provision, bound (a job was bound already), expired or ended.
+ */
+export const BIND = `${HELPERS}
+local id, now, doc, note, retention, expiredNote = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local key = prefix .. ':session:' .. id
+local state = redis.call('HMGET', key, 'phase', 'bindby', 'bound')
+local phase, bindby = state[1], state[2]
+if not phase then return 'not-found' end
+if not bindby then return 'not-provision' end
+if state[3] then return 'bound' end
+if phase == 'EXPIRED' then return 'expired' end
+if phase ~= 'ACCEPTED' then return 'ended' end
+if now >= tonumber(bindby) then
+  finish(id, 'EXPIRED', now, expiredNote, retention)
+  return 'expired'
+end
+redis.call('HSET', key, 'doc', doc, 'bound', now, 'modified', now)
+redis.call('RPUSH', key .. ':messages', note)
+return 'done'
+`;
+
+/**
+ * The binding timer. ARGV: prefix, id, now, note, retention. A session still waiting for its
+ * executable expires and releases its capacity; one bound or ended is left alone. Returns 1 when it expired.
+ */
+export const EXPIRE_UNBOUND = `${HELPERS}
+local id, now, note, retention = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local state = redis.call('HMGET', prefix .. ':session:' .. id, 'phase', 'bindby', 'bound')
+if state[1] ~= 'ACCEPTED' or not state[2] or state[3] then return 0 end
+finish(id, 'EXPIRED', now, note, retention)
+return 1
 `;

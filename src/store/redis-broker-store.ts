@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
-import type { BrokerStore, LogChunk, OfferSetRecord, SessionRecord, TransitionOutcome } from '../broker/ports.js';
+import type { BindResult, BrokerStore, LogChunk, OfferSetRecord, ProvisionState, SessionRecord, TransitionOutcome, WireDocument } from '../broker/ports.js';
 import { makeMessage, offerExpiredNote, stamp } from '../domain/messages.js';
 import type { RedisKeys } from './redis-keys.js';
 import { brokerScripts, bufferScript } from './redis-scripts.js';
@@ -33,10 +33,11 @@ export class RedisBrokerStore implements BrokerStore {
       'description', offerSet.description ?? '',
       'messages', json(offerSet.messages),
       'sessions', json(offerSet.sessionUuids),
+      'owner', offerSet.owner,
       '--',
     ];
     for (const session of sessions) {
-      args.push(session.uuid, 8,
+      args.push(session.uuid, 9,
         'phase', session.phase,
         'offerset', session.offerSetUuid,
         'site', session.site,
@@ -44,6 +45,7 @@ export class RedisBrokerStore implements BrokerStore {
         'modified', session.modified,
         'expires', session.expires,
         'family', session.family,
+        'owner', session.owner,
         'doc', json(session.document));
     }
     await this.scripts.ebSaveOfferSet(...args);
@@ -69,6 +71,7 @@ export class RedisBrokerStore implements BrokerStore {
       description: fields.description || undefined,
       messages: JSON.parse(fields.messages ?? '[]') as Message[],
       sessionUuids: JSON.parse(fields.sessions ?? '[]') as string[],
+      owner: fields.owner ?? '',
     };
     const pipeline = this.redis.pipeline();
     for (const id of offerSet.sessionUuids) pipeline.hgetall(this.keys.session(id)).lrange(this.keys.sessionMessages(id), 0, -1);
@@ -81,16 +84,33 @@ export class RedisBrokerStore implements BrokerStore {
     return { offerSet, sessions };
   }
 
-  async transition(uuid: string, target: SessionPhase, from: readonly SessionPhase[], now: number, note: Message): Promise<TransitionOutcome> {
+  transition(uuid: string, target: SessionPhase, from: readonly SessionPhase[], now: number, note: Message): Promise<TransitionOutcome> {
+    return this.runTransition(uuid, target, from, now, note, []);
+  }
+
+  acceptForBinding(uuid: string, now: number, note: Message, provision: ProvisionState): Promise<TransitionOutcome> {
+    return this.runTransition(uuid, 'ACCEPTED', ['OFFERED'], now, note, [provision.bindBy, json({ needs: provision.needs, plan: provision.plan })]);
+  }
+
+  private async runTransition(uuid: string, target: SessionPhase, from: readonly SessionPhase[], now: number, note: Message, extra: Array<string | number>): Promise<TransitionOutcome> {
     const expiredNote = offerExpiredNote(now);
     const siblingNote = stamp(makeMessage('urn:sibling-accepted', 'INFO', 'Another offer of the same offer set [{uuid}] was accepted', { uuid }), now);
     const outcome = (await this.scripts.ebTransition(
-      this.keys.prefix, uuid, target, `,${from.join(',')},`, now, json(note), this.options.retentionMs, json(expiredNote), json(siblingNote),
+      this.keys.prefix, uuid, target, `,${from.join(',')},`, now, json(note), this.options.retentionMs, json(expiredNote), json(siblingNote), ...extra,
     )) as TransitionOutcome['outcome'];
     if (outcome === 'not-found') return { outcome };
     const session = await this.getSession(uuid);
     if (!session) return { outcome: 'not-found' };
     return { outcome, session };
+  }
+
+  async bindExecutable(uuid: string, now: number, document: WireDocument, note: Message): Promise<BindResult> {
+    const expiredNote = stamp(makeMessage('urn:offer-expired', 'INFO', 'The held session expired before an executable was bound to it'), now);
+    return (await this.scripts.ebBind(this.keys.prefix, uuid, now, json(document), json(note), this.options.retentionMs, json(expiredNote))) as BindResult;
+  }
+
+  async expireUnbound(uuid: string, now: number, note: Message): Promise<boolean> {
+    return Number(await this.scripts.ebExpireUnbound(this.keys.prefix, uuid, now, json(note), this.options.retentionMs)) === 1;
   }
 
   async releaseHolds(holdIds: readonly string[]): Promise<void> {
@@ -156,5 +176,12 @@ function toSession(uuid: string, fields: Record<string, string> | undefined, mes
     document: JSON.parse(fields.doc ?? '{}') as Record<string, unknown>,
     messages: (messages ?? []).map((text) => JSON.parse(text) as Message),
     ...(fields.run ? { run: JSON.parse(fields.run) as SessionRecord['run'] } : {}),
+    owner: fields.owner ?? '',
+    ...(fields.bindby && fields.provision ? { provision: provisionOf(fields) } : {}),
   };
+}
+
+function provisionOf(fields: Record<string, string>): ProvisionState {
+  const { needs, plan } = JSON.parse(fields.provision ?? '{}') as Pick<ProvisionState, 'needs' | 'plan'>;
+  return { bindBy: Number(fields.bindby), ...(fields.bound ? { boundAt: Number(fields.bound) } : {}), needs, plan };
 }

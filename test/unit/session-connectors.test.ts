@@ -8,7 +8,7 @@ const UUID = '6f1c7a52-1111-4222-8333-944445555666';
 
 function session(phase: SessionPhase, run?: SessionRecord['run']): SessionRecord {
   return {
-    uuid: UUID, offerSetUuid: 'x', site: 'demo', phase, created: 0, modified: 0, expires: 0, family: 'v1.0', messages: [],
+    uuid: UUID, offerSetUuid: 'x', site: 'demo', phase, created: 0, modified: 0, expires: 0, family: 'v1.0', messages: [], owner: 'anonymous',
     document: {
       kind: `${V1}/session/scheduled-execution-session.yaml`,
       meta: { uuid: UUID },

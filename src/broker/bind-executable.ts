@@ -1,0 +1,65 @@
+import type { Clock } from '../domain/clock.js';
+import { formatInstant } from '../domain/iso8601.js';
+import { makeMessage, stamp, type Message } from '../domain/messages.js';
+import { planBinding, type BoundNeeds } from '../domain/plan-binding.js';
+import type { OfferPlan } from '../domain/plan-offers.js';
+import type { BrokerStore, Negotiator, SessionRecord, SiteDirectory, WireDocument } from './ports.js';
+
+/** An executable and its data for a held session: needs for the engine, components for the document. */
+export interface Binding extends BoundNeeds {
+  /** The wire components (protocol/ builds them and knows their shape). */
+  components: unknown;
+}
+
+export interface BindDeps {
+  clock: Clock;
+  store: BrokerStore;
+  sites: SiteDirectory;
+  negotiator: Negotiator;
+  /** The held session's document with the bound components and the schedule they run on. */
+  composeBound: (document: WireDocument, components: unknown, plan: OfferPlan, now: number) => WireDocument;
+}
+
+export type BindOutcome =
+  | { outcome: 'bound'; session: SessionRecord }
+  /** The site cannot run this within the held capacity; the messages say why. */
+  | { outcome: 'refused'; messages: Message[] }
+  /** No such held session, or the caller is not its owner. */
+  | { outcome: 'not-found' | 'not-owner' }
+  /** Its binding window passed; its capacity is released. */
+  | { outcome: 'expired' }
+  /** An executable was bound already, or the session was cancelled. */
+  | { outcome: 'used' | 'ended' };
+
+/**
+ * Binds an executable (and its data) to a session accepted to wait for one (provisionSession), and
+ * lets its life go on as for any accepted session. The binding is checked against the site and the
+ * capacity held: a data scheme the site cannot fetch, or data that takes longer to stage than the
+ * held start window allows, is refused and the session goes on waiting.
+ */
+export async function bindExecutable(deps: BindDeps, uuid: string, owner: string, binding: Binding): Promise<BindOutcome> {
+  const session = await deps.store.getSession(uuid);
+  if (!session?.provision) return { outcome: 'not-found' };
+  if (session.owner !== owner) return { outcome: 'not-owner' };
+  if (session.provision.boundAt !== undefined) return { outcome: 'used' };
+  const now = deps.clock.now();
+  const site = deps.sites.get(session.site);
+  if (!site) return { outcome: 'refused', messages: [makeMessage('urn:not-supported', 'ERROR', 'Site {site} is no longer configured', { site: session.site })] };
+  const planned = planBinding(session.provision, binding, site, now);
+  if ('messages' in planned) return { outcome: 'refused', messages: planned.messages };
+  const document = deps.composeBound(session.document, binding.components, planned.plan, now);
+  const note = stamp(makeMessage('urn:phase-change', 'INFO', 'An executable was bound; it runs on site {site} from {start}',
+    { site: site.name, start: formatInstant(planned.plan.availableStart) }), now);
+  const result = await deps.store.bindExecutable(uuid, now, document, note);
+  switch (result) {
+    case 'done': {
+      await deps.negotiator.notifyAccepted(session.site, uuid);
+      const bound = await deps.store.getSession(uuid);
+      return bound ? { outcome: 'bound', session: bound } : { outcome: 'not-found' };
+    }
+    case 'expired': return { outcome: 'expired' };
+    case 'bound': return { outcome: 'used' };
+    case 'ended': return { outcome: 'ended' };
+    case 'not-found': case 'not-provision': return { outcome: 'not-found' };
+  }
+}
