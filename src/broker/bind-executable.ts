@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import { formatInstant } from '../domain/iso8601.js';
-import { makeMessage, stamp, type Message } from '../domain/messages.js';
+import { makeMessage, stamp, unboundExpiredNote, type Message } from '../domain/messages.js';
 import { planBinding, type BoundNeeds } from '../domain/plan-binding.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
 import type { BrokerStore, Negotiator, SessionRecord, SiteDirectory, WireDocument } from './ports.js';
@@ -43,6 +43,13 @@ export async function bindExecutable(deps: BindDeps, uuid: string, owner: string
   if (session.owner !== owner) return { outcome: 'not-owner' };
   if (session.provision.boundAt !== undefined) return { outcome: 'used' };
   const now = deps.clock.now();
+  if (session.phase === 'EXPIRED') return { outcome: 'expired' };
+  if (session.phase !== 'ACCEPTED') return { outcome: 'ended' };
+  if (now >= session.provision.bindBy) {
+    // Its timer has not run yet: expire it now, as the timer would.
+    await deps.store.expireUnbound(uuid, now, unboundExpiredNote(now));
+    return { outcome: 'expired' };
+  }
   const site = deps.sites.get(session.site);
   if (!site) return { outcome: 'refused', messages: [makeMessage('urn:not-supported', 'ERROR', 'Site {site} is no longer configured', { site: session.site })] };
   const planned = planBinding(session.provision, binding, site, now);

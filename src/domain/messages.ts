@@ -33,6 +33,10 @@ export function stamp(message: Message, now: number): Message {
   return { ...message, time: new Date(now).toISOString() };
 }
 
+/** Said when a session held for an executable got none in time (by its timer, or a late binding). */
+export const unboundExpiredNote = (now: number): Message =>
+  stamp(makeMessage('urn:offer-expired', 'INFO', 'No executable was bound to the held session in time; its capacity is released'), now);
+
 /** Said by the expiry timer and by a late accept alike. */
 export const offerExpiredNote = (now: number): Message =>
   stamp(makeMessage('urn:offer-expired', 'INFO', 'The offer expired before it was accepted'), now);

@@ -7,6 +7,7 @@ import { errorHandler } from './error-handler.js';
 import { executionBrokerRoutes } from './execution-broker-routes.js';
 import { observeRequests } from './request-observer.js';
 import { outputsRoutes } from './outputs-routes.js';
+import { srcnetRoutes } from './srcnet-routes.js';
 
 /** Which methods each path serves, for 405 answers with an Allow header. */
 const ALLOWED: ReadonlyArray<[RegExp, string]> = [
@@ -44,6 +45,7 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   app.use(outputsRoutes(api, options));
   app.use(availabilityRoute(api));
   app.use(apiDocsRoutes());
+  app.use(srcnetRoutes(api, options));
   if (options.extraRoutes) app.use(options.extraRoutes);
   app.use(notServed);
   app.use(errorHandler(options));

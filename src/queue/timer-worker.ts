@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BrokerStore } from '../broker/ports.js';
-import { makeMessage, offerExpiredNote, stamp } from '../domain/messages.js';
+import { offerExpiredNote, unboundExpiredNote } from '../domain/messages.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import { JOB, TIMERS_QUEUE, type ExpireJob, type UnboundJob } from './queue-names.js';
 
@@ -11,8 +11,7 @@ export function startTimerWorker(options: { connection: Redis; keys: RedisKeys; 
     const now = options.now();
     switch (job.name) {
       case JOB.expire: return options.store.expireOffers((job.data as ExpireJob).holdIds, now, offerExpiredNote(now));
-      case JOB.unbound: return options.store.expireUnbound((job.data as UnboundJob).sessionUuid, now,
-        stamp(makeMessage('urn:offer-expired', 'INFO', 'No executable was bound to the held session in time; its capacity is released'), now));
+      case JOB.unbound: return options.store.expireUnbound((job.data as UnboundJob).sessionUuid, now, unboundExpiredNote(now));
       default: throw new Error(`unknown timer job ${job.name}`);
     }
   }, { connection: options.connection, prefix: options.keys.bullPrefix, concurrency: 16 });

@@ -209,8 +209,8 @@ if now >= tonumber(bindby) then
   finish(id, 'EXPIRED', now, expiredNote, retention)
   return 'expired'
 end
-redis.call('HSET', key, 'doc', doc, 'bound', now, 'modified', now)
 redis.call('RPUSH', key .. ':messages', note)
+redis.call('HSET', key, 'doc', doc, 'bound', now, 'modified', now)
 return 'done'
 `;
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
 import type { BindResult, BrokerStore, LogChunk, OfferSetRecord, ProvisionState, SessionRecord, TransitionOutcome, WireDocument } from '../broker/ports.js';
-import { makeMessage, offerExpiredNote, stamp } from '../domain/messages.js';
+import { makeMessage, offerExpiredNote, stamp, unboundExpiredNote } from '../domain/messages.js';
 import type { RedisKeys } from './redis-keys.js';
 import { brokerScripts, bufferScript } from './redis-scripts.js';
 
@@ -105,8 +105,7 @@ export class RedisBrokerStore implements BrokerStore {
   }
 
   async bindExecutable(uuid: string, now: number, document: WireDocument, note: Message): Promise<BindResult> {
-    const expiredNote = stamp(makeMessage('urn:offer-expired', 'INFO', 'The held session expired before an executable was bound to it'), now);
-    return (await this.scripts.ebBind(this.keys.prefix, uuid, now, json(document), json(note), this.options.retentionMs, json(expiredNote))) as BindResult;
+    return (await this.scripts.ebBind(this.keys.prefix, uuid, now, json(document), json(note), this.options.retentionMs, json(unboundExpiredNote(now)))) as BindResult;
   }
 
   async expireUnbound(uuid: string, now: number, note: Message): Promise<boolean> {
