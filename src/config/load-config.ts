@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../domain/iso8601.js';
 import type { ExecutorConfig, SiteProfile } from '../domain/site-profile.js';
@@ -34,13 +35,19 @@ export class ConfigError extends Error {
 
 const validateSitesFile = ajv.compile(SITES_FILE_SCHEMA);
 
-/** The site `npm start` serves when no sites file is given: one useful demo site. */
+/** The program the demo site runs for the SRCNet example's image (examples/srcnet/). */
+const SOURCE_FINDER = fileURLToPath(new URL('../../examples/srcnet/source-finder.sh', import.meta.url));
+
+/**
+ * The site `npm start` serves when no sites file is given: one useful demo site, with room for the
+ * SRCNet prototype's example query (16 cores, 196 GB, 8000 GB of outputs, a K40, 72 h at democity).
+ */
 export const DEMO_SITE_FILE = {
   sites: [{
     name: 'demo',
     cores: 32,
     memoryGiB: 256,
-    scratchGiB: 1000,
+    scratchGiB: 10_000,
     gpus: { K40: 1 },
     executables: ['docker-container', 'singularity-container', 'jupyter-notebook'],
     architectures: ['amd64'],
@@ -54,7 +61,12 @@ export const DEMO_SITE_FILE = {
     locations: ['democity'],
     storageElements: [{ name: 'DEMOCITY-RSE', hosts: ['localhost', '127.0.0.1'], bandwidthMBps: 10_000, local: true }],
     defaultBandwidthMBps: 100,
-    executor: { type: 'local', containerRuntime: 'auto' },
+    executor: {
+      type: 'local',
+      containerRuntime: 'auto',
+      // Without a container runtime, the SRCNet example's image runs as a shell script (development only).
+      developmentImages: { 'example.org/srcnet/source-finder:1.0': { entrypoint: '/bin/sh', command: [SOURCE_FINDER] } },
+    },
   }],
 };
 

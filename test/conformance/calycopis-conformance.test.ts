@@ -96,8 +96,8 @@ const OUR_OUTCOME: Record<string, Outcome> = {
   '170': { stepPhase: { 2: ['EXPIRED'] }, stepStatus: { 3: 409 }, why: 'offers expire; accept after expiry -> 409 (reference never expires)' },
 };
 
-/** Cases whose NO comes from the reference mock's 16-core / 16 GiB limits: run on a site of that size. */
-const REFERENCE_LIMITS = new Set(['065', '108', '110']);
+/** Cases whose NO comes from the reference mock's limits (16 cores, 16 GiB, 1000 GiB storage): run on a site of that size. */
+const REFERENCE_LIMITS = new Set(['065', '108', '110', '113']);
 /** Accept after expiry: run on a broker whose offers live 1 s instead of 300 s. */
 const EXPIRY_CASE = '170';
 /** Steps from here on wait for a run to finish: these cases need a container runtime (issue 4), not there yet. */
@@ -253,8 +253,8 @@ describe('Calycopis conformance cases over HTTP', () => {
   let limited: TestBroker;
   beforeAll(async () => {
     broker = await startTestBroker({ config: { sites: [demoSite({ cores: 100_000, memoryGiB: 100_000 })] } });
-    // The reference mock platform's limits: 16 cores and 16 GiB (storage 1000 GiB, as our demo site).
-    limited = await startTestBroker({ config: { sites: [demoSite({ cores: 16, memoryGiB: 16 })] } });
+    // The reference mock platform's limits: 16 cores, 16 GiB and storage 1000 GiB.
+    limited = await startTestBroker({ config: { sites: [demoSite({ cores: 16, memoryGiB: 16, scratchGiB: 1000 })] } });
   });
   afterAll(async () => { await broker?.close(); await limited?.close(); });
 
