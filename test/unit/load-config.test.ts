@@ -12,8 +12,15 @@ const file = (name: string, text: string): string => {
 describe('configuration', () => {
   it('needs no file: the embedded default is one demo site, on loopback', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, redisUrl: 'redis://127.0.0.1:6379', redisUrlGiven: false, maxOffers: 4, offerLifetimeMs: 300_000 });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, redisUrl: 'redis://127.0.0.1:6379', redisUrlGiven: false, maxOffers: 4, offerLifetimeMs: 300_000, provisionLifetimeMs: 600_000 });
     expect(config.sites.map((s) => s.name)).toEqual(['demo']);
+  });
+
+  it('gives the demo site room for the SRCNet prototype\'s example query, and the example\'s image', () => {
+    const [demo] = loadConfig({}).sites;
+    expect(demo).toMatchObject({ cores: 32, memoryGiB: 256, scratchGiB: 10_000, gpus: { K40: 1 }, locations: ['democity'] });
+    expect(demo?.executor).toMatchObject({ developmentImages: { 'example.org/srcnet/source-finder:1.0': { entrypoint: '/bin/sh', command: [expect.stringMatching(/\/examples\/srcnet\/source-finder\.sh$/)] } } });
+    expect(loadConfig({ PROVISION_LIFETIME: 'PT30S' }).provisionLifetimeMs).toBe(30_000);
   });
 
   it.each([
@@ -21,6 +28,7 @@ describe('configuration', () => {
     [{ PORT: '70000' }, /PORT must be a whole number from 0 to 65535/],
     [{ REDIS_URL: 'http://localhost' }, /REDIS_URL must start with redis:\/\//],
     [{ OFFER_LIFETIME: '5 minutes' }, /OFFER_LIFETIME must be an ISO 8601 duration/],
+    [{ PROVISION_LIFETIME: 'PT0S' }, /PROVISION_LIFETIME must be longer than zero/],
     [{ EB_KEY_PREFIX: 'a:b' }, /EB_KEY_PREFIX may hold/],
     [{ PUBLIC_URL: 'ftp://x' }, /PUBLIC_URL must be an http\(s\) URL/],
     [{ BROKER_CONFIG: '/nonexistent/sites.yaml' }, /cannot be read/],
