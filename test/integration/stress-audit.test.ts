@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { loadConfig } from '../../src/config/load-config.js';
+import { sessionOfProvision } from '../../src/protocol/srcnet/srcnet-ids.js';
 import { auditLedger } from '../../src/store/audit-ledger.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { deleteKeys, randomPrefix, redisUrl, V1 } from '../support/test-broker.js';
@@ -16,11 +18,13 @@ const DIST = fileURLToPath(new URL('../../dist/main/', import.meta.url));
 const REQUESTS = Number(process.env.STRESS_REQUESTS ?? 2000);
 const CONCURRENCY = 40;
 
+// SRCNet jobs (image stress/sleep:1) sleep like the ExecutionBroker sessions, until cancelled.
+const EXECUTOR = "executor: { type: local, containerRuntime: none, developmentImages: { 'stress/sleep:1': { entrypoint: /bin/sh, command: [-c, 'sleep 600'] } } }";
 const SITES = `
 sites:
-  - { name: s1, cores: 8, memoryGiB: 32, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, executor: { type: local, containerRuntime: none } }
-  - { name: s2, cores: 6, memoryGiB: 24, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, executor: { type: local, containerRuntime: none } }
-  - { name: s3, cores: 4, memoryGiB: 16, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, executor: { type: local, containerRuntime: none } }
+  - { name: s1, cores: 8, memoryGiB: 32, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, ${EXECUTOR} }
+  - { name: s2, cores: 6, memoryGiB: 24, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, ${EXECUTOR} }
+  - { name: s3, cores: 4, memoryGiB: 16, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, ${EXECUTOR} }
 `;
 
 function freePort(): Promise<number> {
@@ -63,13 +67,19 @@ describe('stress: two API processes, three site workers, one Redis', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eb-stress-'));
   const sitesFile = join(dir, 'sites.yaml');
   writeFileSync(sitesFile, SITES);
-  const env = { ...process.env, REDIS_URL: redisUrl(), EB_KEY_PREFIX: prefix, BROKER_CONFIG: sitesFile, OFFER_LIFETIME: 'PT2S' };
+  const env = { ...process.env, REDIS_URL: redisUrl(), EB_KEY_PREFIX: prefix, BROKER_CONFIG: sitesFile, OFFER_LIFETIME: 'PT2S', PROVISION_LIFETIME: 'PT2S' };
   const children: ChildProcess[] = [];
   const apis: string[] = [];
   let redis: Redis;
+  // The datasets SRCNet jobs stage.
+  let data: Server;
+  let dataset = '';
 
   beforeAll(async () => {
     redis = new Redis(redisUrl());
+    data = createHttpServer((_req, res) => { res.writeHead(200).end('x\n'); });
+    await new Promise<void>((ready) => data.listen(0, '127.0.0.1', ready));
+    dataset = `http://127.0.0.1:${(data.address() as { port: number }).port}/demo_city/x.csv`;
     for (const site of ['s1', 's2', 's3']) {
       children.push(spawn(process.execPath, [`${DIST}worker.js`], { env: { ...env, SITES: site }, stdio: 'ignore' }));
     }
@@ -90,6 +100,7 @@ describe('stress: two API processes, three site workers, one Redis', () => {
     await Promise.all(children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done)))));
     await deleteKeys(redis, prefix);
     await redis.quit();
+    await new Promise((done) => data.close(done));
   });
 
   it(`leaves no overbooking and no leaked hold after ${REQUESTS} requests with random accepts, rejects and cancels`, async () => {
@@ -97,15 +108,46 @@ describe('stress: two API processes, three site workers, one Redis', () => {
     const config = loadConfig({ REDIS_URL: redisUrl(), EB_KEY_PREFIX: prefix, BROKER_CONFIG: sitesFile });
     const keys = redisKeys(prefix);
     const accepted: string[] = [];
-    const counts = { yes: 0, no: 0, accepted: 0, conflicts: 0, rejected: 0, cancelled: 0 };
+    const counts = { yes: 0, no: 0, accepted: 0, conflicts: 0, rejected: 0, cancelled: 0, srcnetQueries: 0, provisions: 0, submitted: 0 };
     const update = (api: string, uuid: string, value: string) => request(api).post(`/sessions/${uuid}`).set('Content-Type', 'application/json')
       .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value }));
+
+    // SRCNet's API on the same capacity: queries, provisions left to expire, and jobs submitted to
+    // provisions, which run (and hold their capacity) like the accepted sessions until cancelled.
+    const srcnet = async (api: string): Promise<void> => {
+      const body = JSON.stringify({
+        data_location: 'democity', data_size: 0, output_data_size: 1, memory: 1 + Math.floor(next() * 3), cpu_cores: 1 + Math.floor(next() * 3),
+        runtime: 1, gpu_model: null, deadline: new Date(Date.now() + 3 * 3_600_000).toISOString(),
+      });
+      if (next() < 0.4) {
+        const query = await request(api).post('/v1/query').set('Content-Type', 'application/json').send(body);
+        expect([0, 2]).toContain(query.body.response_code);
+        counts.srcnetQueries++;
+        return;
+      }
+      const provision = await request(api).put('/v1/provision').set('Content-Type', 'application/json').send(body);
+      expect([0, 2]).toContain(provision.body.response_code);
+      if (provision.body.response_code !== 0) return;
+      counts.provisions++;
+      if (next() < 0.5) return;
+      const other = apis[Math.floor(next() * apis.length)]!;
+      const submit = await request(other).put(`/v1/provision/${provision.body.provision_id}/submit`).set('Content-Type', 'application/json')
+        .send(JSON.stringify({ container: 'stress/sleep:1', dataset, params: null }));
+      expect([0, 2]).toContain(submit.body.response_code); // 2: it expired meanwhile
+      if (submit.body.response_code !== 0) return;
+      counts.submitted++;
+      accepted.push(sessionOfProvision(provision.body.provision_id as string)!);
+    };
 
     let issued = 0;
     const client = async (): Promise<void> => {
       while (issued < REQUESTS) {
         issued++;
         const api = apis[Math.floor(next() * apis.length)]!;
+        if (next() < 0.25) {
+          await srcnet(api);
+          continue;
+        }
         const cores = 1 + Math.floor(next() * 4);
         const body = {
           // Sessions that start during the test really run (and keep their capacity) until cancelled.
@@ -148,6 +190,8 @@ describe('stress: two API processes, three site workers, one Redis', () => {
     expect(counts.yes).toBeGreaterThan(100);
     expect(counts.accepted).toBeGreaterThan(20);
     expect(counts.no).toBeGreaterThan(0); // the sites were really contended
+    expect(counts.provisions).toBeGreaterThan(10);
+    expect(counts.submitted).toBeGreaterThan(3);
 
     // Let every unaccepted offer expire through its timer, then audit.
     await new Promise((r) => setTimeout(r, 4_000));
