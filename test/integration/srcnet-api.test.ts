@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Request } from 'express';
+import fc from 'fast-check';
 import { sessionOfProvision } from '../../src/protocol/srcnet/srcnet-ids.js';
+import { checkDocument } from '../../src/protocol/validator.js';
 import { auditLedger } from '../../src/store/audit-ledger.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { demoSite, startTestBroker, type TestBroker } from '../support/test-broker.js';
@@ -58,9 +60,10 @@ describe('the SRCNet compute API', () => {
       ['a null GPU', { gpu_model: null }],
       ['the GPU left out', { gpu_model: undefined }],
     ])('answers 0 for a query that fits, with %s, holding nothing', async (_name, gpu) => {
+      const heldBefore = await broker.heldNow('cores');
       const res = await send(broker.http, 'post', '/v1/query', { ...smallQuery(), ...gpu }).expect(200);
       expect(res.body).toEqual({ response_code: 0, response_text: 'OK' });
-      expect(await broker.heldNow('cores')).toBe(0);
+      expect(await broker.heldNow('cores')).toBe(heldBefore);
     });
 
     it('answers 1, naming what does not exist, for more cores or another GPU than any site has', async () => {
@@ -98,7 +101,28 @@ describe('the SRCNet compute API', () => {
       expect(res.body.detail).toEqual(detail.map((d) => expect.objectContaining(d)));
     });
 
+    it('answers 413 for a body over the limit', async () => {
+      const res = await send(broker.http, 'post', '/v1/query', JSON.stringify({ data_location: 'x'.repeat(2 * 1024 * 1024) })).expect(413);
+      expect(res.body).toEqual({ detail: `Request body larger than ${broker.config.bodyLimitBytes} bytes` });
+    });
+
+    it('never answers 500 to any JSON at all, in any field', async () => {
+      const field = fc.oneof(fc.anything(), fc.integer(), fc.string(), fc.constantFrom('K40', 'none', '2030-01-01', 'http://127.0.0.1:1/x'));
+      const body = fc.record({
+        data_location: field, data_size: field, output_data_size: field, memory: field, cpu_cores: field, runtime: field, gpu_model: field, deadline: field,
+        container: field, dataset: field, params: field, contact_email: field,
+      }, { requiredKeys: [] });
+      const id = await provision();
+      await fc.assert(fc.asyncProperty(body, async (value) => {
+        const query = await send(broker.http, 'post', '/v1/query', value);
+        expect([200, 422]).toContain(query.status);
+        const submit = await send(broker.http, 'post', `/v1/${id}x/submit`, value);
+        expect([200, 422]).toContain(submit.status);
+      }), { numRuns: 60 });
+    });
+
     it('answers 422 naming every bad field of a query, as FastAPI does', async () => {
+      const heldBefore = await broker.heldNow('cores');
       const res = await send(broker.http, 'put', '/v1/provision', { data_location: 7, data_size: -1, memory: 1.5, cpu_cores: 'many', runtime: 0, gpu_model: 'H100', deadline: 'soon' }).expect(422);
       expect(res.body.detail).toEqual([
         { type: 'string_type', loc: ['body', 'data_location'], msg: 'Input should be a valid string' },
@@ -110,7 +134,7 @@ describe('the SRCNet compute API', () => {
         { type: 'enum', loc: ['body', 'gpu_model'], msg: "Input should be 'none', 'K40', 'A100', 'RTX4090' or 'RX7900XT'", ctx: { expected: "'none', 'K40', 'A100', 'RTX4090' or 'RX7900XT'" } },
         { type: 'datetime_from_date_parsing', loc: ['body', 'deadline'], msg: 'Input should be a valid datetime or date' },
       ]);
-      expect(await broker.heldNow('cores')).toBe(0);
+      expect(await broker.heldNow('cores')).toBe(heldBefore);
     });
 
     it('answers 422 for a submission without a container, with a dataset that is no URL, or with params that are no options', async () => {
@@ -142,6 +166,11 @@ describe('the SRCNet compute API', () => {
       expect((await broker.http.get(`/v1/provision/${id}/status`)).body).toEqual({
         response_code: 2, response_text: 'Invalid job: no job has been submitted to this provision', logging: '', output_data: null,
       });
+      // The ExecutionBroker API shows the same session: accepted, its start window as long as the provision lasts.
+      const held = (await broker.http.get(`/sessions/${sessionOfProvision(id)}`).expect(200)).body as Doc;
+      expect(checkDocument('AbstractExecutionSession', held)).toEqual([]);
+      expect(held).toMatchObject({ phase: 'ACCEPTED', compute: { cores: { min: 3, max: 3 } }, schedule: { available: { start: expect.stringMatching(/\/PT10M$/), duration: 'PT1H' } } });
+      expect(held.executable).toBeUndefined();
 
       const submitted = await send(broker.http, 'put', `/v1/provision/${id}/submit`, job('test.example/echo:1', { params: { threshold: 5, '--verbose': true, quiet: false, band: ['L', 'S'] }, contact_email: 'astro@example.org' })).expect(200);
       expect(submitted.body).toEqual({ response_code: 0, response_text: 'OK', job_id: id.replace(/\.prov$/, '.job') });
@@ -155,6 +184,15 @@ describe('the SRCNet compute API', () => {
       expect(listing.body).toEqual({ session: uuid, files: [{ path: 'catalogue.txt', size: 10, url: `${broker.baseUrl}/sessions/${uuid}/outputs/catalogue.txt` }] });
       expect((await broker.http.get(new URL(listing.body.files[0].url as string).pathname).expect(200)).text).toBe('catalogue\n');
       expect(await broker.heldNow('cores')).toBe(heldBefore);
+      const ran = (await broker.http.get(`/sessions/${uuid}`).expect(200)).body as Doc;
+      expect(checkDocument('AbstractExecutionSession', ran)).toEqual([]);
+      expect(ran).toMatchObject({
+        phase: 'COMPLETED', executable: { image: { locations: ['test.example/echo:1'] } },
+        data: [{ meta: { name: 'dataset' }, location: `${dataUrl}/sources.csv` }],
+        compute: { volumes: [{ path: '/data/sources.csv', mode: 'READONLY', resource: 'dataset' }] },
+        schedule: { available: { start: expect.stringMatching(/\/PT0S$/) } },
+        connectors: expect.arrayContaining([{ kind: 'urn:srcnet:connector:outputs', status: 'AVAILABLE', protocol: 'HTTP', location: status.output_data }]),
+      });
     });
 
     it.each([
