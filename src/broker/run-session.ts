@@ -101,8 +101,8 @@ function stagingItems(session: SessionRecord, maxBytes: number): StagingItem[] |
     const name = String((data.meta as Doc | undefined)?.name ?? (data.meta as Doc | undefined)?.uuid ?? 'data');
     const skao = isDoc(data.skao) ? data.skao : undefined;
     const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc).map((r) => String(r.dataurl ?? '')) : [];
-    const url = [typeof data.location === 'string' ? data.location : '', ...replicas].find((u) => /^https?:\/\//i.test(u));
-    if (!url) return `data [${name}] has no http(s) location this site can fetch`;
+    const url = [typeof data.location === 'string' ? data.location : '', ...replicas].find((u) => /^(https?:\/\/|file:\/\/\/)/i.test(u));
+    if (!url) return `data [${name}] has no http(s) or file:/// location this site can fetch`;
     const checksum = skao && isDoc(skao.checksum) && typeof skao.checksum.type === 'string' && typeof skao.checksum.value === 'string'
       ? { type: skao.checksum.type, value: skao.checksum.value } : undefined;
     items.push({ name, url, maxBytes, ...(checksum ? { checksum } : {}) });

@@ -94,7 +94,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = await executorFor(site, log);
-        const stager = new HttpStager(site.scratchDir);
+        const stager = new HttpStager(site.scratchDir, site.fileRoots);
         const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, now, logger });
         closers.push(() => running.close());
       }

@@ -11,12 +11,13 @@ const SCRIPT = fileURLToPath(import.meta.url.endsWith('.ts')
   : new URL('./stage-files.js', import.meta.url));
 
 /**
- * Stages http(s) data into `<scratch>/<session>/data/<name>` with a detached downloader process
+ * Stages http(s) data (and file:// data under the site's roots) into `<scratch>/<session>/data/<name>` with a detached downloader process
  * (sites/stage-files.ts), which checks sizes and checksums and writes its state to a file. The
  * site worker polls that file with short jobs; a worker that restarts reads the same file.
  */
 export class HttpStager implements Stager {
-  constructor(private readonly scratchRoot: string) {}
+  /** `fileRoots`: where `file://` data may come from (the site's fileRoots; none refuses it). */
+  constructor(private readonly scratchRoot: string, private readonly fileRoots: readonly string[] = []) {}
 
   private dir(sessionUuid: string): string {
     return join(this.scratchRoot, sessionUuid);
@@ -29,7 +30,7 @@ export class HttpStager implements Stager {
     if (existsSync(join(staging, 'staging.json'))) return paths;
     await mkdir(staging, { recursive: true });
     const plan = join(staging, 'plan.json');
-    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name] }))));
+    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name], fileRoots: this.fileRoots }))));
     await writeFile(join(staging, 'staging.json'), JSON.stringify({ state: 'running' }));
     const child = spawn(process.execPath, [SCRIPT, plan], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });

@@ -1,12 +1,13 @@
-// Downloads a session's data, run detached by the HTTP stager (sites/http-stager.ts) so that no
+// Brings a session's data (http(s), or file:// under the site's allowed roots), run detached by the HTTP stager (sites/http-stager.ts) so that no
 // BullMQ job is held open while big files arrive:
 //   node dist/sites/stage-files.js <plan.json>
 // The plan lists {name, url, path, maxBytes, checksum?}; progress and the outcome are written to
 // <plan dir>/staging.json ({state: running|done|failed, reason?}) for the site worker to read.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -16,6 +17,8 @@ export interface StagingItem {
   path: string;
   maxBytes: number;
   checksum?: { type: string; value: string };
+  /** Directories a `file://` URL may be read from (the site's fileRoots); none refuses `file://`. */
+  fileRoots?: string[];
 }
 
 export interface StagingState { state: 'running' | 'done' | 'failed'; reason?: string; staged?: string[] }
@@ -27,18 +30,46 @@ async function writeState(file: string, state: StagingState): Promise<void> {
   await rename(`${file}.tmp`, file);
 }
 
-/** Fetches one item into its path, refusing more than maxBytes and checking the checksum. */
-export async function stageItem(item: StagingItem): Promise<void> {
+/**
+ * A `file://` source, only when it lies under one of the allowed roots once every link in its
+ * path is resolved (so a link inside a root cannot lead out of it).
+ */
+async function openLocalFile(item: StagingItem): Promise<{ stream: Readable; size: number }> {
+  const asked = fileURLToPath(item.url);
+  const real = await realpath(asked).catch(() => { throw new Error(`${item.name}: ${asked} does not exist`); });
+  const roots = await Promise.all((item.fileRoots ?? []).map((root) => realpath(root).catch(() => undefined)));
+  if (!roots.some((root) => root && (real === root || real.startsWith(`${root}${sep}`)))) {
+    throw new Error(`${item.name}: ${asked} is not under a directory this site may read from`);
+  }
+  const info = await stat(real);
+  if (!info.isFile()) throw new Error(`${item.name}: ${asked} is not a file`);
+  return { stream: createReadStream(real), size: info.size };
+}
+
+async function openSource(item: StagingItem): Promise<{ stream: Readable; size: number }> {
+  if (/^file:/i.test(item.url)) return openLocalFile(item);
   const response = await fetch(item.url, { redirect: 'follow' });
   if (!response.ok || !response.body) throw new Error(`${item.name}: ${item.url} answered ${response.status}`);
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > item.maxBytes) throw new Error(`${item.name}: ${declared} bytes is more than the ${item.maxBytes} allowed`);
+  return {
+    stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
+    size: Number(response.headers.get('content-length') ?? NaN),
+  };
+}
+
+/** Brings one item (http(s), or file:// under the site's roots) to its path, refusing more than maxBytes and checking the checksum. */
+export async function stageItem(item: StagingItem): Promise<void> {
+  const source = await openSource(item);
+  const declared = source.size;
+  if (declared > item.maxBytes) {
+    source.stream.destroy();
+    throw new Error(`${item.name}: ${declared} bytes is more than the ${item.maxBytes} allowed`);
+  }
   const algorithm = item.checksum ? HASHES[item.checksum.type.toLowerCase()] : undefined;
   if (item.checksum && !algorithm) throw new Error(`${item.name}: checksum type ${item.checksum.type} is not supported`);
   const hash = algorithm ? createHash(algorithm) : undefined;
   let bytes = 0;
   await mkdir(dirname(item.path), { recursive: true });
-  const counted = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream).map((chunk: Buffer) => {
+  const counted = source.stream.map((chunk: Buffer) => {
     bytes += chunk.length;
     if (bytes > item.maxBytes) throw new Error(`${item.name}: more than the ${item.maxBytes} bytes allowed`);
     hash?.update(chunk);

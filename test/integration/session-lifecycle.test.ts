@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -195,6 +195,41 @@ describe('sessions that run', () => {
       const session = await runUntilEnd(withData(`${base}/catalogue.csv`));
       expect(session.phase).toBe('COMPLETED');
       expect((await broker.http.get(`/sessions/${session.meta.uuid}/logs`)).text).toBe(`lines: 2\n${content}`);
+    });
+
+    it('stages file:// data only from under the site\'s roots, links resolved', async () => {
+      const root = mkdtempSync(join(tmpdir(), 'eb-lake-'));
+      const outside = mkdtempSync(join(tmpdir(), 'eb-outside-'));
+      writeFileSync(join(root, 'catalogue.csv'), content);
+      writeFileSync(join(outside, 'secret.csv'), 'not yours\n');
+      symlinkSync(join(outside, 'secret.csv'), join(root, 'escape.csv'));
+      const lake = await startTestBroker({ config: { sites: [demoSite({ preparationMs: 0, releasingMs: 0, dataSchemes: ['http', 'https', 'file'], fileRoots: [root] })] } });
+      try {
+        const run = async (location: string): Promise<Doc> => {
+          const set = (await lake.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(withData(location)))).body as Doc;
+          const uuid = set.offers[0].meta.uuid as string;
+          await lake.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+          let session: Doc = {};
+          for (let i = 0; i < 200 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
+            await new Promise((r) => setTimeout(r, 50));
+            session = (await lake.http.get(`/sessions/${uuid}`)).body as Doc;
+          }
+          return session;
+        };
+        const good = await run(`file://${join(root, 'catalogue.csv')}`);
+        expect(good.phase).toBe('COMPLETED');
+        expect((await lake.http.get(`/sessions/${good.meta.uuid}/logs`)).text).toBe(`lines: 2\n${content}`);
+        // Outside the roots: no offer at all, saying why.
+        const outsideSet = (await lake.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(withData(`file://${join(outside, 'secret.csv')}`)))).body as Doc;
+        expect(outsideSet.result).toBe('NO');
+        expect(JSON.stringify(outsideSet.meta.messages)).toContain(outside);
+        // A link inside a root that leads out of it: found out when staging, where links are resolved.
+        const escaped = await run(`file://${join(root, 'escape.csv')}`);
+        expect(escaped.phase).toBe('FAILED');
+        expect(escaped.meta.messages.at(-1).message).toMatch(/escape\.csv is not under a directory this site may read from$/);
+      } finally {
+        await lake.close();
+      }
     });
 
     it('checks the checksum the request gives', async () => {
