@@ -20,7 +20,13 @@ export const ERROR_CODES = [
   'unsupported-media-type',
   'transition-not-allowed',
   'offer-expired',
+  'authentication-required',
+  'invalid-token',
+  'insufficient-scope',
+  'insufficient-group',
+  'forbidden',
   'service-unavailable',
+  'identity-provider-unavailable',
   'internal-error',
 ] as const;
 

@@ -5,6 +5,11 @@ export interface CatalogueEntry {
   title: string;
   /** A Message Templates sentence, rendered with the error's values into the problem's detail. */
   template: string;
+  /**
+   * The RFC 6750 challenge sent in `WWW-Authenticate: Bearer`: `bare` names no error (a request
+   * without a token), otherwise the error code it names.
+   */
+  challenge?: 'bare' | 'invalid_token' | 'insufficient_scope';
 }
 
 /**
@@ -28,7 +33,13 @@ export const ERROR_CATALOGUE: Record<ErrorCode, CatalogueEntry> = {
   'unsupported-media-type': { status: 415, title: 'Unsupported media type', template: 'Content-Type [{type}] is not supported; send application/json, application/xml or application/yaml' },
   'transition-not-allowed': { status: 409, title: 'Transition not allowed', template: 'Session [{uuid}] is {phase}; it cannot become {target} (allowed now: {allowed})' },
   'offer-expired': { status: 409, title: 'Offer expired', template: 'The offer [{uuid}] expired at {expires}' },
+  'authentication-required': { status: 401, title: 'Authentication required', template: 'This resource needs a bearer token from {issuer}', challenge: 'bare' },
+  'invalid-token': { status: 401, title: 'Invalid token', template: 'The bearer token is refused: {reason}', challenge: 'invalid_token' },
+  'insufficient-scope': { status: 403, title: 'Insufficient scope', template: 'The token lacks the scope [{scope}]', challenge: 'insufficient_scope' },
+  'insufficient-group': { status: 403, title: 'Insufficient group', template: 'The token\'s subject is in none of the groups [{groups}]', challenge: 'insufficient_scope' },
+  'forbidden': { status: 403, title: 'Forbidden', template: '{reason}' },
   'service-unavailable': { status: 503, title: 'Service unavailable', template: 'The broker cannot reach its store; try again shortly' },
+  'identity-provider-unavailable': { status: 503, title: 'Identity provider unavailable', template: 'The broker cannot reach the identity provider to check the token; try again shortly' },
   'internal-error': { status: 500, title: 'Internal error', template: 'The broker failed to handle the request' },
 };
 

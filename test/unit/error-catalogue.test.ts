@@ -14,7 +14,7 @@ describe('the error catalogue', () => {
   it('maps client mistakes to 4xx and only our own failures to 5xx', () => {
     for (const code of ERROR_CODES) {
       const status = ERROR_CATALOGUE[code].status;
-      expect(status >= 500).toBe(code === 'internal-error' || code === 'service-unavailable');
+      expect(status >= 500).toBe(['internal-error', 'service-unavailable', 'identity-provider-unavailable'].includes(code));
     }
   });
 });

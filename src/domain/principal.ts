@@ -1,0 +1,17 @@
+import type { SecretToken } from './secret-token.js';
+
+/** Who a request acts for: the subject of a verified token, or nobody in particular (anonymous mode). */
+export interface Principal {
+  /** Recorded as the owner of what this principal creates: the token's `sub`, or `anonymous`. */
+  subject: string;
+  authenticated: boolean;
+  /** In the operator group: may read and cancel what others own. */
+  operator: boolean;
+  /** The bearer token the request came with, kept for a session whose site must act for the user. */
+  token?: SecretToken;
+}
+
+/** The owner recorded, and the only principal, when the broker runs without authentication. */
+export const ANONYMOUS_SUBJECT = 'anonymous';
+
+export const ANONYMOUS: Principal = Object.freeze({ subject: ANONYMOUS_SUBJECT, authenticated: false, operator: false });
