@@ -1,4 +1,6 @@
 import type { Clock } from '../domain/clock.js';
+import { decideAccess } from '../domain/ownership.js';
+import type { Principal } from '../domain/principal.js';
 import { formatInstant } from '../domain/iso8601.js';
 import { makeMessage, stamp, unboundExpiredNote, type Message } from '../domain/messages.js';
 import { planBinding, type BoundNeeds } from '../domain/plan-binding.js';
@@ -24,7 +26,7 @@ export type BindOutcome =
   | { outcome: 'bound'; session: SessionRecord }
   /** The site cannot run this within the held capacity; the messages say why. */
   | { outcome: 'refused'; messages: Message[] }
-  /** No such held session, or the caller is not its owner. */
+  /** No such held session (or someone else's), or an operator's, who may see it but not bind to it. */
   | { outcome: 'not-found' | 'not-owner' }
   /** Its binding window passed; its capacity is released. */
   | { outcome: 'expired' }
@@ -37,10 +39,13 @@ export type BindOutcome =
  * capacity held: a data scheme the site cannot fetch, or data that takes longer to stage than the
  * held start window allows, is refused and the session goes on waiting.
  */
-export async function bindExecutable(deps: BindDeps, uuid: string, owner: string, binding: Binding): Promise<BindOutcome> {
+export async function bindExecutable(deps: BindDeps, uuid: string, principal: Principal, binding: Binding): Promise<BindOutcome> {
   const session = await deps.store.getSession(uuid);
   if (!session?.provision) return { outcome: 'not-found' };
-  if (session.owner !== owner) return { outcome: 'not-owner' };
+  // Someone else's provision is one that does not exist; an operator sees it but may not submit to it.
+  const access = decideAccess(principal, session.owner, 'change');
+  if (access === 'hidden') return { outcome: 'not-found' };
+  if (access === 'refused') return { outcome: 'not-owner' };
   if (session.provision.boundAt !== undefined) return { outcome: 'used' };
   const now = deps.clock.now();
   if (session.phase === 'EXPIRED') return { outcome: 'expired' };

@@ -1,3 +1,4 @@
+import type { Principal } from '../domain/principal.js';
 import type { OfferSetRecord, SessionRecord } from './ports.js';
 import { requestOffers, type OffersInput, type RequestOffersDeps } from './request-offers.js';
 import { updateSessionPhase, type UpdateSessionDeps } from './update-session.js';
@@ -7,12 +8,13 @@ export type DirectOutcome =
   | { outcome: 'failed'; offerSet: OfferSetRecord };
 
 /**
- * Books and accepts the best offer in one call (POST /direct). The one-offer offer set is stored as
- * for any request, so GET /offersets reads it; when nothing fits, the offer set's messages say why.
+ * Books and accepts the best offer in one call (POST /direct), for the principal (who owns it).
+ * The one-offer offer set is stored as for any request, so GET /offersets reads it; when nothing
+ * fits, the offer set's messages say why.
  */
-export async function directExecution(deps: RequestOffersDeps & UpdateSessionDeps, input: OffersInput): Promise<DirectOutcome> {
-  const { offerSet, sessions } = await requestOffers(deps, { ...input, maxOffers: 1 });
+export async function directExecution(deps: RequestOffersDeps & UpdateSessionDeps, input: Omit<OffersInput, 'owner'>, principal: Principal): Promise<DirectOutcome> {
+  const { offerSet, sessions } = await requestOffers(deps, { ...input, owner: principal.subject, maxOffers: 1 });
   const best = sessions[0];
   if (!best) return { outcome: 'failed', offerSet };
-  return { outcome: 'accepted', session: await updateSessionPhase(deps, best.uuid, 'ACCEPTED') };
+  return { outcome: 'accepted', session: await updateSessionPhase(deps, best.uuid, 'ACCEPTED', principal) };
 }

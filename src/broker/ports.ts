@@ -5,6 +5,7 @@ import type { SessionPhase } from '../domain/phases.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { ResourceAmounts } from '../domain/capacity-calendar.js';
+import type { Principal } from '../domain/principal.js';
 
 /** A wire document the broker stores and echoes without looking inside (protocol/ builds it). */
 export type WireDocument = Record<string, unknown>;
@@ -25,7 +26,7 @@ export interface SessionRecord {
   messages: Message[];
   /** The executor's handle of the run, once the site has started one (its ports, its outputs). */
   run?: StoredRun;
-  /** Who asked for it (see http/request-owner.ts); only they may act on it once authentication comes. */
+  /** Who asked for it (a token's subject, or `anonymous`): only they, and operators, see it. */
   owner: string;
   /** Set when the session was accepted to wait for its executable (an SRCNet provision). */
   provision?: ProvisionState;
@@ -184,3 +185,14 @@ export interface SiteDirectory {
 /** Part of a session's log: its bytes, the offset to read on from, and how many bytes after the
  * asked offset had already been dropped from the head (the store keeps only the tail). */
 export interface LogChunk { bytes: Buffer; next: number; skipped: number }
+
+/** Who sends a request, from the bearer token it carries (auth/ verifies tokens). */
+export interface Authenticator {
+  /** False in anonymous mode: every request is the anonymous principal. */
+  readonly required: boolean;
+  /**
+   * The principal behind the token, or a BrokerError: authentication-required (no token),
+   * invalid-token, insufficient-scope, insufficient-group, identity-provider-unavailable.
+   */
+  authenticate(token: string | undefined): Promise<Principal>;
+}

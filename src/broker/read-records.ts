@@ -1,5 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import { BrokerError } from '../domain/errors.js';
+import type { Principal } from '../domain/principal.js';
+import { checkAccess } from './check-access.js';
 import type { BrokerStore, OfferSetRecord, SessionRecord } from './ports.js';
 
 /**
@@ -12,25 +14,19 @@ export function asSeenAt(session: SessionRecord, now: number): SessionRecord {
   return waiting && now >= session.provision!.bindBy ? { ...session, phase: 'EXPIRED' } : session;
 }
 
-export async function getSession(deps: { clock: Clock; store: BrokerStore }, uuid: string): Promise<SessionRecord> {
+/** A session the principal may read (its own, or any for an operator); not-found otherwise. */
+export async function getSession(deps: { clock: Clock; store: BrokerStore }, uuid: string, principal: Principal): Promise<SessionRecord> {
   const session = await deps.store.getSession(uuid);
   if (!session) throw new BrokerError('not-found', { values: { what: 'session', uuid } });
+  checkAccess(principal, session.owner, 'read', { what: 'session', uuid });
   return asSeenAt(session, deps.clock.now());
 }
 
-/** A session as its owner sees it; `not-owner` for anyone else (enforced once authentication comes). */
-export async function getOwnSession(deps: { clock: Clock; store: BrokerStore }, uuid: string, owner: string):
-  Promise<{ outcome: 'found'; session: SessionRecord } | { outcome: 'not-found' | 'not-owner' }> {
-  const session = await deps.store.getSession(uuid);
-  if (!session) return { outcome: 'not-found' };
-  if (session.owner !== owner) return { outcome: 'not-owner' };
-  return { outcome: 'found', session: asSeenAt(session, deps.clock.now()) };
-}
-
-export async function getOfferSet(deps: { clock: Clock; store: BrokerStore }, uuid: string):
+export async function getOfferSet(deps: { clock: Clock; store: BrokerStore }, uuid: string, principal: Principal):
   Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }> {
   const found = await deps.store.getOfferSet(uuid);
   if (!found) throw new BrokerError('not-found', { values: { what: 'offer set', uuid } });
+  checkAccess(principal, found.offerSet.owner, 'read', { what: 'offer set', uuid });
   const now = deps.clock.now();
   return { offerSet: found.offerSet, sessions: found.sessions.map((session) => asSeenAt(session, now)) };
 }

@@ -44,7 +44,7 @@ export interface OffersInput {
   messages: Message[];
   /** For /direct: one offer only. */
   maxOffers?: number;
-  /** Who asks (http/request-owner.ts decides); recorded on the offer set and its sessions. */
+  /** Who asks (the principal's subject); recorded on the offer set and its sessions. */
   owner: string;
 }
 

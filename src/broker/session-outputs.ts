@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { Clock } from '../domain/clock.js';
 import { BrokerError } from '../domain/errors.js';
+import type { Principal } from '../domain/principal.js';
 import type { BrokerStore, SiteDirectory } from './ports.js';
 import { getSession } from './read-records.js';
 
@@ -26,8 +27,8 @@ const inside = (dir: string, root: string): boolean => {
  * as the site (or sharing its scratch directory), inside that site's scratch directory. Otherwise
  * a 404 that says where they are.
  */
-async function outputsDirectory(deps: SessionOutputsDeps, uuid: string): Promise<string> {
-  const session = await getSession(deps, uuid);
+async function outputsDirectory(deps: SessionOutputsDeps, uuid: string, principal: Principal): Promise<string> {
+  const session = await getSession(deps, uuid, principal); // someone else's session: not found
   const dir = session.run?.outputs;
   if (session.phase !== 'COMPLETED' || !dir) {
     throw new BrokerError('not-found', { values: { what: 'outputs of session', uuid }, detail: `Session [${uuid}] is ${session.phase}; its outputs are served once it is COMPLETED` });
@@ -42,13 +43,13 @@ async function outputsDirectory(deps: SessionOutputsDeps, uuid: string): Promise
   return dir;
 }
 
-export async function listSessionOutputs(deps: SessionOutputsDeps, uuid: string): Promise<{ files: OutputFile[]; truncated: boolean }> {
-  return deps.reader.list(await outputsDirectory(deps, uuid));
+export async function listSessionOutputs(deps: SessionOutputsDeps, uuid: string, principal: Principal): Promise<{ files: OutputFile[]; truncated: boolean }> {
+  return deps.reader.list(await outputsDirectory(deps, uuid, principal));
 }
 
 /** The absolute path of one output file, for the HTTP layer to send. */
-export async function sessionOutputFile(deps: SessionOutputsDeps, uuid: string, segments: readonly string[]): Promise<{ path: string; size: number }> {
-  const file = await deps.reader.resolve(await outputsDirectory(deps, uuid), segments);
+export async function sessionOutputFile(deps: SessionOutputsDeps, uuid: string, segments: readonly string[], principal: Principal): Promise<{ path: string; size: number }> {
+  const file = await deps.reader.resolve(await outputsDirectory(deps, uuid, principal), segments);
   if (!file) throw new BrokerError('not-found', { values: { what: 'output', uuid }, detail: `Session [${uuid}] has no output ${segments.join('/').slice(0, 200)}` });
   return file;
 }

@@ -2,6 +2,8 @@ import type { Clock } from '../domain/clock.js';
 import { BrokerError } from '../domain/errors.js';
 import { makeMessage, stamp } from '../domain/messages.js';
 import { clientTransitions, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
+import type { Principal } from '../domain/principal.js';
+import { checkAccess } from './check-access.js';
 import type { BrokerStore, Negotiator, SessionRecord } from './ports.js';
 
 export interface UpdateSessionDeps {
@@ -24,8 +26,13 @@ function phasesAllowing(target: SessionPhase): SessionPhase[] {
 /**
  * Applies a client's phase change. Accepting is one atomic step with rejecting the OFFERED
  * siblings; of two racing accepts on one offer set exactly one succeeds, the other gets a 409.
+ * Only the owner may accept or reject; operators may also cancel.
  */
-export async function updateSessionPhase(deps: UpdateSessionDeps, uuid: string, target: SessionPhase): Promise<SessionRecord> {
+export async function updateSessionPhase(deps: UpdateSessionDeps, uuid: string, target: SessionPhase, principal: Principal): Promise<SessionRecord> {
+  // The owner never changes, so reading it before the atomic transition is enough.
+  const current = await deps.store.getSession(uuid);
+  if (!current) throw new BrokerError('not-found', { values: { what: 'session', uuid } });
+  checkAccess(principal, current.owner, target === 'CANCELLED' ? 'cancel' : 'change', { what: 'session', uuid });
   const now = deps.clock.now();
   const note = stamp(makeMessage('urn:phase-change', 'INFO', NOTES[target] ?? 'Phase set to {phase} by the client', { phase: target }), now);
   const result = await deps.store.transition(uuid, target, phasesAllowing(target), now, note);

@@ -16,6 +16,24 @@ export const SITES_FILE_SCHEMA = {
         retention: { type: 'string' },
       },
     },
+    // Bearer tokens from an OpenID provider; see docs/operations.md. Environment variables override.
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        issuer: { type: 'string', minLength: 1 },
+        audience: { type: 'string', minLength: 1 },
+        scopes: { type: 'array', items: { type: 'string', pattern: '^\\S+$' } },
+        groupsClaim: { type: 'string', minLength: 1 },
+        operatorGroup: { type: 'string', minLength: 1 },
+        requiredGroups: { type: 'array', items: { type: 'string', minLength: 1 } },
+        clientId: { type: 'string', minLength: 1 },
+        clientSecret: { type: 'string', minLength: 1 },
+        introspection: { type: 'boolean' },
+        clockTolerance: { type: 'string' },
+        jwksCooldown: { type: 'string' },
+      },
+    },
     sites: {
       type: 'array',
       minItems: 1,

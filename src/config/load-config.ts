@@ -6,7 +6,9 @@ import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../domain/iso8601.js';
 import type { ExecutorConfig, SiteProfile } from '../domain/site-profile.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
+import { ConfigError } from './config-error.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
+import { loadAuthConfig, type AuthConfig, type AuthFileBlock } from './load-auth-config.js';
 
 export interface Config {
   port: number;
@@ -26,12 +28,11 @@ export interface Config {
   retentionMs: number;
   bodyLimitBytes: number;
   sites: SiteProfile[];
+  /** Bearer tokens (OIDC) or anonymous mode, and the key for user tokens at rest. */
+  auth: AuthConfig;
 }
 
-/** A configuration the broker refuses to start with; the message says what to change. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 const validateSitesFile = ajv.compile(SITES_FILE_SCHEMA);
 
@@ -78,7 +79,10 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
   executor?: ExecutorConfig;
 };
-type SitesFile = { sites: SiteEntry[] } & { broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string } };
+type SitesFile = { sites: SiteEntry[] } & {
+  broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
+  auth?: AuthFileBlock;
+};
 
 function durationMs(text: string | undefined, fallback: string, what: string): number {
   const parsed = parseDuration(text ?? fallback);
@@ -179,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const keyPrefix = env.EB_KEY_PREFIX || 'eb';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(keyPrefix)) throw new ConfigError(`EB_KEY_PREFIX may hold letters, digits, '_', '.', '-' only, not "${keyPrefix}"`);
   const broker = file.broker ?? {};
+  const sites = file.sites.map(toSite).map((site) => withAutoRuntime(site, env.EB_CONTAINER_RUNTIME));
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -193,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionMs: durationMs(broker.retention, 'P7D', 'retention'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     shutdownGraceMs: durationMs(env.SHUTDOWN_GRACE || undefined, 'PT20S', 'SHUTDOWN_GRACE'),
-    sites: file.sites.map(toSite).map((site) => withAutoRuntime(site, env.EB_CONTAINER_RUNTIME)),
+    sites,
+    auth: loadAuthConfig(env, file.auth ?? {}),
   };
 }

@@ -2,32 +2,35 @@ import type { Binding, BindOutcome } from '../broker/bind-executable.js';
 import type { DirectOutcome } from '../broker/direct-execution.js';
 import type { ProvisionOutcome } from '../broker/provision-session.js';
 import type { OfferSetResult, OffersInput } from '../broker/request-offers.js';
-import type { LogChunk, OfferSetRecord, SessionRecord } from '../broker/ports.js';
+import type { Authenticator, LogChunk, OfferSetRecord, SessionRecord } from '../broker/ports.js';
 import type { SessionPhase } from '../domain/phases.js';
+import type { Principal } from '../domain/principal.js';
 
-/** The use cases the HTTP layer calls, already bound to their dependencies by an entry point. */
+/**
+ * The use cases the HTTP layer calls, already bound to their dependencies by an entry point. Each
+ * acts for a principal: what it creates is the principal's, and it reads and changes only what
+ * the principal may (others' records are not found).
+ */
 export interface BrokerApi {
   requestOffers(input: OffersInput): Promise<OfferSetResult>;
-  directExecution(input: OffersInput): Promise<DirectOutcome>;
-  getOfferSet(uuid: string): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }>;
-  getSession(uuid: string): Promise<SessionRecord>;
-  updateSessionPhase(uuid: string, target: SessionPhase): Promise<SessionRecord>;
+  directExecution(input: Omit<OffersInput, 'owner'>, principal: Principal): Promise<DirectOutcome>;
+  getOfferSet(uuid: string, principal: Principal): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }>;
+  getSession(uuid: string, principal: Principal): Promise<SessionRecord>;
+  updateSessionPhase(uuid: string, target: SessionPhase, principal: Principal): Promise<SessionRecord>;
   /** The session's log text so far (the site copies it to Redis while the session runs). */
-  getSessionLog(uuid: string): Promise<string>;
+  getSessionLog(uuid: string, principal: Principal): Promise<string>;
   /** The log after byte `from`, with the session's phase at the time of reading (to follow it). */
-  readSessionLog(uuid: string, from: number): Promise<LogChunk & { phase: SessionPhase }>;
+  readSessionLog(uuid: string, from: number, principal: Principal): Promise<LogChunk & { phase: SessionPhase }>;
   /** The files a COMPLETED session left in its outputs directory. */
-  listSessionOutputs(uuid: string): Promise<{ files: Array<{ path: string; size: number }>; truncated: boolean }>;
+  listSessionOutputs(uuid: string, principal: Principal): Promise<{ files: Array<{ path: string; size: number }>; truncated: boolean }>;
   /** One of them: its absolute path on this host, to send. */
-  sessionOutputFile(uuid: string, segments: readonly string[]): Promise<{ path: string; size: number }>;
+  sessionOutputFile(uuid: string, segments: readonly string[], principal: Principal): Promise<{ path: string; size: number }>;
   /** Whether a provision could be had now: negotiated and released at once (SRCNet's query). */
   queryProvision(input: OffersInput): Promise<{ available: boolean; offerSet: OfferSetRecord }>;
   /** Capacity held for an executable bound later (SRCNet's provision). */
   provision(input: OffersInput): Promise<ProvisionOutcome>;
-  /** Binds an executable and its data to a provision; its session then runs (SRCNet's submit). */
-  bindExecutable(uuid: string, owner: string, binding: Binding): Promise<BindOutcome>;
-  /** A session as its owner sees it. */
-  getOwnSession(uuid: string, owner: string): Promise<{ outcome: 'found'; session: SessionRecord } | { outcome: 'not-found' | 'not-owner' }>;
+  /** Binds an executable and its data to a provision, for its owner only; its session then runs (SRCNet's submit). */
+  bindExecutable(uuid: string, principal: Principal, binding: Binding): Promise<BindOutcome>;
   /** Whether the broker can serve: its store answers and at least one site has a live worker. */
   availability(): Promise<{ available: boolean; note: string }>;
 }
@@ -36,13 +39,13 @@ export interface AppOptions {
   /** The broker's public base URL; otherwise taken from each request's Host. */
   publicUrl?: string;
   bodyLimitBytes: number;
-  /** Routes mounted before the 404 handler (the benchmark's baseline route). */
+  /** Who each request acts for (bearer tokens, or everyone anonymous). */
+  authenticator: Authenticator;
+  /** Routes mounted before authentication and the 404 handler (the benchmark's baseline route). */
   extraRoutes?: import('express').Router;
   logError(error: unknown, context: { method: string; path: string }): void;
   /** Structured request logs (none when absent). */
   logger?: import('../observability/logger.js').Logger;
   /** Request counts and the Prometheus exposition at /metrics (no /metrics when absent). */
   metrics?: import('./request-observer.js').RequestMetrics & { render(): Promise<{ contentType: string; body: string }> };
-  /** Who a request acts for (see request-owner.ts); everyone is anonymous until authentication comes. */
-  identify?: (req: import('express').Request) => string | undefined;
 }

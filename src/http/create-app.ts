@@ -1,8 +1,10 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { apiDocsRoutes } from './api-docs-routes.js';
+import { authenticate } from './authenticate.js';
 import { availabilityRoute } from './availability-route.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
+import { capabilitiesRoute } from './capabilities-route.js';
 import { errorHandler } from './error-handler.js';
 import { executionBrokerRoutes } from './execution-broker-routes.js';
 import { observeRequests } from './request-observer.js';
@@ -17,6 +19,7 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/sessions\/[^/]+\/logs\/?$/, 'GET, HEAD'],
   [/^\/sessions\/[^/]+\/outputs(\/.*)?$/, 'GET, HEAD'],
   [/^\/availability\/?$/, 'GET, HEAD'],
+  [/^\/capabilities\/?$/, 'GET, HEAD'],
   [/^\/metrics\/?$/, 'GET, HEAD'],
   [/^\/(openapi\.yaml|openapi\.json|docs)\/?$/, 'GET, HEAD'],
 ];
@@ -34,6 +37,8 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(observeRequests({ ...(options.logger ? { logger: options.logger } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) }));
+  // Readable without a token: metrics, the VOSI resources, the API's description and SRCNet's
+  // ping and health. Everything mounted after authenticate() needs one (unless anonymous).
   if (options.metrics) {
     const metrics = options.metrics;
     app.get('/metrics', async (_req, res) => {
@@ -41,12 +46,16 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
       res.status(200).type(contentType).send(body);
     });
   }
+  app.use(availabilityRoute(api));
+  app.use(capabilitiesRoute({ publicUrl: options.publicUrl, authenticated: options.authenticator.required }));
+  app.use(apiDocsRoutes());
+  const srcnet = srcnetRoutes(api, options);
+  app.use(srcnet.probes);
+  if (options.extraRoutes) app.use(options.extraRoutes);
+  app.use(authenticate(options.authenticator));
   app.use(executionBrokerRoutes(api, options));
   app.use(outputsRoutes(api, options));
-  app.use(availabilityRoute(api));
-  app.use(apiDocsRoutes());
-  app.use(srcnetRoutes(api, options));
-  if (options.extraRoutes) app.use(options.extraRoutes);
+  app.use(srcnet.api);
   app.use(notServed);
   app.use(errorHandler(options));
   return app;

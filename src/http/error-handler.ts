@@ -25,6 +25,20 @@ export function normaliseError(error: unknown, bodyLimitBytes: number): BrokerEr
   return new BrokerError('internal-error', { cause: error });
 }
 
+/** RFC 6750 challenge for an authentication failure, naming the error (quoted-string safe). */
+function bearerChallenge(error: BrokerError): string | undefined {
+  const challenge = ERROR_CATALOGUE[error.code].challenge;
+  if (!challenge) return undefined;
+  const quoted = (text: string): string => `"${text.replace(/[^\x20-\x7e]|["\\]/g, '')}"`;
+  const params = ['realm="ExecutionBroker"'];
+  if (challenge !== 'bare') {
+    params.push(`error=${quoted(challenge)}`);
+    params.push(`error_description=${quoted(error.values.reason ?? problemDocument(error).detail)}`);
+    if (error.values.scope) params.push(`scope=${quoted(error.values.scope)}`);
+  }
+  return `Bearer ${params.join(', ')}`;
+}
+
 export function errorHandler(options: { bodyLimitBytes: number; logError: (error: unknown, context: { method: string; path: string }) => void }): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) { next(error); return; }
@@ -34,6 +48,8 @@ export function errorHandler(options: { bodyLimitBytes: number; logError: (error
     const negotiated = problemFormat(req.get('accept'));
     const body = encodeBody(problemDocument(brokerError, req.originalUrl), negotiated.format, 'Problem');
     if (brokerError.code === 'method-not-allowed' && brokerError.values.allowed) res.set('Allow', brokerError.values.allowed);
+    const challenge = bearerChallenge(brokerError);
+    if (challenge) res.set('WWW-Authenticate', challenge);
     res.status(status).type(`${negotiated.mediaType}; charset=utf-8`).vary('Accept').send(body);
   };
 }

@@ -1,11 +1,12 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { isTerminal } from '../domain/phases.js';
+import type { Principal } from '../domain/principal.js';
 import { responseFormat } from '../protocol/media-types.js';
 import { renderFailedSession, renderOfferSet, renderSession } from '../protocol/offer-documents.js';
 import { readExecutionRequestBody, readPhaseUpdateBody } from '../protocol/read-request-body.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
-import { requestOwner } from './request-owner.js';
+import { requestPrincipal } from './request-principal.js';
 import { baseUrlOf, sendDocument } from './respond.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -31,14 +32,14 @@ function isFollow(value: unknown): boolean {
  * `GET /sessions/{uuid}/logs?follow=true`: the log so far, then what the site adds, as one
  * chunked text response that ends once the session has ended and its log is complete.
  */
-async function followLog(api: BrokerApi, uuid: string, res: Response): Promise<void> {
-  const first = await api.readSessionLog(uuid, 0); // a 404 before any byte is sent
+async function followLog(api: BrokerApi, uuid: string, principal: Principal, res: Response): Promise<void> {
+  const first = await api.readSessionLog(uuid, 0, principal); // a 404 before any byte is sent
   res.status(200).type('text/plain; charset=utf-8').set({ 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
   res.flushHeaders();
   let closed = false;
   res.on('close', () => { closed = true; });
   try {
-    for (let chunk = first; !closed; chunk = await api.readSessionLog(uuid, chunk.next)) {
+    for (let chunk = first; !closed; chunk = await api.readSessionLog(uuid, chunk.next, principal)) {
       if (chunk.skipped > 0) res.write(`[${chunk.skipped} bytes of log dropped: the broker keeps the last part only]\n`);
       if (chunk.bytes.length > 0) res.write(chunk.bytes);
       // The phase was read before the log: once it is terminal, nothing more will come.
@@ -59,7 +60,7 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   const createOffers = async (req: Request, res: Response): Promise<void> => {
     responseFormat(req.get('accept')); // 406 before any capacity is held for an unreadable answer
     const incoming = readExecutionRequestBody(bodyOf(req), req.get('content-type'));
-    const { offerSet, sessions } = await api.requestOffers({ ...incoming, owner: requestOwner(req, options) });
+    const { offerSet, sessions } = await api.requestOffers({ ...incoming, owner: requestPrincipal(req).subject });
     const base = baseUrlOf(req, options.publicUrl);
     const location = `${base}/offersets/${offerSet.uuid}`;
     res.location(location);
@@ -71,7 +72,7 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   const direct = async (req: Request, res: Response): Promise<void> => {
     responseFormat(req.get('accept'));
     const incoming = readExecutionRequestBody(bodyOf(req), req.get('content-type'));
-    const result = await api.directExecution({ ...incoming, owner: requestOwner(req, options) });
+    const result = await api.directExecution(incoming, requestPrincipal(req));
     const base = baseUrlOf(req, options.publicUrl);
     if (result.outcome === 'failed') {
       // No session exists, so no uuid, url or Location: a FAILED session holding the reasons.
@@ -85,30 +86,31 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   router.post('/sessions', rawBody, direct);
 
   router.get('/offersets/:uuid', async (req, res) => {
-    const { offerSet, sessions } = await api.getOfferSet(uuidParam(req));
+    const { offerSet, sessions } = await api.getOfferSet(uuidParam(req), requestPrincipal(req));
     sendDocument(req, res, 200, renderOfferSet(offerSet, sessions, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'OfferSetResponse');
   });
 
   router.get('/sessions/:uuid', async (req, res) => {
-    const session = await api.getSession(uuidParam(req));
+    const session = await api.getSession(uuidParam(req), requestPrincipal(req));
     sendDocument(req, res, 200, renderSession(session, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'AbstractExecutionSession');
   });
 
   router.get('/sessions/:uuid/logs', async (req, res) => {
     const uuid = uuidParam(req);
+    const principal = requestPrincipal(req);
     if (!isFollow(req.query.follow)) {
-      const text = await api.getSessionLog(uuid);
+      const text = await api.getSessionLog(uuid, principal);
       res.status(200).type('text/plain; charset=utf-8').send(text);
       return;
     }
-    await followLog(api, uuid, res);
+    await followLog(api, uuid, principal, res);
   });
 
   router.post('/sessions/:uuid', rawBody, async (req, res) => {
     const uuid = uuidParam(req);
     responseFormat(req.get('accept'));
     const target = readPhaseUpdateBody(bodyOf(req), req.get('content-type'));
-    const session = await api.updateSessionPhase(uuid, target);
+    const session = await api.updateSessionPhase(uuid, target, requestPrincipal(req));
     sendDocument(req, res, 200, renderSession(session, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'AbstractExecutionSession');
   });
   return router;

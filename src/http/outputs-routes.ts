@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
+import { requestPrincipal } from './request-principal.js';
 import { baseUrlOf } from './respond.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -24,7 +25,7 @@ export function outputsRoutes(api: BrokerApi, options: AppOptions): Router {
 
   router.get('/sessions/:uuid/outputs', async (req, res) => {
     const uuid = uuidParam(req);
-    const { files, truncated } = await api.listSessionOutputs(uuid);
+    const { files, truncated } = await api.listSessionOutputs(uuid, requestPrincipal(req));
     const base = `${baseUrlOf(req, options.publicUrl)}/sessions/${uuid}/outputs`;
     res.status(200).json({
       session: uuid,
@@ -35,7 +36,7 @@ export function outputsRoutes(api: BrokerApi, options: AppOptions): Router {
 
   router.get('/sessions/:uuid/outputs/*path', async (req: Request, res: Response, next: NextFunction) => {
     const segments = ([] as string[]).concat((req.params as Record<string, string | string[]>).path ?? []);
-    const file = await api.sessionOutputFile(uuidParam(req), segments);
+    const file = await api.sessionOutputFile(uuidParam(req), segments, requestPrincipal(req));
     res.sendFile(file.path, { dotfiles: 'allow', headers: FILE_HEADERS }, (error) => {
       if (error && !res.headersSent) next(new BrokerError('not-found', { values: { what: 'output', uuid: req.params.uuid as string }, cause: error }));
     });

@@ -4,9 +4,10 @@ import { readSrcnetJob, readSrcnetQuery, type ValidationDetail } from '../protoc
 import { failureAnswer, OK_ANSWER, statusAnswer, submitAnswer, unavailableAnswer, validityText } from '../protocol/srcnet/srcnet-answers.js';
 import { jobId, provisionId, sessionOfProvision } from '../protocol/srcnet/srcnet-ids.js';
 import { translateJob, translateQuery } from '../protocol/srcnet/srcnet-translation.js';
+import { isBrokerError } from '../domain/errors.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { normaliseError } from './error-handler.js';
-import { requestOwner } from './request-owner.js';
+import { requestPrincipal } from './request-principal.js';
 import { baseUrlOf } from './respond.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -19,13 +20,16 @@ const unprocessable = (res: Response, detail: ValidationDetail[]): void => { res
  * description's test sees them), served by the ExecutionBroker engine.
  * Each route reads the body as the prototype did, translates it, calls one use case and writes the
  * outcome as a response code in a 200 body; only a body it cannot read is an HTTP error (422).
+ * Two routers: `probes` (ping, health) are mounted before authentication, `api` after it, so that
+ * each request acts for its principal and owns what it provisions.
  */
-export function srcnetRoutes(api: BrokerApi, options: AppOptions): Router {
+export function srcnetRoutes(api: BrokerApi, options: AppOptions): { probes: Router; api: Router } {
+  const probes = express.Router();
   const router = express.Router();
   const rawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes });
   const started = Date.now();
   let managed = 0;
-  router.use('/v1', (_req, _res, next) => { managed++; next(); });
+  probes.use('/v1', (_req, _res, next) => { managed++; next(); });
 
   /** Whatever fails inside is a response code too (3 or 255), with the route's other fields empty. */
   const answering = (empty: Record<string, null | string>, handle: (req: Request, res: Response) => Promise<void>): RequestHandler =>
@@ -39,9 +43,9 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): Router {
       }
     };
 
-  router.get('/v1/ping', (_req, res) => { res.json({ status: 'UP', version: VERSION }); });
+  probes.get('/v1/ping', (_req, res) => { res.json({ status: 'UP', version: VERSION }); });
 
-  router.get('/v1/health', async (_req, res) => {
+  probes.get('/v1/health', async (_req, res) => {
     const state = await api.availability().catch(() => ({ available: false, note: 'The broker cannot reach its store' }));
     const store = state.available || !/store/.test(state.note) ? 'UP' : 'DOWN';
     res.status(state.available ? 200 : 500).json({
@@ -54,7 +58,7 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): Router {
   const query = answering({}, async (req, res) => {
     const read = readSrcnetQuery(bodyOf(req));
     if (!read.ok) return unprocessable(res, read.detail);
-    const { available, offerSet } = await api.queryProvision({ ...translateQuery(read.value, Date.now(), 'srcnet-query'), owner: requestOwner(req, options) });
+    const { available, offerSet } = await api.queryProvision({ ...translateQuery(read.value, Date.now(), 'srcnet-query'), owner: requestPrincipal(req).subject });
     res.json(available ? OK_ANSWER : unavailableAnswer(offerSet));
   });
   router.post('/v1/query', rawBody, query);
@@ -62,7 +66,7 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): Router {
   const provision = answering({ provision_id: null, provision_validity: null }, async (req, res) => {
     const read = readSrcnetQuery(bodyOf(req));
     if (!read.ok) return unprocessable(res, read.detail);
-    const outcome = await api.provision({ ...translateQuery(read.value, Date.now(), 'srcnet-provision'), owner: requestOwner(req, options) });
+    const outcome = await api.provision({ ...translateQuery(read.value, Date.now(), 'srcnet-provision'), owner: requestPrincipal(req).subject });
     if (outcome.outcome === 'none') {
       res.json({ ...unavailableAnswer(outcome.offerSet), provision_id: null, provision_validity: null });
       return;
@@ -80,7 +84,7 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): Router {
       res.json(submitAnswer({ outcome: 'not-found' }, ''));
       return;
     }
-    const outcome = await api.bindExecutable(uuid, requestOwner(req, options), translateJob(read.value));
+    const outcome = await api.bindExecutable(uuid, requestPrincipal(req), translateJob(read.value));
     res.json(submitAnswer(outcome, jobId(uuid)));
   });
   // The prototype's own client leaves out the `provision/` segment: both forms are served.
@@ -91,21 +95,24 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): Router {
 
   const status = answering({ logging: '', output_data: null }, async (req, res) => {
     const uuid = sessionOfProvision(String(req.params.provision_id ?? ''));
-    const found = uuid ? await api.getOwnSession(uuid, requestOwner(req, options)) : { outcome: 'not-found' as const };
-    if (found.outcome !== 'found') {
-      res.json(found.outcome === 'not-owner'
-        ? { response_code: 4, response_text: 'Access denied', logging: '', output_data: null }
-        : { response_code: 2, response_text: 'Invalid job: job does not exist', logging: '', output_data: null });
+    const principal = requestPrincipal(req);
+    // Someone else's provision is answered as one that does not exist (no existence oracle).
+    const session = uuid ? await api.getSession(uuid, principal).catch((error: unknown) => {
+      if (isBrokerError(error) && error.code === 'not-found') return undefined;
+      throw error;
+    }) : undefined;
+    if (!session) {
+      res.json({ response_code: 2, response_text: 'Invalid job: job does not exist', logging: '', output_data: null });
       return;
     }
-    const log = await api.getSessionLog(found.session.uuid);
-    res.json(statusAnswer(found.session, log, `${baseUrlOf(req, options.publicUrl)}/sessions/${found.session.uuid}/outputs`));
+    const log = await api.getSessionLog(session.uuid, principal);
+    res.json(statusAnswer(session, log, `${baseUrlOf(req, options.publicUrl)}/sessions/${session.uuid}/outputs`));
   });
   for (const path of ['/v1/provision/:provision_id/status', '/v1/:provision_id/status']) router.get(path, status);
 
   router.use('/v1', notServed);
   router.use('/v1', failed(options));
-  return router;
+  return { probes, api: router };
 }
 
 /** FastAPI's answers for a path it does not serve, and for a method a path does not take (paths below /v1). */

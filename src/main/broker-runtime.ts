@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Express } from 'express';
 import type { Worker } from 'bullmq';
+import { AnonymousAuthenticator } from '../auth/anonymous-authenticator.js';
+import { BearerAuthenticator } from '../auth/bearer-authenticator.js';
+import { OidcIssuer } from '../auth/oidc-issuer.js';
 import { bindExecutable } from '../broker/bind-executable.js';
 import { directExecution } from '../broker/direct-execution.js';
 import { provisionSession, queryProvision } from '../broker/provision-session.js';
-import { getOfferSet, getOwnSession, getSession } from '../broker/read-records.js';
+import { getOfferSet, getSession } from '../broker/read-records.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
 import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs.js';
 import { updateSessionPhase } from '../broker/update-session.js';
@@ -45,8 +48,6 @@ export interface RuntimeParts {
   siteWorkers?: boolean | string[];
   /** Run the timers (offer expiry). */
   timers?: boolean;
-  /** Who a request acts for; everyone is anonymous until authentication comes (tests pass their own). */
-  identify?: AppOptions['identify'];
 }
 
 export interface BrokerRuntime {
@@ -79,6 +80,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
   const sites = siteDirectory(config.sites);
   const now = () => clock.now();
+  const issuer = config.auth.oidc ? new OidcIssuer(config.auth.oidc) : undefined;
   let runtime: BrokerRuntime = { config, close: async () => undefined };
   try {
     await storeConnection.ping();
@@ -118,30 +120,30 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
       };
       const outputsDeps = { clock, store, sites, reader: outputsDirectoryReader };
+      const updateDeps = { clock, store, negotiator };
       const api: BrokerApi = {
         requestOffers: (input) => requestOffers(offersDeps, input),
-        directExecution: (input) => directExecution(offersDeps, input),
-        getOfferSet: (uuid) => getOfferSet({ clock, store }, uuid),
-        getSession: (uuid) => getSession({ clock, store }, uuid),
-        updateSessionPhase: (uuid, target) => updateSessionPhase({ clock, store, negotiator }, uuid, target),
+        directExecution: (input, principal) => directExecution({ ...offersDeps, ...updateDeps }, input, principal),
+        getOfferSet: (uuid, principal) => getOfferSet({ clock, store }, uuid, principal),
+        getSession: (uuid, principal) => getSession({ clock, store }, uuid, principal),
+        updateSessionPhase: (uuid, target, principal) => updateSessionPhase(updateDeps, uuid, target, principal),
         queryProvision: (input) => queryProvision(offersDeps, input, config.provisionLifetimeMs),
         provision: (input) => provisionSession(offersDeps, input, config.provisionLifetimeMs),
-        bindExecutable: (uuid, owner, binding) => bindExecutable({
+        bindExecutable: (uuid, principal, binding) => bindExecutable({
           clock, store, sites, negotiator,
           composeBound: (document, components, plan, at) => composeBoundSession(document, components as BoundComponents, plan, at, newId),
-        }, uuid, owner, binding),
-        getOwnSession: (uuid, owner) => getOwnSession({ clock, store }, uuid, owner),
-        getSessionLog: async (uuid) => {
-          await getSession({ clock, store }, uuid); // 404 for an unknown session
+        }, uuid, principal, binding),
+        getSessionLog: async (uuid, principal) => {
+          await getSession({ clock, store }, uuid, principal); // 404 for an unknown session, or someone else's
           return store.getLog(uuid);
         },
-        readSessionLog: async (uuid, from) => {
+        readSessionLog: async (uuid, from, principal) => {
           // The phase first: a terminal phase read before the log means the log is complete.
-          const { phase } = await getSession({ clock, store }, uuid);
+          const { phase } = await getSession({ clock, store }, uuid, principal);
           return { ...(await store.readLog(uuid, from)), phase };
         },
-        listSessionOutputs: (uuid) => listSessionOutputs(outputsDeps, uuid),
-        sessionOutputFile: (uuid, segments) => sessionOutputFile(outputsDeps, uuid, segments),
+        listSessionOutputs: (uuid, principal) => listSessionOutputs(outputsDeps, uuid, principal),
+        sessionOutputFile: (uuid, segments, principal) => sessionOutputFile(outputsDeps, uuid, segments, principal),
         availability: async () => {
           if (!(await store.ping())) return { available: false, note: 'The broker cannot reach its Redis store' };
           const live = await negotiator.liveSites(config.sites.map((s) => s.name));
@@ -152,11 +154,11 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const app = createApp(api, {
         publicUrl: config.publicUrl,
         bodyLimitBytes: config.bodyLimitBytes,
+        authenticator: issuer ? new BearerAuthenticator(issuer) : new AnonymousAuthenticator(),
         extraRoutes: parts.extraRoutes,
         logError: (error, context) => logger.error({ ...context, error: String((error as Error)?.stack ?? error) }, 'request failed'),
         logger,
         metrics,
-        identify: parts.identify,
       });
       runtime = { ...runtime, app, api };
     }

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig, type Config } from '../config/load-config.js';
+import { anonymousExposure } from '../config/load-auth-config.js';
 import { ensureLocalRedis, type PrivateRedis } from './redis-bootstrap.js';
 import { startBrokerRuntime, type RuntimeParts } from './broker-runtime.js';
 import { createLogger } from '../observability/logger.js';
@@ -12,15 +13,24 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
   // Structured JSON logs on stdout, one object per line (pino); LOG_LEVEL=debug shows every step.
   const logger = createLogger(title);
   const log = (line: string): void => logger.info(line);
+  const refuse = (message: string): never => {
+    logger.fatal(`Configuration refused: ${message}`);
+    process.exit(2);
+  };
   let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      logger.fatal(`Configuration refused: ${error.message}`);
-      process.exit(2);
-    }
+    if (error instanceof ConfigError) refuse(error.message);
     throw error;
+  }
+  if (parts.api) {
+    const exposure = anonymousExposure(config.auth, config.host);
+    if (exposure) refuse(exposure);
+    const oidc = config.auth.oidc;
+    log(oidc
+      ? `Bearer tokens from ${oidc.issuer} for audience ${oidc.audience}${oidc.requiredScopes.length ? `, scopes ${oidc.requiredScopes.join(' ')}` : ''}${oidc.operatorGroup ? `, operators in ${oidc.operatorGroup}` : ''}`
+      : 'Running WITHOUT authentication (no OIDC_ISSUER): every request is anonymous and sees everything.');
   }
   let privateRedis: PrivateRedis | undefined;
   if (!config.redisUrlGiven) {
@@ -33,19 +43,8 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
     privateRedis?.stop();
     process.exit(1);
   });
-  let server: Server | undefined;
-  if (runtime.app) {
-    if (!LOOPBACK.test(config.host)) log(`Listening on ${config.host}, beyond loopback.`);
-    const app = runtime.app;
-    server = await new Promise<Server>((ready) => {
-      const listening = app.listen(config.port, config.host, () => ready(listening));
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    log(`${title}: ExecutionBroker listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port} (sites: ${config.sites.map((s) => s.name).join(', ')})`);
-  } else {
-    log(`${title}: running ${parts.siteWorkers ? 'site workers' : ''}${parts.timers ? ' and timers' : ''} against ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
-  }
+  // Signals are handled from here on, so that a SIGTERM while the server starts still stops it cleanly.
+  let listening: Promise<Server | undefined> = Promise.resolve(undefined);
   let stopping = false;
   // SIGTERM: stop taking connections, let the requests in flight finish (they may need the
   // workers and queues, so those close after), let each worker finish the step it is on, close
@@ -59,10 +58,11 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
       process.exit(1);
     }, config.shutdownGraceMs * 2);
     watchdog.unref();
+    const server = await listening;
     if (server) {
-      const draining = new Promise<void>((done) => server!.close(() => done()));
+      const draining = new Promise<void>((done) => server.close(() => done()));
       server.closeIdleConnections();
-      const cut = setTimeout(() => server!.closeAllConnections(), config.shutdownGraceMs);
+      const cut = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
       await draining;
       clearTimeout(cut);
     }
@@ -73,4 +73,16 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
   };
   process.on('SIGTERM', () => { void stop('SIGTERM'); });
   process.on('SIGINT', () => { void stop('SIGINT'); });
+  if (runtime.app) {
+    if (!LOOPBACK.test(config.host)) log(`Listening on ${config.host}, beyond loopback.`);
+    const app = runtime.app;
+    listening = new Promise<Server>((ready) => {
+      const server = app.listen(config.port, config.host, () => ready(server));
+    });
+    const address = (await listening)?.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    log(`${title}: ExecutionBroker listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port} (sites: ${config.sites.map((s) => s.name).join(', ')})`);
+  } else {
+    log(`${title}: running ${parts.siteWorkers ? 'site workers' : ''}${parts.timers ? ' and timers' : ''} against ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+  }
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { anonymousExposure } from '../../src/config/load-auth-config.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 
 const file = (name: string, text: string): string => {
@@ -43,5 +44,41 @@ describe('configuration', () => {
     expect(() => loadConfig({ BROKER_CONFIG: file('s.json', '{"sites": [') })).toThrow(/not valid JSON/);
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - {name: x, cores: 1, memoryGiB: 1, executor: {type: slurm, slurmConf: slurm.conf}}\n') })).toThrow(/\/sites\/0\/executor/);
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - {name: a, cores: 1, memoryGiB: 1}\n  - {name: a, cores: 2, memoryGiB: 2}\n') })).toThrow(/used twice/);
+  });
+});
+
+describe('authentication settings', () => {
+
+  it('runs anonymously without an issuer, with a key of its own, and refuses to be exposed that way', () => {
+    const { auth } = loadConfig({});
+    expect(auth.oidc).toBeUndefined();
+    expect(anonymousExposure(auth, '127.0.0.1')).toBeUndefined();
+    expect(anonymousExposure(auth, '::1')).toBeUndefined();
+    expect(anonymousExposure(auth, '0.0.0.0')).toMatch(/HOST=0.0.0.0 is beyond loopback .*ALLOW_ANONYMOUS_REMOTE=true/);
+    expect(anonymousExposure(loadConfig({ ALLOW_ANONYMOUS_REMOTE: 'true' }).auth, '0.0.0.0')).toBeUndefined();
+  });
+
+  it('reads the issuer, audience, scopes, groups and client from the environment over the sites file', () => {
+    const path = file('s.yaml', 'auth:\n  issuer: https://file.example\n  audience: from-file\n  scopes: [a, b]\n  groupsClaim: wlcg.groups\nsites:\n  - {name: x, cores: 1, memoryGiB: 1}\n');
+    const { auth } = loadConfig({ BROKER_CONFIG: path, OIDC_ISSUER: 'https://iam.example/', OIDC_SCOPES: 'eb:use, eb:admin', OIDC_OPERATOR_GROUP: '/ska/ops' });
+    expect(auth.oidc).toMatchObject({
+      issuer: 'https://iam.example/', audience: 'from-file', requiredScopes: ['eb:use', 'eb:admin'], groupsClaim: 'wlcg.groups',
+      operatorGroup: '/ska/ops', requiredGroups: [], introspection: false, clockToleranceSeconds: 5, jwksCooldownMs: 30_000,
+    });
+    expect(anonymousExposure(auth, '0.0.0.0')).toBeUndefined();
+  });
+
+  it.each([
+    [{ OIDC_AUDIENCE: 'b' }, /OIDC_AUDIENCE is set but no issuer is/],
+    [{ OIDC_ISSUER: 'https://iam.example' }, /OIDC_AUDIENCE must say/],
+    [{ OIDC_ISSUER: 'http://iam.example', OIDC_AUDIENCE: 'b' }, /must be an https URL \(plain http only on loopback\)/],
+    [{ OIDC_ISSUER: 'not a url', OIDC_AUDIENCE: 'b' }, /must be a URL/],
+    [{ OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_CLIENT_ID: 'c' }, /go together/],
+    [{ OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_INTROSPECTION: 'true' }, /INTROSPECTION needs the broker's client/],
+    [{ OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_INTROSPECTION: 'yes' }, /must be true or false/],
+    [{ ALLOW_ANONYMOUS_REMOTE: '1' }, /ALLOW_ANONYMOUS_REMOTE must be true or false/],
+  ])('refuses %p', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
   });
 });

@@ -1,0 +1,107 @@
+import type { OidcSettings } from '../domain/auth-settings.js';
+import { parseDuration } from '../domain/iso8601.js';
+import { ConfigError } from './config-error.js';
+
+/** The `auth` block of the sites file; the environment overrides each field (OIDC_*, TOKEN_KEY). */
+export interface AuthFileBlock {
+  issuer?: string;
+  audience?: string;
+  scopes?: string[];
+  groupsClaim?: string;
+  operatorGroup?: string;
+  requiredGroups?: string[];
+  clientId?: string;
+  clientSecret?: string;
+  introspection?: boolean;
+  clockTolerance?: string;
+  jwksCooldown?: string;
+}
+
+export interface AuthConfig {
+  /** Undefined: anonymous mode (no issuer configured). */
+  oidc?: OidcSettings;
+  /** ALLOW_ANONYMOUS_REMOTE=true: anonymous mode may listen beyond loopback. */
+  allowAnonymousRemote: boolean;
+}
+
+
+const list = (text: string | undefined): string[] | undefined =>
+  text === undefined || text === '' ? undefined : text.split(/[\s,]+/).filter(Boolean);
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  if (!/^(true|false)$/i.test(text)) throw new ConfigError(`${name} must be true or false, not "${text}"`);
+  return text.toLowerCase() === 'true';
+}
+
+function seconds(text: string | undefined, fallback: string, what: string): number {
+  const parsed = parseDuration(text ?? fallback);
+  if (!parsed.ok) throw new ConfigError(`${what} must be an ISO 8601 duration (e.g. PT5S), not "${text}"`);
+  return parsed.ms / 1000;
+}
+
+/** An issuer must be https, except on this machine (development and tests). */
+function checkIssuer(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`OIDC_ISSUER must be a URL, not "${text}"`);
+  }
+  const loopback = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError(`OIDC_ISSUER must be an https URL (plain http only on loopback), not "${text}"`);
+  }
+  if (url.search || url.hash) throw new ConfigError('OIDC_ISSUER must have no query or fragment');
+  return text;
+}
+
+/**
+ * Environment and the sites file's `auth` block -> the auth part of Config, refusing the
+ * combinations that cannot work (settings without an issuer, half a client).
+ */
+export function loadAuthConfig(env: NodeJS.ProcessEnv, file: AuthFileBlock): AuthConfig {
+  const issuer = env.OIDC_ISSUER || file.issuer;
+  const allowAnonymousRemote = flag(env, 'ALLOW_ANONYMOUS_REMOTE', false);
+  if (!issuer) {
+    const stray = ['OIDC_AUDIENCE', 'OIDC_SCOPES', 'OIDC_OPERATOR_GROUP', 'OIDC_REQUIRED_GROUPS', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_INTROSPECTION']
+      .filter((name) => env[name]);
+    if (stray.length || Object.keys(file).length) {
+      throw new ConfigError(`${stray.length ? stray.join(', ') : 'the auth block of the sites file'} is set but no issuer is (OIDC_ISSUER): the broker would run without authentication`);
+    }
+    return { allowAnonymousRemote };
+  }
+  const audience = env.OIDC_AUDIENCE || file.audience;
+  if (!audience) throw new ConfigError('OIDC_AUDIENCE must say which audience tokens for this broker carry');
+  const clientId = env.OIDC_CLIENT_ID || file.clientId;
+  const clientSecret = env.OIDC_CLIENT_SECRET || file.clientSecret;
+  if (Boolean(clientId) !== Boolean(clientSecret)) throw new ConfigError('OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together');
+  const introspection = flag(env, 'OIDC_INTROSPECTION', file.introspection ?? false);
+  if (introspection && !clientId) throw new ConfigError('OIDC_INTROSPECTION needs the broker\'s client (OIDC_CLIENT_ID, OIDC_CLIENT_SECRET)');
+  const operatorGroup = env.OIDC_OPERATOR_GROUP || file.operatorGroup || undefined;
+  return {
+    oidc: {
+      issuer: checkIssuer(issuer),
+      audience,
+      requiredScopes: list(env.OIDC_SCOPES) ?? file.scopes ?? [],
+      groupsClaim: env.OIDC_GROUPS_CLAIM || file.groupsClaim || 'groups',
+      ...(operatorGroup ? { operatorGroup } : {}),
+      requiredGroups: list(env.OIDC_REQUIRED_GROUPS) ?? file.requiredGroups ?? [],
+      ...(clientId && clientSecret ? { client: { id: clientId, secret: clientSecret } } : {}),
+      introspection,
+      clockToleranceSeconds: seconds(env.OIDC_CLOCK_TOLERANCE || file.clockTolerance, 'PT5S', 'OIDC_CLOCK_TOLERANCE'),
+      jwksCooldownMs: seconds(env.OIDC_JWKS_COOLDOWN || file.jwksCooldown, 'PT30S', 'OIDC_JWKS_COOLDOWN') * 1000,
+    },
+    allowAnonymousRemote,
+  };
+}
+
+const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Why an API may not listen on `host` (anonymous mode beyond loopback), or undefined when it may. */
+export function anonymousExposure(auth: AuthConfig, host: string): string | undefined {
+  if (auth.oidc || LOOPBACK_HOST.test(host) || auth.allowAnonymousRemote) return undefined;
+  return `HOST=${host} is beyond loopback and no issuer is configured (OIDC_ISSUER): anyone who reaches the broker could use it. `
+    + 'Configure OIDC, listen on 127.0.0.1, or set ALLOW_ANONYMOUS_REMOTE=true to run without authentication anyway.';
+}
