@@ -5,7 +5,7 @@ import { formatInstant } from '../domain/iso8601.js';
 import { makeMessage, stamp, unboundExpiredNote, type Message } from '../domain/messages.js';
 import { planBinding, type BoundNeeds } from '../domain/plan-binding.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
-import type { BrokerStore, Negotiator, SessionRecord, SiteDirectory, WireDocument } from './ports.js';
+import type { BrokerStore, Negotiator, SessionRecord, SiteDirectory, TokenVault, WireDocument } from './ports.js';
 
 /** An executable and its data for a held session: needs for the engine, components for the document. */
 export interface Binding extends BoundNeeds {
@@ -20,6 +20,8 @@ export interface BindDeps {
   negotiator: Negotiator;
   /** The held session's document with the bound components and the schedule they run on. */
   composeBound: (document: WireDocument, components: unknown, plan: OfferPlan, now: number) => WireDocument;
+  /** Sites that act for the user (token exchange) get the submitter's token kept for them. */
+  userTokens?: { vault: TokenVault; neededBy(site: string): boolean };
 }
 
 export type BindOutcome =
@@ -65,6 +67,8 @@ export async function bindExecutable(deps: BindDeps, uuid: string, principal: Pr
   const result = await deps.store.bindExecutable(uuid, now, document, note);
   switch (result) {
     case 'done': {
+      // Kept before the site hears of the session, so its first step finds the token there.
+      if (principal.token && deps.userTokens?.neededBy(session.site)) await deps.userTokens.vault.keep(uuid, principal.token);
       await deps.negotiator.notifyAccepted(session.site, uuid);
       const bound = await deps.store.getSession(uuid);
       return bound ? { outcome: 'bound', session: bound } : { outcome: 'not-found' };

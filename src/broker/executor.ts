@@ -1,3 +1,5 @@
+import type { SecretToken } from '../domain/secret-token.js';
+
 /**
  * How a site runs a session's executable, behind one interface (local processes and containers,
  * Slurm, ...). A handle is plain data kept in Redis, so that a worker that restarts can go on
@@ -74,9 +76,15 @@ export interface StagingItem {
 
 export type StagingStatus = { state: 'running' } | { state: 'done' } | { state: 'failed'; reason: string };
 
+/** A token sent with data requests to some hosts (and to no other), for a site acting for the user. */
+export interface StagingCredentials {
+  token: SecretToken;
+  hosts: readonly string[];
+}
+
 /** Brings data to a session's directory without holding a job open: start, then poll. */
 export interface Stager {
   /** Starts staging (doing nothing when it has started already); returns where each item will be. */
-  start(sessionUuid: string, items: readonly StagingItem[]): Promise<Record<string, string>>;
+  start(sessionUuid: string, items: readonly StagingItem[], credentials?: StagingCredentials): Promise<Record<string, string>>;
   status(sessionUuid: string): Promise<StagingStatus>;
 }

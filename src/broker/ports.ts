@@ -6,6 +6,7 @@ import type { OfferPlan } from '../domain/plan-offers.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { ResourceAmounts } from '../domain/capacity-calendar.js';
 import type { Principal } from '../domain/principal.js';
+import type { SecretToken } from '../domain/secret-token.js';
 
 /** A wire document the broker stores and echoes without looking inside (protocol/ builds it). */
 export type WireDocument = Record<string, unknown>;
@@ -185,6 +186,36 @@ export interface SiteDirectory {
 /** Part of a session's log: its bytes, the offset to read on from, and how many bytes after the
  * asked offset had already been dropped from the head (the store keeps only the tail). */
 export interface LogChunk { bytes: Buffer; next: number; skipped: number }
+
+/**
+ * Keeps a user's token for a session whose site must act for the user, sealed, from the accept
+ * until the session ends (the store deletes it in the same step as the terminal phase change) or
+ * the token expires, whichever comes first.
+ */
+export interface TokenVault {
+  /** False when the session has ended already (nothing is kept). */
+  keep(sessionUuid: string, token: SecretToken): Promise<boolean>;
+  open(sessionUuid: string): Promise<SecretToken | undefined>;
+}
+
+/** Where sealed tokens rest (store/): opaque strings, one per session, never in clear. */
+export interface SealedTokenStore {
+  /** Stores the sealed text until `expiresAt` (ms), only while the session has not ended. */
+  put(sessionUuid: string, sealed: string, expiresAt: number): Promise<boolean>;
+  get(sessionUuid: string): Promise<string | undefined>;
+}
+
+/** What a site gets to act for a session's user: a token for the site's own audience. */
+export type SiteToken = { token: SecretToken } | { refused: string };
+
+/**
+ * Exchanges the user's kept token for one meant for the site (RFC 8693). Resolves `refused` (the
+ * session then fails, saying why) when there is no token or the issuer says no; throws when the
+ * issuer cannot be reached, so that the step is retried.
+ */
+export interface SiteCredentials {
+  forSession(sessionUuid: string): Promise<SiteToken>;
+}
 
 /** Who sends a request, from the bearer token it carries (auth/ verifies tokens). */
 export interface Authenticator {

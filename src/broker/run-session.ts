@@ -1,8 +1,8 @@
 import { parseDuration, parseInstant, parseInterval } from '../domain/iso8601.js';
 import { makeMessage, stamp, type Message } from '../domain/messages.js';
 import { holdsCapacity, isTerminal, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
-import type { Executor, RunHandle, RunSpec, Stager, StagingItem } from './executor.js';
-import type { BrokerStore, SessionRecord } from './ports.js';
+import type { Executor, RunHandle, RunSpec, Stager, StagingCredentials, StagingItem } from './executor.js';
+import type { BrokerStore, SessionRecord, SiteCredentials } from './ports.js';
 
 /** The steps of a session's life on its site, each a delayed job with a deterministic id. */
 export type LifecycleStep = 'prepare' | 'stage' | 'start' | 'poll' | 'stop';
@@ -16,6 +16,8 @@ export interface RunSessionDeps {
   store: BrokerStore;
   executor: Executor | { unavailable: string };
   stager: Stager;
+  /** For a site that acts for the user: its token for each session, and the hosts that may see it. */
+  credentials?: { source: SiteCredentials; hosts: readonly string[] };
   scheduler: LifecycleScheduler;
   /** The most a single data resource may bring to the site. */
   maxStagingBytes: number;
@@ -66,11 +68,18 @@ export async function prepareSession(deps: RunSessionDeps, uuid: string): Promis
   if (!session || session.phase !== 'WAITING') return;
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
-  await deps.store.advance(uuid, 'WAITING', 'PREPARING', deps.now(), note(deps.now(), 'urn:phase-change', 'Preparing'));
   const items = stagingItems(session, deps.maxStagingBytes);
   if (typeof items === 'string') return fail(deps, uuid, 'Site {site} cannot stage the data: {why}', { site: deps.site, why: items });
+  // Before PREPARING: an issuer that cannot be reached throws, and the retried step finds WAITING again.
+  let credentials: StagingCredentials | undefined;
+  if (deps.credentials) {
+    const got = await deps.credentials.source.forSession(uuid);
+    if ('refused' in got) return fail(deps, uuid, 'Site {site} cannot act for the user: {why}', { site: deps.site, why: got.refused });
+    credentials = { token: got.token, hosts: deps.credentials.hosts };
+  }
+  await deps.store.advance(uuid, 'WAITING', 'PREPARING', deps.now(), note(deps.now(), 'urn:phase-change', 'Preparing'));
   if (items.length === 0) return ready(deps, uuid, timing);
-  await deps.stager.start(uuid, items);
+  await deps.stager.start(uuid, items, credentials);
   await deps.scheduler.schedule('stage', uuid, deps.now() + deps.pollIntervalMs, 1);
 }
 

@@ -4,12 +4,14 @@ import { makeMessage, stamp } from '../domain/messages.js';
 import { clientTransitions, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { Principal } from '../domain/principal.js';
 import { checkAccess } from './check-access.js';
-import type { BrokerStore, Negotiator, SessionRecord } from './ports.js';
+import type { BrokerStore, Negotiator, SessionRecord, TokenVault } from './ports.js';
 
 export interface UpdateSessionDeps {
   clock: Clock;
   store: BrokerStore;
   negotiator: Negotiator;
+  /** Sites that act for the user (token exchange) get the user's token kept for them at accept. */
+  userTokens?: { vault: TokenVault; neededBy(site: string): boolean };
 }
 
 const NOTES: Partial<Record<SessionPhase, string>> = {
@@ -48,7 +50,11 @@ export async function updateSessionPhase(deps: UpdateSessionDeps, uuid: string, 
       });
     }
     case 'done':
-      if (target === 'ACCEPTED') await deps.negotiator.notifyAccepted(result.session.site, uuid);
+      if (target === 'ACCEPTED') {
+        // Kept before the site hears of the session, so its first step finds the token there.
+        if (principal.token && deps.userTokens?.neededBy(result.session.site)) await deps.userTokens.vault.keep(uuid, principal.token);
+        await deps.negotiator.notifyAccepted(result.session.site, uuid);
+      }
       if (target === 'CANCELLED') await deps.negotiator.notifyCancelled(result.session.site, uuid);
       return result.session;
   }

@@ -76,6 +76,16 @@ export const SITES_FILE_SCHEMA = {
           defaultBandwidthMBps: { type: 'number', exclusiveMinimum: 0 },
           scratchDir: { type: 'string', pattern: '^/' },
           publicHost: { type: 'string', pattern: '^[A-Za-z0-9.:\\[\\]-]{1,253}$' },
+          tokenExchange: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['audience'],
+            properties: {
+              audience: { type: 'string', minLength: 1 },
+              scope: { type: 'string', minLength: 1 },
+              hosts: { type: 'array', items: { type: 'string', minLength: 1 } },
+            },
+          },
           executor: {
             type: 'object',
             required: ['type'],

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { OidcSettings } from '../domain/auth-settings.js';
 import { parseDuration } from '../domain/iso8601.js';
+import type { SiteProfile } from '../domain/site-profile.js';
 import { ConfigError } from './config-error.js';
 
 /** The `auth` block of the sites file; the environment overrides each field (OIDC_*, TOKEN_KEY). */
@@ -20,6 +22,10 @@ export interface AuthFileBlock {
 export interface AuthConfig {
   /** Undefined: anonymous mode (no issuer configured). */
   oidc?: OidcSettings;
+  /** AES-256 key for user tokens at rest: TOKEN_KEY, or made up for this process when none is needed. */
+  tokenKey: Uint8Array;
+  /** True when TOKEN_KEY was given: every process of the broker shares it. */
+  tokenKeyGiven: boolean;
   /** ALLOW_ANONYMOUS_REMOTE=true: anonymous mode may listen beyond loopback. */
   allowAnonymousRemote: boolean;
 }
@@ -57,20 +63,32 @@ function checkIssuer(text: string): string {
   return text;
 }
 
+/** TOKEN_KEY: 32 bytes, as 64 hex digits or base64. */
+function tokenKeyFrom(text: string): Uint8Array {
+  const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  if (key.length !== 32) throw new ConfigError('TOKEN_KEY must be 32 bytes, as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)');
+  return key;
+}
+
 /**
  * Environment and the sites file's `auth` block -> the auth part of Config, refusing the
- * combinations that cannot work (settings without an issuer, half a client).
+ * combinations that cannot work: settings without an issuer, a site that acts for the user
+ * without an issuer, client credentials or a shared token key.
  */
-export function loadAuthConfig(env: NodeJS.ProcessEnv, file: AuthFileBlock): AuthConfig {
+export function loadAuthConfig(env: NodeJS.ProcessEnv, file: AuthFileBlock, sites: readonly SiteProfile[]): AuthConfig {
   const issuer = env.OIDC_ISSUER || file.issuer;
   const allowAnonymousRemote = flag(env, 'ALLOW_ANONYMOUS_REMOTE', false);
+  const exchangeSites = sites.filter((site) => site.tokenExchange).map((site) => site.name);
+  const keyText = env.TOKEN_KEY || undefined;
+  const tokenKey = keyText ? tokenKeyFrom(keyText) : randomBytes(32);
   if (!issuer) {
     const stray = ['OIDC_AUDIENCE', 'OIDC_SCOPES', 'OIDC_OPERATOR_GROUP', 'OIDC_REQUIRED_GROUPS', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_INTROSPECTION']
       .filter((name) => env[name]);
     if (stray.length || Object.keys(file).length) {
       throw new ConfigError(`${stray.length ? stray.join(', ') : 'the auth block of the sites file'} is set but no issuer is (OIDC_ISSUER): the broker would run without authentication`);
     }
-    return { allowAnonymousRemote };
+    if (exchangeSites.length) throw new ConfigError(`site ${exchangeSites.join(', ')} acts for the user (tokenExchange), which needs an issuer (OIDC_ISSUER)`);
+    return { tokenKey, tokenKeyGiven: Boolean(keyText), allowAnonymousRemote };
   }
   const audience = env.OIDC_AUDIENCE || file.audience;
   if (!audience) throw new ConfigError('OIDC_AUDIENCE must say which audience tokens for this broker carry');
@@ -79,6 +97,8 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv, file: AuthFileBlock): Aut
   if (Boolean(clientId) !== Boolean(clientSecret)) throw new ConfigError('OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together');
   const introspection = flag(env, 'OIDC_INTROSPECTION', file.introspection ?? false);
   if (introspection && !clientId) throw new ConfigError('OIDC_INTROSPECTION needs the broker\'s client (OIDC_CLIENT_ID, OIDC_CLIENT_SECRET)');
+  if (exchangeSites.length && !clientId) throw new ConfigError(`site ${exchangeSites.join(', ')} exchanges tokens, which needs the broker's client (OIDC_CLIENT_ID, OIDC_CLIENT_SECRET)`);
+  if (exchangeSites.length && !keyText) throw new ConfigError(`site ${exchangeSites.join(', ')} keeps user tokens, which needs TOKEN_KEY (the same in every process)`);
   const operatorGroup = env.OIDC_OPERATOR_GROUP || file.operatorGroup || undefined;
   return {
     oidc: {
@@ -93,6 +113,8 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv, file: AuthFileBlock): Aut
       clockToleranceSeconds: seconds(env.OIDC_CLOCK_TOLERANCE || file.clockTolerance, 'PT5S', 'OIDC_CLOCK_TOLERANCE'),
       jwksCooldownMs: seconds(env.OIDC_JWKS_COOLDOWN || file.jwksCooldown, 'PT30S', 'OIDC_JWKS_COOLDOWN') * 1000,
     },
+    tokenKey,
+    tokenKeyGiven: Boolean(keyText),
     allowAnonymousRemote,
   };
 }

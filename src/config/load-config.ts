@@ -78,6 +78,7 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   maxMemoryGiBPerSession?: number;
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
   executor?: ExecutorConfig;
+  tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
 };
 type SitesFile = { sites: SiteEntry[] } & {
   broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
@@ -131,6 +132,12 @@ function toSite(raw: SiteEntry): SiteProfile {
     })),
     defaultBandwidthMBps: site.defaultBandwidthMBps ?? 100,
     executor: site.executor ?? { type: 'local', containerRuntime: 'auto' },
+    // The exchanged token goes to the hosts named, or else to the site's own storage elements.
+    ...(site.tokenExchange ? { tokenExchange: {
+      audience: site.tokenExchange.audience,
+      ...(site.tokenExchange.scope ? { scope: site.tokenExchange.scope } : {}),
+      hosts: (site.tokenExchange.hosts ?? (site.storageElements ?? []).flatMap((element) => element.hosts ?? [])).map((host) => host.toLowerCase()),
+    } } : {}),
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
   };
@@ -199,6 +206,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     shutdownGraceMs: durationMs(env.SHUTDOWN_GRACE || undefined, 'PT20S', 'SHUTDOWN_GRACE'),
     sites,
-    auth: loadAuthConfig(env, file.auth ?? {}),
+    auth: loadAuthConfig(env, file.auth ?? {}, sites),
   };
 }

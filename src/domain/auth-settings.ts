@@ -20,3 +20,11 @@ export interface OidcSettings {
   /** The least time between two JWKS fetches caused by unknown key ids (a rate limit). */
   jwksCooldownMs: number;
 }
+
+/** A site that acts for the user with a token meant for it, got by RFC 8693 token exchange. */
+export interface TokenExchangeSettings {
+  audience: string;
+  scope?: string;
+  /** Hosts that get the exchanged token with data requests (never any other host). */
+  hosts: string[];
+}

@@ -1,3 +1,5 @@
+import type { TokenExchangeSettings } from './auth-settings.js';
+
 /** What a site offers and the rules it applies; built by config/ from the sites file. */
 export interface SiteProfile {
   name: string;
@@ -30,6 +32,8 @@ export interface SiteProfile {
   /** Bandwidth to data anywhere else, MB/s. */
   defaultBandwidthMBps: number;
   executor: ExecutorConfig;
+  /** Set when the site acts for the user (fetching data) with a token exchanged for its audience. */
+  tokenExchange?: TokenExchangeSettings;
   /** Where the site's sessions get their directories (work, logs, outputs). */
   scratchDir: string;
   /** The host name clients reach the sessions' published ports on (default 127.0.0.1). */

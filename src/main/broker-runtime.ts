@@ -5,6 +5,10 @@ import type { Worker } from 'bullmq';
 import { AnonymousAuthenticator } from '../auth/anonymous-authenticator.js';
 import { BearerAuthenticator } from '../auth/bearer-authenticator.js';
 import { OidcIssuer } from '../auth/oidc-issuer.js';
+import { ExchangingSiteCredentials } from '../auth/site-credentials.js';
+import { TokenCipher } from '../auth/token-cipher.js';
+import { TokenExchangeClient } from '../auth/token-exchange-client.js';
+import { SealedTokenVault } from '../auth/token-vault.js';
 import { bindExecutable } from '../broker/bind-executable.js';
 import { directExecution } from '../broker/direct-execution.js';
 import { provisionSession, queryProvision } from '../broker/provision-session.js';
@@ -12,7 +16,7 @@ import { getOfferSet, getSession } from '../broker/read-records.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
 import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs.js';
 import { updateSessionPhase } from '../broker/update-session.js';
-import type { SiteDirectory } from '../broker/ports.js';
+import type { SiteDirectory, TokenVault } from '../broker/ports.js';
 import type { Clock } from '../domain/clock.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Config } from '../config/load-config.js';
@@ -34,6 +38,7 @@ import { outputsDirectoryReader } from '../sites/outputs-directory.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
+import { RedisSealedTokens } from '../store/redis-sealed-tokens.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { BrokerMetrics, observeNegotiator } from '../observability/metrics.js';
 
@@ -80,7 +85,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
   const sites = siteDirectory(config.sites);
   const now = () => clock.now();
+  // One issuer per process: its discovery and JWKS are shared by the API and the site workers.
   const issuer = config.auth.oidc ? new OidcIssuer(config.auth.oidc) : undefined;
+  const vault: TokenVault = new SealedTokenVault(new TokenCipher(config.auth.tokenKey), new RedisSealedTokens(storeConnection, keys));
   let runtime: BrokerRuntime = { config, close: async () => undefined };
   try {
     await storeConnection.ping();
@@ -97,7 +104,10 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = await executorFor(site, log);
         const stager = new HttpStager(site.scratchDir, site.fileRoots);
-        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, now, logger });
+        const credentials = site.tokenExchange && issuer
+          ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
+          : undefined;
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, now, logger });
         closers.push(() => running.close());
       }
     }
@@ -120,7 +130,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
       };
       const outputsDeps = { clock, store, sites, reader: outputsDirectoryReader };
-      const updateDeps = { clock, store, negotiator };
+      const updateDeps = { clock, store, negotiator, userTokens: { vault, neededBy: (site: string) => Boolean(sites.get(site)?.tokenExchange) } };
       const api: BrokerApi = {
         requestOffers: (input) => requestOffers(offersDeps, input),
         directExecution: (input, principal) => directExecution({ ...offersDeps, ...updateDeps }, input, principal),
@@ -130,7 +140,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         queryProvision: (input) => queryProvision(offersDeps, input, config.provisionLifetimeMs),
         provision: (input) => provisionSession(offersDeps, input, config.provisionLifetimeMs),
         bindExecutable: (uuid, principal, binding) => bindExecutable({
-          clock, store, sites, negotiator,
+          clock, store, sites, negotiator, userTokens: updateDeps.userTokens,
           composeBound: (document, components, plan, at) => composeBoundSession(document, components as BoundComponents, plan, at, newId),
         }, uuid, principal, binding),
         getSessionLog: async (uuid, principal) => {

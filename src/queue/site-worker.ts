@@ -3,7 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
 import type { Executor, Stager } from '../broker/executor.js';
-import type { BrokerStore, CapacityLedger, NegotiationAnswer } from '../broker/ports.js';
+import type { BrokerStore, CapacityLedger, NegotiationAnswer, SiteCredentials } from '../broker/ports.js';
 import {
   activateSession, checkStaging, giveUpStep, pollSession, prepareSession, startSession, stopSession,
   type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
@@ -27,6 +27,8 @@ export interface SiteWorkerOptions {
   store: BrokerStore;
   executor: Executor | { unavailable: string };
   stager: Stager;
+  /** For a site that acts for the user (token exchange): its tokens, and the hosts that may see them. */
+  credentials?: { source: SiteCredentials; hosts: readonly string[] };
   now: () => number;
   concurrency?: number;
   pollIntervalMs?: number;
@@ -56,6 +58,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   };
   const lifecycle: RunSessionDeps = {
     store: options.store, executor: options.executor, stager: options.stager, scheduler, now: options.now, site: site.name,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: 1024 * 1024,
     maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
   };

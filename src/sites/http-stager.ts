@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Stager, StagingItem, StagingStatus } from '../broker/executor.js';
+import type { Stager, StagingCredentials, StagingItem, StagingStatus } from '../broker/executor.js';
 
 /** The downloader script: beside this file once built (tests run the sources, so look in dist/). */
 const SCRIPT = fileURLToPath(import.meta.url.endsWith('.ts')
@@ -13,7 +13,9 @@ const SCRIPT = fileURLToPath(import.meta.url.endsWith('.ts')
 /**
  * Stages http(s) data (and file:// data under the site's roots) into `<scratch>/<session>/data/<name>` with a detached downloader process
  * (sites/stage-files.ts), which checks sizes and checksums and writes its state to a file. The
- * site worker polls that file with short jobs; a worker that restarts reads the same file.
+ * site worker polls that file with short jobs; a worker that restarts reads the same file. A
+ * token for the data goes to the downloader on its stdin, never into the plan, its arguments or
+ * its environment, so it is on no disk and in no process listing.
  */
 export class HttpStager implements Stager {
   /** `fileRoots`: where `file://` data may come from (the site's fileRoots; none refuses it). */
@@ -23,7 +25,7 @@ export class HttpStager implements Stager {
     return join(this.scratchRoot, sessionUuid);
   }
 
-  async start(sessionUuid: string, items: readonly StagingItem[]): Promise<Record<string, string>> {
+  async start(sessionUuid: string, items: readonly StagingItem[], credentials?: StagingCredentials): Promise<Record<string, string>> {
     const dir = this.dir(sessionUuid);
     const paths = Object.fromEntries(items.map((item) => [item.name, join(dir, 'data', item.name.replace(/[^A-Za-z0-9._-]/g, '_'))]));
     const staging = join(dir, 'staging');
@@ -32,8 +34,15 @@ export class HttpStager implements Stager {
     const plan = join(staging, 'plan.json');
     await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name], fileRoots: this.fileRoots }))));
     await writeFile(join(staging, 'staging.json'), JSON.stringify({ state: 'running' }));
-    const child = spawn(process.execPath, [SCRIPT, plan], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const child = spawn(process.execPath, [SCRIPT, plan], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
+    const secrets = credentials ? { bearer: credentials.token.reveal(), hosts: credentials.hosts } : {};
+    const stdin = child.stdin;
+    if (!stdin) throw new Error('the downloader has no stdin');
+    await new Promise<void>((resolve, reject) => {
+      stdin.on('error', reject); // a downloader that dies at once: EPIPE, reported as a failed start
+      stdin.end(JSON.stringify(secrets), resolve);
+    });
     await writeFile(join(staging, 'pid'), String(child.pid));
     child.unref();
     return paths;

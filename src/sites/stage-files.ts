@@ -3,6 +3,7 @@
 //   node dist/sites/stage-files.js <plan.json>
 // The plan lists {name, url, path, maxBytes, checksum?}; progress and the outcome are written to
 // <plan dir>/staging.json ({state: running|done|failed, reason?}) for the site worker to read.
+// Its stdin holds {bearer?, hosts?}: a token sent only to those hosts (a site acting for the user).
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
@@ -21,6 +22,9 @@ export interface StagingItem {
   fileRoots?: string[];
 }
 
+/** A bearer token and the hosts that may see it (case-insensitive host names). */
+export interface StagingSecrets { bearer?: string; hosts?: string[] }
+
 export interface StagingState { state: 'running' | 'done' | 'failed'; reason?: string; staged?: string[] }
 
 const HASHES: Record<string, string> = { md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' };
@@ -28,6 +32,13 @@ const HASHES: Record<string, string> = { md5: 'md5', sha1: 'sha1', sha256: 'sha2
 async function writeState(file: string, state: StagingState): Promise<void> {
   await writeFile(`${file}.tmp`, JSON.stringify(state));
   await rename(`${file}.tmp`, file);
+}
+
+/** The Authorization header for a URL: the token only for the listed hosts (fetch drops it on a redirect elsewhere). */
+export function authorizationFor(url: string, secrets: StagingSecrets): Record<string, string> {
+  if (!secrets.bearer) return {};
+  const host = new URL(url).hostname.toLowerCase();
+  return (secrets.hosts ?? []).some((allowed) => allowed.toLowerCase() === host) ? { authorization: `Bearer ${secrets.bearer}` } : {};
 }
 
 /**
@@ -46,9 +57,9 @@ async function openLocalFile(item: StagingItem): Promise<{ stream: Readable; siz
   return { stream: createReadStream(real), size: info.size };
 }
 
-async function openSource(item: StagingItem): Promise<{ stream: Readable; size: number }> {
+async function openSource(item: StagingItem, secrets: StagingSecrets): Promise<{ stream: Readable; size: number }> {
   if (/^file:/i.test(item.url)) return openLocalFile(item);
-  const response = await fetch(item.url, { redirect: 'follow' });
+  const response = await fetch(item.url, { redirect: 'follow', headers: authorizationFor(item.url, secrets) });
   if (!response.ok || !response.body) throw new Error(`${item.name}: ${item.url} answered ${response.status}`);
   return {
     stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
@@ -57,8 +68,8 @@ async function openSource(item: StagingItem): Promise<{ stream: Readable; size: 
 }
 
 /** Brings one item (http(s), or file:// under the site's roots) to its path, refusing more than maxBytes and checking the checksum. */
-export async function stageItem(item: StagingItem): Promise<void> {
-  const source = await openSource(item);
+export async function stageItem(item: StagingItem, secrets: StagingSecrets = {}): Promise<void> {
+  const source = await openSource(item, secrets);
   const declared = source.size;
   if (declared > item.maxBytes) {
     source.stream.destroy();
@@ -82,14 +93,21 @@ export async function stageItem(item: StagingItem): Promise<void> {
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(planFile: string): Promise<void> {
   const stateFile = join(dirname(planFile), 'staging.json');
+  const secrets = JSON.parse((await readStdin()) || '{}') as StagingSecrets;
   const items = JSON.parse(await readFile(planFile, 'utf8')) as StagingItem[];
   const staged: string[] = [];
   try {
     for (const item of items) {
       await writeState(stateFile, { state: 'running', staged });
-      await stageItem(item);
+      await stageItem(item, secrets);
       staged.push(item.name);
     }
     await writeState(stateFile, { state: 'done', staged });

@@ -22,7 +22,11 @@ local function moved(prefix, from, to)
 end
 `;
 
-/** Shared helpers: release a hold (calendar-lua.ts), end a session in a terminal phase. */
+/**
+ * Shared helpers: release a hold (calendar-lua.ts), end a session in a terminal phase. Ending a
+ * session also deletes the user's sealed token (kept for sites that act for the user): every
+ * terminal phase change goes through finish(), so no token outlives its session.
+ */
 const HELPERS = `${CALENDAR_HELPERS}${STATS_HELPERS}
 local prefix = ARGV[1]
 local function finish(id, phase, now, note, retention)
@@ -31,6 +35,7 @@ local function finish(id, phase, now, note, retention)
   redis.call('HSET', key, 'phase', phase, 'modified', now)
   redis.call('RPUSH', key .. ':messages', note)
   release(prefix, id)
+  redis.call('DEL', key .. ':token')
   redis.call('PEXPIRE', key, retention)
   redis.call('PEXPIRE', key .. ':messages', retention)
 end
@@ -223,5 +228,18 @@ local id, now, note, retention = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local state = redis.call('HMGET', prefix .. ':session:' .. id, 'phase', 'bindby', 'bound')
 if state[1] ~= 'ACCEPTED' or not state[2] or state[3] then return 0 end
 finish(id, 'EXPIRED', now, note, retention)
+return 1
+`;
+
+/**
+ * Keeps a sealed user token for a session that has not ended (an ended one has had its token
+ * deleted already, and must not get one back). ARGV: prefix, id, sealed, expiresAt (ms). Returns 1 when kept.
+ */
+export const KEEP_TOKEN = `
+local prefix, id, sealed, expiresAt = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = prefix .. ':session:' .. id
+local phase = redis.call('HGET', key, 'phase')
+if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED' or phase == 'FAILED' or phase == 'CANCELLED' then return 0 end
+redis.call('SET', key .. ':token', sealed, 'PXAT', expiresAt)
 return 1
 `;

@@ -8,6 +8,8 @@ export interface RedisKeys {
   session(uuid: string): string;
   sessionMessages(uuid: string): string;
   sessionLog(uuid: string): string;
+  /** The user's token, sealed, while a session whose site acts for the user has not ended. */
+  sessionToken(uuid: string): string;
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
@@ -26,6 +28,7 @@ export function redisKeys(prefix: string): RedisKeys {
     session: (uuid) => `${prefix}:session:${uuid}`,
     sessionMessages: (uuid) => `${prefix}:session:${uuid}:messages`,
     sessionLog: (uuid) => `${prefix}:session:${uuid}:log`,
+    sessionToken: (uuid) => `${prefix}:session:${uuid}:token`,
     hold: (id) => `${prefix}:hold:${id}`,
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,

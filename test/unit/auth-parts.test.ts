@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { principalFromClaims } from '../../src/auth/principal-from-claims.js';
+import { TokenCipher } from '../../src/auth/token-cipher.js';
 import type { OidcSettings } from '../../src/domain/auth-settings.js';
 import { BrokerError } from '../../src/domain/errors.js';
 import { decideAccess } from '../../src/domain/ownership.js';
@@ -13,6 +15,32 @@ const token = new SecretToken('eyJ.secret.value', 0);
 const codeOf = (run: () => unknown): string | undefined => {
   try { run(); return undefined; } catch (error) { return (error as BrokerError).code; }
 };
+
+describe('sealing tokens (AES-256-GCM)', () => {
+  const cipher = new TokenCipher(randomBytes(32));
+
+  it('opens what it sealed for the same session, and the sealed text does not contain the token', () => {
+    const sealed = cipher.seal('the-token-value', 'session-1');
+    expect(sealed).not.toContain('the-token-value');
+    expect(cipher.open(sealed, 'session-1')).toBe('the-token-value');
+    expect(cipher.seal('the-token-value', 'session-1')).not.toBe(sealed); // a fresh IV each time
+  });
+
+  it('does not open for another session, with another key, or once altered', () => {
+    const sealed = cipher.seal('the-token-value', 'session-1');
+    expect(cipher.open(sealed, 'session-2')).toBeUndefined();
+    expect(new TokenCipher(randomBytes(32)).open(sealed, 'session-1')).toBeUndefined();
+    const [version, iv, body, tag] = sealed.split(':') as [string, string, string, string];
+    const flipped = Buffer.from(body, 'base64url');
+    flipped[0] = (flipped[0] ?? 0) ^ 1;
+    expect(cipher.open([version, iv, flipped.toString('base64url'), tag].join(':'), 'session-1')).toBeUndefined();
+    expect(cipher.open('garbage', 'session-1')).toBeUndefined();
+  });
+
+  it('refuses a key that is not 32 bytes', () => {
+    expect(() => new TokenCipher(randomBytes(16))).toThrow(/32 bytes/);
+  });
+});
 
 describe('a secret token', () => {
   it('says nothing of its value when printed or serialised', () => {

@@ -48,10 +48,14 @@ describe('configuration', () => {
 });
 
 describe('authentication settings', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  const exchangeSite = (): string => file('s.yaml', 'sites:\n  - name: x\n    cores: 1\n    memoryGiB: 1\n    storageElements: [{ name: X, hosts: [Data.X.example] }]\n    tokenExchange: { audience: https://x.example }\n');
 
   it('runs anonymously without an issuer, with a key of its own, and refuses to be exposed that way', () => {
     const { auth } = loadConfig({});
     expect(auth.oidc).toBeUndefined();
+    expect(auth.tokenKey).toHaveLength(32);
+    expect(auth.tokenKeyGiven).toBe(false);
     expect(anonymousExposure(auth, '127.0.0.1')).toBeUndefined();
     expect(anonymousExposure(auth, '::1')).toBeUndefined();
     expect(anonymousExposure(auth, '0.0.0.0')).toMatch(/HOST=0.0.0.0 is beyond loopback .*ALLOW_ANONYMOUS_REMOTE=true/);
@@ -68,6 +72,12 @@ describe('authentication settings', () => {
     expect(anonymousExposure(auth, '0.0.0.0')).toBeUndefined();
   });
 
+  it('gives a site that exchanges tokens its hosts: those named, or its storage elements\'', () => {
+    const config = loadConfig({ BROKER_CONFIG: exchangeSite(), OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', TOKEN_KEY: key });
+    expect(config.sites[0]?.tokenExchange).toEqual({ audience: 'https://x.example', hosts: ['data.x.example'] });
+    expect(config.auth.tokenKeyGiven).toBe(true);
+  });
+
   it.each([
     [{ OIDC_AUDIENCE: 'b' }, /OIDC_AUDIENCE is set but no issuer is/],
     [{ OIDC_ISSUER: 'https://iam.example' }, /OIDC_AUDIENCE must say/],
@@ -77,8 +87,15 @@ describe('authentication settings', () => {
     [{ OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_INTROSPECTION: 'true' }, /INTROSPECTION needs the broker's client/],
     [{ OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_INTROSPECTION: 'yes' }, /must be true or false/],
     [{ ALLOW_ANONYMOUS_REMOTE: '1' }, /ALLOW_ANONYMOUS_REMOTE must be true or false/],
+    [{ TOKEN_KEY: 'c2hvcnQ=' }, /TOKEN_KEY must be 32 bytes/],
   ])('refuses %p', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('refuses a site that exchanges tokens without an issuer, the broker\'s client, or a shared TOKEN_KEY', () => {
+    expect(() => loadConfig({ BROKER_CONFIG: exchangeSite() })).toThrow(/site x acts for the user \(tokenExchange\), which needs an issuer/);
+    expect(() => loadConfig({ BROKER_CONFIG: exchangeSite(), OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', TOKEN_KEY: key })).toThrow(/needs the broker's client/);
+    expect(() => loadConfig({ BROKER_CONFIG: exchangeSite(), OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's' })).toThrow(/needs TOKEN_KEY/);
   });
 });
