@@ -19,6 +19,13 @@ describe('examples/', () => {
     expect(res.body.result).toBe('YES');
   });
 
+  it('sites-oidc.yaml is a valid sites file for a broker behind an OpenID provider', () => {
+    const config = loadConfig({ REDIS_URL: redisUrl(), BROKER_CONFIG: `${EXAMPLES}sites-oidc.yaml`, OIDC_CLIENT_SECRET: 'from-the-environment', TOKEN_KEY: 'a'.repeat(64) });
+    expect(config.auth.oidc).toMatchObject({ issuer: 'https://ska-iam.stfc.ac.uk/', groupsClaim: 'wlcg.groups', client: { id: 'execution-broker', secret: 'from-the-environment' } });
+    expect(config.sites[0]?.tokenExchange).toEqual({ audience: 'https://datalake.north.example', scope: 'data:read', hosts: ['datalake.north.example'] });
+    expect(() => loadConfig({ REDIS_URL: redisUrl(), BROKER_CONFIG: `${EXAMPLES}sites-oidc.yaml`, OIDC_CLIENT_SECRET: 's' })).toThrow(/needs TOKEN_KEY/);
+  });
+
   it('sites.yaml is a valid sites file', () => {
     const config = loadConfig({ REDIS_URL: redisUrl(), BROKER_CONFIG: `${EXAMPLES}sites.yaml` });
     expect(config.sites.map((site) => site.name)).toEqual(['demo', 'hpc-north']);
