@@ -56,19 +56,33 @@ describe('authorization matrix', () => {
 
   const phaseOf = async (owner: User, session: string): Promise<string> => (await as(owner, 'get', `/sessions/${session}`).expect(200)).body.phase;
 
-  /** A fresh offer set of `owner` with one OFFERED session, or one accepted and RUNNING. */
-  async function fresh(owner: User, running = false): Promise<{ offerSet: string; session: string }> {
-    const created = await as(owner, 'post', '/requests', request).expect(303);
-    const ids = { offerSet: created.body.meta.uuid as string, session: created.body.offers[0].meta.uuid as string };
-    if (running) {
-      await as(owner, 'post', `/sessions/${ids.session}`, update('ACCEPTED')).expect(200);
-      for (let i = 0; i < 200 && (await phaseOf(owner, ids.session)) !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(await phaseOf(owner, ids.session)).toBe('RUNNING');
-    }
-    return ids;
+  type Stage = 'offered' | 'running' | 'completed';
+  const waitFor = async (owner: User, session: string, phase: string): Promise<void> => {
+    for (let i = 0; i < 300 && (await phaseOf(owner, session)) !== phase; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await phaseOf(owner, session)).toBe(phase);
+  };
+  // A quick run that leaves an output file, for the outputs endpoints (read-only: made once per owner).
+  const writesOutput = JSON.stringify({ ...dockerRequest(), executable: { ...dockerRequest().executable as Doc, command: ['-c', 'echo result > "$EB_OUTPUTS/out.txt"'] } });
+  const completed = new Map<User, Promise<{ offerSet: string; session: string }>>();
+
+  /** An offer set of `owner` whose first session is OFFERED (fresh), RUNNING (fresh) or COMPLETED. */
+  async function prepared(owner: User, stage: Stage): Promise<{ offerSet: string; session: string }> {
+    if (stage === 'completed' && completed.has(owner)) return completed.get(owner)!;
+    const make = async () => {
+      const created = await as(owner, 'post', '/requests', stage === 'completed' ? writesOutput : request).expect(303);
+      const ids = { offerSet: created.body.meta.uuid as string, session: created.body.offers[0].meta.uuid as string };
+      if (stage !== 'offered') {
+        await as(owner, 'post', `/sessions/${ids.session}`, update('ACCEPTED')).expect(200);
+        await waitFor(owner, ids.session, stage === 'running' ? 'RUNNING' : 'COMPLETED');
+      }
+      return ids;
+    };
+    if (stage !== 'completed') return make();
+    completed.set(owner, make());
+    return completed.get(owner)!;
   }
 
-  interface Row { endpoint: string; running?: boolean; call(actor: Actor, ids: { offerSet: string; session: string }): Promise<Response>; operator: number; changes?: boolean }
+  interface Row { endpoint: string; stage?: Stage; call(actor: Actor, ids: { offerSet: string; session: string }): Promise<Response>; operator: number; changes?: boolean }
   const rows: Row[] = [
     { endpoint: 'GET /offersets/{uuid}', call: (a, ids) => as(a, 'get', `/offersets/${ids.offerSet}`), operator: 200 },
     { endpoint: 'HEAD /offersets/{uuid}', call: (a, ids) => as(a, 'head', `/offersets/${ids.offerSet}`), operator: 200 },
@@ -78,7 +92,9 @@ describe('authorization matrix', () => {
     { endpoint: 'POST /sessions/{uuid} ACCEPTED', call: (a, ids) => as(a, 'post', `/sessions/${ids.session}`, update('ACCEPTED')), operator: 403, changes: true },
     { endpoint: 'POST /sessions/{uuid} REJECTED', call: (a, ids) => as(a, 'post', `/sessions/${ids.session}`, update('REJECTED')), operator: 403, changes: true },
     { endpoint: 'POST /sessions/{uuid} CANCELLED (offered)', call: (a, ids) => as(a, 'post', `/sessions/${ids.session}`, update('CANCELLED')), operator: 200, changes: true },
-    { endpoint: 'POST /sessions/{uuid} CANCELLED (running)', running: true, call: (a, ids) => as(a, 'post', `/sessions/${ids.session}`, update('CANCELLED')), operator: 200, changes: true },
+    { endpoint: 'GET /sessions/{uuid}/outputs', stage: 'completed', call: (a, ids) => as(a, 'get', `/sessions/${ids.session}/outputs`), operator: 200 },
+    { endpoint: 'GET /sessions/{uuid}/outputs/{path}', stage: 'completed', call: (a, ids) => as(a, 'get', `/sessions/${ids.session}/outputs/out.txt`), operator: 200 },
+    { endpoint: 'POST /sessions/{uuid} CANCELLED (running)', stage: 'running', call: (a, ids) => as(a, 'post', `/sessions/${ids.session}`, update('CANCELLED')), operator: 200, changes: true },
   ];
 
   const expected = (row: Row, owner: User, actor: Actor): number => {
@@ -91,7 +107,7 @@ describe('authorization matrix', () => {
     (['nobody', 'alice', 'bob', 'olga'] as const).map((actor) => [row.endpoint, owner, actor, row] as const)));
 
   it.each(cases)('%s of %s\'s, by %s', async (_endpoint, owner, actor, row) => {
-    const ids = await fresh(owner, row.running);
+    const ids = await prepared(owner, row.stage ?? 'offered');
     const before = await phaseOf(owner, ids.session);
     const response = await row.call(actor, ids);
     const status = expected(row, owner, actor);
