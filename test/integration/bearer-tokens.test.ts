@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { OidcIssuer } from '../../src/auth/oidc-issuer.js';
+import { BrokerClient } from '../../src/client/broker-client.js';
 import { TokenVerifier } from '../../src/auth/token-verifier.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { oidcEnv, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
@@ -149,6 +150,14 @@ describe('bearer tokens', () => {
     expect(capabilities.status).toBe(200);
     expect(capabilities.text).toContain('standardID="ivo://ivoa.net/sso#token"');
     expect(capabilities.text).toContain(`<accessURL use="base">${broker.baseUrl}/availability</accessURL>`);
+  });
+
+  it('serves the typed client (and so eb) with its token, and tells it why without one', async () => {
+    const body = JSON.stringify(dockerRequest());
+    const offers = await new BrokerClient({ baseUrl: broker.baseUrl, token: await idp.tokenFor('alice') }).requestOffers(body);
+    expect(offers.result).toBe('YES');
+    await expect(new BrokerClient({ baseUrl: broker.baseUrl }).requestOffers(body)).rejects.toMatchObject({ status: 401, problem: { code: 'authentication-required' } });
+    await expect(new BrokerClient({ baseUrl: broker.baseUrl, token: await idp.tokenFor('bob') }).getOfferSet(offers.meta.uuid)).rejects.toMatchObject({ status: 404 });
   });
 
   it('answers 503 identity-provider-unavailable while the issuer cannot be reached', async () => {
