@@ -65,7 +65,9 @@ export async function activateSession(deps: RunSessionDeps, uuid: string): Promi
 /** WAITING -> PREPARING -> AVAILABLE, and the start timer at `available.start`. */
 export async function prepareSession(deps: RunSessionDeps, uuid: string): Promise<void> {
   const session = await deps.store.getSession(uuid);
-  if (!session || session.phase !== 'WAITING') return;
+  // PREPARING too: a step that failed after the phase moved is retried from where it stopped
+  // (starting the staging and its first check are both harmless to repeat).
+  if (!session || (session.phase !== 'WAITING' && session.phase !== 'PREPARING')) return;
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
   const items = stagingItems(session, deps.maxStagingBytes);
@@ -77,7 +79,7 @@ export async function prepareSession(deps: RunSessionDeps, uuid: string): Promis
     if ('refused' in got) return fail(deps, uuid, 'Site {site} cannot act for the user: {why}', { site: deps.site, why: got.refused });
     credentials = { token: got.token, hosts: deps.credentials.hosts };
   }
-  await deps.store.advance(uuid, 'WAITING', 'PREPARING', deps.now(), note(deps.now(), 'urn:phase-change', 'Preparing'));
+  if (session.phase === 'WAITING') await deps.store.advance(uuid, 'WAITING', 'PREPARING', deps.now(), note(deps.now(), 'urn:phase-change', 'Preparing'));
   if (items.length === 0) return ready(deps, uuid, timing);
   await deps.stager.start(uuid, items, credentials);
   await deps.scheduler.schedule('stage', uuid, deps.now() + deps.pollIntervalMs, 1);
