@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { readLogFile } from './log-file.js';
+import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 import { endGroups, groupAlive, readText, recordedExitCode } from './run-files.js';
 
@@ -51,17 +52,8 @@ export class LocalProcessExecutor implements Executor {
 
   async submit(spec: RunSpec): Promise<RunHandle> {
     const program = this.program(spec);
-    const dir = join(this.scratchRoot, spec.sessionUuid);
-    const cwd = this.workingDirectory(dir, spec.workingDirectory);
-    await mkdir(join(dir, 'outputs'), { recursive: true });
-    await mkdir(cwd, { recursive: true });
     // Without a container, a mount at /input appears as ./input in the working directory.
-    for (const mount of spec.mounts ?? []) {
-      const at = join(cwd, normalize(mount.path).replace(/^\/+/, ''));
-      if (!at.startsWith(`${cwd}/`)) throw new Error(`mount path ${mount.path} leaves the working directory`);
-      await mkdir(dirname(at), { recursive: true });
-      await symlink(mount.source, at).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'EEXIST') throw error; });
-    }
+    const { dir, cwd } = await prepareSessionDirectory(this.scratchRoot, spec);
     const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     // `timeout` puts itself and the command in a process group of their own: the wrapper records
@@ -98,12 +90,6 @@ export class LocalProcessExecutor implements Executor {
     return { executor: 'local-process', dir, id: String(pid), ...(ports.length ? { ports } : {}) };
   }
 
-  private workingDirectory(dir: string, requested: string | undefined): string {
-    if (!requested) return join(dir, 'work');
-    const path = normalize(requested);
-    if (isAbsolute(path) || path.startsWith('..')) throw new Error(`working directory ${requested} must be inside the session's directory`);
-    return join(dir, 'work', path);
-  }
 
   async poll(handle: RunHandle): Promise<RunStatus> {
     if (existsSync(join(handle.dir, 'cancelled'))) return { state: 'cancelled' };

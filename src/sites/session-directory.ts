@@ -1,12 +1,12 @@
-import { mkdir, open, symlink } from 'node:fs/promises';
+import { mkdir, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { RunSpec } from '../broker/executor.js';
 
 /**
  * Makes a session's directory on the site, `<scratch>/<session>/` with `work/` (the working
  * directory, or the one asked for inside it) and `outputs/`, and links each volume mount into the
- * working directory (without a container, a mount at /input appears as ./input). The layout the
- * local process executor uses too.
+ * working directory (without a container, a mount at /input appears as ./input). The local
+ * process and Slurm executors share this layout.
  */
 export async function prepareSessionDirectory(scratchRoot: string, spec: RunSpec): Promise<{ dir: string; cwd: string }> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(spec.sessionUuid)) throw new Error(`session id ${spec.sessionUuid} cannot name a directory`);
@@ -28,17 +28,4 @@ function workingDirectory(dir: string, requested: string | undefined): string {
   const path = normalize(requested);
   if (isAbsolute(path) || path.startsWith('..')) throw new Error(`working directory ${requested} must be inside the session's directory`);
   return join(dir, 'work', path);
-}
-
-/** Log text from a byte offset, at most `limit` bytes, and the offset to read on from. */
-export async function readSessionLog(path: string, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {
-  const file = await open(path, 'r').catch(() => undefined);
-  if (!file) return { text: '', next: offset };
-  try {
-    const buffer = Buffer.alloc(limit);
-    const { bytesRead } = await file.read(buffer, 0, limit, offset);
-    return { text: buffer.subarray(0, bytesRead).toString('utf8'), next: offset + bytesRead };
-  } finally {
-    await file.close();
-  }
 }

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
-import { prepareSessionDirectory, readSessionLog } from './session-directory.js';
+import { readLogFile } from './log-file.js';
+import { prepareSessionDirectory } from './session-directory.js';
 import { commandFound, SlurmCommands, type SlurmCommandPaths, type SlurmJob } from './slurm-commands.js';
 
 /** How a Slurm site is reached, from its `executor` entry in the sites file. */
@@ -172,7 +173,7 @@ export class SlurmExecutor implements Executor {
   }
 
   logs(handle: RunHandle, offset?: number, limit?: number): Promise<{ text: string; next: number }> {
-    return readSessionLog(join(handle.dir, 'output.log'), offset, limit);
+    return readLogFile(join(handle.dir, 'output.log'), offset, limit);
   }
 
   outputs(handle: RunHandle): string {

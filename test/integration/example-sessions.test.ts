@@ -1,22 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { deleteKeys, randomPrefix, redisUrl } from '../support/test-broker.js';
+import { deleteKeys, freePort, randomPrefix, redisUrl } from '../support/test-broker.js';
 
 const ALL_IN_ONE = fileURLToPath(new URL('../../dist/main/all-in-one.js', import.meta.url));
 const SESSIONS = fileURLToPath(new URL('../../examples/sessions/', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {

@@ -1,22 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { deleteKeys, dockerRequest, randomPrefix, redisUrl, V1 } from '../support/test-broker.js';
+import { deleteKeys, freePort, dockerRequest, randomPrefix, redisUrl, V1 } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
 const ALL_IN_ONE = fileURLToPath(new URL('../../dist/main/all-in-one.js', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Broker { child: ChildProcess; url: string; output: () => string; exited: Promise<number | null> }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../src/observability/logger.js';
 import request from 'supertest';
@@ -15,6 +16,17 @@ import { redisKeys } from '../../src/store/redis-keys.js';
 export const redisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A key prefix no other test file uses, so that files can share one Redis. */
+/** A TCP port free on loopback a moment ago (for processes a test starts on a port of its own). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createNetServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export const randomPrefix = (): string => `test-${randomBytes(6).toString('hex')}`;
 
 export interface TestBroker {
