@@ -75,8 +75,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const log = (line: string): void => logger.info(line);
   const keys = redisKeys(config.keyPrefix);
   // BullMQ wants connections that retry forever; the store's fail fast so that HTTP answers 503.
-  // Commands issued in the same tick by concurrent requests go out in one write (auto-pipelining):
-  // on the store and for adding jobs, never for BullMQ's workers and blocking reads.
+  // Adding jobs has its own connection, so that a worker's blocking reads never delay it. No
+  // auto-pipelining: measured, it made every request slower here (docs/architecture.md).
   const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'eb-queue' });
   const producerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'eb-producer' });
   const storeConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'eb-store' });
