@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { JOB, jobId, siteQueueName } from '../../src/queue/queue-names.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { stageItem } from '../../src/sites/stage-files.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
@@ -250,6 +252,40 @@ describe('sessions that run', () => {
       expect(missing.phase).toBe('FAILED');
       expect(missing.meta.messages.at(-1).message).toMatch(/answered 404/);
       expect(await broker.heldNow()).toBe(0);
+    });
+
+    it('retries a prepare step that failed after the session moved to PREPARING, from where it stopped', async () => {
+      // A file where the session's scratch directory goes: the staging cannot start until it is gone.
+      const scratchDir = mkdtempSync(join(tmpdir(), 'eb-retry-'));
+      const site = demoSite({ name: 'retrying', preparationMs: 0, releasingMs: 0, scratchDir });
+      const retrying = await startTestBroker({ config: { sites: [site] } });
+      const queue = new Queue(siteQueueName(site.name), { connection: retrying.redis, prefix: redisKeys(retrying.config.keyPrefix).bullPrefix });
+      try {
+        const set = (await retrying.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(withData(`${base}/catalogue.csv`)))).body as Doc;
+        const uuid = set.offers[0].meta.uuid as string;
+        writeFileSync(join(scratchDir, uuid), 'in the way');
+        await retrying.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+        // The prepare step moved the session to PREPARING, then failed to start the staging.
+        let failedAttempts = 0;
+        for (let i = 0; i < 200 && failedAttempts === 0; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          failedAttempts = (await queue.getJob(jobId.lifecycle(JOB.prepare, uuid)))?.attemptsMade ?? 0;
+        }
+        expect(failedAttempts).toBeGreaterThan(0);
+        expect(((await retrying.http.get(`/sessions/${uuid}`)).body as Doc).phase).toBe('PREPARING');
+        rmSync(join(scratchDir, uuid));
+        // A later attempt finds PREPARING and carries on from there, to the end.
+        let session: Doc = {};
+        for (let i = 0; i < 200 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          session = (await retrying.http.get(`/sessions/${uuid}`)).body as Doc;
+        }
+        expect(session.phase).toBe('COMPLETED');
+        expect((await retrying.http.get(`/sessions/${uuid}/logs`)).text).toBe(`lines: 2\n${content}`);
+      } finally {
+        await queue.close();
+        await retrying.close();
+      }
     });
   });
 
