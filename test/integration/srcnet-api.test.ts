@@ -286,7 +286,8 @@ describe('the SRCNet compute API', () => {
 describe('one engine behind both APIs', () => {
   let broker: TestBroker;
   beforeAll(async () => {
-    broker = await startTestBroker({ config: { provisionLifetimeMs: 1500, sites: [demoSite({ scratchGiB: 10_000 })] } });
+    // Long enough for the checks made while the provision holds, on a loaded machine (1.5 s was not).
+    broker = await startTestBroker({ config: { provisionLifetimeMs: 4000, sites: [demoSite({ scratchGiB: 10_000 })] } });
   });
   afterAll(async () => { await broker.close(); });
 
@@ -317,7 +318,7 @@ describe('one engine behind both APIs', () => {
     expect((await send(broker.http, 'post', '/v1/query', exampleQuery({}, 76 * HOUR))).body.response_code).toBe(2);
 
     // No submission: the BullMQ timer expires the provision at provision_validity and releases it.
-    for (let i = 0; i < 100 && (await broker.heldNow('cores')) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 150 && (await broker.heldNow('cores')) > 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await broker.heldNow('cores')).toBe(0);
     expect((await broker.http.get(`/v1/provision/${held.body.provision_id}/status`)).body).toMatchObject({
       response_code: 2, response_text: 'Invalid job: the provision expired before a job was submitted',
