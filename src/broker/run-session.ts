@@ -242,6 +242,12 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
       'The offered duration ended and the executable was stopped; outputs are in {outputs} on site {site}', { outputs, site: deps.site }));
   } else if (status.state === 'exited' && status.oomKilled) {
     await fail(deps, uuid, 'The executable exited with status {status}: it ran out of memory ({memory} offered)', { status: status.exitCode, memory: offeredMemory(session) });
+  } else if (status.state === 'exited' && killedBy(status.exitCode) === 'SIGKILL') {
+    // Runtimes that cannot tell (podman on cgroups v1) leave an out-of-memory kill looking like this.
+    await fail(deps, uuid, 'The executable exited with status {status}: killed by SIGKILL, which is also how running out of memory ends ({memory} offered)',
+      { status: status.exitCode, memory: offeredMemory(session) });
+  } else if (status.state === 'exited' && killedBy(status.exitCode)) {
+    await fail(deps, uuid, 'The executable exited with status {status}: killed by {signal}', { status: status.exitCode, signal: killedBy(status.exitCode) ?? '' });
   } else if (status.state === 'exited') {
     await fail(deps, uuid, 'The executable exited with status {status}', { status: status.exitCode });
   } else if (status.state === 'lost') {
@@ -251,6 +257,10 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
     await fail(deps, uuid, 'The run was cancelled on site {site}', { site: deps.site });
   }
 }
+
+/** A shell's status 128 + n means the process ended on signal n; the usual ones by name. */
+const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
+const killedBy = (exitCode: number): string | undefined => SIGNALS[exitCode - 128];
 
 const offeredMemory = (session: SessionRecord): string => {
   const compute = isDoc(session.document.compute) ? session.document.compute : {};

@@ -12,8 +12,6 @@ const GRACE_MS = 5_000;
 
 /** A container image a site without a container runtime stands in for with a local program. */
 export interface DevelopmentImage { entrypoint: string; command?: string[] }
-/** coreutils `timeout`: 124 when the limit struck and TERM ended it, 137 when KILL had to. */
-const TIMED_OUT = new Set([124, 137]);
 
 /**
  * Runs the entrypoint and command as a process on the worker's host, with no container
@@ -58,8 +56,13 @@ export class LocalProcessExecutor implements Executor {
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     // `timeout` puts itself and the command in a process group of their own: the wrapper records
     // that group, so that cancelling reaches everything the command started.
-    const wrapper = 'limit=$1; shift; timeout --signal=TERM --kill-after=5s "$limit" "$@" >> "$EB_LOG" 2>&1 & '
-      + 'echo $! > "$EB_GROUP"; wait $!; code=$?; echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
+    // `timeout` ends with 124 (TERM worked) or 137 (KILL was needed) at the limit, but a command can
+    // end so on its own (137 is any SIGKILL, the out-of-memory killer's too): only a status that
+    // came once the limit had passed is marked as the time limit's.
+    const wrapper = 'limit=$1; shift; start=$(date +%s); timeout --signal=TERM --kill-after=5s "$limit" "$@" >> "$EB_LOG" 2>&1 & '
+      + 'echo $! > "$EB_GROUP"; wait $!; code=$?; '
+      + 'if { [ "$code" = 124 ] || [ "$code" = 137 ]; } && [ $(($(date +%s) - start)) -ge "${limit%s}" ]; then : > "$EB_TIMED_OUT"; fi; '
+      + 'echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...program], {
       cwd,
       detached: true,
@@ -73,6 +76,7 @@ export class LocalProcessExecutor implements Executor {
         EB_OUTPUTS: join(dir, 'outputs'),
         EB_LOG: join(dir, 'output.log'),
         EB_EXIT: join(dir, 'exit-code'),
+        EB_TIMED_OUT: join(dir, 'timed-out'),
         EB_GROUP: join(dir, 'group'),
       },
     });
@@ -104,7 +108,7 @@ export class LocalProcessExecutor implements Executor {
   /** How the run ended, from the exit code the wrapper wrote; undefined while there is none. */
   private async exitStatus(handle: RunHandle): Promise<RunStatus | undefined> {
     const exitCode = await recordedExitCode(handle.dir);
-    return exitCode === undefined ? undefined : { state: 'exited', exitCode, timedOut: TIMED_OUT.has(exitCode) };
+    return exitCode === undefined ? undefined : { state: 'exited', exitCode, timedOut: existsSync(join(handle.dir, 'timed-out')) };
   }
 
   /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */

@@ -32,14 +32,15 @@ export interface SlurmExecutorOptions {
 const JOB_SCRIPT = `#!/bin/sh
 # Written by the ExecutionBroker. $1: the session's directory; $2: the time limit; then the program.
 dir=$1; limit=$2; shift 2
+start=$(date +%s)
 timeout --signal=TERM --kill-after=5s "$limit" "$@"
 code=$?
+# 124 or 137 from timeout once the limit has passed; before it, the program's own (137: any SIGKILL).
+if { [ "$code" = 124 ] || [ "$code" = 137 ]; } && [ $(($(date +%s) - start)) -ge "\${limit%s}" ]; then : > "$dir/timed-out"; fi
 echo "$code" > "$dir/exit-code.tmp" && mv "$dir/exit-code.tmp" "$dir/exit-code"
 exit "$code"
 `;
 
-/** coreutils `timeout`: 124 when the limit struck and TERM ended it, 137 when KILL had to. */
-const TIMED_OUT = new Set([124, 137]);
 /** Job states of a job that has not ended (squeue's long names). */
 const NOT_ENDED = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'SUSPENDED', 'STOPPED', 'SIGNALING', 'STAGE_OUT',
   'RESIZING', 'REQUEUED', 'REQUEUE_FED', 'REQUEUE_HOLD', 'RESV_DEL_HOLD']);
@@ -149,7 +150,7 @@ export class SlurmExecutor implements Executor {
     const text = await readFile(join(handle.dir, 'exit-code'), 'utf8').catch(() => undefined);
     if (text === undefined || !/^\d+$/.test(text.trim())) return undefined;
     const exitCode = Number(text.trim());
-    return { state: 'exited', exitCode, timedOut: TIMED_OUT.has(exitCode) };
+    return { state: 'exited', exitCode, timedOut: existsSync(join(handle.dir, 'timed-out')) };
   }
 
   /** How long (ms) Slurm has not known the job, counted from the first poll that found so (kept on disk). */

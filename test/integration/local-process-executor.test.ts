@@ -42,6 +42,9 @@ describe('the local process executor', () => {
   it('reports a failing exit status', async () => {
     const handle = await executor.submit(spec('echo failing >&2; exit 3'));
     expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 3, timedOut: false });
+    // Killed before its limit: 137 like a time-out's KILL, but no time-out (the out-of-memory killer ends a program so).
+    const killed = await executor.submit(spec('kill -KILL $$'));
+    expect(await until(killed, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 137, timedOut: false });
     expect((await executor.logs(handle)).text).toBe('failing\n');
   });
 

@@ -102,6 +102,14 @@ describe('sessions that run', () => {
     expect(await broker.heldNow()).toBe(0);
   });
 
+  it('says which signal ended an executable, and that SIGKILL is also how running out of memory ends', async () => {
+    const killed = await runUntilEnd(script('kill -KILL $$'));
+    expect(killed.phase).toBe('FAILED');
+    expect(killed.meta.messages.at(-1).message).toBe('The executable exited with status 137: killed by SIGKILL, which is also how running out of memory ends (1 GiB offered)');
+    const segfault = await runUntilEnd(script('kill -SEGV $$'));
+    expect(segfault.meta.messages.at(-1).message).toBe('The executable exited with status 139: killed by SIGSEGV');
+  });
+
   it('stops a session when its offered duration ends', async () => {
     const session = await runUntilEnd(script('echo started; sleep 30', 'PT1S'));
     expect(session.phase).toBe('COMPLETED');

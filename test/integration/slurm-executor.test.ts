@@ -64,6 +64,9 @@ describeWithSlurm('the Slurm executor', (cluster) => {
   it('reports a failing exit status', async () => {
     const handle = await submit(spec('echo failing >&2; exit 3'));
     expect(await until(handle, ended)).toEqual({ state: 'exited', exitCode: 3, timedOut: false });
+    // Killed before its limit: 137 like a time-out's KILL, but no time-out (the out-of-memory killer ends a program so).
+    const killed = await submit(spec('kill -KILL $$'));
+    expect(await until(killed, ended)).toEqual({ state: 'exited', exitCode: 137, timedOut: false });
     expect(squeue(handle.id, '--states=all', '--format=%T')).toBe('FAILED');
     expect((await executor.logs(handle)).text).toBe('failing\n');
   });
