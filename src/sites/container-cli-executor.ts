@@ -72,8 +72,8 @@ interface ContainerState { Status?: string; Running?: boolean; ExitCode?: number
  * output to `output.log` and records the client's exit status: the log survives a worker restart
  * and is read by byte offset. How the container is doing comes from `inspect`, the truth even
  * when the client is gone; once it has ended the outcome is recorded in `result.json` and the
- * container removed. The time limit is a deadline in the session's directory: a poll past it stops
- * the container.
+ * container removed. The time limit is kept twice: `timeout` around the client, and a deadline in
+ * the session's directory past which a poll stops the container.
  */
 export class ContainerCliExecutor implements Executor {
   private readonly program: string;
@@ -100,12 +100,20 @@ export class ContainerCliExecutor implements Executor {
     const name = `eb-${spec.sessionUuid}`;
     const args = containerRunArguments(spec, { name, dir, site: this.options.site, ports, bind: bindAddress(host), hostCpus: availableParallelism() });
     await writeFile(join(dir, 'deadline'), String(Date.now() + spec.timeLimitMs));
-    const wrapper = 'program=$1; shift; "$program" "$@" >> "$EB_LOG" 2>&1; code=$?; echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
-    const child = spawn('/bin/sh', ['-c', wrapper, 'eb-container', this.program, ...args], {
+    // The client runs under `timeout`, so that the limit holds even while no worker polls: at the
+    // limit it gets TERM, which it passes to the container (--sig-proxy, on by default). A
+    // container that ignores it is stopped by the next poll past the deadline. As in the local
+    // executor, only a 124 or 137 that came once the limit had passed is marked as a time-out.
+    const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
+    const wrapper = 'program=$1; limit=$2; shift 2; start=$(date +%s); '
+      + 'timeout --foreground --signal=TERM --kill-after=10s "$limit" "$program" "$@" >> "$EB_LOG" 2>&1; code=$?; '
+      + 'if { [ "$code" = 124 ] || [ "$code" = 137 ]; } && [ $(($(date +%s) - start)) -ge "${limit%s}" ]; then : > "$EB_TIMED_OUT"; fi; '
+      + 'echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
+    const child = spawn('/bin/sh', ['-c', wrapper, 'eb-container', this.program, `${seconds}s`, ...args], {
       cwd: dir,
       detached: true,
       stdio: 'ignore',
-      env: { ...cliEnvironment(), EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code') },
+      env: { ...cliEnvironment(), EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: join(dir, 'timed-out') },
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid ?? 0));
@@ -118,18 +126,23 @@ export class ContainerCliExecutor implements Executor {
     return handle;
   }
 
-  async poll(handle: RunHandle): Promise<RunStatus> {
+  poll(handle: RunHandle): Promise<RunStatus> {
+    return this.look(handle, false);
+  }
+
+  /** `retried`: a second look, after the first found no container but an ended client. */
+  private async look(handle: RunHandle, retried: boolean): Promise<RunStatus> {
     if (existsSync(join(handle.dir, 'cancelled'))) return { state: 'cancelled' };
     const recorded = await readFile(join(handle.dir, 'result.json'), 'utf8').catch(() => undefined);
     if (recorded) return JSON.parse(recorded) as RunStatus;
     let state = await this.inspect(handle.id);
-    if (!state) return this.noContainer(handle);
+    if (!state) return this.noContainer(handle, retried);
     if (!ended(state)) {
       if (!this.pastDeadline(handle)) return { state: 'running' };
       await writeFile(join(handle.dir, 'timed-out'), new Date().toISOString());
       await this.cli(['stop', '-t', String(STOP_SECONDS), handle.id]);
       state = await this.inspect(handle.id);
-      if (!state) return this.noContainer(handle);
+      if (!state) return this.noContainer(handle, retried);
       if (!ended(state)) return { state: 'running' };
     }
     // The client copies the container's last output after it ends: wait for it, for a while.
@@ -146,7 +159,7 @@ export class ContainerCliExecutor implements Executor {
   }
 
   /** No container by the run's name: still being made (an image pull), or it never started. */
-  private async noContainer(handle: RunHandle): Promise<RunStatus> {
+  private async noContainer(handle: RunHandle, retried: boolean): Promise<RunStatus> {
     const code = await recordedExitCode(handle.dir);
     if (code === undefined && this.clientAlive(handle)) {
       if (!this.pastDeadline(handle)) return { state: 'running' };
@@ -157,6 +170,13 @@ export class ContainerCliExecutor implements Executor {
     // Look again: the client may have ended between the two looks.
     const ended = code ?? await recordedExitCode(handle.dir);
     if (ended === undefined) return { state: 'lost', reason: `the container ${handle.id} is gone and its client ended without a word (killed from outside, or the host restarted)` };
+    // The container may have been made, run and ended since `poll` found none: then it says how.
+    if (!retried && await this.inspect(handle.id)) return this.look(handle, true);
+    if (existsSync(join(handle.dir, 'timed-out'))) {
+      // `timeout` ended the client while it was still making the container (an image pull that hung).
+      await this.stop(handle);
+      return this.record(handle, { state: 'lost', reason: `the container ${handle.id} had not started when the offered duration ended` });
+    }
     const last = (await this.logs(handle, 0)).text.trim().split('\n').at(-1)?.slice(0, 300) ?? '';
     return this.record(handle, { state: 'lost', reason: `${this.options.runtime} could not run the container (status ${ended})${last ? `: ${last}` : ''}` });
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunHandle, RunSpec, RunStatus } from '../../src/broker/executor.js';
 import { ContainerCliExecutor } from '../../src/sites/container-cli-executor.js';
-import { containersOf, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
+import { containersOf, podman, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
 
 const ready = await podmanForTests('the podman container executor tests');
 
@@ -62,6 +62,24 @@ const ready = await podmanForTests('the podman container executor tests');
     const handle = await executor.submit(spec('trap "echo stopped; exit 0" TERM; echo started; sleep 30 & wait', { timeLimitMs: 1000 }));
     const status = await until(handle, (s) => s.state !== 'running');
     expect(status).toEqual({ state: 'exited', exitCode: 0, timedOut: true });
+    expect((await executor.logs(handle)).text).toBe('started\nstopped\n');
+  });
+
+  it('kills a container that ignores TERM at its time limit, and says the limit ended it', async () => {
+    const handle = await executor.submit(spec('trap "" TERM; echo started; sleep 60', { timeLimitMs: 1000 }));
+    expect(await until(handle, (s) => s.state !== 'running', 40_000)).toEqual({ state: 'exited', exitCode: 137, timedOut: true });
+    expect((await executor.logs(handle)).text).toBe('started\n');
+  }, 60_000);
+
+  it('keeps the time limit while nobody polls (a worker that is down)', async () => {
+    const run = spec('trap "echo stopped; exit 0" TERM; echo started; sleep 30 & wait', { timeLimitMs: 1000 });
+    const handle = await executor.submit(run);
+    // No poll: `timeout` around the client ends the container at the limit.
+    await waitFor(async () => {
+      const state = await podman(['inspect', '--type=container', '--format={{.State.Status}}', handle.id]);
+      return state.code === 0 && state.out.trim() === 'exited';
+    }, 15_000);
+    expect(await executor.poll(handle)).toEqual({ state: 'exited', exitCode: 0, timedOut: true });
     expect((await executor.logs(handle)).text).toBe('started\nstopped\n');
   });
 
