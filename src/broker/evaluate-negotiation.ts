@@ -1,4 +1,5 @@
 import { dataLocality, offerFromHold, noRoomMessage, planAsks } from '../domain/plan-offers.js';
+import { makeMessage } from '../domain/messages.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { CapacityLedger, NegotiationAnswer, NegotiationRequest, SiteOffer } from './ports.js';
 
@@ -8,12 +9,17 @@ import type { CapacityLedger, NegotiationAnswer, NegotiationRequest, SiteOffer }
  * offer ids before asking, so a hold whose answer never reaches anyone is still released.
  */
 export async function evaluateNegotiation(
-  deps: { ledger: CapacityLedger; now: () => number },
+  deps: { ledger: CapacityLedger; now: () => number; givesGpus?: (model: string) => boolean },
   site: SiteProfile,
   request: NegotiationRequest,
 ): Promise<NegotiationAnswer> {
   const { asks, messages } = planAsks(request.needs, site, request.now);
   if (asks.length === 0) return { site: site.name, offers: [], messages };
+  const model = asks[0]?.gpu?.model;
+  if (model !== undefined && deps.givesGpus && !deps.givesGpus(model)) {
+    messages.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} counts {model} GPUs but cannot give them to its containers (no devices named for them)', { site: site.name, model }));
+    return { site: site.name, offers: [], messages };
+  }
   const offers: SiteOffer[] = [];
   const locality = dataLocality(request.needs, site);
   for (const [index, ask] of asks.slice(0, request.maxOffers).entries()) {

@@ -56,6 +56,11 @@ export type RunStatus =
 export interface Executor {
   /** Why this executor cannot run the spec (checked before submit); undefined when it can. */
   unsupported?(spec: RunSpec): string | undefined;
+  /**
+   * Whether a run can be given GPUs of this model; asked when negotiating, so that no offer is made
+   * that the run could not use. Absent: yes (the batch scheduler, or the host, decides).
+   */
+  givesGpus?(model: string): boolean;
   submit(spec: RunSpec): Promise<RunHandle>;
   poll(handle: RunHandle): Promise<RunStatus>;
   /** Stops the run and everything it started; resolves once it is gone. */

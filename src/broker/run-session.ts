@@ -187,11 +187,12 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
   if ('unavailable' in deps.executor) return fail(deps, uuid, 'Site {site} cannot run sessions: {why}', { site: deps.site, why: deps.executor.unavailable });
   const spec = runSpec(session, timing);
+  // The offered size first: whether the executor can give it (GPUs) is part of what it supports.
+  if (typeof spec !== 'string') Object.assign(spec, offeredCompute(session));
   const why = typeof spec === 'string' ? spec : deps.executor.unsupported?.(spec);
   if (why !== undefined || typeof spec === 'string') return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: why ?? '' });
   const items = stagingItems(session, deps.maxStagingBytes);
   if (typeof items !== 'string' && items.length) spec.mounts = mountsOf(session, await deps.stager.start(uuid, items));
-  Object.assign(spec, offeredCompute(session));
   // A start retried after a crash finds the run it already made.
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined ?? await deps.executor.submit(spec);
   // Where the outputs are is kept with the run, for the API to find them once COMPLETED.

@@ -102,6 +102,11 @@ export const SITES_FILE_SCHEMA = {
                       properties: { entrypoint: { type: 'string', minLength: 1 }, command: { type: 'array', items: { type: 'string' } } },
                     },
                   },
+                  gpuDevices: {
+                    type: 'object',
+                    propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' },
+                    additionalProperties: { type: 'array', uniqueItems: true, maxItems: 1024, items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' } },
+                  },
                 },
               },
               {

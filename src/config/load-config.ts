@@ -182,6 +182,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const site of file.sites) {
     if (names.has(site.name)) throw new ConfigError(`site name ${site.name} is used twice`);
     names.add(site.name);
+    const devices = site.executor?.type === 'local' ? site.executor.gpuDevices ?? {} : {};
+    for (const [model, list] of Object.entries(devices)) {
+      const counted = (site.gpus as Record<string, number> | undefined)?.[model] ?? 0;
+      if (list.length !== counted) {
+        throw new ConfigError(`site ${site.name}: executor.gpuDevices.${model} names ${list.length} device${list.length === 1 ? '' : 's'}, but gpus.${model} counts ${counted}`);
+      }
+    }
   }
   const publicUrl = env.PUBLIC_URL || undefined;
   if (publicUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(publicUrl)) throw new ConfigError(`PUBLIC_URL must be an http(s) URL, not "${publicUrl}"`);

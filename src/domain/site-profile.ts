@@ -54,6 +54,12 @@ export type ExecutorConfig =
     containerRuntime?: 'docker' | 'podman' | 'apptainer' | 'none' | 'auto';
     /** Without a container runtime: images run as a local program instead (development only). */
     developmentImages?: Record<string, { entrypoint: string; command?: string[] }>;
+    /**
+     * The host's GPU devices by model, as the runtime names them (`0`, `1`, or `GPU-<uuid>`): a
+     * session gets its own (CUDA_VISIBLE_DEVICES; docker `--gpus device=`; podman CDI
+     * `nvidia.com/gpu=`). As many per model as `gpus` counts. Containers get GPUs only from here.
+     */
+    gpuDevices?: Record<string, string[]>;
   }
   | {
     type: 'slurm';

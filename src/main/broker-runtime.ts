@@ -193,16 +193,17 @@ async function executorFor(site: SiteProfile, log: (line: string) => void): Prom
   const runtime = asked === 'auto' ? await detectContainerRuntime() : asked;
   const found = asked === 'auto' ? ' (containerRuntime: auto)' : '';
   const publicHost = site.publicHost ?? '127.0.0.1';
+  const gpuDevices = site.executor.gpuDevices ?? {};
   if (runtime === 'docker' || runtime === 'podman') {
     log(`site ${site.name}: sessions run in ${runtime} containers${found}, in ${site.scratchDir}`);
-    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost });
+    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices });
   }
   if (runtime === 'apptainer') {
     log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}`);
-    return new ApptainerExecutor({ scratchRoot: site.scratchDir, publicHost });
+    return new ApptainerExecutor({ scratchRoot: site.scratchDir, publicHost, gpuDevices });
   }
   log(`site ${site.name}: sessions run as plain processes without a container (development only)${found}, in ${site.scratchDir}`);
-  return new LocalProcessExecutor(site.scratchDir, site.executor.developmentImages, { publicHost });
+  return new LocalProcessExecutor(site.scratchDir, site.executor.developmentImages, { publicHost, gpuDevices });
 }
 
 async function closeAll(closers: Array<() => Promise<unknown>>, connections: Redis[]): Promise<void> {

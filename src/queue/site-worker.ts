@@ -62,13 +62,15 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: 1024 * 1024,
     maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
   };
+  const executor = options.executor;
+  const givesGpus = 'unavailable' in executor || !executor.givesGpus ? undefined : (model: string) => executor.givesGpus?.(model) ?? true;
   // The answer goes straight to the API process that asked, and stays as the job's return value.
   const negotiate = async (job: Job): Promise<NegotiationAnswer> => {
     const request = job.data as NegotiationJob;
     const reply = (message: NegotiationReply): Promise<number> => options.producer.publish(request.replyTo, JSON.stringify(message));
     let answer: NegotiationAnswer;
     try {
-      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now }, site, request);
+      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus }, site, request);
     } catch (error) {
       await reply({ jobId: job.id ?? '', site: site.name, error: (error as Error).message }).catch(() => 0);
       throw error;

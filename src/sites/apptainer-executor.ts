@@ -2,6 +2,7 @@ import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { cliEnvironment } from './container-cli-executor.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
+import { claimOfferedGpus, GpuClaims, gpuEnvironment, gpuProblem } from './gpu-claims.js';
 import { LocalProcessExecutor } from './local-process-executor.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 
@@ -10,11 +11,15 @@ export interface ApptainerOptions {
   program?: string;
   scratchRoot: string;
   publicHost?: string;
+  /** The host's GPU devices by model (the site's executor.gpuDevices). */
+  gpuDevices?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The `apptainer` arguments for a spec: `exec` with an entrypoint, else `run` (the image's own). */
-export function apptainerArguments(spec: RunSpec, run: { dir: string }): string[] {
+export function apptainerArguments(spec: RunSpec, run: { dir: string; gpus?: readonly string[] }): string[] {
   const args = [spec.entrypoint !== undefined ? 'exec' : 'run', '--cleanenv', '--containall', '--no-home'];
+  // --nv brings in the host's NVIDIA driver; CUDA_VISIBLE_DEVICES (apptainerEnvironment) picks the devices.
+  if (run.gpus?.length) args.push('--nv');
   args.push(`--bind=${join(run.dir, 'outputs')}:${CONTAINER_OUTPUTS}`);
   for (const mount of spec.mounts ?? []) args.push(`--bind=${mount.source}:${containerPath(mount.path)}:ro`);
   if (spec.workingDirectory !== undefined) {
@@ -30,8 +35,8 @@ export function apptainerArguments(spec: RunSpec, run: { dir: string }): string[
  * The container's environment as `APPTAINERENV_<name>` variables of apptainer's own process: the
  * one way through `--cleanenv`, and unlike `--env` it takes values with commas as they are.
  */
-export function apptainerEnvironment(spec: RunSpec, ports: readonly PublishedPort[]): Record<string, string> {
-  const environment = { ...spec.environment, ...portEnvironment(ports), EB_OUTPUTS: CONTAINER_OUTPUTS };
+export function apptainerEnvironment(spec: RunSpec, ports: readonly PublishedPort[], gpus: readonly string[] = []): Record<string, string> {
+  const environment = { ...spec.environment, ...portEnvironment(ports), ...gpuEnvironment(gpus), EB_OUTPUTS: CONTAINER_OUTPUTS };
   return Object.fromEntries(Object.entries(environment).map(([name, value]) => [`APPTAINERENV_${name}`, value]));
 }
 
@@ -46,26 +51,34 @@ export function apptainerEnvironment(spec: RunSpec, ports: readonly PublishedPor
 export class ApptainerExecutor implements Executor {
   private readonly processes: LocalProcessExecutor;
 
+  private readonly gpus: GpuClaims;
+
   constructor(private readonly options: ApptainerOptions) {
     this.processes = new LocalProcessExecutor(options.scratchRoot);
+    this.gpus = new GpuClaims(options.scratchRoot);
   }
 
   unsupported(spec: RunSpec): string | undefined {
-    return containerSpecProblem(spec);
+    return containerSpecProblem(spec) ?? gpuProblem(spec, this.options.gpuDevices);
+  }
+
+  givesGpus(model: string): boolean {
+    return Object.hasOwn(this.options.gpuDevices ?? {}, model);
   }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
-    const problem = containerSpecProblem(spec);
+    const problem = this.unsupported(spec);
     if (problem) throw new Error(problem);
     const dir = join(this.options.scratchRoot, spec.sessionUuid);
     const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
+    const gpus = await claimOfferedGpus(this.gpus, spec, this.options.gpuDevices);
     const handle = await this.processes.submit({
       sessionUuid: spec.sessionUuid,
       entrypoint: this.options.program ?? 'apptainer',
-      command: apptainerArguments(spec, { dir }),
+      command: apptainerArguments(spec, { dir, gpus }),
       // What apptainer itself needs (its cache, its configuration), which --cleanenv keeps from the
       // container, and the container's own variables.
-      environment: { ...cliEnvironment(), ...apptainerEnvironment(spec, ports) },
+      environment: { ...cliEnvironment(), ...apptainerEnvironment(spec, ports, gpus) },
       ...(spec.workingDirectory !== undefined ? { workingDirectory: spec.workingDirectory } : {}),
       timeLimitMs: spec.timeLimitMs,
     });

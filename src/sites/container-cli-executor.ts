@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
+import { claimOfferedGpus, GpuClaims, gpuProblem } from './gpu-claims.js';
 import { readLogFile } from './log-file.js';
 import { bindAddress, publishPorts } from './publish-ports.js';
 import { endGroups, groupAlive, readText, recordedExitCode } from './run-files.js';
@@ -19,6 +20,8 @@ export interface ContainerCliOptions {
   site: string;
   /** The host name clients reach published ports on. */
   publicHost?: string;
+  /** The host's GPU devices by model (the site's executor.gpuDevices). */
+  gpuDevices?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Seconds a container has to stop on TERM before the runtime kills it. */
@@ -41,7 +44,11 @@ export function cliEnvironment(env: NodeJS.ProcessEnv = process.env): Record<str
 }
 
 /** The `run` arguments for a spec; every value the request wrote is one argument, joined to its option. */
-export function containerRunArguments(spec: RunSpec, run: { name: string; dir: string; site: string; ports: readonly PublishedPort[]; bind: string; hostCpus: number }): string[] {
+export function containerRunArguments(spec: RunSpec, run: {
+  name: string; dir: string; site: string; ports: readonly PublishedPort[]; bind: string; hostCpus: number;
+  /** The GPU devices claimed for the run, and which client asks for them (their options differ). */
+  gpus?: { runtime: 'docker' | 'podman'; devices: readonly string[] };
+}): string[] {
   const args = [
     'run', `--name=${run.name}`,
     `--label=srcnet.eb.session=${spec.sessionUuid}`, `--label=srcnet.eb.site=${run.site}`,
@@ -50,6 +57,11 @@ export function containerRunArguments(spec: RunSpec, run: { name: string; dir: s
   // docker refuses more CPUs than the host has (a demo site may claim more than its machine).
   if (spec.cores) args.push(`--cpus=${Math.min(spec.cores, run.hostCpus)}`);
   if (spec.memoryMiB) args.push(`--memory=${spec.memoryMiB}m`);
+  if (run.gpus?.devices.length) {
+    // docker's --gpus value is a CSV field list: the quotes keep the comma-separated devices together.
+    if (run.gpus.runtime === 'docker') args.push(`--gpus="device=${run.gpus.devices.join(',')}"`);
+    else for (const device of run.gpus.devices) args.push(`--device=nvidia.com/gpu=${device}`);
+  }
   for (const [name, value] of Object.entries(spec.environment)) args.push(`--env=${name}=${value}`);
   args.push(`--env=EB_OUTPUTS=${CONTAINER_OUTPUTS}`, `--volume=${join(run.dir, 'outputs')}:${CONTAINER_OUTPUTS}`);
   for (const mount of spec.mounts ?? []) args.push(`--volume=${mount.source}:${containerPath(mount.path)}:ro`);
@@ -78,16 +90,23 @@ interface ContainerState { Status?: string; Running?: boolean; ExitCode?: number
 export class ContainerCliExecutor implements Executor {
   private readonly program: string;
 
+  private readonly gpus: GpuClaims;
+
   constructor(private readonly options: ContainerCliOptions) {
     this.program = options.program ?? options.runtime;
+    this.gpus = new GpuClaims(options.scratchRoot);
   }
 
   unsupported(spec: RunSpec): string | undefined {
-    return containerSpecProblem(spec);
+    return containerSpecProblem(spec) ?? gpuProblem(spec, this.options.gpuDevices);
+  }
+
+  givesGpus(model: string): boolean {
+    return Object.hasOwn(this.options.gpuDevices ?? {}, model);
   }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
-    const problem = containerSpecProblem(spec);
+    const problem = this.unsupported(spec);
     if (problem) throw new Error(problem);
     const dir = join(this.options.scratchRoot, spec.sessionUuid);
     // A start retried after a crash finds the run it already made, rather than a second container.
@@ -98,7 +117,11 @@ export class ContainerCliExecutor implements Executor {
     const host = this.options.publicHost ?? '127.0.0.1';
     const ports = await publishPorts(spec.ports, host);
     const name = `eb-${spec.sessionUuid}`;
-    const args = containerRunArguments(spec, { name, dir, site: this.options.site, ports, bind: bindAddress(host), hostCpus: availableParallelism() });
+    const devices = await claimOfferedGpus(this.gpus, spec, this.options.gpuDevices);
+    const args = containerRunArguments(spec, {
+      name, dir, site: this.options.site, ports, bind: bindAddress(host), hostCpus: availableParallelism(),
+      ...(devices.length ? { gpus: { runtime: this.options.runtime, devices } } : {}),
+    });
     await writeFile(join(dir, 'deadline'), String(Date.now() + spec.timeLimitMs));
     // The client runs under `timeout`, so that the limit holds even while no worker polls: at the
     // limit it gets TERM, which it passes to the container (--sig-proxy, on by default). A

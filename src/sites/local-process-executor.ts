@@ -6,6 +6,7 @@ import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor
 import { readLogFile } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
+import { claimOfferedGpus, GpuClaims, gpuEnvironment } from './gpu-claims.js';
 import { endGroups, groupAlive, readText, recordedExitCode } from './run-files.js';
 
 const GRACE_MS = 5_000;
@@ -31,8 +32,12 @@ export class LocalProcessExecutor implements Executor {
   constructor(
     private readonly scratchRoot: string,
     private readonly developmentImages: Readonly<Record<string, DevelopmentImage>> = {},
-    private readonly options: { publicHost?: string } = {},
-  ) {}
+    private readonly options: { publicHost?: string; gpuDevices?: Readonly<Record<string, readonly string[]>> } = {},
+  ) {
+    this.gpus = new GpuClaims(scratchRoot);
+  }
+
+  private readonly gpus: GpuClaims;
 
   unsupported(spec: RunSpec): string | undefined {
     if (spec.entrypoint || (spec.image && Object.hasOwn(this.developmentImages, spec.image))) return undefined;
@@ -53,6 +58,7 @@ export class LocalProcessExecutor implements Executor {
     // Without a container, a mount at /input appears as ./input in the working directory.
     const { dir, cwd } = await prepareSessionDirectory(this.scratchRoot, spec);
     const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
+    const gpus = await claimOfferedGpus(this.gpus, spec, this.options.gpuDevices);
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     // `timeout` puts itself and the command in a process group of their own: the wrapper records
     // that group, so that cancelling reaches everything the command started.
@@ -72,6 +78,7 @@ export class LocalProcessExecutor implements Executor {
         HOME: dir,
         ...spec.environment,
         ...portEnvironment(ports),
+        ...gpuEnvironment(gpus),
         EB_SESSION: spec.sessionUuid,
         EB_OUTPUTS: join(dir, 'outputs'),
         EB_LOG: join(dir, 'output.log'),

@@ -64,6 +64,19 @@ describe('the container executor on a docker site, through a fake container CLI'
     expect(docker.calls()).toHaveLength(calls.length);
   });
 
+  it('gives a GPU run the devices claimed for it, and refuses one for a model it names no devices of (fake container CLI)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eb-fake-docker-'));
+    const docker = fakeDocker(dir, 'exit');
+    const executor = new ContainerCliExecutor({ runtime: 'docker', program: docker.program, scratchRoot: join(dir, 'scratch'), site: 'demo', gpuDevices: { T4: ['0', '1'] } });
+    expect(executor.givesGpus('T4')).toBe(true);
+    expect(executor.givesGpus('A100')).toBe(false);
+    const handle = await executor.submit(spec('g1', { gpus: { count: 1, model: 'T4' } }));
+    await until(executor, handle, (s) => s.state !== 'running');
+    expect(docker.calls()[0]).toContain('--gpus="device=0"');
+    expect(executor.unsupported(spec('g2', { gpus: { count: 1, model: 'A100' } }))).toBe('the site names no A100 devices its containers can be given (executor.gpuDevices in the sites file)');
+    await expect(executor.submit(spec('g2', { gpus: { count: 1, model: 'A100' } }))).rejects.toThrow(/names no A100 devices/);
+  });
+
   it('gives up on a container that has not started when the offered duration ends, and ends its client (fake container CLI)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eb-fake-docker-'));
     const docker = fakeDocker(dir, 'hang');

@@ -73,3 +73,34 @@ describe('a federation of sites', () => {
     expect(tooMany.meta.messages.map((m: Doc) => m.message)).toContain('Site south: 3 A100 GPUs asked, 2 exist');
   });
 });
+
+/** A container site can give a run only the GPU devices it names: counted GPUs alone are no offer. */
+describe('GPUs on container sites', () => {
+  it('offers GPUs of a model only where the site names devices its containers can be given', async () => {
+    // The docker client is all these site workers need: negotiating never runs it.
+    const container = { type: 'local' as const, containerRuntime: 'docker' as const };
+    const broker = await startTestBroker({
+      config: {
+        sites: [
+          demoSite({ name: 'counted', gpus: { T4: 2 }, executor: container }),
+          demoSite({ name: 'named', gpus: { T4: 2 }, executor: { ...container, gpuDevices: { T4: ['0', '1'] } } }),
+        ],
+      },
+    });
+    try {
+      const body = { ...dockerRequest({ min: 1, max: 1 }), compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, cores: { min: 1 }, 'srcnet.gpu': { count: 1, model: 'T4' } } };
+      const res = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body)).expect(303);
+      const set = res.body as Doc;
+      expect(set.result).toBe('YES');
+      expect(new Set((set.offers as Doc[]).map((offer) => String(offer.meta.description)))).toEqual(new Set(['Offered by site named']));
+      expect(set.meta.messages).toEqual(expect.arrayContaining([expect.objectContaining({
+        kind: 'urn:not-supported', message: 'Site counted counts T4 GPUs but cannot give them to its containers (no devices named for them)',
+      })]));
+      // Without GPUs, both sites offer.
+      const plain = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest({ min: 1, max: 1 }))).expect(303)).body as Doc;
+      expect(new Set((plain.offers as Doc[]).map((offer) => String(offer.meta.description)))).toEqual(new Set(['Offered by site counted', 'Offered by site named']));
+    } finally {
+      await broker.close();
+    }
+  });
+});

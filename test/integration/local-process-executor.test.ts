@@ -112,6 +112,27 @@ describe('the local process executor', () => {
     expect(existsSync(join(handle.dir, 'exit-code'))).toBe(false);
   });
 
+  it('gives each run GPU devices of its own, and a device again once the run that had it is over', async () => {
+    const gpuRoot = mkdtempSync(join(tmpdir(), 'eb-gpus-'));
+    const gpuExecutor = new LocalProcessExecutor(gpuRoot, {}, { gpuDevices: { T4: ['0', '1', '2'] } });
+    const run = (name: string, script: string, count: number) => gpuExecutor.submit({
+      sessionUuid: name, entrypoint: '/bin/sh', command: ['-c', `echo "$CUDA_VISIBLE_DEVICES"; ${script}`], environment: { CUDA_VISIBLE_DEVICES: 'all' },
+      timeLimitMs: 30_000, gpus: { count, model: 'T4' },
+    });
+    const seen = async (handle: RunHandle): Promise<string> => {
+      for (let i = 0; i < 200 && !(await gpuExecutor.logs(handle)).text.includes('\n'); i++) await new Promise((r) => setTimeout(r, 10));
+      return (await gpuExecutor.logs(handle)).text.trim();
+    };
+    const [a, b] = await Promise.all([run('gpu-a', 'sleep 30', 2), run('gpu-b', 'sleep 30', 1)]);
+    const devices = [...(await seen(a)).split(','), await seen(b)];
+    expect(devices.sort()).toEqual(['0', '1', '2']); // no device twice, and the request's own value overridden
+    await expect(run('gpu-c', 'true', 1)).rejects.toThrow('only 0 of the 1 T4 GPUs asked for are free on this host (devices 0, 1, 2)');
+    await gpuExecutor.cancel(a);
+    const c = await run('gpu-c', 'true', 2);
+    expect((await seen(c)).split(',').sort()).toEqual((await seen(a)).split(',').sort());
+    await gpuExecutor.cancel(b);
+  });
+
   it('refuses a working directory outside the session', async () => {
     await expect(executor.submit(spec('true', { workingDirectory: '../../etc' }))).rejects.toThrow(/inside the session/);
     await expect(executor.submit(spec('true', { workingDirectory: '/etc' }))).rejects.toThrow(/inside the session/);

@@ -34,6 +34,18 @@ describe('container runtime arguments', () => {
     ]);
   });
 
+  it('gives a container the GPU devices claimed for it, in each runtime\'s own words', () => {
+    const spec: RunSpec = { ...base, gpus: { count: 2, model: 'A100' } };
+    const withGpus = (runtime: 'docker' | 'podman') => containerRunArguments(spec, { ...run, gpus: { runtime, devices: ['0', 'GPU-3f1c'] } });
+    expect(withGpus('docker')).toContain('--gpus="device=0,GPU-3f1c"');
+    expect(withGpus('docker').filter((arg) => arg.startsWith('--device'))).toEqual([]);
+    expect(withGpus('podman').filter((arg) => arg.startsWith('--device') || arg.startsWith('--gpus'))).toEqual(['--device=nvidia.com/gpu=0', '--device=nvidia.com/gpu=GPU-3f1c']);
+    // Offered GPUs but none claimed (no devices named): no GPU options at all.
+    expect(containerRunArguments(spec, run).some((arg) => arg.startsWith('--gpus') || arg.startsWith('--device'))).toBe(false);
+    expect(apptainerArguments(spec, { dir: '/d', gpus: ['1'] }).slice(0, 5)).toEqual(['run', '--cleanenv', '--containall', '--no-home', '--nv']);
+    expect(apptainerEnvironment(spec, [], ['1'])).toMatchObject({ APPTAINERENV_CUDA_VISIBLE_DEVICES: '1', APPTAINERENV_NVIDIA_VISIBLE_DEVICES: '1' });
+  });
+
   it('builds apptainer arguments: exec with an entrypoint, run without, the environment kept out of the arguments', () => {
     const spec: RunSpec = { ...base, entrypoint: '/bin/sh', command: ['-c', 'true'], environment: { A: 'one, two' }, workingDirectory: 'w', mounts: [{ path: '/in', source: '/s/in' }] };
     expect(apptainerArguments(spec, { dir: '/scratch/abc' })).toEqual([

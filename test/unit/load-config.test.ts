@@ -45,6 +45,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - {name: x, cores: 1, memoryGiB: 1, executor: {type: slurm, slurmConf: slurm.conf}}\n') })).toThrow(/\/sites\/0\/executor/);
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - {name: a, cores: 1, memoryGiB: 1}\n  - {name: a, cores: 2, memoryGiB: 2}\n') })).toThrow(/used twice/);
   });
+
+  it('takes GPU devices for a local site only as many as its GPUs of each model', () => {
+    const site = (devices: string) => file('s.yaml', `sites:\n  - {name: g, cores: 8, memoryGiB: 8, gpus: {T4: 2}, executor: {type: local, containerRuntime: docker, gpuDevices: ${devices}}}\n`);
+    expect(loadConfig({ BROKER_CONFIG: site('{T4: ["0", "GPU-9b2e"]}') }).sites[0]?.executor).toEqual({ type: 'local', containerRuntime: 'docker', gpuDevices: { T4: ['0', 'GPU-9b2e'] } });
+    expect(() => loadConfig({ BROKER_CONFIG: site('{T4: ["0"]}') })).toThrow('site g: executor.gpuDevices.T4 names 1 device, but gpus.T4 counts 2');
+    expect(() => loadConfig({ BROKER_CONFIG: site('{A100: ["0", "1"]}') })).toThrow('site g: executor.gpuDevices.A100 names 2 devices, but gpus.A100 counts 0');
+    expect(() => loadConfig({ BROKER_CONFIG: site('{T4: ["0", "0"]}') })).toThrow(/gpuDevices\/T4 must NOT have duplicate items/);
+    expect(() => loadConfig({ BROKER_CONFIG: site('{T4: ["0", "--all"]}') })).toThrow(/gpuDevices\/T4\/1 must match pattern/);
+  });
 });
 
 describe('authentication settings', () => {
