@@ -31,6 +31,68 @@ export interface SessionRecord {
   owner: string;
   /** Set when the session was accepted to wait for its executable (an SRCNet provision). */
   provision?: ProvisionState;
+  /** Every phase it has been in, oldest first, with when it moved there (recorded by the store). */
+  history?: PhaseChange[];
+}
+
+export interface PhaseChange { phase: SessionPhase; at: number }
+
+/** From `start` to `end`, ms since the epoch. */
+export interface Span { start: number; end: number }
+
+/**
+ * A session's schedule and size, as lists and timelines show them: read from its document when it
+ * is stored (protocol/ knows the wire shape), so that listing sessions never parses documents.
+ */
+export interface SessionSlot {
+  name?: string;
+  preparing: Span;
+  /** When the executable runs; it may begin as late as `latestStart` (a provision's slack). */
+  available: Span & { latestStart: number };
+  /** Its end is the end of the capacity held. */
+  releasing: Span;
+  cores: number;
+  memoryGiB: number;
+  gpu?: { model: string; count: number };
+}
+
+/** A session as listed: what it is, whose, where, in which phase, and its slot. */
+export interface SessionListing {
+  uuid: string;
+  offerSetUuid: string;
+  site: string;
+  phase: SessionPhase;
+  owner: string;
+  created: number;
+  modified: number;
+  expires: number;
+  slot?: SessionSlot;
+  /** For a session held for an executable: the binding deadline, and when one was bound. */
+  provision?: { bindBy: number; boundAt?: number };
+}
+
+/**
+ * A page of the session index, newest first, each session with its position in the index (a page
+ * may start after any of them); `last` is the position of the page's last entry.
+ */
+export interface SessionIndexPage {
+  sessions: Array<{ session: SessionListing; position: string }>;
+  last?: string;
+  /** False when the index has nothing after this page. */
+  more: boolean;
+}
+
+/** A phase change as the store announces it (never a token, nor anything of the document). */
+export interface SessionNotice { uuid: string; owner: string; site: string; phase: SessionPhase; at: number }
+
+/**
+ * Notices of sessions' phase changes, as the store publishes them. They are hints: a notice may be
+ * lost (a connection that drops), and `resync` says that some may have been, so that a reader
+ * reads again what it shows.
+ */
+export interface SessionEvents {
+  /** Resolves, with the function that stops them, once notices flow to the listener. */
+  subscribe(listener: (event: SessionNotice | 'resync') => void): Promise<() => void>;
 }
 
 /** What the API reads of a run's handle: where clients reach it, and where its outputs are. */
@@ -108,6 +170,16 @@ export interface BrokerStore {
   getLog(uuid: string): Promise<string>;
   /** The log after byte `from` of all bytes ever written to it (for a reader that follows it). */
   readLog(uuid: string, from: number): Promise<LogChunk>;
+  /**
+   * Up to `count` sessions of the index (everyone's, or one owner's), newest first, after the
+   * entry `after` (a page's `last`). Sessions past their retention are dropped from the index here.
+   */
+  sessionIndexPage(query: { owner?: string; after?: string; count: number }): Promise<SessionIndexPage>;
+  /**
+   * The sessions holding capacity on a site whose hold may overlap [from, to] (a superset: the
+   * caller checks each slot), at most `max` of them.
+   */
+  siteReservations(site: string, from: number, to: number, max: number): Promise<{ sessions: SessionListing[]; truncated: boolean }>;
   ping(): Promise<boolean>;
 }
 

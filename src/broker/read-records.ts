@@ -6,9 +6,10 @@ import type { BrokerStore, OfferSetRecord, SessionRecord } from './ports.js';
 
 /**
  * An OFFERED session past its expiry is shown as EXPIRED even before the expiry timer has run:
- * the answer never depends on how busy the timers are.
+ * the answer never depends on how busy the timers are. The same for a session held for an
+ * executable past its binding deadline. (Lists and timelines show sessions so too.)
  */
-export function asSeenAt(session: SessionRecord, now: number): SessionRecord {
+export function asSeenAt<T extends Pick<SessionRecord, 'phase' | 'expires'> & { provision?: { bindBy: number; boundAt?: number } }>(session: T, now: number): T {
   if (session.phase === 'OFFERED' && now >= session.expires) return { ...session, phase: 'EXPIRED' };
   const waiting = session.provision && session.provision.boundAt === undefined && session.phase === 'ACCEPTED';
   return waiting && now >= session.provision!.bindBy ? { ...session, phase: 'EXPIRED' } : session;

@@ -2,7 +2,10 @@ import type { Binding, BindOutcome } from '../broker/bind-executable.js';
 import type { DirectOutcome } from '../broker/direct-execution.js';
 import type { ProvisionOutcome } from '../broker/provision-session.js';
 import type { OfferSetResult, OffersInput } from '../broker/request-offers.js';
-import type { Authenticator, LogChunk, OfferSetRecord, SessionRecord } from '../broker/ports.js';
+import type { SessionPage, SessionQuery } from '../broker/list-sessions.js';
+import type { Authenticator, LogChunk, OfferSetRecord, SessionNotice, SessionRecord } from '../broker/ports.js';
+import type { SiteTimeline, TimelineWindow } from '../broker/site-timeline.js';
+import type { SiteProfile } from '../domain/site-profile.js';
 import type { SessionPhase } from '../domain/phases.js';
 import type { Principal } from '../domain/principal.js';
 
@@ -33,6 +36,14 @@ export interface BrokerApi {
   bindExecutable(uuid: string, principal: Principal, binding: Binding): Promise<BindOutcome>;
   /** Whether the broker can serve: its store answers and at least one site has a live worker. */
   availability(): Promise<{ available: boolean; note: string }>;
+  /** The principal's sessions (an operator's: everyone's), newest first, a page at a time. */
+  listSessions(query: SessionQuery, principal: Principal): Promise<SessionPage>;
+  /** Every site, and whether a worker of it runs now. */
+  listSites(principal: Principal): Promise<Array<{ site: SiteProfile; online: boolean }>>;
+  /** What holds capacity on a site over a window (others' reservations without who or what). */
+  siteTimeline(site: string, window: TimelineWindow, principal: Principal): Promise<SiteTimeline>;
+  /** Phase changes of the sessions the principal may read, as they happen (and `resync` after a gap); resolves with the stop once they flow. */
+  watchSessions(principal: Principal, listener: (event: SessionNotice | 'resync') => void): Promise<() => void>;
 }
 
 export interface AppOptions {
@@ -48,4 +59,10 @@ export interface AppOptions {
   logger?: import('../observability/logger.js').Logger;
   /** Request counts and the Prometheus exposition at /metrics (no /metrics when absent). */
   metrics?: import('./request-observer.js').RequestMetrics & { render(): Promise<{ contentType: string; body: string }> };
+  /** The built web page (dist/web) served at `/`; without it `/` says how to build it. */
+  webRoot?: string;
+  /** Aborted when the process begins to stop: event streams end at once (clients reconnect elsewhere). */
+  shutdown?: AbortSignal;
+  /** How often an event stream sends a comment to keep proxies from closing it (15 s). */
+  eventHeartbeatMs?: number;
 }

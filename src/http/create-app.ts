@@ -9,14 +9,21 @@ import { errorHandler } from './error-handler.js';
 import { executionBrokerRoutes } from './execution-broker-routes.js';
 import { observeRequests } from './request-observer.js';
 import { outputsRoutes } from './outputs-routes.js';
+import { eventsRoute } from './events-route.js';
+import { overviewRoutes } from './overview-routes.js';
 import { srcnetRoutes } from './srcnet-routes.js';
+import { webPageRoutes } from './web-page-routes.js';
 
 /** Which methods each path serves, for 405 answers with an Allow header. */
 const ALLOWED: ReadonlyArray<[RegExp, string]> = [
-  [/^\/(requests|offersets|direct|sessions)\/?$/, 'POST'],
+  [/^\/$/, 'GET, HEAD'],
+  [/^\/sessions\/?$/, 'GET, HEAD, POST'],
+  [/^\/(requests|offersets|direct)\/?$/, 'POST'],
   [/^\/offersets\/[^/]+\/?$/, 'GET, HEAD'],
   [/^\/sessions\/[^/]+\/?$/, 'GET, HEAD, POST'],
-  [/^\/sessions\/[^/]+\/logs\/?$/, 'GET, HEAD'],
+  [/^\/sessions\/[^/]+\/(logs|history)\/?$/, 'GET, HEAD'],
+  [/^\/sites(\/[^/]+\/timeline)?\/?$/, 'GET, HEAD'],
+  [/^\/events\/?$/, 'GET, HEAD'],
   [/^\/sessions\/[^/]+\/outputs(\/.*)?$/, 'GET, HEAD'],
   [/^\/availability\/?$/, 'GET, HEAD'],
   [/^\/capabilities\/?$/, 'GET, HEAD'],
@@ -49,11 +56,14 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   app.use(availabilityRoute(api));
   app.use(capabilitiesRoute({ publicUrl: options.publicUrl, authenticated: options.authenticator.required }));
   app.use(apiDocsRoutes());
+  app.use(webPageRoutes(options.webRoot));
   const srcnet = srcnetRoutes(api, options);
   app.use(srcnet.probes);
   if (options.extraRoutes) app.use(options.extraRoutes);
   app.use(authenticate(options.authenticator));
   app.use(executionBrokerRoutes(api, options));
+  app.use(overviewRoutes(api, options));
+  app.use(eventsRoute(api, options));
   app.use(outputsRoutes(api, options));
   app.use(srcnet.api);
   app.use(notServed);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { Express } from 'express';
 import type { Worker } from 'bullmq';
@@ -12,7 +13,10 @@ import { SealedTokenVault } from '../auth/token-vault.js';
 import { bindExecutable } from '../broker/bind-executable.js';
 import { directExecution } from '../broker/direct-execution.js';
 import { provisionSession, queryProvision } from '../broker/provision-session.js';
+import { listSessions } from '../broker/list-sessions.js';
 import { getOfferSet, getSession } from '../broker/read-records.js';
+import { siteTimeline } from '../broker/site-timeline.js';
+import { watchSessions } from '../broker/watch-sessions.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
 import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs.js';
 import { updateSessionPhase } from '../broker/update-session.js';
@@ -23,6 +27,7 @@ import type { Config } from '../config/load-config.js';
 import type { AppOptions, BrokerApi } from '../http/broker-api.js';
 import { createApp } from '../http/create-app.js';
 import { composeBoundSession, composeOfferedSession, type BoundComponents } from '../protocol/offer-documents.js';
+import { sessionSlot } from '../protocol/session-slot.js';
 import { BullNegotiator } from '../queue/bull-negotiator.js';
 import { BullTimers } from '../queue/bull-timers.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
@@ -39,6 +44,7 @@ import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
 import { RedisSealedTokens } from '../store/redis-sealed-tokens.js';
+import { RedisSessionEvents } from '../store/redis-session-events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { BrokerMetrics, observeNegotiator } from '../observability/metrics.js';
 
@@ -59,8 +65,13 @@ export interface BrokerRuntime {
   app?: Express;
   api?: BrokerApi;
   config: Config;
+  /** The process begins to stop: event streams end now (requests in flight may still finish). */
+  beginShutdown(): void;
   close(): Promise<void>;
 }
+
+/** The built web page: dist/web of the package, whether this module runs from dist/ or src/ (tests). */
+const WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
 function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
   const byName = new Map(sites.map((site) => [site.name, site]));
@@ -82,13 +93,15 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const storeConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'eb-store' });
   const connections = [queueConnection, producerConnection, storeConnection];
   const closers: Array<() => Promise<unknown>> = [];
-  const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
+  const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs, slotOf: sessionSlot });
   const sites = siteDirectory(config.sites);
   const now = () => clock.now();
   // One issuer per process: its discovery and JWKS are shared by the API and the site workers.
   const issuer = config.auth.oidc ? new OidcIssuer(config.auth.oidc) : undefined;
   const vault: TokenVault = new SealedTokenVault(new TokenCipher(config.auth.tokenKey), new RedisSealedTokens(storeConnection, keys));
-  let runtime: BrokerRuntime = { config, close: async () => undefined };
+  const shutdown = new AbortController();
+  const beginShutdown = (): void => shutdown.abort();
+  let runtime: BrokerRuntime = { config, beginShutdown, close: async () => undefined };
   try {
     await storeConnection.ping();
     if (parts.timers) {
@@ -123,6 +136,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         queueCounts: async () => ({ ...(await negotiator.jobCounts()), ...(await timers.jobCounts()) }),
         liveWorkers: () => negotiator.workerCounts(siteNames),
       });
+      // One subscribing connection per API process, for every event stream it serves.
+      const events = new RedisSessionEvents(new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: `eb-events-${config.keyPrefix}` }), keys);
+      closers.push(() => events.close());
       const newId = () => randomUUID();
       const offersDeps: RequestOffersDeps = {
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers,
@@ -154,6 +170,13 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         },
         listSessionOutputs: (uuid, principal) => listSessionOutputs(outputsDeps, uuid, principal),
         sessionOutputFile: (uuid, segments, principal) => sessionOutputFile(outputsDeps, uuid, segments, principal),
+        listSessions: (query, principal) => listSessions({ clock, store }, query, principal),
+        listSites: async () => {
+          const live = await negotiator.liveSites(siteNames);
+          return config.sites.map((site) => ({ site, online: live.has(site.name) }));
+        },
+        siteTimeline: (site, window, principal) => siteTimeline({ clock, store, sites }, site, window, principal),
+        watchSessions: (principal, listener) => watchSessions(events, principal, listener),
         availability: async () => {
           if (!(await store.ping())) return { available: false, note: 'The broker cannot reach its Redis store' };
           const live = await negotiator.liveSites(config.sites.map((s) => s.name));
@@ -169,6 +192,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         logError: (error, context) => logger.error({ ...context, error: String((error as Error)?.stack ?? error) }, 'request failed'),
         logger,
         metrics,
+        webRoot: WEB_ROOT,
+        shutdown: shutdown.signal,
       });
       runtime = { ...runtime, app, api };
     }
@@ -176,7 +201,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     await closeAll(closers, connections);
     throw error;
   }
-  return { ...runtime, close: () => closeAll(closers, connections) };
+  return { ...runtime, close: () => { beginShutdown(); return closeAll(closers, connections); } };
 }
 
 /**

@@ -48,7 +48,8 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
   let stopping = false;
   // SIGTERM: stop taking connections, let the requests in flight finish (they may need the
   // workers and queues, so those close after), let each worker finish the step it is on, close
-  // the queues, exit 0. Requests still open after SHUTDOWN_GRACE (a followed log, say) are cut.
+  // the queues, exit 0. Event streams end at once; requests still open after SHUTDOWN_GRACE (a
+  // followed log, say) are cut.
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -61,6 +62,8 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
     const server = await listening;
     if (server) {
       const draining = new Promise<void>((done) => server.close(() => done()));
+      // Event streams are hints a client reads again elsewhere: they end now rather than hold the drain.
+      runtime.beginShutdown();
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
       await draining;

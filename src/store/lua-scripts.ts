@@ -9,16 +9,60 @@ import { CALENDAR_HELPERS } from './calendar-lua.js';
  */
 
 /**
- * Counting sessions by phase for /metrics, in the same step as the change: `<prefix>:stats` holds
- * `phase:<PHASE>` (sessions in that phase now; for terminal phases, sessions that ever ended
- * there, since ended sessions are deleted after their retention), `offers` (offers ever made)
- * and `accepted` (offers ever accepted).
+ * What every phase change does besides the change itself, in the same step (so that none of it
+ * can be missed or seen half done):
+ * - counts sessions by phase for /metrics: `<prefix>:stats` holds `phase:<PHASE>` (sessions in
+ *   that phase now; for terminal phases, sessions that ever ended there, since ended sessions are
+ *   deleted after their retention), `offers` (offers ever made) and `accepted` (offers ever accepted);
+ * - records the change in the session's `history` field ("PHASE ms,PHASE ms,...");
+ * - publishes a notice (uuid, owner, site, phase, time: nothing else) on
+ *   `<prefix>:session-events`, which each API process fans out to its event streams.
+ * indexed() puts a new session in the indexes that list it: `<prefix>:sessions-by-time` and
+ * `<prefix>:sessions-of:<owner>` (sorted sets of "<created, 15 digits>:<uuid>" at score 0, read
+ * newest first by lex range), and `<prefix>:reservations:<site>` (uuids scored by the start of their
+ * hold; `<prefix>:reservation-spans` keeps each site's longest hold, which bounds an overlap query);
+ * finish() takes an ended session off its site's reservations. Entries of sessions past their
+ * retention are dropped when a reader meets them, and a few of the oldest on every insert.
  */
-export const STATS_HELPERS = `
-local function moved(prefix, from, to)
+export const PHASE_HELPERS = `
+local function notify(prefix, id, phase, now)
+  local about = redis.call('HMGET', prefix .. ':session:' .. id, 'owner', 'site')
+  redis.call('PUBLISH', prefix .. ':session-events',
+    cjson.encode({ uuid = id, owner = about[1] or '', site = about[2] or '', phase = phase, at = tonumber(now) }))
+end
+local function moved(prefix, id, from, to, now)
   local stats = prefix .. ':stats'
   if from then redis.call('HINCRBY', stats, 'phase:' .. from, -1) end
   redis.call('HINCRBY', stats, 'phase:' .. to, 1)
+  local key = prefix .. ':session:' .. id
+  local history = redis.call('HGET', key, 'history')
+  redis.call('HSET', key, 'history', (history and (history .. ',') or '') .. to .. ' ' .. now)
+  notify(prefix, id, to, now)
+end
+local TERMINAL = { REJECTED = true, EXPIRED = true, COMPLETED = true, FAILED = true, CANCELLED = true }
+-- Drops the oldest entries of an index while their session is gone (or, dropEnded, has ended).
+local function trimOldest(prefix, index, uuidAt, dropEnded)
+  for _, member in ipairs(redis.call('ZRANGE', index, 0, 1)) do
+    local phase = redis.call('HGET', prefix .. ':session:' .. string.sub(member, uuidAt), 'phase')
+    if phase and not (dropEnded and TERMINAL[phase]) then return end
+    redis.call('ZREM', index, member)
+  end
+end
+local function indexed(prefix, id)
+  local f = redis.call('HMGET', prefix .. ':session:' .. id, 'created', 'owner', 'site', 'holdstart', 'holdend', 'phase')
+  local created = f[1] or '0'
+  local entry = string.rep('0', 15 - #created) .. created .. ':' .. id
+  for _, index in ipairs({ prefix .. ':sessions-by-time', prefix .. ':sessions-of:' .. (f[2] or '') }) do
+    redis.call('ZADD', index, 0, entry)
+    trimOldest(prefix, index, 17, false)
+  end
+  if f[4] and f[5] and not TERMINAL[f[6]] then
+    local reservations = prefix .. ':reservations:' .. (f[3] or '')
+    redis.call('ZADD', reservations, f[4], id)
+    trimOldest(prefix, reservations, 1, true)
+    local spans, span = prefix .. ':reservation-spans', tonumber(f[5]) - tonumber(f[4])
+    if span > tonumber(redis.call('HGET', spans, f[3] or '') or '0') then redis.call('HSET', spans, f[3] or '', span) end
+  end
 end
 `;
 
@@ -27,12 +71,13 @@ end
  * session also deletes the user's sealed token (kept for sites that act for the user): every
  * terminal phase change goes through finish(), so no token outlives its session.
  */
-const HELPERS = `${CALENDAR_HELPERS}${STATS_HELPERS}
+const HELPERS = `${CALENDAR_HELPERS}${PHASE_HELPERS}
 local prefix = ARGV[1]
 local function finish(id, phase, now, note, retention)
   local key = prefix .. ':session:' .. id
-  moved(prefix, redis.call('HGET', key, 'phase'), phase)
+  moved(prefix, id, redis.call('HGET', key, 'phase'), phase, now)
   redis.call('HSET', key, 'phase', phase, 'modified', now)
+  redis.call('ZREM', prefix .. ':reservations:' .. (redis.call('HGET', key, 'site') or ''), id)
   redis.call('RPUSH', key .. ':messages', note)
   release(prefix, id)
   redis.call('DEL', key .. ':token')
@@ -62,7 +107,7 @@ if target ~= 'ACCEPTED' then
   finish(id, target, now, note, retention)
   return 'done'
 end
-moved(prefix, phase, 'ACCEPTED')
+moved(prefix, id, phase, 'ACCEPTED', now)
 redis.call('HINCRBY', prefix .. ':stats', 'accepted', 1)
 redis.call('HSET', key, 'phase', 'ACCEPTED', 'modified', now)
 if ARGV[10] and ARGV[10] ~= '' then redis.call('HSET', key, 'bindby', ARGV[10], 'provision', ARGV[11]) end
@@ -108,11 +153,11 @@ return 1
 `;
 
 /** A service-driven phase change. ARGV: prefix, id, from, to, now, note. Returns 1 when it moved. */
-export const ADVANCE = `${STATS_HELPERS}
+export const ADVANCE = `${PHASE_HELPERS}
 local prefix, id, from, to, now, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local key = prefix .. ':session:' .. id
 if redis.call('HGET', key, 'phase') ~= from then return 0 end
-moved(prefix, from, to)
+moved(prefix, id, from, to, now)
 redis.call('HSET', key, 'phase', to, 'modified', now)
 redis.call('RPUSH', key .. ':messages', note)
 return 1
@@ -123,7 +168,7 @@ return 1
  * ARGV: prefix, retention, offer set uuid, then field/value pairs of the offer set up to the
  * marker '--', then for each session: uuid, count of field/value pairs, the pairs.
  */
-export const SAVE_OFFER_SET = `${STATS_HELPERS}
+export const SAVE_OFFER_SET = `${PHASE_HELPERS}
 local prefix, retention = ARGV[1], ARGV[2]
 local key = prefix .. ':offerset:' .. ARGV[3]
 local i = 4
@@ -136,15 +181,19 @@ redis.call('HSET', key, unpack(fields))
 redis.call('PEXPIRE', key, retention)
 i = i + 1
 while i <= #ARGV do
-  local session = prefix .. ':session:' .. ARGV[i]
+  local id = ARGV[i]
+  local session = prefix .. ':session:' .. id
   local count = tonumber(ARGV[i + 1])
   local before = redis.call('HGET', session, 'phase')
   redis.call('HSET', session, unpack(ARGV, i + 2, i + 1 + 2 * count))
   redis.call('PEXPIRE', session, retention)
   local after = redis.call('HGET', session, 'phase')
   if after and after ~= before then
-    moved(prefix, before, after)
-    if not before then redis.call('HINCRBY', prefix .. ':stats', 'offers', 1) end
+    moved(prefix, id, before, after, redis.call('HGET', session, 'created') or '0')
+    if not before then
+      redis.call('HINCRBY', prefix .. ':stats', 'offers', 1)
+      indexed(prefix, id)
+    end
   end
   i = i + 2 + 2 * count
 end
@@ -197,8 +246,9 @@ return {redis.call('GETRANGE', key, from - first, -1), written, skipped}
 
 /**
  * Binds an executable to a session accepted to wait for one. ARGV: prefix, id, now, doc, note,
- * retention, expiredNote. A session past its bindBy expires here, capacity released, as the timer
- * would. Returns done, not-found, not-provision, bound (a job was bound already), expired or ended.
+ * retention, expiredNote, slot (the bound document's schedule and size, JSON, or ''). A session
+ * past its bindBy expires here, capacity released, as the timer would. Returns done, not-found,
+ * not-provision, bound (a job was bound already), expired or ended.
  */
 export const BIND = `${HELPERS}
 local id, now, doc, note, retention, expiredNote = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -216,6 +266,8 @@ if now >= tonumber(bindby) then
 end
 redis.call('RPUSH', key .. ':messages', note)
 redis.call('HSET', key, 'doc', doc, 'bound', now, 'modified', now)
+if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', key, 'slot', ARGV[8]) end
+notify(prefix, id, phase, now)
 return 'done'
 `;
 

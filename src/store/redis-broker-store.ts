@@ -1,7 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
-import type { BindResult, BrokerStore, LogChunk, OfferSetRecord, ProvisionState, SessionRecord, TransitionOutcome, WireDocument } from '../broker/ports.js';
+import type {
+  BindResult, BrokerStore, LogChunk, OfferSetRecord, PhaseChange, ProvisionState, SessionIndexPage, SessionListing, SessionRecord, SessionSlot,
+  TransitionOutcome, WireDocument,
+} from '../broker/ports.js';
+import { isSessionPhase } from '../domain/phases.js';
 import { makeMessage, offerExpiredNote, stamp, unboundExpiredNote } from '../domain/messages.js';
 import type { RedisKeys } from './redis-keys.js';
 import { brokerScripts, bufferScript } from './redis-scripts.js';
@@ -9,7 +13,12 @@ import { brokerScripts, bufferScript } from './redis-scripts.js';
 export interface StoreOptions {
   /** How long finished offer sets and sessions stay readable. */
   retentionMs: number;
+  /** A session document's schedule and size (protocol/ reads the wire shape), kept beside it for lists and timelines. */
+  slotOf: (document: WireDocument) => SessionSlot | undefined;
 }
+
+/** The fields a listing reads of a session's hash, in this order. */
+const LISTING_FIELDS = ['phase', 'offerset', 'site', 'owner', 'created', 'modified', 'expires', 'slot', 'bindby', 'bound'] as const;
 
 const json = (value: unknown): string => JSON.stringify(value);
 
@@ -37,7 +46,11 @@ export class RedisBrokerStore implements BrokerStore {
       '--',
     ];
     for (const session of sessions) {
-      args.push(session.uuid, 9,
+      // The slot, and the bounds of the capacity it holds, for the indexes the Lua step keeps.
+      const slot = this.options.slotOf(session.document);
+      const slotFields = slot ? ['slot', json(slot), 'holdstart', slot.preparing.start, 'holdend', slot.releasing.end] : [];
+      args.push(session.uuid, 9 + slotFields.length / 2,
+        ...slotFields,
         'phase', session.phase,
         'offerset', session.offerSetUuid,
         'site', session.site,
@@ -105,7 +118,9 @@ export class RedisBrokerStore implements BrokerStore {
   }
 
   async bindExecutable(uuid: string, now: number, document: WireDocument, note: Message): Promise<BindResult> {
-    return (await this.scripts.ebBind(this.keys.prefix, uuid, now, json(document), json(note), this.options.retentionMs, json(unboundExpiredNote(now)))) as BindResult;
+    const slot = this.options.slotOf(document);
+    return (await this.scripts.ebBind(this.keys.prefix, uuid, now, json(document), json(note), this.options.retentionMs, json(unboundExpiredNote(now)),
+      slot ? json(slot) : '')) as BindResult;
   }
 
   async expireUnbound(uuid: string, now: number, note: Message): Promise<boolean> {
@@ -152,6 +167,41 @@ export class RedisBrokerStore implements BrokerStore {
     return { bytes, next: Number(next.toString()), skipped: Number(skipped.toString()) };
   }
 
+  async sessionIndexPage(query: { owner?: string; after?: string; count: number }): Promise<SessionIndexPage> {
+    const index = query.owner === undefined ? this.keys.sessionsByTime : this.keys.sessionsOf(query.owner);
+    // Entries are "<created, 15 digits>:<uuid>" at one score: a lex range reads them newest first.
+    const entries = await this.redis.zrange(index, query.after ? `(${query.after}` : '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, query.count);
+    const found = await this.listings(entries.map((entry) => entry.slice(16)));
+    const gone = entries.filter((_, i) => !found[i]);
+    // An entry is the same in everyone's index and its owner's: gone from one, gone from both.
+    // (Read from everyone's, an owner is no longer known: the owner's is trimmed when read.)
+    if (gone.length) await this.redis.multi().zrem(index, ...gone).zrem(this.keys.sessionsByTime, ...gone).exec();
+    return {
+      sessions: entries.flatMap((position, i) => (found[i] ? [{ session: found[i], position }] : [])),
+      ...(entries.length ? { last: entries[entries.length - 1] } : {}),
+      more: entries.length === query.count,
+    };
+  }
+
+  async siteReservations(site: string, from: number, to: number, max: number): Promise<{ sessions: SessionListing[]; truncated: boolean }> {
+    // A hold overlapping [from, to] starts at or before `to`, and no earlier than `from` less the
+    // site's longest hold.
+    const span = Number((await this.redis.hget(this.keys.reservationSpans, site)) ?? 0);
+    const ids = await this.redis.zrangebyscore(this.keys.reservations(site), from - span, to, 'LIMIT', 0, max + 1);
+    const found = await this.listings(ids.slice(0, max));
+    const gone = ids.slice(0, max).filter((_, i) => !found[i]);
+    if (gone.length) await this.redis.zrem(this.keys.reservations(site), ...gone);
+    return { sessions: found.filter((listing): listing is SessionListing => listing !== undefined), truncated: ids.length > max };
+  }
+
+  private async listings(uuids: readonly string[]): Promise<Array<SessionListing | undefined>> {
+    if (uuids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const uuid of uuids) pipeline.hmget(this.keys.session(uuid), ...LISTING_FIELDS);
+    const replies = (await pipeline.exec()) ?? [];
+    return uuids.map((uuid, i) => toListing(uuid, replies[i]?.[1] as Array<string | null> | undefined));
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.redis.ping()) === 'PONG';
@@ -177,6 +227,34 @@ function toSession(uuid: string, fields: Record<string, string> | undefined, mes
     ...(fields.run ? { run: JSON.parse(fields.run) as SessionRecord['run'] } : {}),
     owner: fields.owner ?? '',
     ...(fields.bindby && fields.provision ? { provision: provisionOf(fields) } : {}),
+    ...(fields.history ? { history: historyOf(fields.history) } : {}),
+  };
+}
+
+/** "PHASE ms,PHASE ms" (written by the Lua helper moved()) -> the changes. */
+function historyOf(text: string): PhaseChange[] {
+  const changes: PhaseChange[] = [];
+  for (const item of text.split(',')) {
+    const [phase = '', at = ''] = item.split(' ');
+    if (isSessionPhase(phase) && at) changes.push({ phase, at: Number(at) });
+  }
+  return changes;
+}
+
+function toListing(uuid: string, values: Array<string | null> | undefined): SessionListing | undefined {
+  const [phase, offerSet, site, owner, created, modified, expires, slot, bindBy, bound] = values ?? [];
+  if (!phase || !isSessionPhase(phase)) return undefined;
+  return {
+    uuid,
+    offerSetUuid: offerSet ?? '',
+    site: site ?? '',
+    phase,
+    owner: owner ?? '',
+    created: Number(created),
+    modified: Number(modified),
+    expires: Number(expires),
+    ...(slot ? { slot: JSON.parse(slot) as SessionSlot } : {}),
+    ...(bindBy ? { provision: { bindBy: Number(bindBy), ...(bound ? { boundAt: Number(bound) } : {}) } } : {}),
   };
 }
 

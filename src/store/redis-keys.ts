@@ -13,10 +13,18 @@ export interface RedisKeys {
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
-  /** Counts for /metrics, kept by the Lua scripts (lua-scripts.ts STATS_HELPERS). */
+  /** Counts for /metrics, kept by the Lua scripts (lua-scripts.ts PHASE_HELPERS). */
   stats: string;
   /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
   negotiationReplies(processId: string): string;
+  /** Every session, and each owner's, newest first (lua-scripts.ts PHASE_HELPERS, indexed()). */
+  sessionsByTime: string;
+  sessionsOf(owner: string): string;
+  /** The sessions holding capacity on a site, by the start of their hold, and each site's longest hold. */
+  reservations(site: string): string;
+  reservationSpans: string;
+  /** The pub/sub channel (not a key) of phase-change notices, fanned out to event streams. */
+  sessionEvents: string;
   /** The prefix BullMQ puts before its own keys. */
   bullPrefix: string;
 }
@@ -34,6 +42,11 @@ export function redisKeys(prefix: string): RedisKeys {
     siteWorkers: (site) => `${prefix}:workers:${site}`,
     stats: `${prefix}:stats`,
     negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
+    sessionsByTime: `${prefix}:sessions-by-time`,
+    sessionsOf: (owner) => `${prefix}:sessions-of:${owner}`,
+    reservations: (site) => `${prefix}:reservations:${site}`,
+    reservationSpans: `${prefix}:reservation-spans`,
+    sessionEvents: `${prefix}:session-events`,
     bullPrefix: `${prefix}:bull`,
   };
 }

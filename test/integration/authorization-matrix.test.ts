@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Response } from 'supertest';
 import { provisionId, sessionOfProvision } from '../../src/protocol/srcnet/srcnet-ids.js';
 import { oidcEnv, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
+import { openEventStream } from '../support/event-stream.js';
 import { smallQuery } from '../support/srcnet.js';
 import { demoSite, dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
 
@@ -89,6 +90,7 @@ describe('authorization matrix', () => {
     { endpoint: 'GET /sessions/{uuid}', call: (a, ids) => as(a, 'get', `/sessions/${ids.session}`), operator: 200 },
     { endpoint: 'HEAD /sessions/{uuid}', call: (a, ids) => as(a, 'head', `/sessions/${ids.session}`), operator: 200 },
     { endpoint: 'GET /sessions/{uuid}/logs', call: (a, ids) => as(a, 'get', `/sessions/${ids.session}/logs`), operator: 200 },
+    { endpoint: 'GET /sessions/{uuid}/history', call: (a, ids) => as(a, 'get', `/sessions/${ids.session}/history`), operator: 200 },
     { endpoint: 'POST /sessions/{uuid} ACCEPTED', call: (a, ids) => as(a, 'post', `/sessions/${ids.session}`, update('ACCEPTED')), operator: 403, changes: true },
     { endpoint: 'POST /sessions/{uuid} REJECTED', call: (a, ids) => as(a, 'post', `/sessions/${ids.session}`, update('REJECTED')), operator: 403, changes: true },
     { endpoint: 'POST /sessions/{uuid} CANCELLED (offered)', call: (a, ids) => as(a, 'post', `/sessions/${ids.session}`, update('CANCELLED')), operator: 200, changes: true },
@@ -138,6 +140,84 @@ describe('authorization matrix', () => {
       await as('olga', 'get', location).expect(200);
       if (location.startsWith('/sessions/')) await as(owner, 'post', location, update('CANCELLED')).expect(200);
     }
+  });
+
+  describe('the overview resources', () => {
+    const uuids = (body: Doc): string[] => (body.sessions as Doc[]).map((item) => item.uuid as string);
+
+    it('GET /sessions lists each user\'s own sessions only, the operator\'s everyone\'s (or one owner\'s), nobody\'s without a token', async () => {
+      const alices = await prepared('alice', 'offered');
+      const bobs = await prepared('bob', 'offered');
+      await as('nobody', 'get', '/sessions').expect(401);
+      const alice = (await as('alice', 'get', '/sessions?limit=1000').expect(200)).body as Doc;
+      expect(uuids(alice)).toContain(alices.session);
+      expect(uuids(alice)).not.toContain(bobs.session);
+      expect(new Set((alice.sessions as Doc[]).map((item) => item.owner))).toEqual(new Set(['alice']));
+      const bob = (await as('bob', 'get', '/sessions?limit=1000').expect(200)).body as Doc;
+      expect(uuids(bob)).toContain(bobs.session);
+      expect(uuids(bob)).not.toContain(alices.session);
+      const olga = (await as('olga', 'get', '/sessions?limit=1000').expect(200)).body as Doc;
+      expect(uuids(olga)).toEqual(expect.arrayContaining([alices.session, bobs.session]));
+      expect(uuids((await as('olga', 'get', '/sessions?owner=bob&limit=1000').expect(200)).body)).toEqual(uuids(bob));
+      // A user may name themselves, and no one else (whether that user exists or not).
+      expect(uuids((await as('alice', 'get', '/sessions?owner=alice&limit=1000').expect(200)).body)).toEqual(uuids(alice));
+      for (const owner of ['bob', 'olga', 'someone-who-never-came']) {
+        expect((await as('alice', 'get', `/sessions?owner=${owner}`).expect(403)).body.code).toBe('forbidden');
+      }
+    });
+
+    it('GET /sites answers each user and the operator alike, and nobody without a token', async () => {
+      await as('nobody', 'get', '/sites').expect(401);
+      const answers = await Promise.all((['alice', 'bob', 'olga'] as const).map(async (actor) => (await as(actor, 'get', '/sites').expect(200)).body));
+      expect(answers[1]).toEqual(answers[0]);
+      expect(answers[2]).toEqual(answers[0]);
+    });
+
+    it('GET /sites/{name}/timeline names a user\'s own reservations, shows others\' without who or what, and names all for the operator', async () => {
+      const alices = await prepared('alice', 'offered');
+      const bobs = await prepared('bob', 'offered');
+      const path = `/sites/demo/timeline?from=${new Date(Date.now() - 3600_000).toISOString()}`;
+      await as('nobody', 'get', path).expect(401);
+      const seen = async (actor: Actor): Promise<Doc[]> => (await as(actor, 'get', path).expect(200)).body.reservations as Doc[];
+      const named = (entries: Doc[]) => entries.filter((entry) => entry.session).map((entry) => entry.session.uuid as string);
+      const alice = await seen('alice');
+      expect(named(alice)).toContain(alices.session);
+      expect(named(alice)).not.toContain(bobs.session);
+      expect(new Set(alice.filter((entry) => entry.session).map((entry) => entry.session.owner))).toEqual(new Set(['alice']));
+      const olga = await seen('olga');
+      expect(named(olga)).toEqual(expect.arrayContaining([alices.session, bobs.session]));
+      expect(olga.every((entry) => entry.session)).toBe(true);
+      // Bob's offer is on Alice's timeline all the same (it holds capacity), anonymised: its phase,
+      // schedule and size, nothing that says whose or what it is.
+      const bobsEntry = olga.find((entry) => entry.session.uuid === bobs.session)!;
+      const { session: _session, ...anonymous } = bobsEntry;
+      expect(alice).toContainEqual(anonymous);
+      expect(alice.length).toBe(olga.length);
+      expect(JSON.stringify(alice)).not.toContain(bobs.session);
+      expect(JSON.stringify(alice)).not.toContain('bob');
+    });
+
+    it('GET /events streams each user\'s own notices only, the operator\'s everyone\'s, and nothing without a token', async () => {
+      expect((await fetch(`${broker.baseUrl}/events`)).status).toBe(401);
+      const streams = Object.fromEntries(await Promise.all((['alice', 'bob', 'olga'] as const).map(async (actor) =>
+        [actor, await openEventStream(`${broker.baseUrl}/events`, { Authorization: `Bearer ${tokens[actor]}` })] as const)));
+      try {
+        for (const stream of Object.values(streams)) await stream.waitFor((event) => event.event === 'ready');
+        const alices = await prepared('alice', 'offered');
+        const bobs = await prepared('bob', 'offered');
+        const offered = (uuid: string) => (event: { event: string; data: string }) => event.event === 'session' && JSON.parse(event.data).uuid === uuid;
+        await streams.olga!.waitFor(offered(alices.session));
+        await streams.olga!.waitFor(offered(bobs.session));
+        await streams.alice!.waitFor(offered(alices.session));
+        await streams.bob!.waitFor(offered(bobs.session));
+        await new Promise((r) => setTimeout(r, 200)); // time for any stray notice to arrive
+        const owners = (actor: 'alice' | 'bob') => new Set(streams[actor]!.events.filter((event) => event.event === 'session').map((event) => JSON.parse(event.data).owner));
+        expect(owners('alice')).toEqual(new Set(['alice']));
+        expect(owners('bob')).toEqual(new Set(['bob']));
+      } finally {
+        for (const stream of Object.values(streams)) stream.close();
+      }
+    });
   });
 
   it.each([['/availability'], ['/capabilities']])('GET %s answers anyone, without a token', async (path) => {

@@ -8,6 +8,7 @@ import { Queue } from 'bullmq';
 import { JOB, jobId, siteQueueName } from '../../src/queue/queue-names.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { stageItem } from '../../src/sites/stage-files.js';
+import { sessionSlot } from '../../src/protocol/session-slot.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
@@ -322,7 +323,7 @@ describe('sessions that run', () => {
 
   it('keeps the tail of a long log and says how much of it a follower missed', async () => {
     const keys = redisKeys(broker.config.keyPrefix);
-    const store = new RedisBrokerStore(broker.redis, keys, { retentionMs: 60_000 });
+    const store = new RedisBrokerStore(broker.redis, keys, { retentionMs: 60_000, slotOf: sessionSlot });
     await store.appendLog('tail-test', 'abc', 4);
     await store.appendLog('tail-test', 'déf', 4);
     expect(await store.getLog('tail-test')).toBe(Buffer.from('abcdéf').subarray(-4).toString());

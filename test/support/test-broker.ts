@@ -87,6 +87,7 @@ export async function startTestBroker(options: { config?: Partial<Config>; env?:
     heldNow: (resource = 'cores', site = 'demo') =>
       new RedisCapacityLedger(redis, redisKeys(config.keyPrefix)).usageAt(site, resource, Math.floor(Date.now() / BUCKET_MS)),
     async close() {
+      runtime.beginShutdown(); // event streams end, as in a real stop
       await new Promise((done) => server.close(done));
       await runtime.close();
       await deleteKeys(redis, config.keyPrefix);

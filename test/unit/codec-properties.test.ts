@@ -11,9 +11,10 @@
  */
 import fc from 'fast-check';
 import { decodeBody, encodeBody, type DocumentType, type Format } from '../../src/protocol/codecs/body-codec.js';
+import type { ListingType } from '../../src/protocol/codecs/document-types.js';
 import { xmlShapes, type PropertyShape } from '../../src/protocol/schema-files.js';
 
-type DocType = Exclude<DocumentType, 'Problem'>;
+type DocType = Exclude<DocumentType, 'Problem' | ListingType>;
 const DOCUMENT_TYPES: readonly DocType[] = ['ExecutionRequest', 'OfferSetResponse', 'AbstractExecutionSession', 'AbstractUpdate'];
 const FORMATS: readonly Format[] = ['json', 'xml', 'yaml'];
 const ROOT_ELEMENT: Record<DocType, string> = {

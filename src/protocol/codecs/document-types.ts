@@ -4,6 +4,10 @@ export type DocumentType =
   | 'AbstractUpdate'
   | 'OfferSetResponse'
   | 'AbstractExecutionSession'
-  | 'Problem';
+  | 'Problem'
+  | ListingType;
+
+/** The broker's own documents (listings, timelines, histories), outside the v1.0 schema. */
+export type ListingType = 'SessionList' | 'SiteList' | 'SiteTimeline' | 'SessionHistory';
 
 export type Format = 'json' | 'xml' | 'yaml';

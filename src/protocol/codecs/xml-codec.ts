@@ -4,7 +4,7 @@ import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import { BrokerError } from '../../domain/errors.js';
 import { setOwn } from '../own-property.js';
 import { concreteType, xmlShapes, type PropertyShape } from '../schema-files.js';
-import type { DocumentType } from './document-types.js';
+import type { DocumentType, ListingType } from './document-types.js';
 
 /**
  * XML as the ExecutionBroker schema names it (unqualified names, no namespace): roots
@@ -16,7 +16,7 @@ import type { DocumentType } from './document-types.js';
  * booleans and single-item arrays.
  */
 
-const ROOT_OF: Record<Exclude<DocumentType, 'Problem'>, string> = {
+const ROOT_OF: Record<Exclude<DocumentType, 'Problem' | ListingType>, string> = {
   ExecutionRequest: 'offers-request',
   OfferSetResponse: 'offers-response',
   AbstractExecutionSession: 'execution',
@@ -24,6 +24,19 @@ const ROOT_OF: Record<Exclude<DocumentType, 'Problem'>, string> = {
 };
 
 const PROBLEM_NAMESPACE = 'urn:ietf:rfc:7807';
+
+/**
+ * The broker's own documents have no schema shapes: every array is wrapped in an element named
+ * after it, its items named as listed here (`<sessions><session>...</session></sessions>`).
+ */
+const LISTING_ROOTS: Record<ListingType, string> = {
+  SessionList: 'session-list', SiteList: 'site-list', SiteTimeline: 'site-timeline', SessionHistory: 'session-history',
+};
+const LISTING_ITEMS: Record<string, string> = {
+  sessions: 'session', sites: 'site', reservations: 'reservation', history: 'change', executables: 'executable',
+  architectures: 'architecture', operatingSystems: 'operatingSystem', dataSchemes: 'scheme', locations: 'location', storage: 'element',
+};
+const isListing = (type: DocumentType): type is ListingType => Object.hasOwn(LISTING_ROOTS, type);
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -61,12 +74,12 @@ export function decodeXml(text: string, type: DocumentType): unknown {
   const roots = Object.keys(tree).filter((key) => key !== '#text');
   if (roots.length !== 1 || Array.isArray(tree[roots[0] as string])) throw new BrokerError('malformed-body', { detail: 'An XML document must have exactly one root element' });
   const rootName = roots[0] as string;
-  const expected = type === 'Problem' ? 'problem' : ROOT_OF[type];
+  const expected = type === 'Problem' ? 'problem' : isListing(type) ? LISTING_ROOTS[type] : ROOT_OF[type];
   if (type !== 'AbstractUpdate' && rootName !== expected) {
     throw new BrokerError('malformed-body', { detail: `Expected the root element <${expected}>, found <${rootName}>` });
   }
   const root = tree[rootName] as XmlNode;
-  return type === 'Problem' ? genericValue(root) : objectValue(root, type);
+  return type === 'Problem' || isListing(type) ? genericValue(root) : objectValue(root, type);
 }
 
 /** Element name -> property, for arrays whose items are named otherwise (connectors -> connector). */
@@ -190,6 +203,8 @@ export function encodeXml(value: unknown, type: DocumentType): string {
   if (type === 'Problem') {
     const root = doc.ele(PROBLEM_NAMESPACE, 'problem');
     writeGeneric(root, value as Record<string, unknown>, PROBLEM_NAMESPACE);
+  } else if (isListing(type)) {
+    writeListing(doc.ele(LISTING_ROOTS[type]), value as Record<string, unknown>);
   } else {
     writeObject(doc.ele(ROOT_OF[type]), value as Record<string, unknown>, type);
   }
@@ -244,6 +259,27 @@ function writeUnknown(parent: XMLBuilder, key: string, value: unknown, namespace
 function writeGeneric(element: XMLBuilder, value: Record<string, unknown>, namespace?: string): void {
   for (const [key, child] of Object.entries(value)) {
     if (child !== undefined && child !== null) writeUnknown(element, key, child, namespace);
+  }
+}
+
+/** A listing's object: keys that are no XML name (a GPU model, say) become `<entry key="...">`. */
+function writeListing(element: XMLBuilder, value: Record<string, unknown>): void {
+  for (const [key, child] of Object.entries(value)) {
+    if (child === undefined || child === null) continue;
+    const named = safeElementName(key) && key !== 'entry';
+    const item = (parent: XMLBuilder, name: string, inner: unknown): void => {
+      const node = parent.ele(name);
+      if (name === 'entry' && !named) node.att('key', xmlAttr(key));
+      if (isRecord(inner)) writeListing(node, inner);
+      else node.txt(xmlText(inner));
+    };
+    if (Array.isArray(child)) {
+      const wrapper = element.ele(named ? key : 'entry');
+      if (!named) wrapper.att('key', xmlAttr(key));
+      for (const inner of child) item(wrapper, LISTING_ITEMS[key] ?? 'item', inner);
+    } else {
+      item(element, named ? key : 'entry', child);
+    }
   }
 }
 

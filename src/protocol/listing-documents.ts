@@ -1,0 +1,125 @@
+import type { SessionPage } from '../broker/list-sessions.js';
+import type { SessionListing, SessionRecord, SessionSlot, Span } from '../broker/ports.js';
+import type { SiteTimeline } from '../broker/site-timeline.js';
+import { formatDuration, formatInstant, formatStartInterval } from '../domain/iso8601.js';
+import type { SiteProfile } from '../domain/site-profile.js';
+import { encodeCursor } from './listing-query.js';
+
+/**
+ * The documents of the overview resources (sessions listed, sites, a site's timeline, a session's
+ * phase history): the broker's own, beside the v1.0 ones. Instants are ISO 8601 in UTC, durations
+ * ISO 8601, memory and storage in GiB. schemas/openapi-paths.yaml describes each.
+ */
+type Doc = Record<string, unknown>;
+
+export interface ListingContext { baseUrl: string }
+
+const amounts = (slot: Omit<SessionSlot, 'name'>): Doc => ({
+  cores: slot.cores,
+  memoryGiB: slot.memoryGiB,
+  ...(slot.gpu ? { gpu: { model: slot.gpu.model, count: slot.gpu.count } } : {}),
+});
+
+/** The schedule as the session document writes it (start and duration of each phase). */
+function schedule(slot: SessionSlot): Doc {
+  return {
+    preparing: { start: formatInstant(slot.preparing.start), duration: formatDuration(slot.preparing.end - slot.preparing.start) },
+    available: { start: formatStartInterval(slot.available.start, slot.available.latestStart - slot.available.start), duration: formatDuration(slot.available.end - slot.available.start) },
+    releasing: { start: formatInstant(slot.releasing.start), duration: formatDuration(slot.releasing.end - slot.releasing.start) },
+  };
+}
+
+const span = (value: Span): Doc => ({ start: formatInstant(value.start), end: formatInstant(value.end) });
+
+function sessionItem(session: SessionListing, context: ListingContext): Doc {
+  return {
+    uuid: session.uuid,
+    ...(session.slot?.name ? { name: session.slot.name } : {}),
+    url: `${context.baseUrl}/sessions/${session.uuid}`,
+    phase: session.phase,
+    site: session.site,
+    owner: session.owner,
+    offerset: session.offerSetUuid,
+    created: formatInstant(session.created),
+    modified: formatInstant(session.modified),
+    ...(session.phase === 'OFFERED' ? { expires: formatInstant(session.expires) } : {}),
+    ...(session.slot ? { schedule: schedule(session.slot), ...amounts(session.slot) } : {}),
+  };
+}
+
+/** `GET /sessions`: the page, and `next` (pass it back as `cursor`) when there may be more. */
+export function renderSessionList(page: SessionPage, context: ListingContext): Doc {
+  return {
+    sessions: page.sessions.map((session) => sessionItem(session, context)),
+    ...(page.next ? { next: encodeCursor(page.next) } : {}),
+  };
+}
+
+/** What a client may know of a site: its size, limits and what it runs; nothing of how (executors, credentials, paths). */
+function siteItem(site: SiteProfile, online: boolean): Doc {
+  return {
+    name: site.name,
+    online,
+    cores: site.cores,
+    memoryGiB: site.memoryGiB,
+    scratchGiB: site.scratchGiB,
+    gpus: { ...site.gpus },
+    limits: {
+      cores: site.maxCoresPerSession,
+      memoryGiB: site.maxMemoryGiBPerSession,
+      duration: formatDuration(site.maxDurationMs),
+      horizon: formatDuration(site.horizonMs),
+    },
+    preparation: formatDuration(site.preparationMs),
+    releasing: formatDuration(site.releasingMs),
+    executables: site.executableKinds.map((kind) => kind.replace(/^executable\//, '')),
+    architectures: [...site.architectures],
+    operatingSystems: [...site.operatingSystems],
+    dataSchemes: [...site.dataSchemes],
+    locations: [...site.locations],
+    storage: site.storageElements.map((element) => ({ name: element.name, local: element.local })),
+  };
+}
+
+/** `GET /sites`: every site, and whether a worker of it runs now. */
+export function renderSiteList(sites: ReadonlyArray<{ site: SiteProfile; online: boolean }>): Doc {
+  return { sites: sites.map(({ site, online }) => siteItem(site, online)) };
+}
+
+/** `GET /sites/{name}/timeline`: the site's capacity and the reservations over the window. */
+export function renderTimeline(timeline: SiteTimeline, context: ListingContext): Doc {
+  const { site } = timeline;
+  return {
+    site: site.name,
+    from: formatInstant(timeline.window.start),
+    to: formatInstant(timeline.window.end),
+    capacity: { cores: site.cores, memoryGiB: site.memoryGiB, gpus: { ...site.gpus } },
+    reservations: timeline.reservations.map((entry) => ({
+      phase: entry.phase,
+      start: formatInstant(entry.slot.preparing.start),
+      end: formatInstant(entry.slot.releasing.end),
+      preparing: span(entry.slot.preparing),
+      available: { ...span(entry.slot.available), latestStart: formatInstant(entry.slot.available.latestStart) },
+      releasing: span(entry.slot.releasing),
+      ...amounts(entry.slot),
+      ...(entry.session ? {
+        session: {
+          uuid: entry.session.uuid,
+          ...(entry.session.name ? { name: entry.session.name } : {}),
+          owner: entry.session.owner,
+          url: `${context.baseUrl}/sessions/${entry.session.uuid}`,
+        },
+      } : {}),
+    })),
+    ...(timeline.truncated ? { truncated: true } : {}),
+  };
+}
+
+/** `GET /sessions/{uuid}/history`: the phases the session has been in, oldest first. */
+export function renderHistory(session: SessionRecord): Doc {
+  return {
+    uuid: session.uuid,
+    phase: session.phase,
+    history: (session.history ?? []).map((change) => ({ phase: change.phase, at: formatInstant(change.at) })),
+  };
+}
