@@ -224,6 +224,14 @@ describe('authorization matrix', () => {
     for (const actor of ['nobody', 'alice', 'olga'] as const) expect((await as(actor, 'get', path)).status).toBe(200);
   });
 
+  it('serves the web page to anyone, without a token (it holds no data), and a missing asset as not found', async () => {
+    const page = await as('nobody', 'get', '/').expect(200);
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(page.text)?.[1];
+    expect(script).toBeDefined();
+    await as('nobody', 'get', script!).expect(200);
+    await as('nobody', 'get', '/assets/no-such-file.js').expect(404);
+  });
+
   it('answers 401, not 404, for an unknown path without a token, and 404 with one', async () => {
     await as('nobody', 'get', '/no/such/thing').expect(401);
     await as('alice', 'get', '/no/such/thing').expect(404);

@@ -1,0 +1,119 @@
+/**
+ * The request form's values and the ExecutionRequest (v1.0, JSON) they make. Pure: the form
+ * component keeps the values, this checks them and builds the document the API reads.
+ */
+export const V1_KINDS = 'https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds';
+
+export type ExecutableKind = 'docker-container' | 'singularity-container';
+
+export interface RequestFormValues {
+  name: string;
+  kind: ExecutableKind;
+  image: string;
+  /** Run by `/bin/sh -c`; empty: the image's own entrypoint and command. */
+  command: string;
+  coresMin: string;
+  coresMax: string;
+  memoryMin: string;
+  memoryMax: string;
+  /** 0 for none. */
+  gpuCount: string;
+  /** Empty: any model the site has. */
+  gpuModel: string;
+  /** An http(s) URL, mounted read-only at `dataPath`; empty for none. */
+  dataUrl: string;
+  dataPath: string;
+  /** `datetime-local` values (the browser's zone); both empty: as soon as possible. */
+  startAfter: string;
+  startBefore: string;
+  duration: string;
+  durationUnit: 'minutes' | 'hours';
+}
+
+export const DEFAULT_FORM: RequestFormValues = {
+  name: 'my-session',
+  kind: 'docker-container',
+  image: 'docker.io/library/busybox:1.36',
+  command: 'echo "hello from $(hostname)"; sleep 5; echo done',
+  coresMin: '1',
+  coresMax: '2',
+  memoryMin: '1',
+  memoryMax: '2',
+  gpuCount: '0',
+  gpuModel: '',
+  dataUrl: '',
+  dataPath: '/data/input',
+  startAfter: '',
+  startBefore: '',
+  duration: '10',
+  durationUnit: 'minutes',
+};
+
+export type FieldErrors = Partial<Record<keyof RequestFormValues, string>>;
+
+const whole = (text: string): number | undefined => (/^\s*\d+\s*$/.test(text) ? Number(text) : undefined);
+const amount = (text: string): number | undefined => (/^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : undefined);
+
+/** `datetime-local` text (no zone: the browser's) -> ms; `parseLocal` is the browser's reading of it. */
+export type LocalTimeReader = (text: string) => number;
+
+function range(values: RequestFormValues, errors: FieldErrors, min: 'coresMin' | 'memoryMin', max: 'coresMax' | 'memoryMax', read: (text: string) => number | undefined, least: number): { min: number; max: number } {
+  const low = read(values[min]);
+  const high = values[max].trim() === '' ? low : read(values[max]);
+  if (low === undefined || low < least) errors[min] = `A number, at least ${least}`;
+  if (high === undefined) errors[max] = 'A number';
+  else if (low !== undefined && high < low) errors[max] = 'At least the minimum';
+  return { min: low ?? least, max: high ?? low ?? least };
+}
+
+/** Checks the values; either the request document, or what is wrong with which field. */
+export function buildRequest(values: RequestFormValues, parseLocal: LocalTimeReader): { request: Record<string, unknown> } | { errors: FieldErrors } {
+  const errors: FieldErrors = {};
+  const name = values.name.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$/.test(name)) errors.name = 'Letters, digits, ".", "_", "-" or spaces; 64 at most';
+  const image = values.image.trim();
+  if (!image || /\s/.test(image)) errors.image = 'An image reference, such as docker.io/library/busybox:1.36';
+  const cores = range(values, errors, 'coresMin', 'coresMax', whole, 1);
+  const memory = range(values, errors, 'memoryMin', 'memoryMax', amount, 0.001);
+  const gpus = whole(values.gpuCount);
+  if (gpus === undefined) errors.gpuCount = 'A whole number (0 for none)';
+  const dataUrl = values.dataUrl.trim();
+  if (dataUrl && !/^https?:\/\/\S+$/i.test(dataUrl)) errors.dataUrl = 'An http(s) URL';
+  if (dataUrl && !/^\/\S*$/.test(values.dataPath.trim())) errors.dataPath = 'An absolute path';
+  const duration = whole(values.duration);
+  if (!duration) errors.duration = 'A whole number above 0';
+  let start: string | undefined;
+  if (values.startAfter || values.startBefore) {
+    const after = values.startAfter ? parseLocal(values.startAfter) : NaN;
+    const before = values.startBefore ? parseLocal(values.startBefore) : after + 24 * 3600_000;
+    if (!Number.isFinite(after)) errors.startAfter = 'When the session may start at the earliest';
+    else if (!Number.isFinite(before) || before < after) errors.startBefore = 'After the earliest start';
+    else start = `${new Date(after).toISOString()}/${new Date(before).toISOString()}`;
+  }
+  if (Object.keys(errors).length > 0) return { errors };
+
+  const executable: Record<string, unknown> = {
+    kind: `${V1_KINDS}/executable/${values.kind}.yaml`,
+    meta: { name },
+    image: { locations: [image] },
+  };
+  if (values.command.trim()) {
+    executable.entrypoint = '/bin/sh';
+    executable.command = ['-c', values.command];
+  }
+  const compute: Record<string, unknown> = {
+    kind: `${V1_KINDS}/compute/simple-compute-resource.yaml`,
+    meta: { name: `${name}-compute` },
+    cores: cores,
+    memory: memory,
+  };
+  if (gpus) compute['srcnet.gpu'] = { count: gpus, ...(values.gpuModel ? { model: values.gpuModel } : {}) };
+  const request: Record<string, unknown> = { meta: { name }, executable, compute };
+  if (dataUrl) {
+    compute.volumes = [{ kind: `${V1_KINDS}/volume/simple-volume-mount.yaml`, path: values.dataPath.trim(), mode: 'READONLY', resource: 'input' }];
+    request.data = [{ kind: `${V1_KINDS}/data/simple-data-resource.yaml`, meta: { name: 'input' }, location: dataUrl }];
+  }
+  const minutes = (duration ?? 0) * (values.durationUnit === 'hours' ? 60 : 1);
+  request.schedule = { requested: { duration: `PT${minutes}M`, ...(start ? { start } : {}) } };
+  return { request };
+}

@@ -1,0 +1,114 @@
+import fc from 'fast-check';
+import { readExecutionRequestBody } from '../../src/protocol/read-request-body.js';
+import { checkDocument } from '../../src/protocol/validator.js';
+import { buildRequest, DEFAULT_FORM, type RequestFormValues } from '../../src/web/lib/request-form.js';
+import { SseParser, type SseEvent } from '../../src/web/lib/sse-parser.js';
+import { axisTicks, packLanes, peakWithin, usageSteps } from '../../src/web/lib/timeline-layout.js';
+
+/** The web page's logic that needs no browser: reading the event stream, laying out the timeline, building the request. */
+describe('the web page\'s event stream reader', () => {
+  const read = (chunks: string[]): { events: SseEvent[]; parser: SseParser } => {
+    const parser = new SseParser();
+    return { events: chunks.flatMap((chunk) => parser.push(chunk)), parser };
+  };
+
+  it('reads events, comments, multi-line data and retry as the broker writes them', () => {
+    const { events, parser } = read(['retry: 3000\nevent: ready\ndata: {}\n\n: heartbeat\n\nevent: session\ndata: {"a":1}\n\ndata: one\ndata: two\n\n']);
+    expect(events).toEqual([{ event: 'ready', data: '{}' }, { event: 'session', data: '{"a":1}' }, { event: 'message', data: 'one\ntwo' }]);
+    expect(parser.retryMs).toBe(3000);
+  });
+
+  it('takes CRLF and CR line ends and a byte order mark, and dispatches nothing without data', () => {
+    expect(read(['\ufeffevent: a\r\ndata: x\r\n\r\nevent: b\rdata: y\r\revent: c\n\n']).events).toEqual([{ event: 'a', data: 'x' }, { event: 'b', data: 'y' }]);
+  });
+
+  it('gives the same events however the stream is cut into chunks (a CRLF split included)', () => {
+    const stream = 'retry: 10\r\nevent: ready\r\ndata: {}\r\n\r\n: hb\n\nevent: session\ndata: {"uuid":"u","phase":"RUNNING"}\n\ndata:no space\r\rdata: last\n\n';
+    const whole = read([stream]).events;
+    expect(whole).toHaveLength(4);
+    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), (cuts) => {
+      const points = [0, ...cuts.sort((a, b) => a - b), stream.length];
+      const chunks = points.slice(1).map((end, i) => stream.slice(points[i], end));
+      expect(read(chunks).events).toEqual(whole);
+    }), { numRuns: 300 });
+  });
+});
+
+describe('the web page\'s timeline layout', () => {
+  const intervals = fc.array(fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 8 }))
+    .map(([start, length, cores]) => ({ start, end: start + length, cores })), { maxLength: 60 });
+
+  it('puts no two overlapping bars in one lane, and uses as many lanes as bars ever overlap', () => {
+    fc.assert(fc.property(intervals, (items) => {
+      const { lanes, placed } = packLanes(items);
+      expect(placed).toHaveLength(items.length);
+      for (const a of placed) {
+        for (const b of placed) {
+          if (a !== b && a.lane === b.lane) expect(a.item.end <= b.item.start || b.item.end <= a.item.start).toBe(true);
+        }
+      }
+      const most = Math.max(0, ...items.map((item) => items.filter((other) => other.start <= item.start && item.start < other.end).length));
+      expect(lanes).toBe(most);
+    }), { numRuns: 300 });
+  });
+
+  it('sums what is held at every instant, and finds the peak of a window', () => {
+    fc.assert(fc.property(intervals, fc.integer({ min: 0, max: 1300 }), (items, at) => {
+      const steps = usageSteps(items, (item) => item.cores);
+      const held = items.filter((item) => item.start <= at && at < item.end).reduce((sum, item) => sum + item.cores, 0);
+      const step = [...steps].reverse().find((candidate) => candidate.at <= at);
+      expect(step?.value ?? 0).toBe(held);
+      const peak = Math.max(0, ...Array.from({ length: 101 }, (_, i) => at + i).map((t) => items.filter((item) => item.start <= t && t < item.end).reduce((sum, item) => sum + item.cores, 0)));
+      expect(peakWithin(steps, at, at + 100)).toBe(peak);
+    }), { numRuns: 300 });
+  });
+
+  it('puts axis ticks on round times, about as many as asked for', () => {
+    const from = Date.UTC(2026, 10, 25, 9, 7);
+    expect(axisTicks(from, from + 6 * 3600_000, 8).map((at) => new Date(at).toISOString().slice(11, 16))).toEqual(['10:00', '11:00', '12:00', '13:00', '14:00', '15:00']);
+    // An hour in at most 5 ticks: every 15 minutes (10 would make 6).
+    expect(axisTicks(from, from + 3600_000, 5).map((at) => new Date(at).toISOString().slice(11, 16))).toEqual(['09:15', '09:30', '09:45', '10:00']);
+  });
+});
+
+describe('the web page\'s request form', () => {
+  const local = (text: string): number => Date.parse(`${text}:00Z`);
+  const build = (changes: Partial<RequestFormValues>) => buildRequest({ ...DEFAULT_FORM, ...changes }, local);
+  const request = (changes: Partial<RequestFormValues>): Record<string, any> => {
+    const built = build(changes);
+    if (!('request' in built)) throw new Error(`refused: ${JSON.stringify(built.errors)}`);
+    return built.request;
+  };
+
+  it('builds, from its defaults, a v1.0 request the broker reads without a complaint', () => {
+    const document = request({});
+    expect(checkDocument('ExecutionRequest', document)).toEqual([]);
+    const read = readExecutionRequestBody(Buffer.from(JSON.stringify(document)), 'application/json');
+    expect(read.messages.filter((message) => message.level === 'ERROR')).toEqual([]);
+    expect(read.name).toBe('my-session');
+    expect(document.executable).toMatchObject({ entrypoint: '/bin/sh', command: ['-c', DEFAULT_FORM.command], image: { locations: ['docker.io/library/busybox:1.36'] } });
+    expect(document.compute).toMatchObject({ cores: { min: 1, max: 2 }, memory: { min: 1, max: 2 } });
+    expect(document.schedule).toEqual({ requested: { duration: 'PT10M' } });
+  });
+
+  it('asks for GPUs, data mounted where the executable reads it, and a start window', () => {
+    const document = request({ gpuCount: '1', gpuModel: 'K40', dataUrl: 'https://data.example/cat.vot', dataPath: '/data/in', startAfter: '2026-12-01T10:00', startBefore: '2026-12-01T12:30', duration: '2', durationUnit: 'hours', command: '' });
+    expect(checkDocument('ExecutionRequest', document)).toEqual([]);
+    const read = readExecutionRequestBody(Buffer.from(JSON.stringify(document)), 'application/json');
+    expect(read.messages.filter((message) => message.level === 'ERROR')).toEqual([]);
+    expect(read.needs.gpu).toEqual({ count: 1, model: 'K40' });
+    expect(read.needs.data).toHaveLength(1);
+    expect(document.schedule).toEqual({ requested: { duration: 'PT120M', start: '2026-12-01T10:00:00.000Z/2026-12-01T12:30:00.000Z' } });
+    expect(document.executable.entrypoint).toBeUndefined();
+    expect(document.compute.volumes).toEqual([expect.objectContaining({ path: '/data/in', mode: 'READONLY', resource: 'input' })]);
+  });
+
+  it.each([
+    [{ name: '' }, 'name'], [{ image: 'two words' }, 'image'], [{ coresMin: '0' }, 'coresMin'], [{ coresMin: '4', coresMax: '2' }, 'coresMax'],
+    [{ memoryMin: 'lots' }, 'memoryMin'], [{ gpuCount: '-1' }, 'gpuCount'], [{ dataUrl: 'ftp://x' }, 'dataUrl'], [{ duration: '0' }, 'duration'],
+    [{ startAfter: '2026-12-01T10:00', startBefore: '2026-12-01T09:00' }, 'startBefore'],
+  ] as Array<[Partial<RequestFormValues>, keyof RequestFormValues]>)('refuses %j, saying what is wrong with %s', (changes, field) => {
+    const built = build(changes);
+    expect('errors' in built && built.errors[field]).toEqual(expect.any(String));
+  });
+});
