@@ -32,7 +32,7 @@ export function SessionList({ api, feed, sites }: { api: ApiClient; feed: EventF
       setMore(Boolean(page.next));
     }, (failure: unknown) => { if (mine === ticket.current) setError(failure); });
   };
-  const reload = useDebounced(load, 250);
+  const reload = useDebounced(load, 150);
   useEffect(load, [filter, site, shown, api]);
   useEffect(() => feed.on(() => reload()), [feed]);
   useEffect(() => { if (sessions) markOnce('eb:list-ready'); }, [sessions]);

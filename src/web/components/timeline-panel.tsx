@@ -53,7 +53,7 @@ export function TimelinePanel({ api, feed, sites, offers }: { api: ApiClient; fe
     const which = [...pending.current];
     pending.current.clear();
     load(which);
-  }, 200);
+  }, 150);
 
   useEffect(() => { load(names); }, [names, from, to, api]);
   useEffect(() => feed.on((event) => {
