@@ -3,7 +3,7 @@
 // And a real Slurm when slurm-wlm is installed: the first Slurm test file starts a private one
 // (test/support/slurm-cluster.mjs), shared by the run and stopped in global-teardown.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,8 +39,20 @@ function prepareSlurm() {
   }
 }
 
+/** The web page's browser tests (test/e2e/) need Debian's chromium; say loudly when they will be skipped. */
+function checkChromium() {
+  const chromium = process.env.EB_CHROMIUM ?? '/usr/bin/chromium';
+  try {
+    accessSync(chromium, constants.X_OK);
+  } catch {
+    if (process.env.EB_REQUIRE_CHROMIUM === '1') console.error(`\nEB_REQUIRE_CHROMIUM=1 but there is no chromium at ${chromium}. The browser tests will fail.\n`);
+    else console.warn(`\n${'!'.repeat(78)}\n! The web page's browser tests are SKIPPED: no chromium at ${chromium}.\n! Install Debian's chromium (apt-get install -y chromium); EB_REQUIRE_CHROMIUM=1 (as in\n! .ci/run) makes them fail instead.\n${'!'.repeat(78)}\n`);
+  }
+}
+
 export default async function globalSetup() {
   prepareSlurm();
+  checkChromium();
   // Brokers the tests start as processes (npm start's demo site, containerRuntime: auto) run
   // sessions without a container: a podman found here could not pull the tests' images. The
   // container tests name their runtime.
