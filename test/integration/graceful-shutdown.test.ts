@@ -115,6 +115,23 @@ describe('graceful shutdown', () => {
     }
   });
 
+  it('ends its event streams at once on SIGTERM rather than wait out the grace period', async () => {
+    const broker = await startBroker(newPrefix(), await freePort());
+    const streams = await Promise.all([1, 2].map(() => fetch(`${broker.url}/events`)));
+    const reading = streams.map(async (response) => {
+      expect(response.status).toBe(200);
+      return response.text().catch(() => 'cut');
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const signalledAt = Date.now();
+    broker.child.kill('SIGTERM');
+    const texts = await Promise.all(reading);
+    const took = Date.now() - signalledAt;
+    expect(await broker.exited).toBe(0);
+    for (const text of texts) expect(text).toContain('event: ready');
+    expect(took).toBeLessThan(4000); // SHUTDOWN_GRACE is PT5S: the streams did not hold the drain
+  });
+
   it('cuts a followed log at the end of the grace period rather than wait for it', async () => {
     const prefix = newPrefix();
     const port = await freePort();
