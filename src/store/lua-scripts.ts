@@ -14,57 +14,64 @@ import { CALENDAR_HELPERS } from './calendar-lua.js';
  * - counts sessions by phase for /metrics: `<prefix>:stats` holds `phase:<PHASE>` (sessions in
  *   that phase now; for terminal phases, sessions that ever ended there, since ended sessions are
  *   deleted after their retention), `offers` (offers ever made) and `accepted` (offers ever accepted);
- * - records the change in the session's `history` field ("PHASE ms,PHASE ms,...");
+ * - records the change in the session's `history` field ("PHASE ms,PHASE ms,..."), written by the
+ *   caller's own HSET of the phase (moved() returns it);
  * - publishes a notice (uuid, owner, site, phase, time: nothing else) on
- *   `<prefix>:session-events`, which each API process fans out to its event streams.
- * indexed() puts a new session in the indexes that list it: `<prefix>:sessions-by-time` and
+ *   `<prefix>:session-events`, which each API process fans out to its event streams: one
+ *   PUBLISH per script (a JSON array of its notices), made by announcing() however the script
+ *   returns, so that an accept and its rejected siblings, or an offer set's offers, are one message.
+ * The session's phase, owner, site and history are read once, by about(). SAVE_OFFER_SET puts new
+ * sessions in the indexes that list them: `<prefix>:sessions-by-time` and
  * `<prefix>:sessions-of:<owner>` (sorted sets of "<created, 15 digits>:<uuid>" at score 0, read
  * newest first by lex range), and `<prefix>:reservations:<site>` (uuids scored by the start of their
- * hold; `<prefix>:reservation-spans` keeps each site's longest hold, which bounds an overlap query);
- * finish() takes an ended session off its site's reservations. Entries of sessions past their
- * retention are dropped when a reader meets them, and a few of the oldest on every insert.
+ * hold; `<prefix>:reservation-spans` keeps each site's longest hold, which bounds an overlap query),
+ * one ZADD per index for all of them; finish() takes an ended session off its site's reservations.
+ * Entries of sessions past their retention are dropped when a reader meets them, and by trimmed()
+ * at the oldest end of each index an insert touches. (Kept to few calls: each costs about a
+ * microsecond, on the path of every offer.)
  */
 export const PHASE_HELPERS = `
-local function notify(prefix, id, phase, now)
-  local about = redis.call('HMGET', prefix .. ':session:' .. id, 'owner', 'site')
-  redis.call('PUBLISH', prefix .. ':session-events',
-    cjson.encode({ uuid = id, owner = about[1] or '', site = about[2] or '', phase = phase, at = tonumber(now) }))
+local function about(prefix, id)
+  local f = redis.call('HMGET', prefix .. ':session:' .. id, 'phase', 'owner', 'site', 'history')
+  return { phase = f[1], owner = f[2], site = f[3], history = f[4] }
 end
-local function moved(prefix, id, from, to, now)
+local NOTICES = {}
+local function publish(prefix, id, owner, site, phase, now)
+  NOTICES[#NOTICES + 1] = { uuid = id, owner = owner or '', site = site or '', phase = phase, at = tonumber(now) }
+end
+local function moved(prefix, id, session, to, now)
   local stats = prefix .. ':stats'
-  if from then redis.call('HINCRBY', stats, 'phase:' .. from, -1) end
+  if session.phase then redis.call('HINCRBY', stats, 'phase:' .. session.phase, -1) end
   redis.call('HINCRBY', stats, 'phase:' .. to, 1)
-  local key = prefix .. ':session:' .. id
-  local history = redis.call('HGET', key, 'history')
-  redis.call('HSET', key, 'history', (history and (history .. ',') or '') .. to .. ' ' .. now)
-  notify(prefix, id, to, now)
+  publish(prefix, id, session.owner, session.site, to, now)
+  return (session.history and (session.history .. ',') or '') .. to .. ' ' .. now
 end
 local TERMINAL = { REJECTED = true, EXPIRED = true, COMPLETED = true, FAILED = true, CANCELLED = true }
--- Drops the oldest entries of an index while their session is gone (or, dropEnded, has ended).
-local function trimOldest(prefix, index, uuidAt, dropEnded)
-  for _, member in ipairs(redis.call('ZRANGE', index, 0, 1)) do
+-- Drops up to count of the oldest entries of an index while their session is gone (or, with
+-- dropEnded, has ended); the uuid starts at uuidAt in an entry.
+local function trimmed(prefix, index, count, uuidAt, dropEnded)
+  for _, member in ipairs(redis.call('ZRANGE', index, 0, count - 1)) do
     local phase = redis.call('HGET', prefix .. ':session:' .. string.sub(member, uuidAt), 'phase')
     if phase and not (dropEnded and TERMINAL[phase]) then return end
     redis.call('ZREM', index, member)
   end
 end
-local function indexed(prefix, id)
-  local f = redis.call('HMGET', prefix .. ':session:' .. id, 'created', 'owner', 'site', 'holdstart', 'holdend', 'phase')
-  local created = f[1] or '0'
-  local entry = string.rep('0', 15 - #created) .. created .. ':' .. id
-  for _, index in ipairs({ prefix .. ':sessions-by-time', prefix .. ':sessions-of:' .. (f[2] or '') }) do
-    redis.call('ZADD', index, 0, entry)
-    trimOldest(prefix, index, 17, false)
-  end
-  if f[4] and f[5] and not TERMINAL[f[6]] then
-    local reservations = prefix .. ':reservations:' .. (f[3] or '')
-    redis.call('ZADD', reservations, f[4], id)
-    trimOldest(prefix, reservations, 1, true)
-    local spans, span = prefix .. ':reservation-spans', tonumber(f[5]) - tonumber(f[4])
-    if span > tonumber(redis.call('HGET', spans, f[3] or '') or '0') then redis.call('HSET', spans, f[3] or '', span) end
-  end
-end
 `;
+
+/**
+ * A script whose steps change phases: its body runs as a function, and the notices they collected
+ * go out in one PUBLISH whichever way it returns.
+ */
+function announcing(helpers: string, body: string): string {
+  return `${helpers}
+local function main()
+${body}
+end
+local result = main()
+if #NOTICES > 0 then redis.call('PUBLISH', ARGV[1] .. ':session-events', cjson.encode(NOTICES)) end
+return result
+`;
+}
 
 /**
  * Shared helpers: release a hold (calendar-lua.ts), end a session in a terminal phase. Ending a
@@ -75,9 +82,9 @@ const HELPERS = `${CALENDAR_HELPERS}${PHASE_HELPERS}
 local prefix = ARGV[1]
 local function finish(id, phase, now, note, retention)
   local key = prefix .. ':session:' .. id
-  moved(prefix, id, redis.call('HGET', key, 'phase'), phase, now)
-  redis.call('HSET', key, 'phase', phase, 'modified', now)
-  redis.call('ZREM', prefix .. ':reservations:' .. (redis.call('HGET', key, 'site') or ''), id)
+  local session = about(prefix, id)
+  redis.call('HSET', key, 'phase', phase, 'modified', now, 'history', moved(prefix, id, session, phase, now))
+  redis.call('ZREM', prefix .. ':reservations:' .. (session.site or ''), id)
   redis.call('RPUSH', key .. ':messages', note)
   release(prefix, id)
   redis.call('DEL', key .. ':token')
@@ -91,11 +98,11 @@ end
  * and for an accept that waits for its executable: bindBy, the provision (JSON).
  * Returns the outcome: done, not-found, expired or not-allowed.
  */
-export const TRANSITION = `${HELPERS}
+export const TRANSITION = announcing(HELPERS, `
 local id, target, from, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local note, retention, expiredNote, siblingNote = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local key = prefix .. ':session:' .. id
-local state = redis.call('HMGET', key, 'phase', 'expires', 'offerset')
+local state = redis.call('HMGET', key, 'phase', 'expires', 'offerset', 'owner', 'site', 'history')
 local phase = state[1]
 if not phase then return 'not-found' end
 if phase == 'OFFERED' and (now >= tonumber(state[2]) or redis.call('EXISTS', prefix .. ':hold:' .. id) == 0) then
@@ -107,9 +114,9 @@ if target ~= 'ACCEPTED' then
   finish(id, target, now, note, retention)
   return 'done'
 end
-moved(prefix, id, phase, 'ACCEPTED', now)
+local history = moved(prefix, id, { phase = phase, owner = state[4], site = state[5], history = state[6] }, 'ACCEPTED', now)
 redis.call('HINCRBY', prefix .. ':stats', 'accepted', 1)
-redis.call('HSET', key, 'phase', 'ACCEPTED', 'modified', now)
+redis.call('HSET', key, 'phase', 'ACCEPTED', 'modified', now, 'history', history)
 if ARGV[10] and ARGV[10] ~= '' then redis.call('HSET', key, 'bindby', ARGV[10], 'provision', ARGV[11]) end
 redis.call('RPUSH', key .. ':messages', note)
 redis.call('PERSIST', key)
@@ -123,14 +130,14 @@ if siblings then
   end
 end
 return 'done'
-`;
+`);
 
 /**
  * Offer expiry (the timer). ARGV: prefix, now, note, retention, id... For each id: an OFFERED
  * session becomes EXPIRED and lets go of its capacity; a hold whose session was never stored (the
  * API gave up waiting) is released. Accepted sessions are left alone. Returns how many expired.
  */
-export const EXPIRE = `${HELPERS}
+export const EXPIRE = announcing(HELPERS, `
 local now, note, retention = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local expired = 0
 for i = 5, #ARGV do
@@ -144,7 +151,7 @@ for i = 5, #ARGV do
   end
 end
 return expired
-`;
+`);
 
 /** Releases holds by id. ARGV: prefix, id... */
 export const RELEASE = `${HELPERS}
@@ -153,22 +160,23 @@ return 1
 `;
 
 /** A service-driven phase change. ARGV: prefix, id, from, to, now, note. Returns 1 when it moved. */
-export const ADVANCE = `${PHASE_HELPERS}
+export const ADVANCE = announcing(PHASE_HELPERS, `
 local prefix, id, from, to, now, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local key = prefix .. ':session:' .. id
-if redis.call('HGET', key, 'phase') ~= from then return 0 end
-moved(prefix, id, from, to, now)
-redis.call('HSET', key, 'phase', to, 'modified', now)
+local session = about(prefix, id)
+if session.phase ~= from then return 0 end
+redis.call('HSET', key, 'phase', to, 'modified', now, 'history', moved(prefix, id, session, to, now))
 redis.call('RPUSH', key .. ':messages', note)
 return 1
-`;
+`);
 
 /**
  * Stores an offer set and its sessions in one command (one write instead of a MULTI of many).
  * ARGV: prefix, retention, offer set uuid, then field/value pairs of the offer set up to the
- * marker '--', then for each session: uuid, count of field/value pairs, the pairs.
+ * marker '--', then for each session: uuid, count of field/value pairs, the pairs. New sessions
+ * enter the indexes (PHASE_HELPERS), with their first history entry.
  */
-export const SAVE_OFFER_SET = `${PHASE_HELPERS}
+export const SAVE_OFFER_SET = announcing(PHASE_HELPERS, `
 local prefix, retention = ARGV[1], ARGV[2]
 local key = prefix .. ':offerset:' .. ARGV[3]
 local i = 4
@@ -180,37 +188,78 @@ end
 redis.call('HSET', key, unpack(fields))
 redis.call('PEXPIRE', key, retention)
 i = i + 1
+local everyone, owners, sites, added = {}, {}, {}, 0
 while i <= #ARGV do
   local id = ARGV[i]
   local session = prefix .. ':session:' .. id
   local count = tonumber(ARGV[i + 1])
+  local f, values = {}, {}
+  for j = i + 2, i + 1 + 2 * count, 2 do
+    f[ARGV[j]] = ARGV[j + 1]
+    values[#values + 1] = ARGV[j]
+    values[#values + 1] = ARGV[j + 1]
+  end
   local before = redis.call('HGET', session, 'phase')
-  redis.call('HSET', session, unpack(ARGV, i + 2, i + 1 + 2 * count))
+  local changed = f.phase and f.phase ~= before
+  if changed then
+    local history = moved(prefix, id, { phase = before, owner = f.owner, site = f.site, history = before and redis.call('HGET', session, 'history') }, f.phase, f.created or '0')
+    values[#values + 1] = 'history'
+    values[#values + 1] = history
+  end
+  redis.call('HSET', session, unpack(values))
   redis.call('PEXPIRE', session, retention)
-  local after = redis.call('HGET', session, 'phase')
-  if after and after ~= before then
-    moved(prefix, id, before, after, redis.call('HGET', session, 'created') or '0')
-    if not before then
-      redis.call('HINCRBY', prefix .. ':stats', 'offers', 1)
-      indexed(prefix, id)
+  if changed and not before then
+    redis.call('HINCRBY', prefix .. ':stats', 'offers', 1)
+    added = added + 1
+    local created = f.created or '0'
+    local entry = string.rep('0', 15 - #created) .. created .. ':' .. id
+    everyone[#everyone + 1] = 0
+    everyone[#everyone + 1] = entry
+    local owner = f.owner or ''
+    owners[owner] = owners[owner] or {}
+    table.insert(owners[owner], 0)
+    table.insert(owners[owner], entry)
+    if f.holdstart and f.holdend and not TERMINAL[f.phase] then
+      local site = f.site or ''
+      sites[site] = sites[site] or { span = 0 }
+      table.insert(sites[site], f.holdstart)
+      table.insert(sites[site], id)
+      sites[site].span = math.max(sites[site].span, tonumber(f.holdend) - tonumber(f.holdstart))
     end
   end
   i = i + 2 + 2 * count
 end
+if added > 0 then
+  local index = prefix .. ':sessions-by-time'
+  redis.call('ZADD', index, unpack(everyone))
+  trimmed(prefix, index, added + 1, 17, false)
+  for owner, entries in pairs(owners) do
+    index = prefix .. ':sessions-of:' .. owner
+    redis.call('ZADD', index, unpack(entries))
+    trimmed(prefix, index, added + 1, 17, false)
+  end
+  for site, entries in pairs(sites) do
+    index = prefix .. ':reservations:' .. site
+    redis.call('ZADD', index, unpack(entries))
+    trimmed(prefix, index, added + 1, 1, true)
+    local spans = prefix .. ':reservation-spans'
+    if entries.span > tonumber(redis.call('HGET', spans, site) or '0') then redis.call('HSET', spans, site, entries.span) end
+  end
+end
 return 1
-`;
+`);
 
 /**
  * A service-driven end of a session: from one of `from` (",A,B,") to a terminal phase, releasing
  * its capacity in the same step. ARGV: prefix, id, from, to, now, note, retention. Returns 1 when it moved.
  */
-export const FINISH = `${HELPERS}
+export const FINISH = announcing(HELPERS, `
 local id, from, to, now, note, retention = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local phase = redis.call('HGET', prefix .. ':session:' .. id, 'phase')
 if not phase or not string.find(from, ',' .. phase .. ',', 1, true) then return 0 end
 finish(id, to, now, note, retention)
 return 1
-`;
+`);
 
 /**
  * Appends to a session's log and keeps only its last maxBytes, counting every byte ever written
@@ -250,10 +299,10 @@ return {redis.call('GETRANGE', key, from - first, -1), written, skipped}
  * past its bindBy expires here, capacity released, as the timer would. Returns done, not-found,
  * not-provision, bound (a job was bound already), expired or ended.
  */
-export const BIND = `${HELPERS}
+export const BIND = announcing(HELPERS, `
 local id, now, doc, note, retention, expiredNote = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local key = prefix .. ':session:' .. id
-local state = redis.call('HMGET', key, 'phase', 'bindby', 'bound')
+local state = redis.call('HMGET', key, 'phase', 'bindby', 'bound', 'owner', 'site')
 local phase, bindby = state[1], state[2]
 if not phase then return 'not-found' end
 if not bindby then return 'not-provision' end
@@ -267,21 +316,21 @@ end
 redis.call('RPUSH', key .. ':messages', note)
 redis.call('HSET', key, 'doc', doc, 'bound', now, 'modified', now)
 if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', key, 'slot', ARGV[8]) end
-notify(prefix, id, phase, now)
+publish(prefix, id, state[4], state[5], phase, now)
 return 'done'
-`;
+`);
 
 /**
  * The binding timer. ARGV: prefix, id, now, note, retention. A session still waiting for its
  * executable expires and releases its capacity; one bound or ended is left alone. Returns 1 when it expired.
  */
-export const EXPIRE_UNBOUND = `${HELPERS}
+export const EXPIRE_UNBOUND = announcing(HELPERS, `
 local id, now, note, retention = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local state = redis.call('HMGET', prefix .. ':session:' .. id, 'phase', 'bindby', 'bound')
 if state[1] ~= 'ACCEPTED' or not state[2] or state[3] then return 0 end
 finish(id, 'EXPIRED', now, note, retention)
 return 1
-`;
+`);
 
 /**
  * Keeps a sealed user token for a session that has not ended (an ended one has had its token

@@ -5,16 +5,22 @@ import type { RedisKeys } from './redis-keys.js';
 
 type Listener = (event: SessionNotice | 'resync') => void;
 
-/** A notice as the Lua helper notify() publishes it; anything else on the channel is ignored. */
-function readNotice(text: string): SessionNotice | undefined {
+/** One notice as the Lua helper publish() writes it; anything else is ignored. */
+function noticeOf(value: unknown): SessionNotice | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const { uuid, owner, site, phase, at } = value as Record<string, unknown>;
+  if (typeof uuid !== 'string' || typeof owner !== 'string' || typeof site !== 'string' || typeof at !== 'number') return undefined;
+  if (typeof phase !== 'string' || !isSessionPhase(phase)) return undefined;
+  return { uuid, owner, site, phase, at };
+}
+
+/** A message on the channel: the notices of one Lua step, as a JSON array (a lone notice is taken too). */
+function readNotices(text: string): SessionNotice[] {
   try {
-    const value = JSON.parse(text) as Record<string, unknown>;
-    const { uuid, owner, site, phase, at } = value;
-    if (typeof uuid !== 'string' || typeof owner !== 'string' || typeof site !== 'string' || typeof at !== 'number') return undefined;
-    if (typeof phase !== 'string' || !isSessionPhase(phase)) return undefined;
-    return { uuid, owner, site, phase, at };
+    const value = JSON.parse(text) as unknown;
+    return (Array.isArray(value) ? value : [value]).map(noticeOf).filter((notice): notice is SessionNotice => notice !== undefined);
   } catch {
-    return undefined;
+    return [];
   }
 }
 
@@ -32,8 +38,7 @@ export class RedisSessionEvents implements SessionEvents {
   constructor(private readonly subscriber: Redis, private readonly keys: RedisKeys) {
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== keys.sessionEvents) return;
-      const notice = readNotice(message);
-      if (notice) this.emit(notice);
+      for (const notice of readNotices(message)) this.emit(notice);
     });
     // ioredis says `ready` before it subscribes again by itself: subscribe (again) here, and tell
     // the listeners to read afresh only once that is done, so that nothing falls in between.

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import type { Authenticator, SessionNotice } from '../../src/broker/ports.js';
 import { BrokerError } from '../../src/domain/errors.js';
@@ -50,6 +51,26 @@ describe('session events', () => {
       expect(mine.map((notice) => notice.at)).toEqual(history.history.map((change: Doc) => change.at));
     } finally {
       stream.close();
+    }
+  });
+
+  it('publishes one message per step: an offer set\'s offers together, an accept with its siblings\' rejections', async () => {
+    const subscriber = new Redis(broker.config.redisUrl);
+    const messages: unknown[] = [];
+    try {
+      await subscriber.subscribe(`${broker.config.keyPrefix}:session-events`);
+      subscriber.on('message', (_channel: string, text: string) => messages.push(JSON.parse(text)));
+      const offers = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest({ min: 1, max: 4 }))).expect(303);
+      const uuids = (offers.body.offers as Doc[]).map((offer) => offer.meta.uuid as string);
+      expect(uuids.length).toBeGreaterThan(1);
+      await broker.http.post(`/sessions/${uuids[0]}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+      for (let i = 0; i < 100 && messages.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      const steps = messages.slice(0, 2) as Doc[][];
+      expect(steps[0]!.map((notice) => [notice.uuid, notice.phase])).toEqual(uuids.map((uuid) => [uuid, 'OFFERED']));
+      expect(steps[1]!.map((notice) => [notice.uuid, notice.phase])).toEqual([[uuids[0], 'ACCEPTED'], ...uuids.slice(1).map((uuid) => [uuid, 'REJECTED'])]);
+      await broker.http.post(`/sessions/${uuids[0]}`).set('Content-Type', 'application/json').send(update('CANCELLED')).expect(200);
+    } finally {
+      await subscriber.quit();
     }
   });
 
