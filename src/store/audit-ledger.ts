@@ -60,9 +60,10 @@ export async function auditLedger(redis: Redis, keys: RedisKeys, sites: readonly
   });
   const heldIds = new Set(holds.map((hold) => hold.id));
   for (const key of await scanKeys(redis, `${keys.prefix}:session:*`)) {
-    if (key.endsWith(':messages')) continue;
-    const [phase, expires] = await redis.hmget(key, 'phase', 'expires');
+    // A session's own hash only: its messages, log and token are keys below it (uuids hold no ':').
     const id = key.slice(`${keys.prefix}:session:`.length);
+    if (id.includes(':')) continue;
+    const [phase, expires] = await redis.hmget(key, 'phase', 'expires');
     const live = phase && holdsCapacity(phase as SessionPhase) && !(phase === 'OFFERED' && Number(expires) <= now);
     if (live && !heldIds.has(id)) audit.missingHolds.push(`${id} (${phase})`);
   }

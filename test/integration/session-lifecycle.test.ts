@@ -9,6 +9,7 @@ import { JOB, jobId, siteQueueName } from '../../src/queue/queue-names.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { stageItem } from '../../src/sites/stage-files.js';
 import { sessionSlot } from '../../src/protocol/session-slot.js';
+import { auditLedger } from '../../src/store/audit-ledger.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
@@ -68,6 +69,9 @@ describe('sessions that run', () => {
     });
     expect((await broker.http.get(`/sessions/${session.meta.uuid}/outputs/out.txt`)).text).toBe('result\n');
     expect(await broker.heldNow()).toBe(0);
+    // The operators' audit reads sessions that have logs (keys below the session's own) as it reads any.
+    expect(await auditLedger(broker.redis, redisKeys(broker.config.keyPrefix), broker.config.sites, Date.now()))
+      .toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
   });
 
   it('runs an image the site stands in for with a local program (development images), the request\'s command appended', async () => {
