@@ -30,6 +30,8 @@ export interface Config {
   sites: SiteProfile[];
   /** Bearer tokens (OIDC) or anonymous mode, and the key for user tokens at rest. */
   auth: AuthConfig;
+  /** METRICS_TOKEN (or the file METRICS_TOKEN_FILE names): when set, /metrics wants it as a bearer token. */
+  metricsToken?: string;
 }
 
 export { ConfigError };
@@ -214,5 +216,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: durationMs(env.SHUTDOWN_GRACE || undefined, 'PT20S', 'SHUTDOWN_GRACE'),
     sites,
     auth: loadAuthConfig(env, file.auth ?? {}, sites),
+    ...metricsToken(env),
   };
+}
+
+/** The scrapers' token for /metrics: from METRICS_TOKEN, or read from METRICS_TOKEN_FILE (a secret mounted as a file). */
+function metricsToken(env: NodeJS.ProcessEnv): { metricsToken?: string } {
+  if (env.METRICS_TOKEN && env.METRICS_TOKEN_FILE) throw new ConfigError('set METRICS_TOKEN or METRICS_TOKEN_FILE, not both');
+  let token = env.METRICS_TOKEN;
+  if (env.METRICS_TOKEN_FILE) {
+    try {
+      token = readFileSync(env.METRICS_TOKEN_FILE, 'utf8').trim();
+    } catch (error) {
+      throw new ConfigError(`METRICS_TOKEN_FILE ${env.METRICS_TOKEN_FILE} cannot be read: ${(error as Error).message}`);
+    }
+  }
+  if (token === undefined || token === '') return {};
+  // Said without the value: a configuration error is printed, and this is a secret.
+  if (!/^[!-~]{16,512}$/.test(token)) throw new ConfigError('the metrics token must be 16 to 512 printable characters, without spaces (e.g. `openssl rand -hex 32`)');
+  return { metricsToken: token };
 }

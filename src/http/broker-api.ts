@@ -59,6 +59,8 @@ export interface AppOptions {
   logger?: import('../observability/logger.js').Logger;
   /** Request counts and the Prometheus exposition at /metrics (no /metrics when absent). */
   metrics?: import('./request-observer.js').RequestMetrics & { render(): Promise<{ contentType: string; body: string }> };
+  /** When set, /metrics wants it as a bearer token (the scrapers'; never a user's). */
+  metricsToken?: string;
   /** The built web page (dist/web) served at `/`; without it `/` says how to build it. */
   webRoot?: string;
   /** Aborted when the process begins to stop: event streams end at once (clients reconnect elsewhere). */

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { apiDocsRoutes } from './api-docs-routes.js';
@@ -48,7 +49,9 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   // ping and health. Everything mounted after authenticate() needs one (unless anonymous).
   if (options.metrics) {
     const metrics = options.metrics;
-    app.get('/metrics', async (_req, res) => {
+    const allowed = scraperCheck(options.metricsToken);
+    app.get('/metrics', async (req, res) => {
+      allowed(req.get('authorization'));
       const { contentType, body } = await metrics.render();
       res.status(200).type(contentType).send(body);
     });
@@ -69,4 +72,20 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   app.use(notServed);
   app.use(errorHandler(options));
   return app;
+}
+
+/**
+ * Whether a request may read /metrics: anyone without a metrics token configured; with one, only a
+ * request that bears it (compared in constant time; 401 with a Bearer challenge otherwise).
+ */
+function scraperCheck(token: string | undefined): (authorization: string | undefined) => void {
+  if (!token) return () => undefined;
+  const expected = createHash('sha256').update(token).digest();
+  return (authorization) => {
+    const given = /^Bearer +(\S+)$/i.exec(authorization ?? '')?.[1];
+    if (given === undefined) throw new BrokerError('authentication-required', { detail: '/metrics needs the metrics token as a bearer token' });
+    if (!timingSafeEqual(createHash('sha256').update(given).digest(), expected)) {
+      throw new BrokerError('invalid-token', { values: { reason: 'it is not the metrics token' } });
+    }
+  };
 }

@@ -192,6 +192,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         logError: (error, context) => logger.error({ ...context, error: String((error as Error)?.stack ?? error) }, 'request failed'),
         logger,
         metrics,
+        ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
         webRoot: WEB_ROOT,
         shutdown: shutdown.signal,
       });

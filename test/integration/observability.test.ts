@@ -106,3 +106,29 @@ describe('metrics and logs', () => {
     expect(written).not.toMatch(/secret-\d/);
   });
 });
+
+/** METRICS_TOKEN: /metrics for the scrapers that bear it, and nobody else. */
+describe('metrics behind a token', () => {
+  const token = 'metrics-0123456789abcdef';
+  let broker: TestBroker;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => { lines.push(chunk.toString()); });
+    broker = await startTestBroker({ config: { metricsToken: token }, logger: createLogger('test', { destination: sink, level: 'info' }) });
+  });
+  afterAll(async () => { await broker.close(); });
+
+  it('answers 401 with a Bearer challenge without the token or with another, and the metrics with it', async () => {
+    const none = await broker.http.get('/metrics').set('Accept', 'application/json').expect(401);
+    expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(none.body.detail).toBe('/metrics needs the metrics token as a bearer token');
+    const wrong = await broker.http.get('/metrics').set('Authorization', `Bearer ${token}x`).set('Accept', 'application/json').expect(401);
+    expect(wrong.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
+    const right = await broker.http.get('/metrics').set('Authorization', `Bearer ${token}`).expect(200);
+    expect(right.text).toContain('eb_http_requests_total');
+    // Everything else is as before: the token is for /metrics only, and is never logged.
+    await broker.http.get('/availability').expect(200);
+    expect(lines.join('')).not.toContain(token);
+  });
+});

@@ -46,6 +46,16 @@ describe('configuration', () => {
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - {name: a, cores: 1, memoryGiB: 1}\n  - {name: a, cores: 2, memoryGiB: 2}\n') })).toThrow(/used twice/);
   });
 
+  it('reads the metrics token from METRICS_TOKEN or a file, and refuses a weak one without printing it', () => {
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: 'abcdefghijklmnop' }).metricsToken).toBe('abcdefghijklmnop');
+    expect(loadConfig({ METRICS_TOKEN_FILE: file('metrics-token', 'from-a-file-0123456789\n') }).metricsToken).toBe('from-a-file-0123456789');
+    expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).toThrow(/16 to 512 printable characters/);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
+    expect(() => loadConfig({ METRICS_TOKEN_FILE: '/nonexistent/metrics-token' })).toThrow(/METRICS_TOKEN_FILE \/nonexistent\/metrics-token cannot be read/);
+    expect(() => loadConfig({ METRICS_TOKEN: 'abcdefghijklmnop', METRICS_TOKEN_FILE: '/x' })).toThrow(/not both/);
+  });
+
   it('takes GPU devices for a local site only as many as its GPUs of each model', () => {
     const site = (devices: string) => file('s.yaml', `sites:\n  - {name: g, cores: 8, memoryGiB: 8, gpus: {T4: 2}, executor: {type: local, containerRuntime: docker, gpuDevices: ${devices}}}\n`);
     expect(loadConfig({ BROKER_CONFIG: site('{T4: ["0", "GPU-9b2e"]}') }).sites[0]?.executor).toEqual({ type: 'local', containerRuntime: 'docker', gpuDevices: { T4: ['0', 'GPU-9b2e'] } });
