@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'invalid-document',
   'invalid-update',
   'invalid-uuid',
+  'malformed-path',
   'invalid-query',
   'not-found',
   'route-not-found',

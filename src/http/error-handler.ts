@@ -19,6 +19,8 @@ export function normaliseError(error: unknown, bodyLimitBytes: number): BrokerEr
   if (failure.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable/.test(failure.message ?? '')) {
     return new BrokerError('service-unavailable', { cause: error });
   }
+  // The router could not decode a path parameter (%E0%A4%A, say): the path, not the body, is at fault.
+  if (failure.status === 400 && /^Failed to decode param/.test(failure.message ?? '')) return new BrokerError('malformed-path', { cause: error });
   if (typeof failure.status === 'number' && failure.status >= 400 && failure.status < 500) {
     return new BrokerError('malformed-body', { detail: failure.message, cause: error });
   }

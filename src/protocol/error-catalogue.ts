@@ -24,6 +24,7 @@ export const ERROR_CATALOGUE: Record<ErrorCode, CatalogueEntry> = {
   'invalid-document': { status: 400, title: 'Invalid document', template: 'The document does not match the ExecutionBroker v1.0 schema' },
   'invalid-update': { status: 400, title: 'Invalid update', template: 'The update cannot be applied: {reason}' },
   'invalid-uuid': { status: 400, title: 'Invalid identifier', template: '[{uuid}] is not a UUID' },
+  'malformed-path': { status: 400, title: 'Malformed path', template: 'The path holds a percent-encoding that decodes to no text' },
   'invalid-query': { status: 400, title: 'Invalid query parameter', template: 'The query parameter {name} has a value the broker cannot use' },
   'not-found': { status: 404, title: 'Not found', template: 'No {what} with the identifier [{uuid}]' },
   'route-not-found': { status: 404, title: 'No such resource', template: 'Nothing is served at {method} {path}' },

@@ -135,6 +135,9 @@ describe('bad and hostile input', () => {
     await expectProblem(await broker.http.post(`/sessions/${unknown}`).set('Content-Type', 'application/json')
       .send('{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}'), 404, 'not-found');
     await expectProblem(await broker.http.get('/sessions/not-a-uuid'), 400, 'invalid-uuid');
+    // A percent-encoding that decodes to no text: the path is at fault, not a body.
+    await expectProblem(await broker.http.get('/sessions/%E0%A4%A'), 400, 'malformed-path');
+    await expectProblem(await broker.http.get('/sites/%E0%A4%A/timeline'), 400, 'malformed-path');
   });
 
   it('answers unknown paths with 404 and wrong methods with 405 and Allow', async () => {
