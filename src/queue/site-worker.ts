@@ -63,7 +63,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
   };
   const executor = options.executor;
-  const givesGpus = 'unavailable' in executor || !executor.givesGpus ? undefined : (model: string) => executor.givesGpus?.(model) ?? true;
+  const givesGpus = 'unavailable' in executor ? undefined : executor.givesGpus?.bind(executor);
   // The answer goes straight to the API process that asked, and stays as the job's return value.
   const negotiate = async (job: Job): Promise<NegotiationAnswer> => {
     const request = job.data as NegotiationJob;

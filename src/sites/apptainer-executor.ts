@@ -2,7 +2,7 @@ import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { cliEnvironment } from './container-cli-executor.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
-import { claimOfferedGpus, GpuClaims, gpuEnvironment, gpuProblem } from './gpu-claims.js';
+import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
 import { LocalProcessExecutor } from './local-process-executor.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 
@@ -55,15 +55,15 @@ export class ApptainerExecutor implements Executor {
 
   constructor(private readonly options: ApptainerOptions) {
     this.processes = new LocalProcessExecutor(options.scratchRoot);
-    this.gpus = new GpuClaims(options.scratchRoot);
+    this.gpus = new GpuClaims(options.scratchRoot, options.gpuDevices);
   }
 
   unsupported(spec: RunSpec): string | undefined {
-    return containerSpecProblem(spec) ?? gpuProblem(spec, this.options.gpuDevices);
+    return containerSpecProblem(spec) ?? this.gpus.problem(spec);
   }
 
   givesGpus(model: string): boolean {
-    return Object.hasOwn(this.options.gpuDevices ?? {}, model);
+    return this.gpus.gives(model);
   }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
@@ -71,7 +71,7 @@ export class ApptainerExecutor implements Executor {
     if (problem) throw new Error(problem);
     const dir = join(this.options.scratchRoot, spec.sessionUuid);
     const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
-    const gpus = await claimOfferedGpus(this.gpus, spec, this.options.gpuDevices);
+    const gpus = await this.gpus.forRun(spec);
     const handle = await this.processes.submit({
       sessionUuid: spec.sessionUuid,
       entrypoint: this.options.program ?? 'apptainer',

@@ -5,10 +5,10 @@ import { availableParallelism } from 'node:os';
 import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
-import { claimOfferedGpus, GpuClaims, gpuProblem } from './gpu-claims.js';
+import { GpuClaims } from './gpu-claims.js';
 import { readLogFile } from './log-file.js';
 import { bindAddress, publishPorts } from './publish-ports.js';
-import { endGroups, groupAlive, readText, recordedExitCode } from './run-files.js';
+import { endGroups, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 export type ContainerCli = 'docker' | 'podman';
 
@@ -94,15 +94,15 @@ export class ContainerCliExecutor implements Executor {
 
   constructor(private readonly options: ContainerCliOptions) {
     this.program = options.program ?? options.runtime;
-    this.gpus = new GpuClaims(options.scratchRoot);
+    this.gpus = new GpuClaims(options.scratchRoot, options.gpuDevices);
   }
 
   unsupported(spec: RunSpec): string | undefined {
-    return containerSpecProblem(spec) ?? gpuProblem(spec, this.options.gpuDevices);
+    return containerSpecProblem(spec) ?? this.gpus.problem(spec);
   }
 
   givesGpus(model: string): boolean {
-    return Object.hasOwn(this.options.gpuDevices ?? {}, model);
+    return this.gpus.gives(model);
   }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
@@ -117,7 +117,7 @@ export class ContainerCliExecutor implements Executor {
     const host = this.options.publicHost ?? '127.0.0.1';
     const ports = await publishPorts(spec.ports, host);
     const name = `eb-${spec.sessionUuid}`;
-    const devices = await claimOfferedGpus(this.gpus, spec, this.options.gpuDevices);
+    const devices = await this.gpus.forRun(spec);
     const args = containerRunArguments(spec, {
       name, dir, site: this.options.site, ports, bind: bindAddress(host), hostCpus: availableParallelism(),
       ...(devices.length ? { gpus: { runtime: this.options.runtime, devices } } : {}),
@@ -125,18 +125,17 @@ export class ContainerCliExecutor implements Executor {
     await writeFile(join(dir, 'deadline'), String(Date.now() + spec.timeLimitMs));
     // The client runs under `timeout`, so that the limit holds even while no worker polls: at the
     // limit it gets TERM, which it passes to the container (--sig-proxy, on by default). A
-    // container that ignores it is stopped by the next poll past the deadline. As in the local
-    // executor, only a 124 or 137 that came once the limit had passed is marked as a time-out.
+    // container that ignores it is stopped by the next poll past the deadline.
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     const wrapper = 'program=$1; limit=$2; shift 2; start=$(date +%s); '
       + 'timeout --foreground --signal=TERM --kill-after=10s "$limit" "$program" "$@" >> "$EB_LOG" 2>&1; code=$?; '
-      + 'if { [ "$code" = 124 ] || [ "$code" = 137 ]; } && [ $(($(date +%s) - start)) -ge "${limit%s}" ]; then : > "$EB_TIMED_OUT"; fi; '
+      + `${MARK_TIME_OUT}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-container', this.program, `${seconds}s`, ...args], {
       cwd: dir,
       detached: true,
       stdio: 'ignore',
-      env: { ...cliEnvironment(), EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: join(dir, 'timed-out') },
+      env: { ...cliEnvironment(), EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: timedOutFile(dir) },
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid ?? 0));
@@ -162,7 +161,7 @@ export class ContainerCliExecutor implements Executor {
     if (!state) return this.noContainer(handle, retried);
     if (!ended(state)) {
       if (!this.pastDeadline(handle)) return { state: 'running' };
-      await writeFile(join(handle.dir, 'timed-out'), new Date().toISOString());
+      await writeFile(timedOutFile(handle.dir), new Date().toISOString());
       await this.cli(['stop', '-t', String(STOP_SECONDS), handle.id]);
       state = await this.inspect(handle.id);
       if (!state) return this.noContainer(handle, retried);
@@ -176,7 +175,7 @@ export class ContainerCliExecutor implements Executor {
     return this.record(handle, {
       state: 'exited',
       exitCode: state.ExitCode ?? -1,
-      timedOut: existsSync(join(handle.dir, 'timed-out')),
+      timedOut: timedOut(handle.dir),
       ...(state.OOMKilled ? { oomKilled: true } : {}),
     });
   }
@@ -195,7 +194,7 @@ export class ContainerCliExecutor implements Executor {
     if (ended === undefined) return { state: 'lost', reason: `the container ${handle.id} is gone and its client ended without a word (killed from outside, or the host restarted)` };
     // The container may have been made, run and ended since `poll` found none: then it says how.
     if (!retried && await this.inspect(handle.id)) return this.look(handle, true);
-    if (existsSync(join(handle.dir, 'timed-out'))) {
+    if (timedOut(handle.dir)) {
       // `timeout` ended the client while it was still making the container (an image pull that hung).
       await this.stop(handle);
       return this.record(handle, { state: 'lost', reason: `the container ${handle.id} had not started when the offered duration ended` });

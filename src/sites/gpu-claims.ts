@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunSpec } from '../broker/executor.js';
 
@@ -18,13 +18,37 @@ const STALE_LOCK_MS = 10_000;
  * a worker that died with a claim held loses nothing.
  */
 export class GpuClaims {
-  constructor(private readonly scratchRoot: string) {}
+  /** `devices`: the host's GPU devices by model (the site's executor.gpuDevices). */
+  constructor(private readonly scratchRoot: string, private readonly devices: Readonly<Record<string, readonly string[]>> = {}) {}
+
+  /** Whether a run can be given GPUs of this model: the site names its devices. */
+  gives(model: string): boolean {
+    return Object.hasOwn(this.devices, model);
+  }
+
+  /** Why a container cannot be given the GPUs it was offered, if it cannot. */
+  problem(spec: RunSpec): string | undefined {
+    if (!spec.gpus?.count) return undefined;
+    const model = spec.gpus.model ?? '';
+    return this.gives(model) ? undefined : `the site names no ${model || 'GPU'} devices its containers can be given (executor.gpuDevices in the sites file)`;
+  }
+
+  /**
+   * The devices a run gets for the GPUs it was offered: none when it was offered none, or when the
+   * site names no devices for the model (a process then sees what the host has; the container
+   * executors refuse such a spec with `problem`).
+   */
+  async forRun(spec: RunSpec): Promise<string[]> {
+    const model = spec.gpus?.model;
+    if (!spec.gpus?.count || model === undefined || !this.gives(model)) return [];
+    return this.claim(spec.sessionUuid, model, spec.gpus.count, this.devices[model] ?? []);
+  }
 
   /**
    * `count` of the model's `devices` for the session: the ones it already has (a start retried),
    * else free ones. Throws, naming what was free, when there are too few.
    */
-  async claim(sessionUuid: string, model: string, count: number, devices: readonly string[]): Promise<string[]> {
+  private async claim(sessionUuid: string, model: string, count: number, devices: readonly string[]): Promise<string[]> {
     const dir = join(this.scratchRoot, '.gpu-claims', model);
     await mkdir(dir, { recursive: true });
     return this.locked(dir, () => this.claimLocked(dir, sessionUuid, model, count, devices));
@@ -43,19 +67,6 @@ export class GpuClaims {
       throw new Error(`only ${mine.length} of the ${count} ${model} GPUs asked for are free on this host (devices ${devices.join(', ')})`);
     }
     return mine.slice(0, count);
-  }
-
-  /** The devices of every model a session holds (for tests and operators). */
-  async heldBy(sessionUuid: string): Promise<string[]> {
-    const root = join(this.scratchRoot, '.gpu-claims');
-    const models = await readdir(root).catch(() => [] as string[]);
-    const held: string[] = [];
-    for (const model of models) {
-      for (const device of await readdir(join(root, model)).catch(() => [] as string[])) {
-        if (await this.holder(join(root, model), device) === sessionUuid) held.push(`${model}:${device}`);
-      }
-    }
-    return held.sort();
   }
 
   private async locked<T>(dir: string, work: () => Promise<T>): Promise<T> {
@@ -95,25 +106,6 @@ export class GpuClaims {
     const dir = join(this.scratchRoot, sessionUuid);
     return !existsSync(dir) || ENDED_MARKERS.some((marker) => existsSync(join(dir, marker)));
   }
-}
-
-/**
- * The devices a run gets for the GPUs it was offered: none when it was offered none, or when the
- * site names no devices for the model (a process then sees what the host has; a container
- * executor refuses such a spec in `unsupported`).
- */
-export async function claimOfferedGpus(claims: GpuClaims, spec: RunSpec, devices: Readonly<Record<string, readonly string[]>> | undefined): Promise<string[]> {
-  const model = spec.gpus?.model;
-  if (!spec.gpus?.count || model === undefined || !devices || !Object.hasOwn(devices, model)) return [];
-  return claims.claim(spec.sessionUuid, model, spec.gpus.count, devices[model] ?? []);
-}
-
-/** Why a container cannot be given the GPUs it was offered, if it cannot: the site names no devices for them. */
-export function gpuProblem(spec: RunSpec, devices: Readonly<Record<string, readonly string[]>> | undefined): string | undefined {
-  if (!spec.gpus?.count) return undefined;
-  const model = spec.gpus.model ?? '';
-  if (devices && Object.hasOwn(devices, model)) return undefined;
-  return `the site names no ${model || 'GPU'} devices its containers can be given (executor.gpuDevices in the sites file)`;
 }
 
 /** What CUDA programs read to find their devices (NVIDIA's container runtime reads the second). */

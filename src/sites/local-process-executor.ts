@@ -6,8 +6,8 @@ import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor
 import { readLogFile } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
-import { claimOfferedGpus, GpuClaims, gpuEnvironment } from './gpu-claims.js';
-import { endGroups, groupAlive, readText, recordedExitCode } from './run-files.js';
+import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
+import { endGroups, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 const GRACE_MS = 5_000;
 
@@ -34,7 +34,7 @@ export class LocalProcessExecutor implements Executor {
     private readonly developmentImages: Readonly<Record<string, DevelopmentImage>> = {},
     private readonly options: { publicHost?: string; gpuDevices?: Readonly<Record<string, readonly string[]>> } = {},
   ) {
-    this.gpus = new GpuClaims(scratchRoot);
+    this.gpus = new GpuClaims(scratchRoot, options.gpuDevices);
   }
 
   private readonly gpus: GpuClaims;
@@ -58,16 +58,12 @@ export class LocalProcessExecutor implements Executor {
     // Without a container, a mount at /input appears as ./input in the working directory.
     const { dir, cwd } = await prepareSessionDirectory(this.scratchRoot, spec);
     const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
-    const gpus = await claimOfferedGpus(this.gpus, spec, this.options.gpuDevices);
+    const gpus = await this.gpus.forRun(spec);
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     // `timeout` puts itself and the command in a process group of their own: the wrapper records
     // that group, so that cancelling reaches everything the command started.
-    // `timeout` ends with 124 (TERM worked) or 137 (KILL was needed) at the limit, but a command can
-    // end so on its own (137 is any SIGKILL, the out-of-memory killer's too): only a status that
-    // came once the limit had passed is marked as the time limit's.
     const wrapper = 'limit=$1; shift; start=$(date +%s); timeout --signal=TERM --kill-after=5s "$limit" "$@" >> "$EB_LOG" 2>&1 & '
-      + 'echo $! > "$EB_GROUP"; wait $!; code=$?; '
-      + 'if { [ "$code" = 124 ] || [ "$code" = 137 ]; } && [ $(($(date +%s) - start)) -ge "${limit%s}" ]; then : > "$EB_TIMED_OUT"; fi; '
+      + `echo $! > "$EB_GROUP"; wait $!; code=$?; ${MARK_TIME_OUT}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...program], {
       cwd,
@@ -83,7 +79,7 @@ export class LocalProcessExecutor implements Executor {
         EB_OUTPUTS: join(dir, 'outputs'),
         EB_LOG: join(dir, 'output.log'),
         EB_EXIT: join(dir, 'exit-code'),
-        EB_TIMED_OUT: join(dir, 'timed-out'),
+        EB_TIMED_OUT: timedOutFile(dir),
         EB_GROUP: join(dir, 'group'),
       },
     });
@@ -115,7 +111,7 @@ export class LocalProcessExecutor implements Executor {
   /** How the run ended, from the exit code the wrapper wrote; undefined while there is none. */
   private async exitStatus(handle: RunHandle): Promise<RunStatus | undefined> {
     const exitCode = await recordedExitCode(handle.dir);
-    return exitCode === undefined ? undefined : { state: 'exited', exitCode, timedOut: existsSync(join(handle.dir, 'timed-out')) };
+    return exitCode === undefined ? undefined : { state: 'exited', exitCode, timedOut: timedOut(handle.dir) };
   }
 
   /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -12,6 +12,23 @@ export function readText(path: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Shell for a wrapper that ran a program under `timeout --kill-after=... "$limit"` (limit `<n>s`)
+ * from `$start` (epoch seconds) and got `$code`: marks a time-out in `$EB_TIMED_OUT`. `timeout`
+ * ends with 124 (TERM worked) or 137 (KILL was needed) at the limit, but a program can end so on
+ * its own (137 is any SIGKILL, the out-of-memory killer's too): only a status that came once the
+ * limit had passed is the limit's.
+ */
+export const MARK_TIME_OUT = 'if { [ "$code" = 124 ] || [ "$code" = 137 ]; } && [ $(($(date +%s) - start)) -ge "${limit%s}" ]; then : > "$EB_TIMED_OUT"; fi';
+
+/** The file MARK_TIME_OUT writes (a container's poll past its deadline writes it too). */
+export const timedOutFile = (dir: string): string => join(dir, 'timed-out');
+
+/** Whether the run of `dir` was ended by its time limit. */
+export function timedOut(dir: string): boolean {
+  return existsSync(timedOutFile(dir));
 }
 
 /** The exit code a wrapper recorded in `<dir>/exit-code`; undefined while there is none. */

@@ -3,6 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { readLogFile } from './log-file.js';
+import { MARK_TIME_OUT, timedOut } from './run-files.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { commandFound, SlurmCommands, type SlurmCommandPaths, type SlurmJob } from './slurm-commands.js';
 
@@ -35,8 +36,8 @@ dir=$1; limit=$2; shift 2
 start=$(date +%s)
 timeout --signal=TERM --kill-after=5s "$limit" "$@"
 code=$?
-# 124 or 137 from timeout once the limit has passed; before it, the program's own (137: any SIGKILL).
-if { [ "$code" = 124 ] || [ "$code" = 137 ]; } && [ $(($(date +%s) - start)) -ge "\${limit%s}" ]; then : > "$dir/timed-out"; fi
+EB_TIMED_OUT="$dir/timed-out"
+${MARK_TIME_OUT}
 echo "$code" > "$dir/exit-code.tmp" && mv "$dir/exit-code.tmp" "$dir/exit-code"
 exit "$code"
 `;
@@ -150,7 +151,7 @@ export class SlurmExecutor implements Executor {
     const text = await readFile(join(handle.dir, 'exit-code'), 'utf8').catch(() => undefined);
     if (text === undefined || !/^\d+$/.test(text.trim())) return undefined;
     const exitCode = Number(text.trim());
-    return { state: 'exited', exitCode, timedOut: existsSync(join(handle.dir, 'timed-out')) };
+    return { state: 'exited', exitCode, timedOut: timedOut(handle.dir) };
   }
 
   /** How long (ms) Slurm has not known the job, counted from the first poll that found so (kept on disk). */
