@@ -6,6 +6,7 @@ import { makeMessage, stamp, unboundExpiredNote, type Message } from '../domain/
 import { planBinding, type BoundNeeds } from '../domain/plan-binding.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
 import type { BrokerStore, Negotiator, SessionRecord, SiteDirectory, TokenVault, WireDocument } from './ports.js';
+import { slotOfPlan } from './session-slot.js';
 
 /** An executable and its data for a held session: needs for the engine, components for the document. */
 export interface Binding extends BoundNeeds {
@@ -64,7 +65,8 @@ export async function bindExecutable(deps: BindDeps, uuid: string, principal: Pr
   const document = deps.composeBound(session.document, binding.components, planned.plan, now);
   const note = stamp(makeMessage('urn:phase-change', 'INFO', 'An executable was bound; it runs on site {site} from {start}',
     { site: site.name, start: formatInstant(planned.plan.availableStart) }), now);
-  const result = await deps.store.bindExecutable(uuid, now, document, note);
+  const name = (document.meta as { name?: unknown } | undefined)?.name;
+  const result = await deps.store.bindExecutable(uuid, now, document, note, slotOfPlan(planned.plan, typeof name === 'string' ? name : undefined));
   switch (result) {
     case 'done': {
       // Kept before the site hears of the session, so its first step finds the token there.

@@ -33,6 +33,8 @@ export interface SessionRecord {
   provision?: ProvisionState;
   /** Every phase it has been in, oldest first, with when it moved there (recorded by the store). */
   history?: PhaseChange[];
+  /** Its schedule and size for lists and timelines (from the plan; written with a new session). */
+  slot?: SessionSlot;
 }
 
 export interface PhaseChange { phase: SessionPhase; at: number }
@@ -151,7 +153,7 @@ export interface BrokerStore {
    * Binds the executable to a session accepted for binding: its document replaced, if it still
    * waits and `bindBy` has not passed (then it expires, releasing its capacity, in the same step).
    */
-  bindExecutable(uuid: string, now: number, document: WireDocument, note: Message): Promise<BindResult>;
+  bindExecutable(uuid: string, now: number, document: WireDocument, note: Message, slot: SessionSlot): Promise<BindResult>;
   /** The binding timer: a session still waiting for its executable expires and lets go of its capacity. */
   expireUnbound(uuid: string, now: number, note: Message): Promise<boolean>;
   /** Lets go of capacity held for offers that were never shown to anyone. */

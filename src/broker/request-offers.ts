@@ -3,6 +3,7 @@ import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
 import { assessSite, withLocationElements } from '../domain/plan-offers.js';
+import { slotOfPlan } from './session-slot.js';
 import type {
   BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
 } from './ports.js';
@@ -91,26 +92,23 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
   if (dropped.length) await deps.store.releaseHolds(dropped);
 
-  const sessions = chosen.map((offer, index): SessionRecord => ({
-    uuid: offer.id,
-    offerSetUuid: offerSet.uuid,
-    site: offer.site,
-    phase: 'OFFERED',
-    created: now,
-    modified: now,
-    expires: expiresAt,
-    family: input.family,
-    document: deps.composeSession({
+  const sessions = chosen.map((offer, index): SessionRecord => {
+    const name = `${input.name ?? 'offer'}-${index}`;
+    return {
       uuid: offer.id,
-      name: `${input.name ?? 'offer'}-${index}`,
-      offer,
+      offerSetUuid: offerSet.uuid,
+      site: offer.site,
+      phase: 'OFFERED',
       created: now,
+      modified: now,
       expires: expiresAt,
-      components: input.components,
-    }),
-    messages: [],
-    owner: input.owner,
-  }));
+      family: input.family,
+      document: deps.composeSession({ uuid: offer.id, name, offer, created: now, expires: expiresAt, components: input.components }),
+      slot: slotOfPlan(offer.plan, name),
+      messages: [],
+      owner: input.owner,
+    };
+  });
   offerSet.result = sessions.length ? 'YES' : 'NO';
   offerSet.sessionUuids = sessions.map((session) => session.uuid);
   // What stopped some sites is a warning when others offer: the request as a whole succeeded.

@@ -27,7 +27,6 @@ import type { Config } from '../config/load-config.js';
 import type { AppOptions, BrokerApi } from '../http/broker-api.js';
 import { createApp } from '../http/create-app.js';
 import { composeBoundSession, composeOfferedSession, type BoundComponents } from '../protocol/offer-documents.js';
-import { sessionSlot } from '../protocol/session-slot.js';
 import { BullNegotiator } from '../queue/bull-negotiator.js';
 import { BullTimers } from '../queue/bull-timers.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
@@ -93,7 +92,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const storeConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'eb-store' });
   const connections = [queueConnection, producerConnection, storeConnection];
   const closers: Array<() => Promise<unknown>> = [];
-  const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs, slotOf: sessionSlot });
+  const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
   const sites = siteDirectory(config.sites);
   const now = () => clock.now();
   // One issuer per process: its discovery and JWKS are shared by the API and the site workers.

@@ -13,8 +13,6 @@ import { brokerScripts, bufferScript } from './redis-scripts.js';
 export interface StoreOptions {
   /** How long finished offer sets and sessions stay readable. */
   retentionMs: number;
-  /** A session document's schedule and size (protocol/ reads the wire shape), kept beside it for lists and timelines. */
-  slotOf: (document: WireDocument) => SessionSlot | undefined;
 }
 
 /** The fields a listing reads of a session's hash, in this order. */
@@ -47,7 +45,7 @@ export class RedisBrokerStore implements BrokerStore {
     ];
     for (const session of sessions) {
       // The slot, and the bounds of the capacity it holds, for the indexes the Lua step keeps.
-      const slot = this.options.slotOf(session.document);
+      const slot = session.slot;
       const slotFields = slot ? ['slot', json(slot), 'holdstart', slot.preparing.start, 'holdend', slot.releasing.end] : [];
       args.push(session.uuid, 9 + slotFields.length / 2,
         ...slotFields,
@@ -117,10 +115,9 @@ export class RedisBrokerStore implements BrokerStore {
     return { outcome, session };
   }
 
-  async bindExecutable(uuid: string, now: number, document: WireDocument, note: Message): Promise<BindResult> {
-    const slot = this.options.slotOf(document);
+  async bindExecutable(uuid: string, now: number, document: WireDocument, note: Message, slot: SessionSlot): Promise<BindResult> {
     return (await this.scripts.ebBind(this.keys.prefix, uuid, now, json(document), json(note), this.options.retentionMs, json(unboundExpiredNote(now)),
-      slot ? json(slot) : '')) as BindResult;
+      json(slot))) as BindResult;
   }
 
   async expireUnbound(uuid: string, now: number, note: Message): Promise<boolean> {

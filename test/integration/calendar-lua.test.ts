@@ -4,7 +4,6 @@ import { InMemoryCapacityLedger } from '../../src/broker/in-memory-capacity-ledg
 import { BLOCK } from '../../src/domain/capacity-calendar.js';
 import type { SiteProfile } from '../../src/domain/site-profile.js';
 import { auditLedger } from '../../src/store/audit-ledger.js';
-import { sessionSlot } from '../../src/protocol/session-slot.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { brokerScripts } from '../../src/store/redis-scripts.js';
 import { RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
@@ -38,7 +37,7 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
       const keys = redisKeys(randomPrefix());
       const site: SiteProfile = { ...demoSite({ cores: 12, memoryGiB: 24, gpus: { A100: 2 } }), name: 'lua' };
       const lua = new RedisCapacityLedger(redis, keys);
-      const store = new RedisBrokerStore(redis, keys, { retentionMs: 60_000, slotOf: sessionSlot });
+      const store = new RedisBrokerStore(redis, keys, { retentionMs: 60_000 });
       const model = new InMemoryCapacityLedger();
       const held: string[] = [];
       try {

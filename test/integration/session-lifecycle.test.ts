@@ -8,7 +8,6 @@ import { Queue } from 'bullmq';
 import { JOB, jobId, siteQueueName } from '../../src/queue/queue-names.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { stageItem } from '../../src/sites/stage-files.js';
-import { sessionSlot } from '../../src/protocol/session-slot.js';
 import { auditLedger } from '../../src/store/audit-ledger.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
@@ -327,7 +326,7 @@ describe('sessions that run', () => {
 
   it('keeps the tail of a long log and says how much of it a follower missed', async () => {
     const keys = redisKeys(broker.config.keyPrefix);
-    const store = new RedisBrokerStore(broker.redis, keys, { retentionMs: 60_000, slotOf: sessionSlot });
+    const store = new RedisBrokerStore(broker.redis, keys, { retentionMs: 60_000 });
     await store.appendLog('tail-test', 'abc', 4);
     await store.appendLog('tail-test', 'déf', 4);
     expect(await store.getLog('tail-test')).toBe(Buffer.from('abcdéf').subarray(-4).toString());

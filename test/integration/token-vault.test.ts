@@ -6,7 +6,6 @@ import type { TokenExchangeClient } from '../../src/auth/token-exchange-client.j
 import { SealedTokenVault } from '../../src/auth/token-vault.js';
 import { makeMessage } from '../../src/domain/messages.js';
 import { SecretToken } from '../../src/domain/secret-token.js';
-import { sessionSlot } from '../../src/protocol/session-slot.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { RedisSealedTokens } from '../../src/store/redis-sealed-tokens.js';
@@ -16,7 +15,7 @@ import { deleteKeys, randomPrefix, redisUrl } from '../support/test-broker.js';
 describe('the token vault', () => {
   const redis = new Redis(redisUrl());
   const keys = redisKeys(randomPrefix());
-  const store = new RedisBrokerStore(redis, keys, { retentionMs: 60_000, slotOf: sessionSlot });
+  const store = new RedisBrokerStore(redis, keys, { retentionMs: 60_000 });
   const vault = new SealedTokenVault(new TokenCipher(randomBytes(32)), new RedisSealedTokens(redis, keys));
   afterAll(async () => {
     await deleteKeys(redis, keys.prefix);
