@@ -13,7 +13,7 @@
 //
 // Exit status: 0 when every request was answered as expected (even if a target is missed: this is
 // a measurement, not a test), 1 when any request failed or the server could not run.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Redis } from 'ioredis';
 import { decodeBody } from '../../dist/protocol/codecs/body-codec.js';
 import { jsonBody, xmlBody } from './bodies.mjs';
+import { processCpuMs, redisCpuMs } from './cpu-usage.mjs';
 import { runLoad, send } from './load.mjs';
 import { startServer } from './server-process.mjs';
 
@@ -92,27 +93,6 @@ if (unknown.length) {
 }
 
 // ---- CPU accounting (the server child, Redis, this process) ------------------------------------
-
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-function processCpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS; // utime + stime
-  } catch {
-    return NaN;
-  }
-}
-
-async function redisCpuMs(redis) {
-  try {
-    const info = await redis.info('cpu');
-    const field = (name) => Number((info.match(new RegExp(`^${name}:([0-9.]+)`, 'm')) ?? [])[1]);
-    return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
-  } catch {
-    return NaN;
-  }
-}
 
 async function sample(pid, redis) {
   const redisMs = await redisCpuMs(redis);

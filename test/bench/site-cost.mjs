@@ -10,13 +10,14 @@
 // (F + floor) / (F + 5 floor) is the best any per-site code could do with one job per site.
 // Environment: SITE_COST_SECONDS (default 5).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { jsonBody } from './bodies.mjs';
+import { processCpuMs, redisCpuMs } from './cpu-usage.mjs';
 import { runLoad } from './load.mjs';
 import { startServer } from './server-process.mjs';
 
@@ -41,16 +42,6 @@ for (let attempt = 0; ; attempt += 1) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
-
-const redisCpuSeconds = async () => {
-  const text = await info.info('cpu');
-  const read = (name) => Number(text.match(new RegExp(`${name}:([0-9.]+)`))[1]);
-  return read('used_cpu_user') + read('used_cpu_sys');
-};
-const processCpuSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
-};
 
 /** One BullMQ job's round trip with nothing of ours in it: CPU of this process and of Redis per job. */
 async function bullmqFloor() {
@@ -80,17 +71,17 @@ async function bullmqFloor() {
   };
   await drive(1000);
   done = 0;
-  const redis0 = await redisCpuSeconds();
+  const redis0 = await redisCpuMs(info);
   const node0 = process.cpuUsage();
   await drive(SECONDS * 1000);
   const node = process.cpuUsage(node0);
-  const redis = await redisCpuSeconds() - redis0;
+  const redis = await redisCpuMs(info) - redis0;
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   producer.disconnect();
   consumer.disconnect();
-  return { jobs: done, node: (node.user + node.system) / done, redis: (redis * 1e6) / done };
+  return { jobs: done, node: (node.user + node.system) / done, redis: (redis * 1e3) / done };
 }
 
 async function brokerCost(sites) {
@@ -100,8 +91,8 @@ async function brokerCost(sites) {
   const check = (answer) => (answer.status === 303 && answer.body.includes('"result":"YES"') ? undefined : `status ${answer.status}`);
   try {
     await runLoad({ target, concurrency: 32, warmupMs: 0, durationMs: 1500, check });
-    const redis0 = await redisCpuSeconds();
-    const server0 = processCpuSeconds(pid);
+    const redis0 = await redisCpuMs(info);
+    const server0 = processCpuMs(pid);
     const loader0 = process.cpuUsage();
     const result = await runLoad({ target, concurrency: 32, warmupMs: 0, durationMs: SECONDS * 1000, check });
     const loader = process.cpuUsage(loader0);
@@ -109,8 +100,8 @@ async function brokerCost(sites) {
     const n = result.requests;
     const row = {
       sites, requests: n, rps: n / SECONDS,
-      redis: ((await redisCpuSeconds() - redis0) * 1e6) / n,
-      server: ((processCpuSeconds(pid) - server0) * 1e6) / n,
+      redis: ((await redisCpuMs(info) - redis0) * 1e3) / n,
+      server: ((processCpuMs(pid) - server0) * 1e3) / n,
       loader: (loader.user + loader.system) / n,
     };
     row.total = row.redis + row.server + row.loader;
