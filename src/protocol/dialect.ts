@@ -1,5 +1,6 @@
 import { makeMessage, type Message } from '../domain/messages.js';
 import { kindUri, parseKind, type KindFamily } from './kind-uris.js';
+import { setOwn } from './own-property.js';
 
 /**
  * Older shapes of the same protocol, brought to the v1.0 schema before validation:
@@ -11,6 +12,9 @@ import { kindUri, parseKind, type KindFamily } from './kind-uris.js';
  *   become `compute.volumes[]` objects with one `resource`; a mount of several resources has no
  *   v1.0 form and is refused with a message;
  * - storage `resources` (an early name of `data`) becomes `data`;
+ * - numbers and booleans among the executable's `command` items and `environment` values become
+ *   their text, as YAML users write them (`command: [sleep, 10]`); objects and arrays stay, and
+ *   validation refuses them;
  * - a wrapped update `{update: {type, path, value}}` becomes the bare v1.0 update.
  */
 export interface NormalisedDocument {
@@ -61,7 +65,7 @@ export function normaliseExecutionRequest(input: unknown): NormalisedDocument {
     doc.compute = doc.computer;
     delete doc.computer;
   }
-  doc.executable = normaliseComponent(doc.executable, seen);
+  doc.executable = textArguments(normaliseComponent(doc.executable, seen));
   doc.compute = normaliseComponent(doc.compute, seen);
   for (const list of ['storage', 'data', 'costs', 'metrics'] as const) {
     if (Array.isArray(doc[list])) doc[list] = (doc[list] as unknown[]).map((item) => normaliseComponent(item, seen));
@@ -95,6 +99,21 @@ export function normaliseExecutionRequest(input: unknown): NormalisedDocument {
     messages.push(makeMessage('urn:resource-not-found', 'ERROR', 'Volume mounts need a compute resource to mount them on'));
   }
   return { document: doc, family: seen.family ?? 'v1.0', messages };
+}
+
+const asText = (value: unknown): unknown =>
+  typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
+
+/** `command` items and `environment` values that are numbers or booleans, as their text. */
+function textArguments(executable: unknown): unknown {
+  if (!isDoc(executable)) return executable;
+  if (Array.isArray(executable.command)) executable.command = executable.command.map(asText);
+  if (isDoc(executable.environment)) {
+    const environment: Doc = {};
+    for (const [name, value] of Object.entries(executable.environment)) setOwn(environment, name, asText(value));
+    executable.environment = environment;
+  }
+  return executable;
 }
 
 function mountFromLegacy(volume: unknown, messages: Message[]): unknown {
