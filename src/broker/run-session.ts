@@ -105,11 +105,15 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
 type Doc = Record<string, unknown>;
 const isDoc = (value: unknown): value is Doc => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The name a data resource is staged under: its own name, else its uuid. */
+const stagingName = (data: Doc): string =>
+  String((data.meta as Doc | undefined)?.name ?? (data.meta as Doc | undefined)?.uuid ?? 'data');
+
 /** The URL each data resource is fetched from (http and https only, for now). */
 function stagingItems(session: SessionRecord, maxBytes: number): StagingItem[] | string {
   const items: StagingItem[] = [];
   for (const data of Array.isArray(session.document.data) ? session.document.data.filter(isDoc) : []) {
-    const name = String((data.meta as Doc | undefined)?.name ?? (data.meta as Doc | undefined)?.uuid ?? 'data');
+    const name = stagingName(data);
     const skao = isDoc(data.skao) ? data.skao : undefined;
     const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc).map((r) => String(r.dataurl ?? '')) : [];
     const url = [typeof data.location === 'string' ? data.location : '', ...replicas].find((u) => /^(https?:\/\/|file:\/\/\/)/i.test(u));
@@ -125,8 +129,13 @@ function stagingItems(session: SessionRecord, maxBytes: number): StagingItem[] |
 function mountsOf(session: SessionRecord, staged: Record<string, string>): Array<{ path: string; source: string }> {
   const compute = isDoc(session.document.compute) ? session.document.compute : {};
   const volumes = Array.isArray(compute.volumes) ? compute.volumes.filter(isDoc) : [];
+  // A mount names its resource by uuid (offers are written so), or by name in older documents.
+  const byUuid = new Map<unknown, string>();
+  for (const data of Array.isArray(session.document.data) ? session.document.data.filter(isDoc) : []) {
+    byUuid.set((data.meta as Doc | undefined)?.uuid, stagingName(data));
+  }
   return volumes.flatMap((volume) => {
-    const source = staged[String(volume.resource ?? '')];
+    const source = staged[byUuid.get(volume.resource) ?? String(volume.resource ?? '')];
     return source && typeof volume.path === 'string' ? [{ path: volume.path, source }] : [];
   });
 }

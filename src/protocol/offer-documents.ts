@@ -47,9 +47,46 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   };
   if (components.executable) doc.executable = stamp(clone(components.executable));
   doc.compute = stamp(compute);
-  if (components.storage.length) doc.storage = components.storage.map((s) => stamp(clone(s)));
-  if (components.data.length) doc.data = components.data.map((d) => stamp(clone(d)));
+  const aliases = new Map<string, string>();
+  const stampResource = (component: Doc): Doc => {
+    const stamped = stamp(clone(component));
+    aliasesOf(component, stamped, aliases);
+    return stamped;
+  };
+  if (components.storage.length) doc.storage = components.storage.map(stampResource);
+  if (components.data.length) doc.data = components.data.map(stampResource);
   doc.schedule = schedule(plan);
+  return referByUuid(doc, aliases);
+}
+
+const uuidOf = (component: Doc): string | undefined => {
+  const uuid = (component.meta as Doc | undefined)?.uuid;
+  return typeof uuid === 'string' ? uuid : undefined;
+};
+
+/** What a request may call a resource (its name, the uuid it sent) -> the uuid it has now. */
+function aliasesOf(sent: Doc, stamped: Doc, aliases: Map<string, string>): void {
+  const uuid = uuidOf(stamped);
+  if (!uuid) return;
+  const name = (sent.meta as Doc | undefined)?.name;
+  for (const alias of [name, uuidOf(sent), uuid]) if (typeof alias === 'string') aliases.set(alias, uuid);
+}
+
+/**
+ * Cross-references written as uuids, as the reference broker writes them: data -> storage,
+ * storage -> data and volume -> resource. A request may use names or uuids; the request was
+ * checked before (read-execution-request.ts), so a reference nothing answers to stays as sent.
+ */
+function referByUuid(doc: Doc, aliases: Map<string, string>): Doc {
+  const to = (ref: unknown): unknown => (typeof ref === 'string' ? aliases.get(ref) ?? ref : ref);
+  const list = (key: string): Doc[] => (Array.isArray(doc[key]) ? (doc[key] as Doc[]) : []);
+  for (const data of list('data')) if (data.storage !== undefined) data.storage = to(data.storage);
+  for (const storage of list('storage')) if (Array.isArray(storage.data)) storage.data = storage.data.map(to);
+  const compute = doc.compute as Doc | undefined;
+  if (compute && Array.isArray(compute.volumes)) {
+    compute.volumes = (compute.volumes as unknown[]).map((volume) => (volume && typeof volume === 'object' && !Array.isArray(volume)
+      ? { ...(volume as Doc), resource: to((volume as Doc).resource) } : volume));
+  }
   return doc;
 }
 
@@ -74,15 +111,17 @@ export function composeBoundSession(document: WireDocument, components: BoundCom
   const volumes = [...(Array.isArray(compute.volumes) ? compute.volumes : []), ...clone(components.volumes)];
   const storage = Array.isArray(held.storage) ? (held.storage as Doc[]).map(timed) : [];
   const data = [...(Array.isArray(held.data) ? (held.data as Doc[]).map(timed) : []), ...components.data.map((d) => stamp(clone(d)))];
+  const aliases = new Map<string, string>();
+  for (const resource of [...storage, ...data]) aliasesOf(resource, resource, aliases);
   // The order composeOfferedSession writes, for readers of the document.
-  return {
+  return referByUuid({
     kind: held.kind, meta: held.meta, expires: held.expires,
     executable: stamp(clone(components.executable)),
     compute: timed({ ...compute, ...(volumes.length ? { volumes } : {}) }),
     ...(storage.length ? { storage } : {}),
     ...(data.length ? { data } : {}),
     schedule: schedule(plan),
-  };
+  }, aliases);
 }
 
 export interface RenderContext { baseUrl: string }
