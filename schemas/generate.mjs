@@ -174,9 +174,7 @@ export function buildJsonSchema() {
 // ---- XML shapes ----------------------------------------------------------------------------
 // A shape tells the XML codec, for each named type, how each property is written: its value type
 // (string, integer, number, boolean, map, object of a named type, or array of one of these), and
-// whether it is an attribute. Arrays are unwrapped, one element per item named after the property,
-// except where the schema says `wrapped` (offers, items <execution>) or names the items
-// (connectors, items <connector>).
+// whether it is an attribute. Lists are named as xmlListNames says.
 
 function describe(schema, defs, bases) {
   if (schema.$ref) {
@@ -198,13 +196,20 @@ function describe(schema, defs, bases) {
   return { t: 'string' };
 }
 
+/**
+ * How a list's items are named in XML. Wrapped (offers): a wrapper named after the property, items
+ * named by `items.xml.name`. Unwrapped (every other list): one element per item, named by
+ * `items.xml.name` (messages -> message, costs -> cost, metrics -> metric), else by the list's own
+ * `xml.name` (SimpleSessionConnectorList -> connector, AbstractStorageResourceList -> storage),
+ * else after the property. OpenAPI leaves a list's own name to wrapped lists; upstream names its
+ * connector list `connector` and nothing else could carry that name, so we read it as the items'.
+ */
 function xmlListNames(arraySchema) {
   const xml = arraySchema.xml ?? {};
   const itemName = arraySchema.items?.xml?.name;
   if (xml.wrapped) return { wrapped: true, item: itemName ?? 'item' };
-  // SimpleSessionConnectorList is named `connector`: unwrapped items with that name.
-  if (xml.name === 'connector') return { item: 'connector' };
-  return {};
+  const item = itemName ?? xml.name;
+  return item ? { item } : {};
 }
 
 function propertiesOf(schema, rawDefs, acc = {}) {

@@ -9,8 +9,10 @@ import type { DocumentType, ListingType } from './document-types.js';
 /**
  * XML as the ExecutionBroker schema names it (unqualified names, no namespace): roots
  * `offers-request`, `offers-response`, `execution` and `update`; `kind` as an attribute where the
- * schema says so; arrays unwrapped, one element per item named after the property, except
- * `offers` (wrapped, items `execution`) and `connectors` (items `connector`); maps as
+ * schema says so; lists as the schema's `xml` names them (schemas/generate.mjs, xmlListNames):
+ * unwrapped, one element per item (`message`, `cost`, `metric`, `connector`, else the property's
+ * name), except `offers` (wrapped, items `execution`); items named after the property are read
+ * too, as this broker wrote them before; maps as
  * `<KEY>value</KEY>`, or `<entry key="KEY">value</entry>` when KEY is not an XML name.
  * XML carries no types, so decoding follows schemas/xml-shapes.json to rebuild numbers,
  * booleans and single-item arrays.
