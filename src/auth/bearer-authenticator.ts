@@ -20,4 +20,8 @@ export class BearerAuthenticator implements Authenticator {
     const verified = await this.verifier.verify(token);
     return principalFromClaims(verified.claims, this.issuer.settings, new SecretToken(token, verified.expiresAt));
   }
+
+  issuerReachable(): Promise<boolean> {
+    return this.issuer.reachable();
+  }
 }

@@ -16,6 +16,7 @@ export class OidcIssuer {
   #configuration: Promise<oidc.Configuration> | undefined;
   #keys: JWTVerifyGetKey | undefined;
   #failedAt = -Infinity;
+  #probe: { at: number; answer: Promise<boolean> } | undefined;
 
   constructor(readonly settings: OidcSettings, private readonly options: { retryAfterMs?: number; now?: () => number } = {}) {}
 
@@ -39,6 +40,20 @@ export class OidcIssuer {
     if (!uri) throw new BrokerError('identity-provider-unavailable', { detail: 'The issuer publishes no jwks_uri' });
     this.#keys ??= createRemoteJWKSet(new URL(uri), { cooldownDuration: this.settings.jwksCooldownMs, timeoutDuration: 5_000 });
     return this.#keys;
+  }
+
+  /**
+   * Whether the issuer serves its discovery document now (a fresh GET, at most every
+   * `retryAfterMs`; the answer in between is the last one). Health probes ask it.
+   */
+  async reachable(): Promise<boolean> {
+    const now = this.options.now?.() ?? Date.now();
+    if (this.#probe && now - this.#probe.at < (this.options.retryAfterMs ?? 5_000)) return this.#probe.answer;
+    const url = `${this.settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const answer = fetch(url, { signal: AbortSignal.timeout(3_000), redirect: 'manual' })
+      .then(async (res) => { await res.body?.cancel(); return res.ok; }, () => false);
+    this.#probe = { at: now, answer };
+    return answer;
   }
 
   private discover(): Promise<oidc.Configuration> {

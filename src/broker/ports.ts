@@ -300,4 +300,6 @@ export interface Authenticator {
    * invalid-token, insufficient-scope, insufficient-group, identity-provider-unavailable.
    */
   authenticate(token: string | undefined): Promise<Principal>;
+  /** Whether the identity provider answers now (absent: there is none to ask). For /v1/health. */
+  issuerReachable?(): Promise<boolean>;
 }

@@ -45,13 +45,20 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): { probes: Rou
 
   probes.get('/v1/ping', (_req, res) => { res.json({ status: 'UP', version: VERSION }); });
 
+  // The prototype's HealthResponse: uptime, number_of_managed_requests and
+  // dependent_services['permissions-api'] (here: the OpenID issuer, UP when there is none), all
+  // required; 500 when any dependency is down.
   probes.get('/v1/health', async (_req, res) => {
-    const state = await api.availability().catch(() => ({ available: false, note: 'The broker cannot reach its store' }));
+    const [state, issuer] = await Promise.all([
+      api.availability().catch(() => ({ available: false, note: 'The broker cannot reach its store' })),
+      options.authenticator.issuerReachable?.() ?? Promise.resolve(true),
+    ]);
     const store = state.available || !/store/.test(state.note) ? 'UP' : 'DOWN';
-    res.status(state.available ? 200 : 500).json({
+    const status = (up: boolean): { status: 'UP' | 'DOWN' } => ({ status: up ? 'UP' : 'DOWN' });
+    res.status(state.available && issuer ? 200 : 500).json({
       uptime: Math.round((Date.now() - started) / 1000),
       number_of_managed_requests: managed,
-      dependent_services: { redis: { status: store }, 'site-workers': { status: state.available ? 'UP' : 'DOWN' } },
+      dependent_services: { 'permissions-api': status(issuer), redis: { status: store }, 'site-workers': status(state.available) },
     });
   });
 
