@@ -7,19 +7,6 @@ type Doc = Record<string, unknown>;
 
 const DOCUMENT_TYPES = ['application/json', 'application/xml', 'application/yaml'];
 
-/** `#/$defs/X` (the bundle's) -> `#/components/schemas/X` (OpenAPI's), everywhere in a value. */
-function rewriteRefs(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(rewriteRefs);
-  if (value && typeof value === 'object') {
-    const out: Doc = {};
-    for (const [key, inner] of Object.entries(value as Doc)) {
-      out[key] = key === '$ref' && typeof inner === 'string' ? inner.replace(/^#\/\$defs\//, '#/components/schemas/') : rewriteRefs(inner);
-    }
-    return out;
-  }
-  return value;
-}
-
 /** `content: { $ref: '#/components/x-documents/X' }` -> the same schema in each of the three formats. */
 function expandDocuments(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(expandDocuments);
@@ -43,16 +30,18 @@ let built: { yaml: string; json: string } | undefined;
 
 /**
  * The OpenAPI 3.1 description of the broker: the paths of schemas/openapi-paths.yaml with the
- * component schemas of the bundled v1.0 schema (schemas/execution-broker.schema.json), built once.
+ * upstream v1.0 component schemas as code generators read them (schemas/openapi-schemas.json:
+ * each polymorphic base with its discriminator and mapping), built once. Validation does not use
+ * this face: it has its own if/then overlay (schemas/execution-broker.schema.json, validator.ts).
  */
 export function openApiDocument(): { yaml: string; json: string } {
   if (built) return built;
   const paths = parseYaml(readFileSync(fileURLToPath(new URL('../../schemas/openapi-paths.yaml', import.meta.url)), 'utf8')) as Doc;
-  const bundle = readSchemaFile<{ $defs: Doc }>('execution-broker.schema.json');
+  const upstream = readSchemaFile<{ schemas: Doc }>('openapi-schemas.json');
   const components = (paths.components ?? {}) as Doc;
   const document = expandDocuments({
     ...paths,
-    components: { ...components, schemas: { ...(rewriteRefs(bundle.$defs) as Doc), ...(components.schemas as Doc | undefined) } },
+    components: { ...components, schemas: { ...upstream.schemas, ...(components.schemas as Doc | undefined) } },
   }) as Doc;
   built = { yaml: stringifyYaml(document, { aliasDuplicateObjects: false }), json: JSON.stringify(document) };
   return built;
