@@ -166,6 +166,19 @@ function checkOfferSet(doc: Doc, result: Result | undefined, offers: [number, nu
   }
 }
 
+/**
+ * The reference broker's resource-registration tests (033, 034, 036, 037): each data resource
+ * refers to its storage, each storage to its data and each mount to its resource by uuid.
+ */
+function checkReferences(offer: Doc, where: string): void {
+  const uuids = (list: unknown): string[] => (Array.isArray(list) ? list.map((item: Doc) => item.meta?.uuid) : []);
+  const storage = uuids(offer.storage);
+  const data = uuids(offer.data);
+  for (const d of (offer.data ?? []) as Doc[]) if (d.storage !== undefined) expect({ where, ref: d.storage, storage: storage.includes(d.storage) }).toEqual({ where, ref: d.storage, storage: true });
+  for (const s of (offer.storage ?? []) as Doc[]) for (const ref of s.data ?? []) expect({ where, ref, data: data.includes(ref) }).toEqual({ where, ref, data: true });
+  for (const v of (offer.compute?.volumes ?? []) as Doc[]) expect({ where, ref: v.resource, found: [...data, ...storage].includes(v.resource) }).toEqual({ where, ref: v.resource, found: true });
+}
+
 const withWaiting = (phases: string[] | undefined): string[] | undefined =>
   phases?.includes('ACCEPTED') && !phases.includes('WAITING') ? [...phases, 'WAITING'] : phases;
 
@@ -207,6 +220,7 @@ async function runCase(broker: TestBroker, c: Case): Promise<void> {
     if (status >= 400 && !tablePhase) expect(typeof body.code).toBe('string'); // RFC 9457 problem document
     if (isOfferSetPost(step) && status === 303) {
       if (ours) checkOfferSet(body, want.result, want.offers, want.kinds, where);
+      if (ours && want.result === 'YES') for (const offer of body.offers ?? []) checkReferences(offer, where);
       else checkOfferSet(body, step.expectResult, [1, 2], [], where);
       if (ours && want.result === 'NO') break; // the later steps need offers
     }

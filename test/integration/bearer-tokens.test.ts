@@ -160,12 +160,19 @@ describe('bearer tokens', () => {
     await expect(new BrokerClient({ baseUrl: broker.baseUrl, token: await idp.tokenFor('bob') }).getOfferSet(offers.meta.uuid)).rejects.toMatchObject({ status: 404 });
   });
 
+  it('reports the issuer it reaches as permissions-api UP in /v1/health', async () => {
+    const health = await broker.http.get('/v1/health').expect(200);
+    expect(health.body.dependent_services['permissions-api']).toEqual({ status: 'UP' });
+  });
+
   it('answers 503 identity-provider-unavailable while the issuer cannot be reached', async () => {
     const port = await new Promise<number>((done) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => done(p)); }); });
     const lonely = await startTestBroker({ env: { ...oidcEnv(`http://127.0.0.1:${port}`), OIDC_INTROSPECTION: 'false' } });
     try {
       const response = await lonely.http.post('/requests').set('Authorization', `Bearer ${await idp.tokenFor('alice')}`).set('Content-Type', 'application/json').send('{}');
       expect({ status: response.status, code: response.body.code }).toEqual({ status: 503, code: 'identity-provider-unavailable' });
+      // /v1/health says so as the SRCNet prototype's HealthResponse does: permissions-api DOWN, 500.
+      expect((await lonely.http.get('/v1/health').expect(500)).body.dependent_services['permissions-api']).toEqual({ status: 'DOWN' });
     } finally {
       await lonely.close();
     }

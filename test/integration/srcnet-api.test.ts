@@ -268,7 +268,12 @@ describe('the SRCNet compute API', () => {
     it('answers ping and health', async () => {
       expect((await broker.http.get('/v1/ping').expect(200)).body).toEqual({ status: 'UP', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
       const health = (await broker.http.get('/v1/health').expect(200)).body as Doc;
-      expect(health).toMatchObject({ dependent_services: { redis: { status: 'UP' }, 'site-workers': { status: 'UP' } } });
+      // The prototype's HealthResponse: every field required; permissions-api is UP with no issuer to ask.
+      expect(health).toEqual({
+        uptime: expect.any(Number), number_of_managed_requests: expect.any(Number),
+        dependent_services: { 'permissions-api': { status: 'UP' }, redis: { status: 'UP' }, 'site-workers': { status: 'UP' } },
+      });
+      expect(Number.isInteger(health.uptime) && health.uptime >= 0).toBe(true);
       expect(health.number_of_managed_requests).toBeGreaterThan(0);
     });
 

@@ -28,7 +28,7 @@ describe('the SRCNet compute API when the broker fails', () => {
       expect(query.body).toEqual({ response_code: 3, response_text: 'Internal error: Site demo was skipped: none of its workers is running' });
       const provision = await send(broker.http, 'put', '/v1/provision', smallQuery()).expect(200);
       expect(provision.body).toMatchObject({ response_code: 3, provision_id: null, provision_validity: null });
-      expect((await broker.http.get('/v1/health').expect(500)).body.dependent_services).toEqual({ redis: { status: 'UP' }, 'site-workers': { status: 'DOWN' } });
+      expect((await broker.http.get('/v1/health').expect(500)).body.dependent_services).toEqual({ 'permissions-api': { status: 'UP' }, redis: { status: 'UP' }, 'site-workers': { status: 'DOWN' } });
     } finally {
       await broker.close();
     }
