@@ -181,10 +181,11 @@ describe('the SRCNet compute API', () => {
       expect(ran).toMatchObject({
         phase: 'COMPLETED', executable: { image: { locations: ['test.example/echo:1'] } },
         data: [{ meta: { name: 'dataset' }, location: `${dataUrl}/sources.csv` }],
-        compute: { volumes: [{ path: '/data/sources.csv', mode: 'READONLY', resource: 'dataset' }] },
+        compute: { volumes: [{ path: '/data/sources.csv', mode: 'READONLY', resource: ran.data?.[0]?.meta?.uuid }] },
         schedule: { available: { start: expect.stringMatching(/\/PT0S$/) } },
         connectors: expect.arrayContaining([{ kind: 'urn:srcnet:connector:outputs', status: 'AVAILABLE', protocol: 'HTTP', location: status.output_data }]),
       });
+      expect(ran.compute.volumes[0].resource).toMatch(/^[0-9a-f-]{36}$/); // the dataset's uuid, as offers refer to resources
     });
 
     it.each([
