@@ -67,6 +67,38 @@ describe('the OpenAPI description', () => {
     expect(documented.size).toBeGreaterThanOrEqual(13);
   });
 
+  it('keeps upstream\'s discriminators, mappings and operationIds, and describes /direct as it answers', async () => {
+    const document = (await broker.http.get('/openapi.json').expect(200)).body as Doc;
+    const schemas = document.components.schemas as Record<string, Doc>;
+    const bases = Object.entries(schemas).filter(([, schema]) => schema.discriminator);
+    expect(bases.map(([name]) => name).sort()).toEqual([
+      'AbstractComputeResource', 'AbstractCostItem', 'AbstractDataResource', 'AbstractExecutable', 'AbstractExecutionSession',
+      'AbstractMetricItem', 'AbstractOption', 'AbstractStorageResource', 'AbstractUpdate', 'AbstractVolumeMount',
+    ]);
+    for (const [name, schema] of bases) {
+      expect([name, schema.discriminator.propertyName, schema.properties?.kind !== undefined]).toEqual([name, 'kind', true]);
+      for (const [kind, ref] of Object.entries(schema.discriminator.mapping as Record<string, string>)) {
+        const target = (ref as string).replace('#/components/schemas/', '');
+        // Each target is a local schema: the base itself, or a subtype that extends it (allOf, at any depth).
+        const extendsBase = (schemaName: string): boolean => schemaName === name || (schemas[schemaName]?.allOf ?? [])
+          .some((part: Doc) => typeof part.$ref === 'string' && extendsBase(part.$ref.replace('#/components/schemas/', '')));
+        expect([kind, target, extendsBase(target)]).toEqual([kind, target, true]);
+      }
+    }
+    expect(schemas.DockerContainer.allOf[0]).toEqual({ $ref: '#/components/schemas/AbstractExecutable' });
+    expect(JSON.stringify(document)).not.toMatch(/"if":|#\/components\/schemas\/Any/);
+    const operations = Object.fromEntries(Object.entries(document.paths as Record<string, Doc>).flatMap(([path, item]) =>
+      Object.entries(item).filter(([method]) => METHODS.includes(method)).map(([method, op]) => [(op as Doc).operationId, `${method.toUpperCase()} ${path}`])));
+    expect(operations).toMatchObject({
+      ExecutionRequest: 'POST /requests', DirectExecution: 'POST /direct', OfferSetSelect: 'GET /offersets/{uuid}',
+      SessionSelect: 'GET /sessions/{uuid}', SessionUpdate: 'POST /sessions/{uuid}',
+    });
+    const direct = document.paths['/direct'].post.responses as Doc;
+    expect(Object.keys(direct)).toEqual(expect.arrayContaining(['303', '200', '400']));
+    expect(document.components.responses.SessionSeeOther.headers.Location.required).toBe(true);
+    expect(document.components.responses.DirectFailed.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/AbstractExecutionSession' });
+  });
+
   it('renders at /docs from the package itself, with no asset from elsewhere', async () => {
     const page = await broker.http.get('/docs').expect(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
