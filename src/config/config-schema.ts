@@ -54,6 +54,7 @@ export const SITES_FILE_SCHEMA = {
           operatingSystems: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
           dataSchemes: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9+.-]*$' }, uniqueItems: true },
           fileRoots: { type: 'array', items: { type: 'string', pattern: '^/' } },
+          egressAllow: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 253 } },
           maxDuration: { type: 'string' },
           horizon: { type: 'string' },
           preparation: { type: 'string' },

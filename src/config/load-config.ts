@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { allowEntryProblem } from '../domain/egress-policy.js';
 import { parseDuration } from '../domain/iso8601.js';
 import type { ExecutorConfig, SiteProfile } from '../domain/site-profile.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
@@ -57,6 +58,8 @@ export const DEMO_SITE_FILE = {
     operatingSystems: ['linux'],
     dataSchemes: ['http', 'https'],
     fileRoots: [],
+    // The examples and tests serve their data from this machine (development only: see docs/operations.md).
+    egressAllow: ['127.0.0.1'],
     maxDuration: 'P7D',
     horizon: 'P30D',
     preparation: 'PT5S',
@@ -121,6 +124,7 @@ function toSite(raw: SiteEntry): SiteProfile {
     operatingSystems: site.operatingSystems ?? ['linux'],
     dataSchemes: site.dataSchemes ?? ['http', 'https'],
     fileRoots: site.fileRoots ?? [],
+    egressAllow: site.egressAllow ?? [],
     maxDurationMs: durationMs(site.maxDuration, 'P1D', `site ${site.name}: maxDuration`),
     horizonMs: durationMs(site.horizon, 'P30D', `site ${site.name}: horizon`),
     preparationMs: durationMs(site.preparation, 'PT0S', `site ${site.name}: preparation`),
@@ -185,6 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (names.has(site.name)) throw new ConfigError(`site name ${site.name} is used twice`);
     names.add(site.name);
     const devices = site.executor?.type === 'local' ? site.executor.gpuDevices ?? {} : {};
+    for (const entry of site.egressAllow ?? []) {
+      const problem = allowEntryProblem(entry);
+      if (problem) throw new ConfigError(`site ${site.name}: egressAllow: ${problem}`);
+    }
     for (const [model, list] of Object.entries(devices)) {
       const counted = (site.gpus as Record<string, number> | undefined)?.[model] ?? 0;
       if (list.length !== counted) {

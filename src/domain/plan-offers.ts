@@ -1,4 +1,5 @@
 import { BUCKET_MS, type ResourceAmounts } from './capacity-calendar.js';
+import { urlRefusal } from './egress-policy.js';
 import type { ResolvedNeeds } from './execution-needs.js';
 import { formatDuration, formatInstant } from './iso8601.js';
 import { makeMessage, type Message } from './messages.js';
@@ -96,6 +97,10 @@ export function assessSite(needs: ResolvedNeeds, site: SiteProfile): Message[] {
     } else if (data.scheme && !site.dataSchemes.includes(data.scheme)) {
       out.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} cannot fetch data [{name}] from a [{scheme}] location',
         { ...at, name: data.name, scheme: data.scheme }));
+    } else {
+      // Only what needs no lookup; names are checked on every connection (sites/egress-guard.ts).
+      const refused = urlRefusal({ allow: site.egressAllow ?? [] }, data.location ?? '');
+      if (refused) out.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} does not fetch data [{name}] from [{location}]: {why}', { ...at, name: data.name, location: data.location ?? '', why: refused }));
     }
   }
   out.push(...limit('cores', needs.cores.min, Math.min(site.cores, site.maxCoresPerSession), site.name));

@@ -19,6 +19,11 @@ export interface SiteProfile {
   dataSchemes: string[];
   /** Directories under which `file://` data may be read; empty refuses `file://`. */
   fileRoots: string[];
+  /**
+   * Hosts, addresses or CIDR blocks data may be fetched from although their addresses are
+   * refused by default (loopback, private, link-local, ...; domain/egress-policy.ts).
+   */
+  egressAllow?: string[];
   maxDurationMs: number;
   /** How far ahead the site takes bookings. */
   horizonMs: number;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EgressPolicy } from '../domain/egress-policy.js';
 import type { Stager, StagingCredentials, StagingItem, StagingStatus } from '../broker/executor.js';
 
 /** The downloader script: beside this file once built (tests run the sources, so look in dist/). */
@@ -18,8 +19,11 @@ const SCRIPT = fileURLToPath(import.meta.url.endsWith('.ts')
  * its environment, so it is on no disk and in no process listing.
  */
 export class HttpStager implements Stager {
-  /** `fileRoots`: where `file://` data may come from (the site's fileRoots; none refuses it). */
-  constructor(private readonly scratchRoot: string, private readonly fileRoots: readonly string[] = []) {}
+  /**
+   * `fileRoots`: where `file://` data may come from (the site's fileRoots; none refuses it);
+   * `egress`: where http(s) data may come from (checked by the downloader on every connection).
+   */
+  constructor(private readonly scratchRoot: string, private readonly fileRoots: readonly string[] = [], private readonly egress: EgressPolicy = { allow: [] }) {}
 
   private dir(sessionUuid: string): string {
     return join(this.scratchRoot, sessionUuid);
@@ -32,7 +36,7 @@ export class HttpStager implements Stager {
     if (existsSync(join(staging, 'staging.json'))) return paths;
     await mkdir(staging, { recursive: true });
     const plan = join(staging, 'plan.json');
-    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name], fileRoots: this.fileRoots }))));
+    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name], fileRoots: this.fileRoots, egress: this.egress }))));
     await writeFile(join(staging, 'staging.json'), JSON.stringify({ state: 'running' }));
     const child = spawn(process.execPath, [SCRIPT, plan], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });

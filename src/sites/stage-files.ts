@@ -11,6 +11,8 @@ import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { EgressPolicy } from '../domain/egress-policy.js';
+import { EgressRefused, guardedGet } from './egress-guard.js';
 
 export interface StagingItem {
   name: string;
@@ -20,6 +22,8 @@ export interface StagingItem {
   checksum?: { type: string; value: string };
   /** Directories a `file://` URL may be read from (the site's fileRoots); none refuses `file://`. */
   fileRoots?: string[];
+  /** Where http(s) data may come from (the site's egress policy); without one, the reserved ranges are refused. */
+  egress?: EgressPolicy;
 }
 
 /** A bearer token and the hosts that may see it (case-insensitive host names). */
@@ -34,7 +38,7 @@ async function writeState(file: string, state: StagingState): Promise<void> {
   await rename(`${file}.tmp`, file);
 }
 
-/** The Authorization header for a URL: the token only for the listed hosts (fetch drops it on a redirect elsewhere). */
+/** The Authorization header for a URL: the token only for the listed hosts (each redirect's host is asked again). */
 export function authorizationFor(url: string, secrets: StagingSecrets): Record<string, string> {
   if (!secrets.bearer) return {};
   const host = new URL(url).hostname.toLowerCase();
@@ -59,12 +63,15 @@ async function openLocalFile(item: StagingItem): Promise<{ stream: Readable; siz
 
 async function openSource(item: StagingItem, secrets: StagingSecrets): Promise<{ stream: Readable; size: number }> {
   if (/^file:/i.test(item.url)) return openLocalFile(item);
-  const response = await fetch(item.url, { redirect: 'follow', headers: authorizationFor(item.url, secrets) });
-  if (!response.ok || !response.body) throw new Error(`${item.name}: ${item.url} answered ${response.status}`);
-  return {
-    stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
-    size: Number(response.headers.get('content-length') ?? NaN),
-  };
+  const response = await guardedGet(item.url, item.egress ?? { allow: [] }, (url) => authorizationFor(url, secrets)).catch((error: Error) => {
+    throw error instanceof EgressRefused ? new Error(`${item.name}: ${item.url} is refused by the site's egress policy: ${error.message}`) : error;
+  });
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status > 299) {
+    response.resume();
+    throw new Error(`${item.name}: ${item.url} answered ${status}`);
+  }
+  return { stream: response, size: Number(response.headers['content-length'] ?? NaN) };
 }
 
 /** Brings one item (http(s), or file:// under the site's roots) to its path, refusing more than maxBytes and checking the checksum. */
