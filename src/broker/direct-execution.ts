@@ -1,4 +1,4 @@
-import type { Principal } from '../domain/principal.js';
+import { offerOwner, type Principal } from '../domain/principal.js';
 import type { OfferSetRecord, SessionRecord } from './ports.js';
 import { requestOffers, type OffersInput, type RequestOffersDeps } from './request-offers.js';
 import { updateSessionPhase, type UpdateSessionDeps } from './update-session.js';
@@ -13,7 +13,7 @@ export type DirectOutcome =
  * fits, the offer set's messages say why.
  */
 export async function directExecution(deps: RequestOffersDeps & UpdateSessionDeps, input: Omit<OffersInput, 'owner'>, principal: Principal): Promise<DirectOutcome> {
-  const { offerSet, sessions } = await requestOffers(deps, { ...input, owner: principal.subject, maxOffers: 1 });
+  const { offerSet, sessions } = await requestOffers(deps, { ...input, ...offerOwner(principal), maxOffers: 1 });
   const best = sessions[0];
   if (!best) return { outcome: 'failed', offerSet };
   return { outcome: 'accepted', session: await updateSessionPhase(deps, best.uuid, 'ACCEPTED', principal) };

@@ -1,4 +1,5 @@
 import { dataLocality, offerFromHold, noRoomMessage, planAsks } from '../domain/plan-offers.js';
+import { shareCaps, shareMessage } from '../domain/fair-share.js';
 import { makeMessage } from '../domain/messages.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { CapacityLedger, NegotiationAnswer, NegotiationRequest, SiteOffer } from './ports.js';
@@ -22,11 +23,18 @@ export async function evaluateNegotiation(
   }
   const offers: SiteOffer[] = [];
   const locality = dataLocality(request.needs, site);
+  const caps = request.cappedOwner !== undefined ? shareCaps(site) : undefined;
+  const share = caps && request.cappedOwner !== undefined ? { owner: request.cappedOwner, offerSet: request.offerSetUuid, caps } : undefined;
   for (const [index, ask] of asks.slice(0, request.maxOffers).entries()) {
     const id = request.offerIds[index];
     if (!id) throw new Error('negotiation request carries too few offer ids');
-    const held = await deps.ledger.findAndHold(site, { id, amounts: ask.amounts, earliest: ask.earliest, latest: ask.latest, length: ask.length }, deps.now(), request.answerBy);
+    const held = await deps.ledger.findAndHold(site, { id, amounts: ask.amounts, earliest: ask.earliest, latest: ask.latest, length: ask.length, ...(share ? { share } : {}) }, deps.now(), request.answerBy);
     if (held.outcome === 'late') break;
+    if (held.outcome === 'cap') {
+      // A larger alternative over the cap after a smaller one was held: the smaller one is the offer.
+      if (offers.length === 0) messages.push(shareMessage(site, held, { cores: ask.cores, gpus: ask.gpu?.count ?? 0, buckets: ask.length }));
+      break;
+    }
     if (held.outcome === 'held') offers.push({ id, site: site.name, plan: offerFromHold(ask, held.start), locality });
     else if (offers.length === 0 || ask.purpose === 'earliest') messages.push(noRoomMessage(ask, site, held.outcome));
   }

@@ -1,3 +1,4 @@
+import type { ShareCaps, ShareExceeded } from '../domain/fair-share.js';
 import type { ResolvedNeeds } from '../domain/execution-needs.js';
 import type { PublishedPort } from './executor.js';
 import type { Message } from '../domain/messages.js';
@@ -192,9 +193,14 @@ export interface HoldAsk {
   earliest: number;
   latest: number;
   length: number;
+  /** For a user under the site's fair share: who, the offer set, and the caps (in buckets held and offer sets). */
+  share?: { owner: string; offerSet: string; caps: ShareCaps };
 }
 
-export type HoldOutcome = { outcome: 'held'; start: number } | { outcome: 'none' | 'gave-up' | 'late' };
+export type HoldOutcome =
+  | { outcome: 'held'; start: number }
+  | { outcome: 'none' | 'gave-up' | 'late' }
+  | ({ outcome: 'cap' } & ShareExceeded);
 
 /** Capacity over time on each site: a calendar searched and held in one atomic step. */
 export interface CapacityLedger {
@@ -218,6 +224,8 @@ export interface NegotiationRequest {
   answerBy: number;
   expiresAt: number;
   maxOffers: number;
+  /** The requester, when the sites' fair share applies to them (not to operators, nor in anonymous mode). */
+  cappedOwner?: string;
 }
 
 export interface SiteOffer {

@@ -47,6 +47,8 @@ export interface OffersInput {
   maxOffers?: number;
   /** Who asks (the principal's subject); recorded on the offer set and its sessions. */
   owner: string;
+  /** Whether the sites' fair share applies to the owner (not to operators, nor in anonymous mode). */
+  capped?: boolean;
 }
 
 export interface OfferSetResult {
@@ -86,7 +88,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   const needs = withLocationElements(checked.resolved, deps.sites.all());
 
   const expiresAt = now + deps.settings.offerLifetimeMs;
-  const answers = await askSites(deps, offerSet, needs, now, expiresAt);
+  const answers = await askSites(deps, offerSet, needs, now, expiresAt, input.capped ?? false);
   const ranked = answers.sort(byEarliestThenLargest);
   const chosen = ranked.slice(0, maxOffers);
   const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
@@ -127,7 +129,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
  * worker, sets one expiry timer for every offer id any site may hold under (before asking anyone:
  * whatever happens next, a silent site or a crash, the holds are released), then waits for all.
  */
-async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs: ResolvedNeeds, now: number, expiresAt: number): Promise<SiteOffer[]> {
+async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs: ResolvedNeeds, now: number, expiresAt: number, capped: boolean): Promise<SiteOffer[]> {
   const perSite = deps.settings.maxOffers;
   const eligible = deps.sites.all().filter((site) => {
     const reasons = assessSite(needs, site);
@@ -152,6 +154,7 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
       answerBy: now + deps.settings.negotiationTimeoutMs,
       expiresAt,
       maxOffers: perSite,
+      ...(capped && offerSet.owner ? { cappedOwner: offerSet.owner } : {}),
     }, deps.settings.negotiationTimeoutMs);
     if (answer === 'timeout') {
       offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} did not answer within {timeout} ms',

@@ -55,6 +55,15 @@ export const SITES_FILE_SCHEMA = {
           dataSchemes: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9+.-]*$' }, uniqueItems: true },
           fileRoots: { type: 'array', items: { type: 'string', pattern: '^/' } },
           egressAllow: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 253 } },
+          fairShare: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              coreHours: { type: 'number', minimum: 0 },
+              gpuHours: { type: 'number', minimum: 0 },
+              offerSets: { type: 'integer', minimum: 0 },
+            },
+          },
           maxDuration: { type: 'string' },
           horizon: { type: 'string' },
           preparation: { type: 'string' },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { allowEntryProblem } from '../domain/egress-policy.js';
+import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
 import type { ExecutorConfig, SiteProfile } from '../domain/site-profile.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
@@ -84,6 +85,7 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
   executor?: ExecutorConfig;
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
+  fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
 };
 type SitesFile = { sites: SiteEntry[] } & {
   broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
@@ -111,6 +113,11 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 
 function toSite(raw: SiteEntry): SiteProfile {
   const site = raw as Partial<SiteEntry> & { name: string; cores: number; memoryGiB: number };
+  const profile = toProfile(site);
+  return { ...profile, fairShare: { ...defaultFairShare(profile), ...(site.fairShare ?? {}) } };
+}
+
+function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; memoryGiB: number }): SiteProfile {
   return {
     name: site.name,
     cores: site.cores,

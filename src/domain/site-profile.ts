@@ -39,6 +39,12 @@ export interface SiteProfile {
   executor: ExecutorConfig;
   /** Set when the site acts for the user (fetching data) with a token exchanged for its audience. */
   tokenExchange?: TokenExchangeSettings;
+  /**
+   * What one user (a token's subject) may hold here at once: core-hours and GPU-hours of offered
+   * and accepted sessions that have not ended, and offer sets with offers open. Operators and
+   * anonymous mode are exempt. Absent: no caps.
+   */
+  fairShare?: { coreHours: number; gpuHours: number; offerSets: number };
   /** Where the site's sessions get their directories (work, logs, outputs). */
   scratchDir: string;
   /** The host name clients reach the sessions' published ports on (default 127.0.0.1). */

@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { isTerminal } from '../domain/phases.js';
-import type { Principal } from '../domain/principal.js';
+import { offerOwner, type Principal } from '../domain/principal.js';
 import { responseFormat } from '../protocol/media-types.js';
 import { renderFailedSession, renderOfferSet, renderSession } from '../protocol/offer-documents.js';
 import { readExecutionRequestBody, readPhaseUpdateBody } from '../protocol/read-request-body.js';
@@ -60,7 +60,7 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   const createOffers = async (req: Request, res: Response): Promise<void> => {
     responseFormat(req.get('accept')); // 406 before any capacity is held for an unreadable answer
     const incoming = readExecutionRequestBody(bodyOf(req), req.get('content-type'));
-    const { offerSet, sessions } = await api.requestOffers({ ...incoming, owner: requestPrincipal(req).subject });
+    const { offerSet, sessions } = await api.requestOffers({ ...incoming, ...offerOwner(requestPrincipal(req)) });
     const base = baseUrlOf(req, options.publicUrl);
     const location = `${base}/offersets/${offerSet.uuid}`;
     res.location(location);

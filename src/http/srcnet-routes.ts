@@ -7,6 +7,7 @@ import { translateJob, translateQuery } from '../protocol/srcnet/srcnet-translat
 import { isBrokerError } from '../domain/errors.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { normaliseError } from './error-handler.js';
+import { offerOwner } from '../domain/principal.js';
 import { requestPrincipal } from './request-principal.js';
 import { baseUrlOf } from './respond.js';
 
@@ -65,7 +66,7 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): { probes: Rou
   const query = answering({}, async (req, res) => {
     const read = readSrcnetQuery(bodyOf(req));
     if (!read.ok) return unprocessable(res, read.detail);
-    const { available, offerSet } = await api.queryProvision({ ...translateQuery(read.value, Date.now(), 'srcnet-query'), owner: requestPrincipal(req).subject });
+    const { available, offerSet } = await api.queryProvision({ ...translateQuery(read.value, Date.now(), 'srcnet-query'), ...offerOwner(requestPrincipal(req)) });
     res.json(available ? OK_ANSWER : unavailableAnswer(offerSet));
   });
   router.post('/v1/query', rawBody, query);
@@ -73,7 +74,7 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): { probes: Rou
   const provision = answering({ provision_id: null, provision_validity: null }, async (req, res) => {
     const read = readSrcnetQuery(bodyOf(req));
     if (!read.ok) return unprocessable(res, read.detail);
-    const outcome = await api.provision({ ...translateQuery(read.value, Date.now(), 'srcnet-provision'), owner: requestPrincipal(req).subject });
+    const outcome = await api.provision({ ...translateQuery(read.value, Date.now(), 'srcnet-provision'), ...offerOwner(requestPrincipal(req)) });
     if (outcome.outcome === 'none') {
       res.json({ ...unavailableAnswer(outcome.offerSet), provision_id: null, provision_validity: null });
       return;

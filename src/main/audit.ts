@@ -11,7 +11,7 @@ try {
   const report = await auditLedger(redis, redisKeys(config.keyPrefix), config.sites, Date.now());
   await redis.quit();
   console.log(JSON.stringify(report, null, 2));
-  const problems = report.overbookings.length + report.leakedHolds.length + report.missingHolds.length + report.calendarMismatches.length;
+  const problems = report.overbookings.length + report.leakedHolds.length + report.missingHolds.length + report.calendarMismatches.length + report.shareMismatches.length;
   process.exit(problems ? 1 : 0);
 } catch (error) {
   console.error(error instanceof ConfigError ? `Configuration refused: ${error.message}` : error);

@@ -15,9 +15,11 @@ export interface LedgerAudit {
   missingHolds: string[];
   /** Buckets where the calendar disagrees with the sum of the holds. */
   calendarMismatches: string[];
+  /** Users whose fair-share record (`<prefix>:share:<site>:<owner>`) disagrees with their holds. */
+  shareMismatches: string[];
 }
 
-interface Hold { id: string; site: string; from: number; to: number; amounts: Record<string, number> }
+interface Hold { id: string; site: string; from: number; to: number; amounts: Record<string, number>; fields: Record<string, string> }
 
 async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
   const keys: string[] = [];
@@ -44,10 +46,10 @@ export async function auditLedger(redis: Redis, keys: RedisKeys, sites: readonly
     const fields = (replies[index]?.[1] ?? {}) as Record<string, string>;
     const amounts: Record<string, number> = {};
     for (const [field, value] of Object.entries(fields)) if (field.startsWith('r:')) amounts[field.slice(2)] = Number(value);
-    return { id: key.slice(`${keys.prefix}:hold:`.length), site: fields.site ?? '', from: Number(fields.from), to: Number(fields.to), amounts };
+    return { id: key.slice(`${keys.prefix}:hold:`.length), site: fields.site ?? '', from: Number(fields.from), to: Number(fields.to), amounts, fields };
   });
 
-  const audit: LedgerAudit = { holds: holds.length, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] };
+  const audit: LedgerAudit = { holds: holds.length, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [] };
   const sessionPipeline = redis.pipeline();
   for (const hold of holds) sessionPipeline.hmget(keys.session(hold.id), 'phase', 'expires');
   const sessions = (await sessionPipeline.exec()) ?? [];
@@ -106,5 +108,35 @@ export async function auditLedger(redis: Redis, keys: RedisKeys, sites: readonly
       }
     }
   }
+  audit.shareMismatches = await auditShares(redis, keys, holds);
   return audit;
+}
+
+/** The fair-share records recomputed from the holds of capped users: core and GPU buckets, open offer sets. */
+async function auditShares(redis: Redis, keys: RedisKeys, holds: readonly Hold[]): Promise<string[]> {
+  const expected = new Map<string, Record<string, number>>();
+  for (const hold of holds) {
+    const { owner, site, set, cb, gb } = hold.fields;
+    if (owner === undefined) continue;
+    const key = `${keys.prefix}:share:${site}:${owner}`;
+    const record = expected.get(key) ?? { cb: 0, gb: 0, sets: 0 };
+    record.cb = (record.cb ?? 0) + Number(cb);
+    record.gb = (record.gb ?? 0) + Number(gb);
+    if (set !== undefined) {
+      if (record[`os:${set}`] === undefined) record.sets = (record.sets ?? 0) + 1;
+      record[`os:${set}`] = (record[`os:${set}`] ?? 0) + 1;
+    }
+    expected.set(key, record);
+  }
+  const problems: string[] = [];
+  const stored = await scanKeys(redis, `${keys.prefix}:share:*`);
+  for (const key of new Set([...stored, ...expected.keys()])) {
+    const found = Object.fromEntries(Object.entries(await redis.hgetall(key)).map(([field, value]) => [field, Number(value)]));
+    const want = expected.get(key) ?? {};
+    for (const field of new Set([...Object.keys(found), ...Object.keys(want)])) {
+      const [have, should] = [found[field] ?? 0, want[field] ?? 0];
+      if (Math.abs(have - should) > 1e-6) problems.push(`${key.slice(keys.prefix.length + 7)} ${field}: recorded ${have}, holds ${should}`);
+    }
+  }
+  return problems;
 }

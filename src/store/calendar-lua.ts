@@ -180,12 +180,39 @@ local function range_at(base, bucket)
   local b = math.floor(bucket / SIZE)
   return cal_at(base .. ':' .. b, bucket - b * SIZE)
 end
+-- Fair share: <prefix>:share:<site>:<owner> sums the owner's holds on the site (cb: core-buckets,
+-- gb: GPU-buckets) and counts their offer sets with offers still open (sets; os:<offer set>: the
+-- open holds of each). A hold of a capped user carries owner, cb, gb and, while only offered, set.
+local function share_unoffer(prefix, h, hold)
+  if not hold['set'] then return end
+  local key = prefix .. ':share:' .. hold['site'] .. ':' .. hold['owner']
+  if redis.call('HINCRBY', key, 'os:' .. hold['set'], -1) <= 0 then
+    redis.call('HDEL', key, 'os:' .. hold['set'])
+    redis.call('HINCRBY', key, 'sets', -1)
+  end
+  redis.call('HDEL', h, 'set')
+end
+local function share_release(prefix, h, hold)
+  if not hold['owner'] then return end
+  share_unoffer(prefix, h, hold)
+  local key = prefix .. ':share:' .. hold['site'] .. ':' .. hold['owner']
+  local cb = redis.call('HINCRBYFLOAT', key, 'cb', -tonumber(hold['cb']))
+  local gb = redis.call('HINCRBYFLOAT', key, 'gb', -tonumber(hold['gb']))
+  if tonumber(cb) <= 0 and tonumber(gb) <= 0 and tonumber(redis.call('HGET', key, 'sets') or '0') <= 0 then redis.call('DEL', key) end
+end
+-- An accepted offer's hold stays (and counts in cb, gb) but no longer keeps its offer set open.
+local function share_accepted(prefix, id)
+  local h = prefix .. ':hold:' .. id
+  local f = redis.call('HMGET', h, 'site', 'owner', 'set')
+  if f[2] and f[3] then share_unoffer(prefix, h, { site = f[1], owner = f[2], set = f[3] }) end
+end
 local function release(prefix, id)
   local h = prefix .. ':hold:' .. id
   local fields = redis.call('HGETALL', h)
   if #fields == 0 then return end
   local hold = {}
   for i = 1, #fields, 2 do hold[fields[i]] = fields[i + 1] end
+  share_release(prefix, h, hold)
   local from, to = tonumber(hold['from']), tonumber(hold['to'])
   for field, amount in pairs(hold) do
     local resource = string.match(field, '^r:(.+)$')
@@ -200,8 +227,10 @@ end
 
 /**
  * Finds the earliest fit and holds it. ARGV: prefix, site, hold id, now, answerBy, earliest,
- * latest, length, then resource, amount, capacity for each resource. Returns {held, start},
- * {none}, {gave-up} or {late}; a hold that already exists (a retried job) answers {held, start}.
+ * latest, length, owner ('' for none capped), offer set, the owner's caps in core-buckets,
+ * GPU-buckets and open offer sets, then resource, amount, capacity for each resource. Returns
+ * {held, start}, {none}, {gave-up}, {late} or {cap, cores|gpus|sets, used, limit} (the owner's
+ * fair share is used up); a hold that already exists (a retried job) answers {held, start}.
  */
 export const FIND_AND_HOLD = `${CALENDAR_HELPERS}
 local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
@@ -209,11 +238,21 @@ if tonumber(ARGV[4]) > tonumber(ARGV[5]) then return {'late'} end
 local existing = redis.call('HGET', prefix .. ':hold:' .. id, 'from')
 if existing then return {'held', tonumber(existing)} end
 local earliest, latest, length = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local resources = {}
-for i = 9, #ARGV, 3 do
+local owner, set = ARGV[9], ARGV[10]
+local resources, cb, gb = {}, 0, 0
+for i = 14, #ARGV, 3 do
   local amount, capacity = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   if amount > capacity then return {'none'} end
   if amount > 0 then resources[#resources + 1] = { key = prefix .. ':cal:' .. site .. ':' .. ARGV[i], name = ARGV[i], amount = amount, threshold = capacity - amount } end
+  if ARGV[i] == 'cores' then cb = cb + amount * length elseif string.sub(ARGV[i], 1, 4) == 'gpu:' then gb = gb + amount * length end
+end
+local share = owner ~= '' and (prefix .. ':share:' .. site .. ':' .. owner) or nil
+if share then
+  local used = redis.call('HMGET', share, 'cb', 'gb', 'sets', 'os:' .. set)
+  local ucb, ugb, usets = tonumber(used[1] or '0'), tonumber(used[2] or '0'), tonumber(used[3] or '0')
+  if ucb + cb > tonumber(ARGV[11]) then return {'cap', 'cores', tostring(ucb), ARGV[11]} end
+  if gb > 0 and ugb + gb > tonumber(ARGV[12]) then return {'cap', 'gpus', tostring(ugb), ARGV[12]} end
+  if not used[4] and usets + 1 > tonumber(ARGV[13]) then return {'cap', 'sets', tostring(usets), ARGV[13]} end
 end
 local start = earliest
 for step = 1, MAX_STEPS do
@@ -235,6 +274,12 @@ for step = 1, MAX_STEPS do
       redis.call('HSET', h, 'r:' .. r.name, r.amount)
     end
     flush()
+    if share then
+      redis.call('HSET', h, 'owner', owner, 'set', set, 'cb', cb, 'gb', gb)
+      redis.call('HINCRBYFLOAT', share, 'cb', cb)
+      redis.call('HINCRBYFLOAT', share, 'gb', gb)
+      if redis.call('HINCRBY', share, 'os:' .. set, 1) == 1 then redis.call('HINCRBY', share, 'sets', 1) end
+    end
     return {'held', start}
   end
   start = blocked

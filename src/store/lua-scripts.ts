@@ -116,6 +116,7 @@ if target ~= 'ACCEPTED' then
 end
 local history = moved(prefix, id, { phase = phase, owner = state[4], site = state[5], history = state[6] }, 'ACCEPTED', now)
 redis.call('HINCRBY', prefix .. ':stats', 'accepted', 1)
+share_accepted(prefix, id)
 redis.call('HSET', key, 'phase', 'ACCEPTED', 'modified', now, 'history', history)
 if ARGV[10] and ARGV[10] ~= '' then redis.call('HSET', key, 'bindby', ARGV[10], 'provision', ARGV[11]) end
 redis.call('RPUSH', key .. ':messages', note)

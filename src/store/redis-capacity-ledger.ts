@@ -20,9 +20,11 @@ export class RedisCapacityLedger implements CapacityLedger {
   async findAndHold(site: SiteProfile, ask: HoldAsk, now: number, answerBy: number): Promise<HoldOutcome> {
     const capacity = siteCapacity(site);
     const resources = Object.entries(ask.amounts).flatMap(([resource, amount]) => [resource, amount, capacity[resource] ?? 0]);
-    const [outcome, start] = (await this.scripts.ebFindAndHold(
-      this.keys.prefix, site.name, ask.id, now, answerBy, ask.earliest, ask.latest, ask.length, ...resources,
-    )) as [HoldOutcome['outcome'], number?];
+    const share = ask.share ? [ask.share.owner, ask.share.offerSet, ask.share.caps.coreBuckets, ask.share.caps.gpuBuckets, ask.share.caps.offerSets] : ['', '', 0, 0, 0];
+    const [outcome, start, used, limit] = (await this.scripts.ebFindAndHold(
+      this.keys.prefix, site.name, ask.id, now, answerBy, ask.earliest, ask.latest, ask.length, ...share, ...resources,
+    )) as [HoldOutcome['outcome'], number | string | undefined, string?, string?];
+    if (outcome === 'cap') return { outcome, cap: start as 'cores' | 'gpus' | 'sets', used: Number(used), limit: Number(limit) };
     return outcome === 'held' ? { outcome, start: Number(start) } : { outcome };
   }
 

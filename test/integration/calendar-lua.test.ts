@@ -77,7 +77,7 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
     const site = demoSite({ cores: 4, memoryGiB: 4 });
     const lua = new RedisCapacityLedger(redis, keys);
     try {
-      expect(await auditLedger(redis, keys, [site], Date.now())).toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
+      expect(await auditLedger(redis, keys, [site], Date.now())).toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [] });
       await lua.findAndHold(site, { id: 'ok', amounts: { cores: 2 }, earliest: BASE, latest: BASE, length: 3 }, 0, 1);
       await redis.hset(keys.session('ok'), { phase: 'REJECTED', expires: 0 });
       await redis.hset(keys.session('orphan'), { phase: 'WAITING', expires: 0 });

@@ -70,7 +70,7 @@ describe('sessions that run', () => {
     expect(await broker.heldNow()).toBe(0);
     // The operators' audit reads sessions that have logs (keys below the session's own) as it reads any.
     expect(await auditLedger(broker.redis, redisKeys(broker.config.keyPrefix), broker.config.sites, Date.now()))
-      .toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
+      .toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [] });
   });
 
   it('runs an image the site stands in for with a local program (development images), the request\'s command appended', async () => {
@@ -256,7 +256,7 @@ describe('sessions that run', () => {
 
     it('refuses more bytes than the site allows for one data resource', async () => {
       const path = join(mkdtempSync(join(tmpdir(), 'eb-stage-')), 'big');
-      await expect(stageItem({ name: 'big', url: `${base}/big`, path, maxBytes: 1000 })).rejects.toThrow(/^big: (4096 bytes is )?more than the 1000/);
+      await expect(stageItem({ name: 'big', url: `${base}/big`, path, maxBytes: 1000, egress: { allow: ['127.0.0.1'] } })).rejects.toThrow(/^big: (4096 bytes is )?more than the 1000/);
     });
 
     it('fails, saying why, when the data cannot be fetched', async () => {

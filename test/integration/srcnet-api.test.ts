@@ -315,7 +315,7 @@ describe('one engine behind both APIs', () => {
     expect(held.body.response_code).toBe(0);
     expect([await broker.heldNow('cores'), await broker.heldNow('memory'), await broker.heldNow('gpu:K40'), await broker.heldNow('storage')]).toEqual([16, 196, 1, 8000]);
     const audit = () => auditLedger(broker.redis, redisKeys(broker.config.keyPrefix), broker.config.sites, Date.now());
-    expect(await audit()).toEqual({ holds: 1, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
+    expect(await audit()).toEqual({ holds: 1, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [] });
 
     const during = await offers(20);
     expect(during.result).toBe('NO');
@@ -332,7 +332,7 @@ describe('one engine behind both APIs', () => {
     expect((await send(broker.http, 'put', `/v1/provision/${held.body.provision_id}/submit`, { container: 'x', dataset: 'http://127.0.0.1/x' })).body).toEqual({
       response_code: 2, response_text: 'Invalid provision: provision expired', job_id: null,
     });
-    expect(await audit()).toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
+    expect(await audit()).toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [] });
     expect((await offers(20)).result).toBe('YES');
   });
 });

@@ -22,9 +22,9 @@ const CONCURRENCY = 40;
 const EXECUTOR = "executor: { type: local, containerRuntime: none, developmentImages: { 'stress/sleep:1': { entrypoint: /bin/sh, command: [-c, 'sleep 600'] } } }";
 const SITES = `
 sites:
-  - { name: s1, cores: 8, memoryGiB: 32, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, ${EXECUTOR} }
-  - { name: s2, cores: 6, memoryGiB: 24, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, ${EXECUTOR} }
-  - { name: s3, cores: 4, memoryGiB: 16, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, ${EXECUTOR} }
+  - { name: s1, cores: 8, memoryGiB: 32, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, egressAllow: ['127.0.0.1'], ${EXECUTOR} }
+  - { name: s2, cores: 6, memoryGiB: 24, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, egressAllow: ['127.0.0.1'], ${EXECUTOR} }
+  - { name: s3, cores: 4, memoryGiB: 16, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, egressAllow: ['127.0.0.1'], ${EXECUTOR} }
 `;
 
 function freePort(): Promise<number> {
@@ -197,7 +197,7 @@ describe('stress: two API processes, three site workers, one Redis', () => {
     await new Promise((r) => setTimeout(r, 4_000));
     await waitFor(async () => (await auditLedger(redis, keys, config.sites, Date.now())).leakedHolds.length === 0, 15_000).catch(() => undefined);
     const afterExpiry = await auditLedger(redis, keys, config.sites, Date.now());
-    expect({ ...afterExpiry, holds: undefined }).toEqual({ holds: undefined, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
+    expect({ ...afterExpiry, holds: undefined }).toEqual({ holds: undefined, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [] });
     // Accepted sessions keep their capacity until they end: none ends by itself during the test.
     const phases = await Promise.all(accepted.map(async (uuid) => (await request(apis[0]!).get(`/sessions/${uuid}`)).body.phase as string));
     const holding = accepted.filter((_, i) => !['COMPLETED', 'FAILED', 'CANCELLED'].includes(phases[i]!));
@@ -210,7 +210,7 @@ describe('stress: two API processes, three site workers, one Redis', () => {
       .filter((run): run is string => run !== null).map((run) => Number((JSON.parse(run) as { id: string }).id));
     await waitFor(async () => runs.every((pid) => { try { process.kill(-pid, 0); return false; } catch { return true; } }), 15_000);
     const afterCancel = await auditLedger(redis, keys, config.sites, Date.now());
-    expect(afterCancel).toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [] });
+    expect(afterCancel).toEqual({ holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [] });
     console.log(`stress: ${REQUESTS} requests -> ${JSON.stringify(counts)}; holds after expiry ${afterExpiry.holds}`);
   }, 180_000);
 });

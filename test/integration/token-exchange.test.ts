@@ -97,7 +97,7 @@ describe('token exchange for a site that acts for the user', () => {
     broker = await startTestBroker({
       env: { ...oidcEnv(idp.issuer), TOKEN_KEY: randomBytes(32).toString('base64') },
       config: { sites: [demoSite({
-        preparationMs: 0, releasingMs: 0, scratchDir, tokenExchange: { audience: SITE_AUDIENCE, hosts: ['127.0.0.1'] },
+        preparationMs: 0, releasingMs: 0, scratchDir, tokenExchange: { audience: SITE_AUDIENCE, hosts: ['127.0.0.1'] }, egressAllow: ['127.0.0.1', '127.0.0.2'],
         executor: { type: 'local', containerRuntime: 'none', developmentImages: { 'test.example/cat:1': { entrypoint: '/bin/sh', command: ['-c', 'cat data/*', 'cat'] } } },
       })] },
       // Every log line the broker writes, at its most talkative level.
