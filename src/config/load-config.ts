@@ -210,7 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const publicUrl = env.PUBLIC_URL || undefined;
   if (publicUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(publicUrl)) throw new ConfigError(`PUBLIC_URL must be an http(s) URL, not "${publicUrl}"`);
   const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not "${redisUrl}"`);
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not "${redactedUrl(redisUrl)}"`);
   const keyPrefix = env.EB_KEY_PREFIX || 'eb';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(keyPrefix)) throw new ConfigError(`EB_KEY_PREFIX may hold letters, digits, '_', '.', '-' only, not "${keyPrefix}"`);
   const broker = file.broker ?? {};
@@ -233,6 +233,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: loadAuthConfig(env, file.auth ?? {}, sites),
     ...metricsToken(env),
   };
+}
+
+/**
+ * A URL fit to print: its password (REDIS_URL's `redis://user:password@host`) replaced by `***`.
+ * Everything up to the last `@` before the host goes, so a password holding `@` is hidden too.
+ */
+export function redactedUrl(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/, (_all, scheme: string, userinfo: string) => {
+    const user = userinfo.includes(':') ? userinfo.slice(0, userinfo.indexOf(':')) : '';
+    return `${scheme}${user}${userinfo.includes(':') || user === '' ? ':***' : ''}@`;
+  });
 }
 
 /** The scrapers' token for /metrics: from METRICS_TOKEN, or read from METRICS_TOKEN_FILE (a secret mounted as a file). */

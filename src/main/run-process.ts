@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig, type Config } from '../config/load-config.js';
+import { ConfigError, loadConfig, redactedUrl, type Config } from '../config/load-config.js';
 import { anonymousExposure } from '../config/load-auth-config.js';
 import { ensureLocalRedis, type PrivateRedis } from './redis-bootstrap.js';
 import { startBrokerRuntime, type RuntimeParts } from './broker-runtime.js';
@@ -39,7 +39,7 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
     config = { ...config, redisUrl: privateRedis.url };
   }
   const runtime = await startBrokerRuntime(config, parts, undefined, logger).catch((error: Error) => {
-    logger.fatal(`Cannot start: ${error.message} (Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')})`);
+    logger.fatal(`Cannot start: ${error.message} (Redis at ${redactedUrl(config.redisUrl)})`);
     privateRedis?.stop();
     process.exit(1);
   });
@@ -86,6 +86,6 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
     const port = typeof address === 'object' && address ? address.port : config.port;
     log(`${title}: ExecutionBroker listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port} (sites: ${config.sites.map((s) => s.name).join(', ')})`);
   } else {
-    log(`${title}: running ${parts.siteWorkers ? 'site workers' : ''}${parts.timers ? ' and timers' : ''} against ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+    log(`${title}: running ${parts.siteWorkers ? 'site workers' : ''}${parts.timers ? ' and timers' : ''} against ${redactedUrl(config.redisUrl)}`);
   }
 }
