@@ -64,6 +64,22 @@ describe('configuration', () => {
     expect(() => loadConfig({ BROKER_CONFIG: site('{T4: ["0", "0"]}') })).toThrow(/gpuDevices\/T4 must NOT have duplicate items/);
     expect(() => loadConfig({ BROKER_CONFIG: site('{T4: ["0", "--all"]}') })).toThrow(/gpuDevices\/T4\/1 must match pattern/);
   });
+
+  it('reads the hosts and blocks a site lets staging reach, refusing what is neither', () => {
+    const site = (allow: string) => file('s.yaml', `sites:\n  - {name: e, cores: 8, memoryGiB: 8, egressAllow: ${allow}}\n`);
+    expect(loadConfig({ BROKER_CONFIG: site('[127.0.0.1, 10.0.0.0/8, "fd00::/8", data.internal]') }).sites[0]?.egressAllow).toEqual(['127.0.0.1', '10.0.0.0/8', 'fd00::/8', 'data.internal']);
+    expect(loadConfig({ BROKER_CONFIG: site('[]') }).sites[0]?.egressAllow).toEqual([]);
+    expect(() => loadConfig({ BROKER_CONFIG: site('[10.0.0.0/40]') })).toThrow('site e: egressAllow: 10.0.0.0/40 is not an address or CIDR block');
+    expect(() => loadConfig({ BROKER_CONFIG: site('["http://x/"]') })).toThrow('site e: egressAllow: http://x/ is not an address or CIDR block');
+    expect(loadConfig({}).sites[0]?.egressAllow).toEqual(['127.0.0.1']); // the demo site's, for the examples' data
+  });
+
+  it('gives each site a fair share per user: twice its largest session by default, or what the file says', () => {
+    const site = (extra: string) => file('s.yaml', `sites:\n  - {name: f, cores: 64, memoryGiB: 64, maxCoresPerSession: 16, gpus: {A100: 4, T4: 2}, maxDuration: PT12H${extra}}\n`);
+    expect(loadConfig({ BROKER_CONFIG: site('') }).sites[0]?.fairShare).toEqual({ coreHours: 2 * 16 * 12, gpuHours: 2 * 4 * 12, offerSets: 16 });
+    expect(loadConfig({ BROKER_CONFIG: site(', fairShare: {coreHours: 100, offerSets: 2}') }).sites[0]?.fairShare).toEqual({ coreHours: 100, gpuHours: 96, offerSets: 2 });
+    expect(() => loadConfig({ BROKER_CONFIG: site(', fairShare: {cores: 1}') })).toThrow(/fairShare must NOT have additional properties/);
+  });
 });
 
 describe('authentication settings', () => {
