@@ -154,12 +154,14 @@ export function egressRefusal(policy: EgressPolicy, host: string, address: Addre
   return undefined;
 }
 
-/** An address as text: dotted IPv4, or IPv6 in full hexadecimal groups. */
+/** An address as text: dotted IPv4, or IPv6 with its longest run of zero groups as `::`. */
 export function formatAddress(address: Address): string {
   if (address.length === 4) return address.join('.');
   const words: string[] = [];
   for (let i = 0; i < 16; i += 2) words.push((((address[i] ?? 0) << 8) | (address[i + 1] ?? 0)).toString(16));
-  return words.join(':');
+  const zeros = words.join(':').match(/(^|:)0(:0)+(:|$)/g) ?? [];
+  const longest = zeros.sort((a, b) => b.length - a.length)[0];
+  return longest ? words.join(':').replace(longest, '::') : words.join(':');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { allowEntryProblem, egressRefusal, parseAddress, reservedRange, urlRefusal } from '../../src/domain/egress-policy.js';
+import { allowEntryProblem, egressRefusal, formatAddress, parseAddress, reservedRange, urlRefusal } from '../../src/domain/egress-policy.js';
 
 const refusal = (url: string, allow: string[] = []): string | undefined => urlRefusal({ allow }, url);
 
@@ -58,5 +58,12 @@ describe('the egress policy', () => {
   it('checks the entries of an allow-list', () => {
     for (const good of ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'data.example.org', 'localhost']) expect(allowEntryProblem(good)).toBeUndefined();
     for (const bad of ['10.0.0.0/33', '::1/129', 'not a host', '1.2.3.4/x', 'http://x']) expect(allowEntryProblem(bad)).toMatch(/is not/);
+  });
+});
+
+describe('addresses in messages', () => {
+  it('are written as people write them', () => {
+    expect(formatAddress([10, 0, 0, 1])).toBe('10.0.0.1');
+    for (const text of ['::1', '::', 'fe80::1', '2001:db8::8:0:0:1', '2001:db8:0:1:1:1:1:1', '1::']) expect(formatAddress(parseAddress(text)!)).toBe(text);
   });
 });
