@@ -104,7 +104,7 @@ describe('a Redis with a password and an ACL user', () => {
     const good = run(`redis://:${PASSWORD}@127.0.0.1:${port}`, httpPort);
     try {
       let available = '';
-      for (let i = 0; i < 150 && !available.includes('<available>true</available>'); i++) {
+      for (let i = 0; i < 450 && !available.includes('<available>true</available>'); i++) {
         await new Promise((r) => setTimeout(r, 100));
         available = await fetch(`http://127.0.0.1:${httpPort}/availability`).then((res) => res.text(), () => '');
       }
@@ -120,7 +120,7 @@ describe('a Redis with a password and an ACL user', () => {
     expect(code).toBe(1);
     expect(bad.output()).toMatch(/Cannot start: .*WRONGPASS.*\(Redis at redis:\/\/eb:\*\*\*@127\.0\.0\.1:\d+\)/);
     expect(bad.output()).not.toContain('the-wrong-password-77');
-  }, 30_000);
+  }, 90_000);
 
   it('shows no password in a refused REDIS_URL, nor where one is printed', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://eb:s3cret@redis:6379' })).toThrow(ConfigError);
