@@ -40,6 +40,16 @@ export interface SessionRecord {
 
 export interface PhaseChange { phase: SessionPhase; at: number }
 
+/**
+ * The step that must follow a phase change, recorded in the same atomic step as the change (an
+ * outbox): a lifecycle step (with its job's seq for repeated ones), or a timer (`expire`, `unbound`).
+ * A process killed before it adds the step's job leaves the step for the reconciler to find.
+ */
+export interface NextStep { step: string; seq?: number; at: number }
+
+/** A session whose next step is due: its phase (none when it is gone) and that step. */
+export interface DueSession { uuid: string; phase?: SessionPhase; next?: { step: string; seq?: number } }
+
 /** From `start` to `end`, ms since the epoch. */
 export interface Span { start: number; end: number }
 
@@ -161,8 +171,14 @@ export interface BrokerStore {
   releaseHolds(holdIds: readonly string[]): Promise<void>;
   /** Expires the OFFERED sessions among `ids` and releases holds whose session was never stored. */
   expireOffers(ids: readonly string[], now: number, note: Message): Promise<number>;
-  /** A service-driven phase change, made only if the session is still in `from`. */
-  advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message): Promise<boolean>;
+  /** A service-driven phase change, made only if the session is still in `from`, recording the step that follows. */
+  advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message, next?: NextStep): Promise<boolean>;
+  /** Records the next step of a session still in `phase` (a repeated step: stage, poll); false when it has moved on. */
+  planNext(uuid: string, phase: SessionPhase, next: NextStep): Promise<boolean>;
+  /** Sessions of a site whose next step was due at or before `until`, oldest first. */
+  dueSessions(site: string, until: number, max: number): Promise<DueSession[]>;
+  /** Nothing follows any more: forgets the session's next step (when it is still `step`, or when `step` is omitted). */
+  settleDue(uuid: string, site: string, step?: string): Promise<void>;
   /** A service-driven end (COMPLETED, FAILED) from one of `from`, releasing the capacity in the same step. */
   finish(uuid: string, from: readonly SessionPhase[], to: SessionPhase, now: number, note: Message): Promise<boolean>;
   /** The executor's handle of a session's run, kept so that any worker can poll or cancel it. */

@@ -29,6 +29,12 @@ import { CALENDAR_HELPERS } from './calendar-lua.js';
  * Entries of sessions past their retention are dropped when a reader meets them, and by trimmed()
  * at the oldest end of each index an insert touches. (Kept to few calls: each costs about a
  * microsecond, on the path of every offer.)
+ *
+ * The outbox: a phase change also records the step that must follow it, so that a process killed
+ * between the change and the job that carries it out leaves the step to be found. due() keeps the
+ * session's next step in its `next` field ("activate", "poll 7": a step and its job's seq) and
+ * the time it is due in `<prefix>:due:<site>` (a sorted set of uuids), which each site's
+ * reconciler reads (broker/reconcile-sessions.ts); no step clears both.
  */
 export const PHASE_HELPERS = `
 local function about(prefix, id)
@@ -47,6 +53,15 @@ local function moved(prefix, id, session, to, now)
   return (session.history and (session.history .. ',') or '') .. to .. ' ' .. now
 end
 local TERMINAL = { REJECTED = true, EXPIRED = true, COMPLETED = true, FAILED = true, CANCELLED = true }
+local function due(prefix, id, site, step, at)
+  if step and step ~= '' then
+    redis.call('ZADD', prefix .. ':due:' .. (site or ''), at, id)
+    redis.call('HSET', prefix .. ':session:' .. id, 'next', step)
+  else
+    redis.call('ZREM', prefix .. ':due:' .. (site or ''), id)
+    redis.call('HDEL', prefix .. ':session:' .. id, 'next')
+  end
+end
 -- Drops up to count of the oldest entries of an index while their session is gone (or, with
 -- dropEnded, has ended); the uuid starts at uuidAt in an entry.
 local function trimmed(prefix, index, count, uuidAt, dropEnded)
@@ -87,6 +102,9 @@ local function finish(id, phase, now, note, retention)
   redis.call('ZREM', prefix .. ':reservations:' .. (session.site or ''), id)
   redis.call('RPUSH', key .. ':messages', note)
   release(prefix, id)
+  -- A run may exist from AVAILABLE (being started) on; one that has ended (RELEASING) needs no stop.
+  local running = session.phase == 'AVAILABLE' or session.phase == 'RUNNING'
+  due(prefix, id, session.site, running and (phase == 'CANCELLED' or phase == 'FAILED') and 'stop 1' or nil, now)
   redis.call('DEL', key .. ':token')
   redis.call('PEXPIRE', key, retention)
   redis.call('PEXPIRE', key .. ':messages', retention)
@@ -118,7 +136,12 @@ local history = moved(prefix, id, { phase = phase, owner = state[4], site = stat
 redis.call('HINCRBY', prefix .. ':stats', 'accepted', 1)
 share_accepted(prefix, id)
 redis.call('HSET', key, 'phase', 'ACCEPTED', 'modified', now, 'history', history)
-if ARGV[10] and ARGV[10] ~= '' then redis.call('HSET', key, 'bindby', ARGV[10], 'provision', ARGV[11]) end
+if ARGV[10] and ARGV[10] ~= '' then
+  redis.call('HSET', key, 'bindby', ARGV[10], 'provision', ARGV[11])
+  due(prefix, id, state[5], 'unbound', tonumber(ARGV[10]))
+else
+  due(prefix, id, state[5], 'activate', now)
+end
 redis.call('RPUSH', key .. ':messages', note)
 redis.call('PERSIST', key)
 redis.call('PERSIST', key .. ':messages')
@@ -160,16 +183,47 @@ for i = 2, #ARGV do release(prefix, ARGV[i]) end
 return 1
 `;
 
-/** A service-driven phase change. ARGV: prefix, id, from, to, now, note. Returns 1 when it moved. */
+/**
+ * A service-driven phase change. ARGV: prefix, id, from, to, now, note, and the step that follows
+ * and when it is due (PHASE_HELPERS due()). Returns 1 when it moved.
+ */
 export const ADVANCE = announcing(PHASE_HELPERS, `
 local prefix, id, from, to, now, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local key = prefix .. ':session:' .. id
 local session = about(prefix, id)
 if session.phase ~= from then return 0 end
 redis.call('HSET', key, 'phase', to, 'modified', now, 'history', moved(prefix, id, session, to, now))
+due(prefix, id, session.site, ARGV[7], tonumber(ARGV[8]))
 redis.call('RPUSH', key .. ':messages', note)
 return 1
 `);
+
+/**
+ * Records the next step of a session still in a phase (a repeated step: stage, poll), so that a
+ * late step cannot overwrite what a phase change recorded after it. ARGV: prefix, id, phase, step,
+ * at. Returns 1 when recorded.
+ */
+export const PLAN_NEXT = `${PHASE_HELPERS}
+local prefix, id = ARGV[1], ARGV[2]
+local state = redis.call('HMGET', prefix .. ':session:' .. id, 'phase', 'site')
+if state[1] ~= ARGV[3] then return 0 end
+due(prefix, id, state[2], ARGV[4], tonumber(ARGV[5]))
+return 1
+`;
+
+/**
+ * Forgets a session's next step once nothing follows: when it is still `step` (a prefix of it), or
+ * whatever it is when `step` is ''. ARGV: prefix, id, site, step.
+ */
+export const SETTLE_DUE = `${PHASE_HELPERS}
+local prefix, id, site, step = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = prefix .. ':session:' .. id
+local next = redis.call('HGET', key, 'next')
+if next and step ~= '' and string.sub(next, 1, #step) ~= step then return 0 end
+redis.call('ZREM', prefix .. ':due:' .. site, id)
+if next then redis.call('HDEL', key, 'next') end
+return 1
+`;
 
 /**
  * Stores an offer set and its sessions in one command (one write instead of a MULTI of many).
@@ -222,7 +276,10 @@ while i <= #ARGV do
     table.insert(owners[owner], entry)
     if f.holdstart and f.holdend and not TERMINAL[f.phase] then
       local site = f.site or ''
-      sites[site] = sites[site] or { span = 0 }
+      sites[site] = sites[site] or { span = 0, due = {} }
+      -- The outbox (due()): an offer's next step is its expiry, in the same ZADD for the site's offers.
+      table.insert(sites[site].due, f.expires or '0')
+      table.insert(sites[site].due, id)
       table.insert(sites[site], f.holdstart)
       table.insert(sites[site], id)
       sites[site].span = math.max(sites[site].span, tonumber(f.holdend) - tonumber(f.holdstart))
@@ -240,6 +297,8 @@ if added > 0 then
     trimmed(prefix, index, added + 1, 17, false)
   end
   for site, entries in pairs(sites) do
+    redis.call('ZADD', prefix .. ':due:' .. site, unpack(entries.due))
+    entries.due = nil
     index = prefix .. ':reservations:' .. site
     redis.call('ZADD', index, unpack(entries))
     trimmed(prefix, index, added + 1, 1, true)
@@ -317,6 +376,7 @@ end
 redis.call('RPUSH', key .. ':messages', note)
 redis.call('HSET', key, 'doc', doc, 'bound', now, 'modified', now)
 if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', key, 'slot', ARGV[8]) end
+due(prefix, id, state[5], 'activate', now)
 publish(prefix, id, state[4], state[5], phase, now)
 return 'done'
 `);

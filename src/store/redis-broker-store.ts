@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
 import type {
-  BindResult, BrokerStore, LogChunk, OfferSetRecord, PhaseChange, ProvisionState, SessionIndexPage, SessionListing, SessionRecord, SessionSlot,
+  BindResult, BrokerStore, DueSession, LogChunk, NextStep, OfferSetRecord, PhaseChange, ProvisionState, SessionIndexPage, SessionListing, SessionRecord, SessionSlot,
   TransitionOutcome, WireDocument,
 } from '../broker/ports.js';
 import { isSessionPhase } from '../domain/phases.js';
@@ -46,7 +46,8 @@ export class RedisBrokerStore implements BrokerStore {
     for (const session of sessions) {
       // The slot, and the bounds of the capacity it holds, for the indexes the Lua step keeps.
       const slot = session.slot;
-      const slotFields = slot ? ['slot', json(slot), 'holdstart', slot.preparing.start, 'holdend', slot.releasing.end] : [];
+      // With them, the offer's next step (its expiry, entered in the site's due set by the Lua step).
+      const slotFields = slot ? ['slot', json(slot), 'holdstart', slot.preparing.start, 'holdend', slot.releasing.end, 'next', 'expire'] : [];
       args.push(session.uuid, 9 + slotFields.length / 2,
         ...slotFields,
         'phase', session.phase,
@@ -133,8 +134,28 @@ export class RedisBrokerStore implements BrokerStore {
     return Number(await this.scripts.ebExpire(this.keys.prefix, now, json(note), this.options.retentionMs, ...ids));
   }
 
-  async advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message): Promise<boolean> {
-    return Number(await this.scripts.ebAdvance(this.keys.prefix, uuid, from, to, now, json(note))) === 1;
+  async advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message, next?: NextStep): Promise<boolean> {
+    return Number(await this.scripts.ebAdvance(this.keys.prefix, uuid, from, to, now, json(note), next ? stepText(next) : '', next?.at ?? now)) === 1;
+  }
+
+  async planNext(uuid: string, phase: SessionPhase, next: NextStep): Promise<boolean> {
+    return Number(await this.scripts.ebPlanNext(this.keys.prefix, uuid, phase, stepText(next), next.at)) === 1;
+  }
+
+  async dueSessions(site: string, until: number, max: number): Promise<DueSession[]> {
+    const uuids = await this.redis.zrangebyscore(this.keys.due(site), '-inf', until, 'LIMIT', 0, max);
+    if (uuids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const uuid of uuids) pipeline.hmget(this.keys.session(uuid), 'phase', 'next');
+    const replies = (await pipeline.exec()) ?? [];
+    return uuids.map((uuid, i) => {
+      const [phase, next] = (replies[i]?.[1] ?? []) as Array<string | null>;
+      return { uuid, ...(phase && isSessionPhase(phase) ? { phase } : {}), ...(next ? { next: stepOf(next) } : {}) };
+    });
+  }
+
+  async settleDue(uuid: string, site: string, step = ''): Promise<void> {
+    await this.scripts.ebSettleDue(this.keys.prefix, uuid, site, step);
   }
 
   async finish(uuid: string, from: readonly SessionPhase[], to: SessionPhase, now: number, note: Message): Promise<boolean> {
@@ -226,6 +247,13 @@ function toSession(uuid: string, fields: Record<string, string> | undefined, mes
     ...(fields.bindby && fields.provision ? { provision: provisionOf(fields) } : {}),
     ...(fields.history ? { history: historyOf(fields.history) } : {}),
   };
+}
+
+/** A next step as the Lua helper due() keeps it: "poll 7", or "activate" for a step without a seq. */
+const stepText = (next: NextStep): string => (next.seq === undefined ? next.step : `${next.step} ${next.seq}`);
+function stepOf(text: string): { step: string; seq?: number } {
+  const [step = '', seq] = text.split(' ');
+  return { step, ...(seq === undefined ? {} : { seq: Number(seq) }) };
 }
 
 /** "PHASE ms,PHASE ms" (written by the Lua helper moved()) -> the changes. */

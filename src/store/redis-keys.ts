@@ -23,6 +23,8 @@ export interface RedisKeys {
   /** The sessions holding capacity on a site, by the start of their hold, and each site's longest hold. */
   reservations(site: string): string;
   reservationSpans: string;
+  /** Each site's sessions by when their next step is due (the outbox, lua-scripts.ts due()). */
+  due(site: string): string;
   /** The pub/sub channel (not a key) of phase-change notices, fanned out to event streams. */
   sessionEvents: string;
   /** The prefix BullMQ puts before its own keys. */
@@ -46,6 +48,7 @@ export function redisKeys(prefix: string): RedisKeys {
     sessionsOf: (owner) => `${prefix}:sessions-of:${owner}`,
     reservations: (site) => `${prefix}:reservations:${site}`,
     reservationSpans: `${prefix}:reservation-spans`,
+    due: (site) => `${prefix}:due:${site}`,
     sessionEvents: `${prefix}:session-events`,
     bullPrefix: `${prefix}:bull`,
   };
