@@ -6,6 +6,7 @@ import { makeMessage, stamp, unboundExpiredNote, type Message } from '../domain/
 import { planBinding, type BoundNeeds } from '../domain/plan-binding.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
 import type { BrokerStore, Negotiator, SessionRecord, SiteDirectory, TokenVault, WireDocument } from './ports.js';
+import { faultPoint } from './fault-point.js';
 import { slotOfPlan } from './session-slot.js';
 
 /** An executable and its data for a held session: needs for the engine, components for the document. */
@@ -69,6 +70,8 @@ export async function bindExecutable(deps: BindDeps, uuid: string, principal: Pr
   const result = await deps.store.bindExecutable(uuid, now, document, note, slotOfPlan(planned.plan, typeof name === 'string' ? name : undefined));
   switch (result) {
     case 'done': {
+      // The store recorded the activate step with the binding: a crash here leaves it to the reconciler.
+      faultPoint('submit');
       // Kept before the site hears of the session, so its first step finds the token there.
       if (principal.token && deps.userTokens?.neededBy(session.site)) await deps.userTokens.vault.keep(uuid, principal.token);
       await deps.negotiator.notifyAccepted(session.site, uuid);

@@ -1,4 +1,5 @@
 import { offerOwner, type Principal } from '../domain/principal.js';
+import { faultPoint } from './fault-point.js';
 import type { OfferSetRecord, SessionRecord } from './ports.js';
 import { requestOffers, type OffersInput, type RequestOffersDeps } from './request-offers.js';
 import { updateSessionPhase, type UpdateSessionDeps } from './update-session.js';
@@ -16,5 +17,6 @@ export async function directExecution(deps: RequestOffersDeps & UpdateSessionDep
   const { offerSet, sessions } = await requestOffers(deps, { ...input, ...offerOwner(principal), maxOffers: 1 });
   const best = sessions[0];
   if (!best) return { outcome: 'failed', offerSet };
+  faultPoint('direct');
   return { outcome: 'accepted', session: await updateSessionPhase(deps, best.uuid, 'ACCEPTED', principal) };
 }

@@ -1,4 +1,5 @@
 import { makeMessage, stamp } from '../domain/messages.js';
+import { faultPoint } from './fault-point.js';
 import type { OfferSetRecord, SessionRecord } from './ports.js';
 import { requestOffers, type OffersInput, type RequestOffersDeps } from './request-offers.js';
 
@@ -33,6 +34,7 @@ export async function provisionSession(deps: RequestOffersDeps, input: OffersInp
   const note = stamp(makeMessage('urn:phase-change', 'INFO', 'Accepted to wait for its executable until {bindBy}',
     { bindBy: new Date(bindBy).toISOString() }), now);
   const accepted = await deps.store.acceptForBinding(best.uuid, now, note, { bindBy, needs, plan });
+  faultPoint('provision');
   if (accepted.outcome !== 'done') {
     offerSet.messages.push(makeMessage('urn:offer-expired', 'ERROR', 'The offer lapsed before it could be held'));
     return { outcome: 'none', offerSet };

@@ -3,6 +3,7 @@ import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
 import { assessSite, withLocationElements } from '../domain/plan-offers.js';
+import { faultPoint } from './fault-point.js';
 import { slotOfPlan } from './session-slot.js';
 import type {
   BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
@@ -120,6 +121,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
     offerSet.messages.push(makeMessage('urn:no-offers', 'ERROR', 'No site can make an offer for this request now'));
   }
   await deps.store.saveOfferSet(offerSet, sessions);
+  if (sessions.length) faultPoint('offer');
   return { offerSet, sessions, offers: chosen, needs };
 }
 

@@ -2,10 +2,11 @@ import { parseDuration, parseInstant, parseInterval } from '../domain/iso8601.js
 import { makeMessage, stamp, type Message } from '../domain/messages.js';
 import { holdsCapacity, isTerminal, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { Executor, RunHandle, RunSpec, Stager, StagingCredentials, StagingItem } from './executor.js';
-import type { BrokerStore, SessionRecord, SiteCredentials } from './ports.js';
+import { faultPoint, type FaultPoint } from './fault-point.js';
+import type { BrokerStore, NextStep, SessionRecord, SiteCredentials } from './ports.js';
 
 /** The steps of a session's life on its site, each a delayed job with a deterministic id. */
-export type LifecycleStep = 'prepare' | 'stage' | 'start' | 'poll' | 'stop';
+export type LifecycleStep = 'activate' | 'prepare' | 'stage' | 'start' | 'poll' | 'stop';
 
 export interface LifecycleScheduler {
   /** Runs `step` for the session at `at` (ms); `seq` tells repeated polls apart. */
@@ -51,15 +52,34 @@ async function fail(deps: RunSessionDeps, uuid: string, template: string, values
   await deps.store.finish(uuid, NOT_TERMINAL, 'FAILED', deps.now(), problem(deps.now(), template, values));
 }
 
+/**
+ * Moves the session on, recording the step that follows in the same atomic step (the outbox), then
+ * adds that step's job: a crash between the two leaves the step for the reconciler. False when the
+ * session was no longer in `from`.
+ */
+async function advanceThen(deps: RunSessionDeps, uuid: string, from: SessionPhase, to: SessionPhase, message: Message, next: NextStep & { step: LifecycleStep }, point: FaultPoint): Promise<boolean> {
+  if (!(await deps.store.advance(uuid, from, to, deps.now(), message, next))) return false;
+  faultPoint(point);
+  await deps.scheduler.schedule(next.step, uuid, next.at, next.seq);
+  return true;
+}
+
+/** A repeated step (stage, poll) of a session still in `phase`: recorded as its next step, then added. */
+async function repeat(deps: RunSessionDeps, uuid: string, phase: SessionPhase, step: 'stage' | 'poll', seq: number): Promise<void> {
+  const next = { step, seq, at: deps.now() + deps.pollIntervalMs };
+  if (!(await deps.store.planNext(uuid, phase, next))) return;
+  faultPoint(step);
+  await deps.scheduler.schedule(step, uuid, next.at, seq);
+}
+
 /** ACCEPTED -> WAITING, and the preparation timer at `preparing.start`. */
 export async function activateSession(deps: RunSessionDeps, uuid: string): Promise<void> {
   const session = await deps.store.getSession(uuid);
   if (!session || session.phase !== 'ACCEPTED') return;
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
-  await deps.store.advance(uuid, 'ACCEPTED', 'WAITING', deps.now(), note(deps.now(), 'urn:phase-change', 'Waiting on site {site} until {start}',
-    { site: deps.site, start: new Date(timing.preparingStart).toISOString() }));
-  await deps.scheduler.schedule('prepare', uuid, timing.preparingStart);
+  await advanceThen(deps, uuid, 'ACCEPTED', 'WAITING', note(deps.now(), 'urn:phase-change', 'Waiting on site {site} until {start}',
+    { site: deps.site, start: new Date(timing.preparingStart).toISOString() }), { step: 'prepare', at: timing.preparingStart }, 'activate');
 }
 
 /** WAITING -> PREPARING -> AVAILABLE, and the start timer at `available.start`. */
@@ -79,15 +99,19 @@ export async function prepareSession(deps: RunSessionDeps, uuid: string): Promis
     if ('refused' in got) return fail(deps, uuid, 'Site {site} cannot act for the user: {why}', { site: deps.site, why: got.refused });
     credentials = { token: got.token, hosts: deps.credentials.hosts };
   }
-  if (session.phase === 'WAITING') await deps.store.advance(uuid, 'WAITING', 'PREPARING', deps.now(), note(deps.now(), 'urn:phase-change', 'Preparing'));
+  if (session.phase === 'WAITING') {
+    // Should this process die now, the step is done again (seq 1: this job may still look active).
+    const moved = await deps.store.advance(uuid, 'WAITING', 'PREPARING', deps.now(), note(deps.now(), 'urn:phase-change', 'Preparing'), { step: 'prepare', seq: 1, at: deps.now() });
+    if (!moved) return;
+    faultPoint('prepare');
+  }
   if (items.length === 0) return ready(deps, uuid, timing);
   await deps.stager.start(uuid, items, credentials);
-  await deps.scheduler.schedule('stage', uuid, deps.now() + deps.pollIntervalMs, 1);
+  await repeat(deps, uuid, 'PREPARING', 'stage', 1);
 }
 
 async function ready(deps: RunSessionDeps, uuid: string, timing: Timing): Promise<void> {
-  await deps.store.advance(uuid, 'PREPARING', 'AVAILABLE', deps.now(), note(deps.now(), 'urn:phase-change', 'Every component is ready'));
-  await deps.scheduler.schedule('start', uuid, timing.availableStart);
+  await advanceThen(deps, uuid, 'PREPARING', 'AVAILABLE', note(deps.now(), 'urn:phase-change', 'Every component is ready'), { step: 'start', at: timing.availableStart }, 'ready');
 }
 
 /** PREPARING: looks at the staging of the data until it is done (AVAILABLE) or failed. */
@@ -97,7 +121,7 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
   const status = await deps.stager.status(uuid);
-  if (status.state === 'running') return deps.scheduler.schedule('stage', uuid, deps.now() + deps.pollIntervalMs, seq + 1);
+  if (status.state === 'running') return repeat(deps, uuid, 'PREPARING', 'stage', seq + 1);
   if (status.state === 'failed') return fail(deps, uuid, 'Staging the data failed: {reason}', { reason: status.reason });
   return ready(deps, uuid, timing);
 }
@@ -191,6 +215,11 @@ function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
 /** AVAILABLE -> RUNNING: hands the executable to the executor and starts polling it. */
 export async function startSession(deps: RunSessionDeps, uuid: string): Promise<void> {
   const session = await deps.store.getSession(uuid);
+  // A start that died between making the run and RUNNING, retried after a cancel: its run goes too.
+  if (session && (session.phase === 'CANCELLED' || session.phase === 'FAILED') && session.run && !('unavailable' in deps.executor)) {
+    await deps.executor.cancel(session.run as RunHandle);
+    return;
+  }
   if (!session || session.phase !== 'AVAILABLE') return;
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
@@ -206,13 +235,10 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined ?? await deps.executor.submit(spec);
   // Where the outputs are is kept with the run, for the API to find them once COMPLETED.
   await deps.store.setRun(uuid, { ...run, outputs: deps.executor.outputs(run) });
-  const running = await deps.store.advance(uuid, 'AVAILABLE', 'RUNNING', deps.now(), note(deps.now(), 'urn:phase-change', 'Running on site {site}', { site: deps.site }));
-  if (!running) {
-    // Cancelled while the run was being started: the stop step may have found no run yet.
-    await deps.executor.cancel(run);
-    return;
-  }
-  await deps.scheduler.schedule('poll', uuid, deps.now() + deps.pollIntervalMs, 1);
+  const running = await advanceThen(deps, uuid, 'AVAILABLE', 'RUNNING', note(deps.now(), 'urn:phase-change', 'Running on site {site}', { site: deps.site }),
+    { step: 'poll', seq: 1, at: deps.now() + deps.pollIntervalMs }, 'start');
+  // Cancelled while the run was being started: the stop step may have found no run yet.
+  if (!running) await deps.executor.cancel(run);
 }
 
 type StoredHandle = RunHandle & { logOffset?: number };
@@ -236,13 +262,12 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
   const run = await copyLog(deps, executor, uuid, stored);
   if (isTerminal(session.phase)) return; // cancelled meanwhile: `stop` ends the run
   const status = await executor.poll(run);
-  if (status.state === 'running') {
-    await deps.scheduler.schedule('poll', uuid, deps.now() + deps.pollIntervalMs, seq + 1);
-    return;
-  }
+  if (status.state === 'running') return repeat(deps, uuid, 'RUNNING', 'poll', seq + 1);
   // What the run wrote between the copy above and its end.
   await copyLog(deps, executor, uuid, run);
-  await deps.store.advance(uuid, 'RUNNING', 'RELEASING', deps.now(), note(deps.now(), 'urn:phase-change', 'Releasing'));
+  // Should this process die before the end is recorded, a poll (seq 0, which no chain uses) ends it.
+  await deps.store.advance(uuid, 'RUNNING', 'RELEASING', deps.now(), note(deps.now(), 'urn:phase-change', 'Releasing'), { step: 'poll', seq: 0, at: deps.now() });
+  faultPoint('release');
   const outputs = executor.outputs(run);
   if (status.state === 'exited' && status.exitCode === 0) {
     await deps.store.finish(uuid, ['RELEASING'], 'COMPLETED', deps.now(), note(deps.now(), 'urn:session-completed',
@@ -279,10 +304,14 @@ const offeredMemory = (session: SessionRecord): string => {
 
 /** After a cancel: stops the run, if there is one, and copies the last of its log. */
 export async function stopSession(deps: RunSessionDeps, uuid: string): Promise<void> {
+  faultPoint('stop');
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined;
-  if (!run || 'unavailable' in deps.executor) return;
-  await deps.executor.cancel(run);
-  await pollSession(deps, uuid, 0);
+  if (run && !('unavailable' in deps.executor)) {
+    await deps.executor.cancel(run);
+    await pollSession(deps, uuid, 0);
+  }
+  // Nothing follows a stop (the outbox recorded it when the session was cancelled or failed).
+  await deps.store.settleDue(uuid, deps.site, 'stop');
 }
 
 /** A step that kept failing (every retry used up): the session fails, saying which and why, rather than stay stuck. */

@@ -4,6 +4,7 @@ import { makeMessage, stamp } from '../domain/messages.js';
 import { clientTransitions, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { Principal } from '../domain/principal.js';
 import { checkAccess } from './check-access.js';
+import { faultPoint } from './fault-point.js';
 import type { BrokerStore, Negotiator, SessionRecord, TokenVault } from './ports.js';
 
 export interface UpdateSessionDeps {
@@ -50,6 +51,9 @@ export async function updateSessionPhase(deps: UpdateSessionDeps, uuid: string, 
       });
     }
     case 'done':
+      // The store recorded what follows with the change (activate, stop): a crash from here on
+      // leaves it for the site's reconciler, and the job added below is only the fast path.
+      faultPoint(target === 'ACCEPTED' ? 'accept' : target === 'CANCELLED' ? 'cancel' : 'reject');
       if (target === 'ACCEPTED') {
         // Kept before the site hears of the session, so its first step finds the token there.
         if (principal.token && deps.userTokens?.neededBy(result.session.site)) await deps.userTokens.vault.keep(uuid, principal.token);

@@ -27,6 +27,8 @@ export interface Config {
   negotiationTimeoutMs: number;
   /** How long a stopping process waits for open HTTP requests before cutting them. */
   shutdownGraceMs: number;
+  /** How often each site's reconciler re-drives sessions whose next step a crash lost. */
+  reconcileIntervalMs: number;
   retentionMs: number;
   bodyLimitBytes: number;
   sites: SiteProfile[];
@@ -92,7 +94,7 @@ type SitesFile = { sites: SiteEntry[] } & {
   auth?: AuthFileBlock;
 };
 
-function durationMs(text: string | undefined, fallback: string, what: string): number {
+export function durationMs(text: string | undefined, fallback: string, what: string): number {
   const parsed = parseDuration(text ?? fallback);
   if (!parsed.ok) throw new ConfigError(`${what} must be an ISO 8601 duration in days, hours, minutes or seconds (e.g. PT5M), not "${text}"`);
   return parsed.ms;
@@ -229,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionMs: durationMs(broker.retention, 'P7D', 'retention'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     shutdownGraceMs: durationMs(env.SHUTDOWN_GRACE || undefined, 'PT20S', 'SHUTDOWN_GRACE'),
+    reconcileIntervalMs: positive(durationMs(env.RECONCILE_INTERVAL || undefined, 'PT5S', 'RECONCILE_INTERVAL'), 'RECONCILE_INTERVAL'),
     sites,
     auth: loadAuthConfig(env, file.auth ?? {}, sites),
     ...metricsToken(env),

@@ -120,7 +120,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
           : undefined;
-        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, now, logger });
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, now, logger,
+          reconcileIntervalMs: config.reconcileIntervalMs });
         closers.push(() => running.close());
       }
     }

@@ -17,7 +17,11 @@ export const JOB = {
   stop: 'stop',
   expire: 'expire',
   unbound: 'unbound',
+  reconcile: 'reconcile',
 } as const;
+
+/** How late a session's next step may be before the reconciler re-drives it (broker/reconcile-sessions.ts). */
+export const RECONCILE_GRACE_MS = 2_000;
 
 /** The job states counted for /metrics. */
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;

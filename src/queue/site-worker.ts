@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
 import type { Executor, Stager } from '../broker/executor.js';
 import type { BrokerStore, CapacityLedger, NegotiationAnswer, SiteCredentials } from '../broker/ports.js';
+import { reconcileSessions } from '../broker/reconcile-sessions.js';
 import {
   activateSession, checkStaging, giveUpStep, pollSession, prepareSession, startSession, stopSession,
   type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
@@ -13,7 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import { currentRequestId, withRequestId } from '../observability/request-context.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import {
-  HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, siteQueueName,
+  HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, RECONCILE_GRACE_MS, siteQueueName,
   type LifecycleJob, type NegotiationJob, type NegotiationReply,
 } from './queue-names.js';
 
@@ -32,6 +33,8 @@ export interface SiteWorkerOptions {
   now: () => number;
   concurrency?: number;
   pollIntervalMs?: number;
+  /** How often the site's reconciler looks for sessions whose next step was lost (a crash). */
+  reconcileIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -82,7 +85,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   const worker = new Worker(siteQueueName(site.name), (job: Job) => withRequestId((job.data as LifecycleJob).requestId, async () => {
     const { sessionUuid, seq } = job.data as LifecycleJob;
     // Steps that change a session are logged; polls and negotiations only at debug level.
-    const quiet = job.name === JOB.poll || job.name === JOB.stage || job.name === JOB.negotiate;
+    const quiet = job.name === JOB.poll || job.name === JOB.stage || job.name === JOB.negotiate || job.name === JOB.reconcile;
     const started = Date.now();
     try {
       const result = await step(job, sessionUuid, seq);
@@ -110,6 +113,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       case JOB.start: return startSession(lifecycle, sessionUuid);
       case JOB.poll: return pollSession(lifecycle, sessionUuid, seq ?? 0);
       case JOB.stop: return stopSession(lifecycle, sessionUuid);
+      case JOB.reconcile: return reconcile();
       default: throw new Error(`unknown job ${job.name}`);
     }
   }
@@ -121,6 +125,14 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     giveUpStep(lifecycle, sessionUuid, job.name, error.message).catch(() => undefined);
   });
 
+  // The outbox's other half: sessions whose next step is overdue are re-driven, by one worker of
+  // the site at a time (a repeatable job), and by each worker once as it starts.
+  const reconcile = async (): Promise<number> => {
+    const redriven = await reconcileSessions({ store: options.store, scheduler, site: site.name, now: options.now, graceMs: RECONCILE_GRACE_MS });
+    if (redriven) logger?.info({ site: site.name, sessions: redriven }, 'reconciler re-drove sessions whose next step was overdue');
+    return redriven;
+  };
+
   const beat = async (): Promise<void> => {
     const now = options.now();
     await connection.multi()
@@ -130,6 +142,10 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   };
   await worker.waitUntilReady();
   await beat();
+  await queue.upsertJobScheduler(JOB.reconcile, { every: options.reconcileIntervalMs ?? 5_000 }, {
+    name: JOB.reconcile, data: {}, opts: { removeOnComplete: true, removeOnFail: true },
+  });
+  await reconcile().catch((error: Error) => logger?.warn({ site: site.name, error: error.message }, 'reconciler failed at start-up'));
   const timer = setInterval(() => { beat().catch(() => undefined); }, HEARTBEAT_INTERVAL_MS);
   timer.unref();
   return {

@@ -13,7 +13,8 @@ const file = (name: string, text: string): string => {
 describe('configuration', () => {
   it('needs no file: the embedded default is one demo site, on loopback', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, redisUrl: 'redis://127.0.0.1:6379', redisUrlGiven: false, maxOffers: 4, offerLifetimeMs: 300_000, provisionLifetimeMs: 600_000 });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, redisUrl: 'redis://127.0.0.1:6379', redisUrlGiven: false, maxOffers: 4, offerLifetimeMs: 300_000, provisionLifetimeMs: 600_000, reconcileIntervalMs: 5_000 });
+    expect(loadConfig({ RECONCILE_INTERVAL: 'PT2S' }).reconcileIntervalMs).toBe(2_000);
     expect(config.sites.map((s) => s.name)).toEqual(['demo']);
   });
 
@@ -30,6 +31,7 @@ describe('configuration', () => {
     [{ REDIS_URL: 'http://localhost' }, /REDIS_URL must start with redis:\/\//],
     [{ OFFER_LIFETIME: '5 minutes' }, /OFFER_LIFETIME must be an ISO 8601 duration/],
     [{ PROVISION_LIFETIME: 'PT0S' }, /PROVISION_LIFETIME must be longer than zero/],
+    [{ RECONCILE_INTERVAL: 'PT0S' }, /RECONCILE_INTERVAL must be longer than zero/],
     [{ EB_KEY_PREFIX: 'a:b' }, /EB_KEY_PREFIX may hold/],
     [{ PUBLIC_URL: 'ftp://x' }, /PUBLIC_URL must be an http\(s\) URL/],
     [{ BROKER_CONFIG: '/nonexistent/sites.yaml' }, /cannot be read/],
