@@ -21,7 +21,7 @@ export interface LedgerAudit {
 
 interface Hold { id: string; site: string; from: number; to: number; amounts: Record<string, number>; fields: Record<string, string> }
 
-async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
