@@ -103,9 +103,18 @@ export interface SessionNotice { uuid: string; owner: string; site: string; phas
  * lost (a connection that drops), and `resync` says that some may have been, so that a reader
  * reads again what it shows.
  */
+/**
+ * What a listener of session events hears: a notice; `resync` when some may have been lost (read
+ * everything again); `unavailable` when notices have stopped for a while (they may come back).
+ */
+export type SessionEvent = SessionNotice | 'resync' | 'unavailable';
+
 export interface SessionEvents {
-  /** Resolves, with the function that stops them, once notices flow to the listener. */
-  subscribe(listener: (event: SessionNotice | 'resync') => void): Promise<() => void>;
+  /**
+   * Resolves, with the function that stops them, once notices flow to the listener; refuses
+   * (service-unavailable) while they cannot.
+   */
+  subscribe(listener: (event: SessionEvent) => void): Promise<() => void>;
 }
 
 /** What the API reads of a run's handle: where clients reach it, and where its outputs are. */

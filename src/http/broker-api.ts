@@ -3,7 +3,7 @@ import type { DirectOutcome } from '../broker/direct-execution.js';
 import type { ProvisionOutcome } from '../broker/provision-session.js';
 import type { OfferSetResult, OffersInput } from '../broker/request-offers.js';
 import type { SessionPage, SessionQuery } from '../broker/list-sessions.js';
-import type { Authenticator, LogChunk, OfferSetRecord, SessionNotice, SessionRecord } from '../broker/ports.js';
+import type { Authenticator, LogChunk, OfferSetRecord, SessionEvent, SessionRecord } from '../broker/ports.js';
 import type { SiteTimeline, TimelineWindow } from '../broker/site-timeline.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { SessionPhase } from '../domain/phases.js';
@@ -42,8 +42,11 @@ export interface BrokerApi {
   listSites(principal: Principal): Promise<Array<{ site: SiteProfile; online: boolean }>>;
   /** What holds capacity on a site over a window (others' reservations without who or what). */
   siteTimeline(site: string, window: TimelineWindow, principal: Principal): Promise<SiteTimeline>;
-  /** Phase changes of the sessions the principal may read, as they happen (and `resync` after a gap); resolves with the stop once they flow. */
-  watchSessions(principal: Principal, listener: (event: SessionNotice | 'resync') => void): Promise<() => void>;
+  /**
+   * Phase changes of the sessions the principal may read, as they happen (`resync` after a gap,
+   * `unavailable` when they stopped); resolves with the stop once they flow.
+   */
+  watchSessions(principal: Principal, listener: (event: SessionEvent) => void): Promise<() => void>;
 }
 
 export interface AppOptions {

@@ -18,7 +18,9 @@ const noticeEvent = (notice: SessionNotice): string =>
  * (`event: session`, data `{uuid, owner, site, phase, at}`), `event: resync` when some may have
  * been lost (read everything again), and a comment every 15 s. They are hints, never the record:
  * a client reads the resources again whenever it (re)connects. The stream ends when the token
- * expires (`event: expired`) and at once when the process begins to stop.
+ * expires (`event: expired`), when the process has lost its notices from Redis for a while
+ * (`event: unavailable`: connect again; 503 until they are back) and at once when the process
+ * begins to stop.
  */
 export function eventsRoute(api: BrokerApi, options: AppOptions): Router {
   const router = express.Router();
@@ -46,7 +48,10 @@ export function eventsRoute(api: BrokerApi, options: AppOptions): Router {
     };
     res.on('close', () => end());
     // `ready` only once notices flow: a client reads afresh on it, and misses nothing after.
-    stop = await api.watchSessions(principal, (event) => send(event === 'resync' ? 'event: resync\ndata: {}\n\n' : noticeEvent(event)));
+    stop = await api.watchSessions(principal, (event) => {
+      if (event === 'unavailable') end('event: unavailable\ndata: {}\n\n');
+      else send(event === 'resync' ? 'event: resync\ndata: {}\n\n' : noticeEvent(event));
+    });
     if (ended) { stop(); return; }
     if (options.shutdown?.aborted) { stop(); throw new BrokerError('service-unavailable', { detail: 'The broker is stopping; connect again' }); }
     open.add(end);

@@ -44,6 +44,7 @@ import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
 import { RedisSealedTokens } from '../store/redis-sealed-tokens.js';
+import { SUBSCRIBER_OPTIONS } from '../store/channel-subscription.js';
 import { RedisSessionEvents } from '../store/redis-session-events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { BrokerMetrics, observeNegotiator } from '../observability/metrics.js';
@@ -126,20 +127,22 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       }
     }
     if (parts.api) {
-      const negotiator = new BullNegotiator({ producer: producerConnection, events: queueConnection, store: storeConnection }, keys, now);
+      const subscriptionLog = (level: 'info' | 'warn', message: string): void => logger[level](message);
+      const negotiator = new BullNegotiator({ producer: producerConnection, events: queueConnection, store: storeConnection }, keys, now, { log: subscriptionLog });
       const timers = new BullTimers(producerConnection, keys, now);
       closers.push(() => timers.close());
       await negotiator.start(config.sites.map((s) => s.name));
       closers.push(() => negotiator.close());
+      // One subscribing connection per API process, for every event stream it serves.
+      const events = new RedisSessionEvents(new Redis(config.redisUrl, { ...SUBSCRIBER_OPTIONS, connectionName: `eb-events-${config.keyPrefix}` }), keys, { log: subscriptionLog });
+      closers.push(() => events.close());
       const siteNames = config.sites.map((s) => s.name);
       const metrics = new BrokerMetrics({
+        subscriptions: () => ({ 'session-events': events.up, 'negotiation-replies': negotiator.repliesUp }),
         redis: storeConnection, keys, sites: siteNames,
         queueCounts: async () => ({ ...(await negotiator.jobCounts()), ...(await timers.jobCounts()) }),
         liveWorkers: () => negotiator.workerCounts(siteNames),
       });
-      // One subscribing connection per API process, for every event stream it serves.
-      const events = new RedisSessionEvents(new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: `eb-events-${config.keyPrefix}` }), keys);
-      closers.push(() => events.close());
       const newId = () => randomUUID();
       const offersDeps: RequestOffersDeps = {
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers,

@@ -13,6 +13,8 @@ export interface MetricsSources {
   queueCounts(): Promise<Record<string, Record<string, number>>>;
   /** Live site workers per site (fresh heartbeats). */
   liveWorkers(): Promise<Record<string, number>>;
+  /** This process's Redis subscriptions, and whether each is subscribed now. */
+  subscriptions?(): Record<string, boolean>;
 }
 
 /**
@@ -85,6 +87,12 @@ export class BrokerMetrics {
       async collect() {
         const live = await sources.liveWorkers();
         for (const site of sources.sites) this.set({ site }, live[site] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'eb_redis_subscription_up', help: 'Whether this process is subscribed to each of its Redis channels now (0: reconnecting; live events and negotiation replies are lost meanwhile)', labelNames: ['subscription'], registers,
+      collect() {
+        for (const [subscription, up] of Object.entries(sources.subscriptions?.() ?? {})) this.set({ subscription }, up ? 1 : 0);
       },
     });
   }

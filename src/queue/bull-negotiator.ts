@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { NegotiationAnswer, NegotiationRequest, Negotiator } from '../broker/ports.js';
 import { currentRequestId } from '../observability/request-context.js';
+import { ChannelSubscription, SUBSCRIBER_OPTIONS, type SubscriptionOptions } from '../store/channel-subscription.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import {
   HEARTBEAT_TTL_MS, JOB, JOB_STATES, jobId, lifecycleJobOptions, siteQueueName,
@@ -12,7 +13,13 @@ import {
 /** How long an answer about live workers is reused (well under the heartbeat's lifetime). */
 const LIVENESS_CACHE_MS = 1_000;
 
-interface Pending { resolve: (answer: NegotiationAnswer | 'timeout') => void; timer: NodeJS.Timeout }
+interface Pending { resolve: (answer: NegotiationAnswer | 'timeout') => void; timer: NodeJS.Timeout; queue: Queue }
+
+/** The answer a negotiation job kept, if it has finished. */
+async function keptAnswer(queue: Queue, id: string): Promise<NegotiationAnswer | undefined> {
+  const job = await queue.getJob(id);
+  return job?.finishedOn && job.returnvalue ? job.returnvalue as NegotiationAnswer : undefined;
+}
 
 /**
  * The API's side of negotiation. Each request becomes a job on the site's queue; the site worker
@@ -20,14 +27,15 @@ interface Pending { resolve: (answer: NegotiationAnswer | 'timeout') => void; ti
  * request by job id. A reply channel per API process (rather than every process reading every
  * queue's event stream) keeps the cost of an answer the same however many API processes share
  * Redis. An answer that never arrives (a worker that died, a lost subscription) leaves the request
- * to answer 'timeout' at its bound, after one last look at the job's return value; the site's
- * holds for it are released by their expiry timer.
+ * to answer 'timeout' at its bound, after one last look at the job's return value (looked at
+ * at once when a cut subscription is back); the site's holds for it are released by their
+ * expiry timer.
  */
 export class BullNegotiator implements Negotiator {
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Map<string, Pending>();
   private readonly replyTo: string;
-  private subscriber: Redis | undefined;
+  private replies: ChannelSubscription | undefined;
 
   /**
    * `producer` adds jobs, `events` is duplicated for the reply subscription, `store` reads
@@ -37,6 +45,7 @@ export class BullNegotiator implements Negotiator {
     private readonly connections: { producer: Redis; events: Redis; store: Redis },
     private readonly keys: RedisKeys,
     private readonly now: () => number,
+    private readonly subscriptionOptions: SubscriptionOptions = {},
   ) {
     this.replyTo = keys.negotiationReplies(randomUUID());
   }
@@ -46,10 +55,18 @@ export class BullNegotiator implements Negotiator {
     for (const site of sites) {
       this.queues.set(site, new Queue(siteQueueName(site), { connection: this.connections.producer, prefix: this.keys.bullPrefix }));
     }
-    const subscriber = this.connections.events.duplicate({ connectionName: 'eb-negotiation-replies' });
-    this.subscriber = subscriber;
-    subscriber.on('message', (_channel: string, text: string) => this.receive(text));
-    await subscriber.subscribe(this.replyTo);
+    const connection = this.connections.events.duplicate({ ...SUBSCRIBER_OPTIONS, connectionName: 'eb-negotiation-replies' });
+    this.replies = new ChannelSubscription(connection, this.replyTo, {
+      message: (text) => this.receive(text),
+      // Replies published while it was down are lost; the jobs keep them.
+      restored: () => { for (const id of this.pending.keys()) void this.lookUp(id); },
+    }, this.subscriptionOptions);
+    await this.replies.start();
+  }
+
+  /** Subscribed to this process's replies now (for /metrics). */
+  get repliesUp(): boolean {
+    return this.replies?.up ?? false;
   }
 
   private receive(text: string): void {
@@ -60,6 +77,13 @@ export class BullNegotiator implements Negotiator {
       return;
     }
     this.settle(reply.jobId, 'answer' in reply ? reply.answer : siteFailed(reply.site, reply.error));
+  }
+
+  /** A request whose reply may have been published while the subscription was down. */
+  private async lookUp(id: string): Promise<void> {
+    const waiting = this.pending.get(id);
+    const answer = waiting && await keptAnswer(waiting.queue, id).catch(() => undefined);
+    if (answer) this.settle(id, answer);
   }
 
   private settle(id: string, answer: NegotiationAnswer): void {
@@ -118,11 +142,9 @@ export class BullNegotiator implements Negotiator {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         // The reply may have been lost on the way (a reconnecting subscriber): the job keeps it.
-        queue.getJob(id)
-          .then((job) => resolve(job?.finishedOn && job.returnvalue ? job.returnvalue as NegotiationAnswer : 'timeout'))
-          .catch(() => resolve('timeout'));
+        keptAnswer(queue, id).then((answer) => resolve(answer ?? 'timeout'), () => resolve('timeout'));
       }, timeoutMs);
-      this.pending.set(id, { resolve, timer });
+      this.pending.set(id, { resolve, timer, queue });
     });
     const requestId = currentRequestId();
     const data: NegotiationJob = { ...request, replyTo: this.replyTo, ...(requestId ? { requestId } : {}) };
@@ -161,7 +183,7 @@ export class BullNegotiator implements Negotiator {
       waiting.resolve('timeout');
     }
     this.pending.clear();
-    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
+    await this.replies?.close();
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
   }
 }

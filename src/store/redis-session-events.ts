@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
-import type { SessionEvents, SessionNotice } from '../broker/ports.js';
+import type { SessionEvent, SessionEvents, SessionNotice } from '../broker/ports.js';
+import { BrokerError } from '../domain/errors.js';
 import { isSessionPhase } from '../domain/phases.js';
+import { ChannelSubscription, type SubscriptionOptions } from './channel-subscription.js';
 import type { RedisKeys } from './redis-keys.js';
 
-type Listener = (event: SessionNotice | 'resync') => void;
+type Listener = (event: SessionEvent) => void;
 
 /** One notice as the Lua helper publish() writes it; anything else is ignored. */
 function noticeOf(value: unknown): SessionNotice | undefined {
@@ -28,38 +30,37 @@ function readNotices(text: string): SessionNotice[] {
  * The phase-change notices the Lua steps publish on `<prefix>:session-events`, read by one
  * subscribing connection per process (subscribed on the first listener) and handed to every
  * listener. Pub/sub drops what is published while a connection is down: after a reconnection,
- * once subscribed again, each listener gets `resync`.
+ * once subscribed again, each listener gets `resync`; if the subscription stays down, each gets
+ * `unavailable` (and new listeners are refused) until it is back.
  */
 export class RedisSessionEvents implements SessionEvents {
   private readonly listeners = new Set<Listener>();
-  private subscribed?: Promise<unknown>;
-  private connectedOnce = false;
+  private readonly channel: ChannelSubscription;
 
-  constructor(private readonly subscriber: Redis, private readonly keys: RedisKeys) {
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== keys.sessionEvents) return;
-      for (const notice of readNotices(message)) this.emit(notice);
-    });
-    // ioredis says `ready` before it subscribes again by itself: subscribe (again) here, and tell
-    // the listeners to read afresh only once that is done, so that nothing falls in between.
-    subscriber.on('ready', () => {
-      if (!this.connectedOnce) { this.connectedOnce = true; return; }
-      if (!this.subscribed) return;
-      this.subscriber.subscribe(this.keys.sessionEvents).then(() => this.emit('resync'), () => undefined);
-    });
+  constructor(subscriber: Redis, keys: RedisKeys, options: SubscriptionOptions = {}) {
+    this.channel = new ChannelSubscription(subscriber, keys.sessionEvents, {
+      message: (text) => { for (const notice of readNotices(text)) this.emit(notice); },
+      restored: () => this.emit('resync'),
+      lost: () => this.emit('unavailable'),
+    }, options);
+  }
+
+  /** Subscribed now (for /metrics). */
+  get up(): boolean {
+    return this.channel.up;
   }
 
   async subscribe(listener: Listener): Promise<() => void> {
-    this.subscribed ??= this.subscriber.subscribe(this.keys.sessionEvents).catch((error: unknown) => {
-      this.subscribed = undefined; // the next listener tries again
-      throw error;
-    });
-    await this.subscribed;
+    try {
+      await this.channel.start();
+    } catch {
+      throw new BrokerError('service-unavailable', { detail: 'The broker has lost its live events from Redis and is reconnecting; connect again shortly' });
+    }
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
   }
 
-  private emit(event: SessionNotice | 'resync'): void {
+  private emit(event: SessionEvent): void {
     for (const listener of [...this.listeners]) {
       try {
         listener(event);
@@ -71,6 +72,6 @@ export class RedisSessionEvents implements SessionEvents {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    await this.channel.close();
   }
 }

@@ -1,0 +1,216 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { createServer, Socket, type AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { AnonymousAuthenticator } from '../../src/auth/anonymous-authenticator.js';
+import type { SessionEvent } from '../../src/broker/ports.js';
+import { watchSessions } from '../../src/broker/watch-sessions.js';
+import type { BrokerApi } from '../../src/http/broker-api.js';
+import { createApp } from '../../src/http/create-app.js';
+import { SUBSCRIBER_OPTIONS } from '../../src/store/channel-subscription.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
+import { RedisSessionEvents } from '../../src/store/redis-session-events.js';
+import { openEventStream, type EventStreamReader, type ReadEvent } from '../support/event-stream.js';
+import { demoSite, dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
+
+type Doc = Record<string, any>;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const notice = (uuid: string) => JSON.stringify([{ uuid, owner: 'anonymous', site: 'demo', phase: 'RUNNING', at: Date.now() }]);
+
+/** The id of the pub/sub connection named `name`, if there is one. */
+async function pubsubClient(redis: Redis, name: string): Promise<string | undefined> {
+  const clients = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+  const line = clients.split('\n').find((l) => l.includes(` name=${name} `));
+  return line ? /\bid=(\d+)/.exec(line)![1] : undefined;
+}
+
+/** The first event after the `from`-th that matches. */
+const after = (stream: EventStreamReader, from: number, match: (event: ReadEvent) => boolean) =>
+  stream.waitFor((event) => stream.events.indexOf(event) >= from && match(event), 20_000);
+
+/** What ioredis prints when an error event has no listener: the failure of issue 24. */
+function watchUnhandled(): { seen: string[]; restore: () => void } {
+  const seen: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => {
+    if (args.some((arg) => String(arg).includes('[ioredis] Unhandled error event'))) seen.push(args.map(String).join(' '));
+    original.apply(console, args);
+  };
+  return { seen, restore: () => { console.error = original; } };
+}
+
+/**
+ * A TCP proxy to Redis that can hold everything on the way, in both directions, as a Redis too
+ * busy to answer would (new connections are taken, and held too).
+ */
+async function stallingProxy(target: URL): Promise<{ url: string; stall: () => void; resume: () => void; close: () => Promise<void> }> {
+  let stalled = false;
+  const held: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const pipe = (from: Socket, to: Socket): void => {
+    from.on('data', (chunk) => { if (stalled) held.push(() => to.write(chunk)); else to.write(chunk); });
+    from.on('close', () => to.destroy());
+    from.on('error', () => to.destroy());
+  };
+  const server = createServer((client) => {
+    const upstream = new Socket().connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stall: () => { stalled = true; },
+    resume: () => { stalled = false; for (const write of held.splice(0)) write(); },
+    close: async () => { for (const socket of sockets) socket.destroy(); await new Promise((done) => server.close(done)); },
+  };
+}
+
+/** Issue 24: the events connection comes back from any cut, slow Redis or busy machine included. */
+describe('session events across reconnections', () => {
+  let unhandled: ReturnType<typeof watchUnhandled>;
+  beforeAll(() => { unhandled = watchUnhandled(); });
+  afterAll(() => { unhandled.restore(); });
+
+  it('subscribes even when its first listener comes while the connection is being set up', async () => {
+    const keys = redisKeys(`eb-test-${Math.random().toString(36).slice(2)}`);
+    const admin = new Redis(REDIS_URL);
+    // ioredis's defaults (ready check on): the subscription itself waits for `ready`.
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null, connectionName: 'eb-events-early' });
+    const logs: string[] = [];
+    const events = new RedisSessionEvents(connection, keys, { log: (level, message) => logs.push(`${level} ${message}`) });
+    try {
+      // Between `connect` and `ready`: a SUBSCRIBE written here used to make ioredis's ready check fail.
+      await once(connection, 'connect');
+      const heard: SessionEvent[] = [];
+      await events.subscribe((event) => heard.push(event));
+      await admin.publish(keys.sessionEvents, notice('u-early'));
+      for (let i = 0; i < 100 && heard.length === 0; i++) await sleep(20);
+      expect(heard).toEqual([expect.objectContaining({ uuid: 'u-early' })]);
+      expect(await pubsubClient(admin, 'eb-events-early')).toBeDefined();
+      expect(logs).toEqual([]); // no failed ready check, no reconnection
+      expect(unhandled.seen).toEqual([]);
+    } finally {
+      await events.close();
+      await admin.quit();
+    }
+  });
+
+  describe('in a running broker', () => {
+    let broker: TestBroker;
+    let busy: ChildProcess | undefined;
+    beforeAll(async () => { broker = await startTestBroker({ config: { sites: [demoSite({ preparationMs: 0, releasingMs: 0 })] } }); });
+    afterAll(async () => {
+      busy?.kill('SIGKILL');
+      await broker.close();
+    });
+
+    const offered = async (): Promise<string> => {
+      const offers = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest())).expect(303);
+      return offers.body.offers[0].meta.uuid as string;
+    };
+    const cut = async (slowMs: number): Promise<void> => {
+      const id = await pubsubClient(broker.redis, `eb-events-${broker.config.keyPrefix}`);
+      expect(id).toBeDefined();
+      const pipeline = broker.redis.pipeline().client('KILL', 'ID', id!);
+      // Redis slow to answer: the reconnection's set-up and SUBSCRIBE wait, as on a loaded server.
+      if (slowMs) pipeline.call('CLIENT', 'PAUSE', String(slowMs), 'ALL');
+      await pipeline.exec();
+    };
+
+    it('after every cut, plain, with Redis slow to answer, or with the machine busy, the stream gets resync and then the next notices', async () => {
+      const stream = await openEventStream(`${broker.baseUrl}/events`);
+      try {
+        await stream.waitFor((event) => event.event === 'ready');
+        const rounds: Array<{ slowMs: number; loaded: boolean }> = [
+          { slowMs: 0, loaded: false }, { slowMs: 1500, loaded: false }, { slowMs: 0, loaded: false },
+          { slowMs: 0, loaded: true }, { slowMs: 1500, loaded: true }, { slowMs: 0, loaded: true }, { slowMs: 800, loaded: true },
+        ];
+        for (const { slowMs, loaded } of rounds) {
+          if (loaded && !busy) busy = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+          const from = stream.events.length;
+          await cut(slowMs);
+          const resync = await after(stream, from, (event) => event.event === 'resync');
+          const uuid = await offered();
+          const next = await after(stream, from, (event) => event.event === 'session' && (JSON.parse(event.data) as Doc).uuid === uuid);
+          expect(stream.events.indexOf(next)).toBeGreaterThan(stream.events.indexOf(resync));
+          expect(await pubsubClient(broker.redis, `eb-events-${broker.config.keyPrefix}`)).toBeDefined();
+        }
+        const metrics = (await broker.http.get('/metrics').expect(200)).text;
+        expect(metrics).toContain('eb_redis_subscription_up{subscription="session-events"} 1');
+        expect(metrics).toContain('eb_redis_subscription_up{subscription="negotiation-replies"} 1');
+        expect(stream.events.filter((event) => event.event === 'resync')).toHaveLength(rounds.length);
+        expect(unhandled.seen).toEqual([]);
+      } finally {
+        stream.close();
+        busy?.kill('SIGKILL');
+        busy = undefined;
+      }
+    }, 120_000);
+
+    it('answers negotiations again after its reply subscription was cut', async () => {
+      for (let round = 0; round < 3; round++) {
+        const id = await pubsubClient(broker.redis, 'eb-negotiation-replies');
+        expect(id).toBeDefined();
+        await broker.redis.client('KILL', 'ID', id!);
+        for (let i = 0; i < 200 && !(await pubsubClient(broker.redis, 'eb-negotiation-replies')); i++) await sleep(20);
+        const started = Date.now();
+        await offered();
+        // Well within the negotiation time-out: the answer came by the reply channel.
+        expect(Date.now() - started).toBeLessThan(broker.config.negotiationTimeoutMs);
+      }
+      expect(unhandled.seen).toEqual([]);
+    });
+  });
+
+  it('when it cannot subscribe again for a while, ends its streams saying so, refuses new ones, logs it, and comes back by itself', async () => {
+    const proxy = await stallingProxy(new URL(REDIS_URL));
+    const keys = redisKeys(`eb-test-${Math.random().toString(36).slice(2)}`);
+    const admin = new Redis(REDIS_URL);
+    const logs: string[] = [];
+    const events = new RedisSessionEvents(new Redis(proxy.url, { ...SUBSCRIBER_OPTIONS, connectionName: 'eb-events-proxied' }), keys, {
+      lostAfterMs: 500, log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    const api = { watchSessions: (principal, listener) => watchSessions(events, principal, listener) } as Pick<BrokerApi, 'watchSessions'> as BrokerApi;
+    const app = createApp(api, { bodyLimitBytes: 1024, authenticator: new AnonymousAuthenticator(), logError: () => undefined });
+    const server = await new Promise<Server>((ready) => { const s = app.listen(0, '127.0.0.1', () => ready(s)); });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+    try {
+      const stream = await openEventStream(url);
+      await stream.waitFor((event) => event.event === 'ready');
+      expect(events.up).toBe(true);
+      proxy.stall();
+      await admin.client('KILL', 'ID', (await pubsubClient(admin, 'eb-events-proxied'))!);
+      await stream.waitFor((event) => event.event === 'unavailable', 5000);
+      await stream.ended;
+      expect(events.up).toBe(false);
+      expect(logs.some((line) => /^warn Redis subscription to .*session-events lost/.test(line))).toBe(true);
+      const refused = await fetch(url);
+      expect(refused.status).toBe(503);
+      expect(await refused.text()).toContain('live events');
+      proxy.resume();
+      for (let i = 0; i < 250 && !events.up; i++) await sleep(20);
+      expect(events.up).toBe(true);
+      expect(logs.some((line) => /^info Redis subscription to .*session-events restored after \d+ ms/.test(line))).toBe(true);
+      const again = await openEventStream(url);
+      try {
+        await again.waitFor((event) => event.event === 'ready');
+        await admin.publish(keys.sessionEvents, notice('u-back'));
+        await again.waitFor((event) => event.event === 'session' && event.data.includes('u-back'));
+      } finally {
+        again.close();
+      }
+      expect(unhandled.seen).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+      await events.close();
+      await admin.quit();
+      await proxy.close();
+    }
+  });
+});
