@@ -1,5 +1,5 @@
 // Starts test/bench/server.mjs as a child process and waits for its {"port", ...} line.
-// Shared by run.mjs and capacity.mjs.
+// Shared by run.mjs, capacity.mjs and node-versions.mjs.
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -7,14 +7,17 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** `env` is added to this process's environment; `cpuProfDir` runs the server under --cpu-prof. */
-export function startServer({ env = {}, cpuProfDir = '' } = {}) {
+/**
+ * `env` is added to this process's environment; `cpuProfDir` runs the server under --cpu-prof;
+ * `node` is the Node.js binary to run it with (default: this one).
+ */
+export function startServer({ env = {}, cpuProfDir = '', node = process.execPath } = {}) {
   const args = [];
   if (cpuProfDir) {
     mkdirSync(cpuProfDir, { recursive: true });
     args.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, '--cpu-prof-interval=200');
   }
-  const child = spawn(process.execPath, [...args, join(here, 'server.mjs')], {
+  const child = spawn(node, [...args, join(here, 'server.mjs')], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -51,6 +51,9 @@ describe('docker/', () => {
     const stages = dockerfile.match(/^FROM .+$/gm) ?? [];
     expect(stages.length).toBe(2);
     expect(stages.every((from) => /:\d+-bookworm-slim/.test(from))).toBe(true); // pinned, never :latest
+    // The current LTS, which package.json's engines allow.
+    expect(stages.map((from) => /^FROM node:(\d+)-/.exec(from)?.[1])).toEqual(['24', '24']);
+    expect((JSON.parse(readFileSync(root('package.json'), 'utf8')) as { engines: { node: string } }).engines.node).toMatch(/>=24$/);
     const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(final).toMatch(/^USER node$/m);
     expect(final).not.toMatch(/npm (ci|install)(?![^\n]*--omit=dev)/);
