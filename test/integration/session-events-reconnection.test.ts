@@ -12,17 +12,17 @@ import { SUBSCRIBER_OPTIONS } from '../../src/store/channel-subscription.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { RedisSessionEvents } from '../../src/store/redis-session-events.js';
 import { openEventStream, type EventStreamReader, type ReadEvent } from '../support/event-stream.js';
-import { demoSite, dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { demoSite, dockerRequest, randomPrefix, redisUrl, startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const notice = (uuid: string) => JSON.stringify([{ uuid, owner: 'anonymous', site: 'demo', phase: 'RUNNING', at: Date.now() }]);
 
-/** The id of the pub/sub connection named `name`, if there is one. */
-async function pubsubClient(redis: Redis, name: string): Promise<string | undefined> {
+/** The id of the pub/sub connection named `name` (from one of `ports`, if given), if there is one. */
+async function pubsubClient(redis: Redis, name: string, ports?: Set<number>): Promise<string | undefined> {
   const clients = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
-  const line = clients.split('\n').find((l) => l.includes(` name=${name} `));
+  const from = (line: string): boolean => !ports || ports.has(Number(/\baddr=[^ ]*:(\d+) /.exec(line)?.[1]));
+  const line = clients.split('\n').find((l) => l.includes(` name=${name} `) && from(l));
   return line ? /\bid=(\d+)/.exec(line)![1] : undefined;
 }
 
@@ -43,15 +43,16 @@ function watchUnhandled(): { seen: string[]; restore: () => void } {
 
 /**
  * A TCP proxy to Redis that can hold everything on the way, in both directions, as a Redis too
- * busy to answer would (new connections are taken, and held too).
+ * busy to answer would (new connections are taken, and held too), for the processes behind it
+ * only: a CLIENT PAUSE or DEBUG SLEEP would stall every test file sharing the Redis.
  */
-async function stallingProxy(target: URL): Promise<{ url: string; stall: () => void; resume: () => void; close: () => Promise<void> }> {
+async function stallingProxy(target: URL): Promise<{ url: string; stall: () => void; resume: () => void; ports: () => Set<number>; close: () => Promise<void> }> {
   let stalled = false;
   const held: Array<() => void> = [];
   const sockets = new Set<Socket>();
   const pipe = (from: Socket, to: Socket): void => {
     from.on('data', (chunk) => { if (stalled) held.push(() => to.write(chunk)); else to.write(chunk); });
-    from.on('close', () => to.destroy());
+    from.on('close', () => { sockets.delete(from); to.destroy(); });
     from.on('error', () => to.destroy());
   };
   const server = createServer((client) => {
@@ -65,6 +66,8 @@ async function stallingProxy(target: URL): Promise<{ url: string; stall: () => v
   return {
     url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stall: () => { stalled = true; },
+    /** The local ports of its connections to Redis: how Redis knows the clients behind it. */
+    ports: () => new Set([...sockets].filter((socket) => !socket.destroyed).map((socket) => socket.localPort).filter((port): port is number => port !== undefined)),
     resume: () => { stalled = false; for (const write of held.splice(0)) write(); },
     close: async () => { for (const socket of sockets) socket.destroy(); await new Promise((done) => server.close(done)); },
   };
@@ -77,10 +80,10 @@ describe('session events across reconnections', () => {
   afterAll(() => { unhandled.restore(); });
 
   it('subscribes even when its first listener comes while the connection is being set up', async () => {
-    const keys = redisKeys(`eb-test-${Math.random().toString(36).slice(2)}`);
-    const admin = new Redis(REDIS_URL);
+    const keys = redisKeys(randomPrefix());
+    const admin = new Redis(redisUrl());
     // ioredis's defaults (ready check on): the subscription itself waits for `ready`.
-    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null, connectionName: 'eb-events-early' });
+    const connection = new Redis(redisUrl(), { maxRetriesPerRequest: null, connectionName: 'eb-events-early' });
     const logs: string[] = [];
     const events = new RedisSessionEvents(connection, keys, { log: (level, message) => logs.push(`${level} ${message}`) });
     try {
@@ -100,13 +103,22 @@ describe('session events across reconnections', () => {
     }
   });
 
-  describe('in a running broker', () => {
+  describe('in a running broker, whose Redis is behind a proxy that can stall', () => {
+    let proxy: Awaited<ReturnType<typeof stallingProxy>>;
+    let admin: Redis;
     let broker: TestBroker;
     let busy: ChildProcess | undefined;
-    beforeAll(async () => { broker = await startTestBroker({ config: { sites: [demoSite({ preparationMs: 0, releasingMs: 0 })] } }); });
+    beforeAll(async () => {
+      proxy = await stallingProxy(new URL(redisUrl()));
+      admin = new Redis(redisUrl());
+      broker = await startTestBroker({ config: { redisUrl: proxy.url, sites: [demoSite({ preparationMs: 0, releasingMs: 0 })] } });
+    });
     afterAll(async () => {
       busy?.kill('SIGKILL');
+      proxy.resume();
       await broker.close();
+      await admin.quit();
+      await proxy.close();
     });
 
     const offered = async (): Promise<string> => {
@@ -114,12 +126,14 @@ describe('session events across reconnections', () => {
       return offers.body.offers[0].meta.uuid as string;
     };
     const cut = async (slowMs: number): Promise<void> => {
-      const id = await pubsubClient(broker.redis, `eb-events-${broker.config.keyPrefix}`);
+      const id = await pubsubClient(admin, `eb-events-${broker.config.keyPrefix}`);
       expect(id).toBeDefined();
-      const pipeline = broker.redis.pipeline().client('KILL', 'ID', id!);
+      await admin.client('KILL', 'ID', id!);
       // Redis slow to answer: the reconnection's set-up and SUBSCRIBE wait, as on a loaded server.
-      if (slowMs) pipeline.call('CLIENT', 'PAUSE', String(slowMs), 'ALL');
-      await pipeline.exec();
+      if (slowMs) {
+        proxy.stall();
+        setTimeout(() => proxy.resume(), slowMs);
+      }
     };
 
     it('after every cut, plain, with Redis slow to answer, or with the machine busy, the stream gets resync and then the next notices', async () => {
@@ -133,12 +147,15 @@ describe('session events across reconnections', () => {
         for (const { slowMs, loaded } of rounds) {
           if (loaded && !busy) busy = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
           const from = stream.events.length;
+          const cutAt = Date.now();
           await cut(slowMs);
           const resync = await after(stream, from, (event) => event.event === 'resync');
+          // The stall did hold the reconnection: its set-up and SUBSCRIBE waited for Redis.
+          expect(Date.now() - cutAt).toBeGreaterThanOrEqual(slowMs - 20);
           const uuid = await offered();
           const next = await after(stream, from, (event) => event.event === 'session' && (JSON.parse(event.data) as Doc).uuid === uuid);
           expect(stream.events.indexOf(next)).toBeGreaterThan(stream.events.indexOf(resync));
-          expect(await pubsubClient(broker.redis, `eb-events-${broker.config.keyPrefix}`)).toBeDefined();
+          expect(await pubsubClient(admin, `eb-events-${broker.config.keyPrefix}`)).toBeDefined();
         }
         const metrics = (await broker.http.get('/metrics').expect(200)).text;
         expect(metrics).toContain('eb_redis_subscription_up{subscription="session-events"} 1');
@@ -154,10 +171,11 @@ describe('session events across reconnections', () => {
 
     it('answers negotiations again after its reply subscription was cut', async () => {
       for (let round = 0; round < 3; round++) {
-        const id = await pubsubClient(broker.redis, 'eb-negotiation-replies');
+        // Other files' brokers may share the Redis and the name: ours comes through the proxy.
+        const id = await pubsubClient(admin, 'eb-negotiation-replies', proxy.ports());
         expect(id).toBeDefined();
-        await broker.redis.client('KILL', 'ID', id!);
-        for (let i = 0; i < 200 && !(await pubsubClient(broker.redis, 'eb-negotiation-replies')); i++) await sleep(20);
+        await admin.client('KILL', 'ID', id!);
+        for (let i = 0; i < 200 && !(await pubsubClient(admin, 'eb-negotiation-replies', proxy.ports())); i++) await sleep(20);
         const started = Date.now();
         await offered();
         // Well within the negotiation time-out: the answer came by the reply channel.
@@ -168,9 +186,9 @@ describe('session events across reconnections', () => {
   });
 
   it('when it cannot subscribe again for a while, ends its streams saying so, refuses new ones, logs it, and comes back by itself', async () => {
-    const proxy = await stallingProxy(new URL(REDIS_URL));
-    const keys = redisKeys(`eb-test-${Math.random().toString(36).slice(2)}`);
-    const admin = new Redis(REDIS_URL);
+    const proxy = await stallingProxy(new URL(redisUrl()));
+    const keys = redisKeys(randomPrefix());
+    const admin = new Redis(redisUrl());
     const logs: string[] = [];
     const events = new RedisSessionEvents(new Redis(proxy.url, { ...SUBSCRIBER_OPTIONS, connectionName: 'eb-events-proxied' }), keys, {
       lostAfterMs: 500, log: (level, message) => logs.push(`${level} ${message}`),
