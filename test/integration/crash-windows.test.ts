@@ -43,6 +43,7 @@ sites:
     locations: [democity]
     storageElements: [{ name: DEMOCITY-RSE, hosts: [localhost, 127.0.0.1], bandwidthMBps: 10000, local: true }]
     scratchDir: ${join(dir, 'scratch')}
+    egressAllow: [127.0.0.1]
     executor:
       type: local
       containerRuntime: none
@@ -184,7 +185,7 @@ sites:
     // Every window ends with nothing held that should not be, and nothing stuck (a stop may be finishing).
     const config = loadConfig({ REDIS_URL: redisUrl(), EB_KEY_PREFIX: prefix, BROKER_CONFIG: sitesFile });
     const audit = async () => ({ ...(await auditLedger(redis, keys, config.sites, Date.now())), stuck: await stuckSessions(redis, keys, Date.now(), 0) });
-    const clean = { holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], stuck: [] };
+    const clean = { holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [], stuck: [] };
     for (let i = 0; i < 30 && JSON.stringify(await audit()) !== JSON.stringify(clean); i++) await new Promise((r) => setTimeout(r, 100));
     expect(await audit()).toEqual(clean);
   });

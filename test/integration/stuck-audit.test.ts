@@ -29,7 +29,7 @@ describe('npm run audit', () => {
   it('exits 0 when nothing is stuck, and 1 naming a session past its schedule, a stop that never ran and a hold whose session ended', async () => {
     const now = Date.now();
     await redis.hset(keys.session('done'), { phase: 'COMPLETED', site: 'demo', modified: now, expires: now });
-    expect(await audit()).toEqual({ code: 0, report: { holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], stuckSessions: [] } });
+    expect(await audit()).toEqual({ code: 0, report: { holds: 0, overbookings: [], leakedHolds: [], missingHolds: [], calendarMismatches: [], shareMismatches: [], stuckSessions: [] } });
 
     // On time (not named): waiting for a preparation that starts in ten minutes.
     await redis.hset(keys.session('on-time'), { phase: 'WAITING', site: 'demo', modified: now, expires: now, slot: slot(now + 10 * MINUTE) });
