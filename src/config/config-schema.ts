@@ -86,6 +86,15 @@ export const SITES_FILE_SCHEMA = {
           defaultBandwidthMBps: { type: 'number', exclusiveMinimum: 0 },
           scratchDir: { type: 'string', pattern: '^/' },
           publicHost: { type: 'string', pattern: '^[A-Za-z0-9.:\\[\\]-]{1,253}$' },
+          // How process runs (no container runtime) are contained; see docs/operations.md, "Running other people's code".
+          isolation: { enum: ['sandbox', 'none', 'auto'] },
+          network: { enum: ['egress', 'none'] },
+          runUid: { type: 'integer', minimum: 1, maximum: 4_294_967_294 },
+          limits: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { processesPerRun: { type: 'integer', minimum: 8, maximum: 1_000_000 } },
+          },
           tokenExchange: {
             type: 'object',
             additionalProperties: false,

@@ -11,6 +11,7 @@ import { ajv, describeErrors } from '../protocol/validator.js';
 import { ConfigError } from './config-error.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
 import { loadAuthConfig, type AuthConfig, type AuthFileBlock } from './load-auth-config.js';
+import { processRunSettings, refuseUnisolated, type ProcessRunEntry } from './process-runs.js';
 
 export interface Config {
   port: number;
@@ -70,6 +71,10 @@ export const DEMO_SITE_FILE = {
     locations: ['democity'],
     storageElements: [{ name: 'DEMOCITY-RSE', hosts: ['localhost', '127.0.0.1'], bandwidthMBps: 10_000, local: true }],
     defaultBandwidthMBps: 100,
+    // Sandboxed where bubblewrap works, else plain processes, said loudly (development only);
+    // with the host's network, for notebooks' ports and programs that fetch.
+    isolation: 'auto',
+    network: 'egress',
     executor: {
       type: 'local',
       containerRuntime: 'auto',
@@ -88,7 +93,7 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   executor?: ExecutorConfig;
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
-};
+} & ProcessRunEntry;
 type SitesFile = { sites: SiteEntry[] } & {
   broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
   auth?: AuthFileBlock;
@@ -155,6 +160,7 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
     } } : {}),
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
+    processRuns: processRunSettings(site),
   };
 }
 
@@ -217,6 +223,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(keyPrefix)) throw new ConfigError(`EB_KEY_PREFIX may hold letters, digits, '_', '.', '-' only, not "${keyPrefix}"`);
   const broker = file.broker ?? {};
   const sites = file.sites.map(toSite).map((site) => withAutoRuntime(site, env.EB_CONTAINER_RUNTIME));
+  const auth = loadAuthConfig(env, file.auth ?? {}, sites);
+  refuseUnisolated(sites, auth);
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -233,7 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: durationMs(env.SHUTDOWN_GRACE || undefined, 'PT20S', 'SHUTDOWN_GRACE'),
     reconcileIntervalMs: positive(durationMs(env.RECONCILE_INTERVAL || undefined, 'PT5S', 'RECONCILE_INTERVAL'), 'RECONCILE_INTERVAL'),
     sites,
-    auth: loadAuthConfig(env, file.auth ?? {}, sites),
+    auth,
     ...metricsToken(env),
   };
 }

@@ -49,6 +49,21 @@ export interface SiteProfile {
   scratchDir: string;
   /** The host name clients reach the sessions' published ports on (default 127.0.0.1). */
   publicHost?: string;
+  /** How a run that is a process of the worker's host (no container runtime) is contained. */
+  processRuns: ProcessRunSettings;
+}
+
+/**
+ * `isolation`: `sandbox` (bubblewrap; the site does not run without it), `none` (plain processes,
+ * development only) or `auto` (a sandbox where bubblewrap works, else none: the demo site's).
+ * `network`: `none` (the run reaches no network) or `egress` (the host's). `runUid`: the uid runs
+ * get when the worker is root. `processesPerRun`: how many processes a run may have at once.
+ */
+export interface ProcessRunSettings {
+  isolation: 'sandbox' | 'none' | 'auto';
+  network: 'egress' | 'none';
+  runUid: number;
+  processesPerRun: number;
 }
 
 export interface StorageElement {

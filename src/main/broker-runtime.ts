@@ -38,6 +38,7 @@ import { detectContainerRuntime } from '../sites/detect-container-runtime.js';
 import { machineEgressPolicy } from '../sites/egress-guard.js';
 import { HttpStager } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
+import { probeSandbox } from '../sites/sandbox.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
 import { outputsDirectoryReader } from '../sites/outputs-directory.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
@@ -224,16 +225,40 @@ async function executorFor(site: SiteProfile, log: (line: string) => void): Prom
   const found = asked === 'auto' ? ' (containerRuntime: auto)' : '';
   const publicHost = site.publicHost ?? '127.0.0.1';
   const gpuDevices = site.executor.gpuDevices ?? {};
+  const processesPerRun = site.processRuns.processesPerRun;
   if (runtime === 'docker' || runtime === 'podman') {
     log(`site ${site.name}: sessions run in ${runtime} containers${found}, in ${site.scratchDir}`);
-    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices });
+    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices, processesPerRun });
   }
   if (runtime === 'apptainer') {
     log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}`);
     return new ApptainerExecutor({ scratchRoot: site.scratchDir, publicHost, gpuDevices });
   }
-  log(`site ${site.name}: sessions run as plain processes without a container (development only)${found}, in ${site.scratchDir}`);
-  return new LocalProcessExecutor(site.scratchDir, site.executor.developmentImages, { publicHost, gpuDevices });
+  return processExecutor(site, found, log);
+}
+
+/**
+ * A site's runs as processes of this host: in a bubblewrap sandbox, unless the site says
+ * `isolation: none` (or `auto` and no sandbox works here), which is said loudly.
+ */
+async function processExecutor(site: SiteProfile, found: string, log: (line: string) => void): Promise<Executor | { unavailable: string }> {
+  const settings = site.processRuns;
+  const options = { publicHost: site.publicHost ?? '127.0.0.1', gpuDevices: site.executor.type === 'local' ? site.executor.gpuDevices ?? {} : {} };
+  const images = site.executor.type === 'local' ? site.executor.developmentImages : undefined;
+  const problem = settings.isolation === 'none' ? 'the site says isolation: none' : await probeSandbox(settings.runUid);
+  if (!problem) {
+    log(`site ${site.name}: sessions run as processes in a bubblewrap sandbox${found} (network: ${settings.network}, at most ${settings.processesPerRun} processes a run), in ${site.scratchDir}`);
+    // The broker's own configuration files, wherever they are, are none of a run's business.
+    const hidden = Object.entries(process.env).filter(([name, value]) => /^(BROKER_CONFIG|[A-Z0-9_]+_FILE)$/.test(name) && value?.startsWith('/')).map(([, value]) => value as string);
+    const sandbox = { network: settings.network, processesPerRun: settings.processesPerRun, uid: settings.runUid, hidden };
+    return new LocalProcessExecutor(site.scratchDir, images, { ...options, sandbox });
+  }
+  if (settings.isolation === 'sandbox') {
+    log(`site ${site.name}: CANNOT RUN SESSIONS: isolation: sandbox, and ${problem}`);
+    return { unavailable: `the site runs sessions in a sandbox, and ${problem}` };
+  }
+  log(`site ${site.name}: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${problem})${found}, in ${site.scratchDir}`);
+  return new LocalProcessExecutor(site.scratchDir, images, options);
 }
 
 async function closeAll(closers: Array<() => Promise<unknown>>, connections: Redis[]): Promise<void> {

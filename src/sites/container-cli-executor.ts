@@ -22,6 +22,8 @@ export interface ContainerCliOptions {
   publicHost?: string;
   /** The host's GPU devices by model (the site's executor.gpuDevices). */
   gpuDevices?: Readonly<Record<string, readonly string[]>>;
+  /** How many processes a container may have at once (the site's limits.processesPerRun). */
+  processesPerRun?: number;
 }
 
 /** Seconds a container has to stop on TERM before the runtime kills it. */
@@ -46,14 +48,18 @@ export function cliEnvironment(env: NodeJS.ProcessEnv = process.env): Record<str
 /** The `run` arguments for a spec; every value the request wrote is one argument, joined to its option. */
 export function containerRunArguments(spec: RunSpec, run: {
   name: string; dir: string; site: string; ports: readonly PublishedPort[]; bind: string; hostCpus: number;
+  /** The container's process limit (`--pids-limit`). */
+  pidsLimit?: number;
   /** The GPU devices claimed for the run, and which client asks for them (their options differ). */
   gpus?: { runtime: 'docker' | 'podman'; devices: readonly string[] };
 }): string[] {
   const args = [
     'run', `--name=${run.name}`,
     `--label=srcnet.eb.session=${spec.sessionUuid}`, `--label=srcnet.eb.site=${run.site}`,
-    '--security-opt=no-new-privileges',
+    // Strangers' code: no capabilities, no gaining privileges (setuid programs), a bounded number of processes.
+    '--security-opt=no-new-privileges', '--cap-drop=ALL',
   ];
+  if (run.pidsLimit) args.push(`--pids-limit=${run.pidsLimit}`);
   // docker refuses more CPUs than the host has (a demo site may claim more than its machine).
   if (spec.cores) args.push(`--cpus=${Math.min(spec.cores, run.hostCpus)}`);
   if (spec.memoryMiB) args.push(`--memory=${spec.memoryMiB}m`);
@@ -120,6 +126,7 @@ export class ContainerCliExecutor implements Executor {
     const devices = await this.gpus.forRun(spec);
     const args = containerRunArguments(spec, {
       name, dir, site: this.options.site, ports, bind: bindAddress(host), hostCpus: availableParallelism(),
+      ...(this.options.processesPerRun ? { pidsLimit: this.options.processesPerRun } : {}),
       ...(devices.length ? { gpus: { runtime: this.options.runtime, devices } } : {}),
     });
     await writeFile(join(dir, 'deadline'), String(Date.now() + spec.timeLimitMs));

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { readLogFile } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
-import { endGroups, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
+import { giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
+import { endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 const GRACE_MS = 5_000;
 
@@ -32,7 +33,12 @@ export class LocalProcessExecutor implements Executor {
   constructor(
     private readonly scratchRoot: string,
     private readonly developmentImages: Readonly<Record<string, DevelopmentImage>> = {},
-    private readonly options: { publicHost?: string; gpuDevices?: Readonly<Record<string, readonly string[]>> } = {},
+    private readonly options: {
+      publicHost?: string;
+      gpuDevices?: Readonly<Record<string, readonly string[]>>;
+      /** Runs go in a bubblewrap sandbox so set; without, they are plain processes of the worker's user (`isolation: none`). */
+      sandbox?: SandboxSettings;
+    } = {},
   ) {
     this.gpus = new GpuClaims(scratchRoot, options.gpuDevices);
   }
@@ -40,6 +46,9 @@ export class LocalProcessExecutor implements Executor {
   private readonly gpus: GpuClaims;
 
   unsupported(spec: RunSpec): string | undefined {
+    if (spec.ports?.length && this.options.sandbox?.network === 'none') {
+      return 'this site\'s runs have no network (network: none in the sites file), so no port of theirs can be reached';
+    }
     if (spec.entrypoint || (spec.image && Object.hasOwn(this.developmentImages, spec.image))) return undefined;
     const known = Object.keys(this.developmentImages);
     return `without a container runtime the executable needs an entrypoint${known.length ? ` or one of the site's development images (${known.join(', ')})` : ''}, and image ${spec.image ?? '(none)'} is not one`;
@@ -60,28 +69,38 @@ export class LocalProcessExecutor implements Executor {
     const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
     const gpus = await this.gpus.forRun(spec);
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
-    // `timeout` puts itself and the command in a process group of their own: the wrapper records
-    // that group, so that cancelling reaches everything the command started.
-    const wrapper = 'limit=$1; shift; start=$(date +%s); timeout --signal=TERM --kill-after=5s "$limit" "$@" >> "$EB_LOG" 2>&1 & '
+    const sandbox = this.options.sandbox;
+    const environment = {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      HOME: sandbox ? join(dir, 'work') : dir,
+      ...spec.environment,
+      ...portEnvironment(ports),
+      ...gpuEnvironment(gpus),
+      EB_SESSION: spec.sessionUuid,
+      EB_OUTPUTS: join(dir, 'outputs'),
+    };
+    const control = { EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: timedOutFile(dir), EB_GROUP: join(dir, 'group') };
+    let command = program;
+    if (sandbox) {
+      await giveToRun(dir, sandbox.uid);
+      const readOnly = [...(spec.mounts ?? []).map((mount) => mount.source), ...this.imageFiles(spec)];
+      await writeFile(join(dir, SANDBOX_OPTIONS), optionsFile(sandboxOptions(sandbox, { dir, cwd, environment, readOnly })), { mode: 0o600 });
+      command = sandboxCommand(sandbox, 3, program);
+    }
+    // The wrapper, outside any sandbox, keeps the run's control files in the session's directory,
+    // which a sandboxed run does not see: its pid, the process group `timeout` makes (which
+    // bwrap is in), and the exit status it observed itself. It calls its programs by absolute
+    // path, whatever PATH the request sets; the control variables are not passed on.
+    const wrapper = 'limit=$1; shift; start=$(/bin/date +%s); '
+      + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" >> "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}& `
       + `echo $! > "$EB_GROUP"; wait $!; code=$?; ${MARK_TIME_OUT}; `
-      + 'echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
-    const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...program], {
-      cwd,
+      + 'echo "$code" > "$EB_EXIT.tmp" && /bin/mv "$EB_EXIT.tmp" "$EB_EXIT"';
+    const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...command], {
+      cwd: sandbox ? dir : cwd,
       detached: true,
       stdio: 'ignore',
-      env: {
-        PATH: '/usr/local/bin:/usr/bin:/bin',
-        HOME: dir,
-        ...spec.environment,
-        ...portEnvironment(ports),
-        ...gpuEnvironment(gpus),
-        EB_SESSION: spec.sessionUuid,
-        EB_OUTPUTS: join(dir, 'outputs'),
-        EB_LOG: join(dir, 'output.log'),
-        EB_EXIT: join(dir, 'exit-code'),
-        EB_TIMED_OUT: timedOutFile(dir),
-        EB_GROUP: join(dir, 'group'),
-      },
+      // Sandboxed, the run's environment is in its options file; the wrapper gets only its own.
+      env: sandbox ? { PATH: '/usr/bin:/bin', ...control } : { ...environment, ...control },
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid ?? 0));
@@ -97,6 +116,12 @@ export class LocalProcessExecutor implements Executor {
     return { executor: 'local-process', dir, id: String(pid), ...(ports.length ? { ports } : {}) };
   }
 
+  /** The files a development image's program is made of (absolute paths the operator named): the sandbox shows them read-only. */
+  private imageFiles(spec: RunSpec): string[] {
+    if (spec.entrypoint || !spec.image || !Object.hasOwn(this.developmentImages, spec.image)) return [];
+    const image = this.developmentImages[spec.image];
+    return [image?.entrypoint ?? '', ...(image?.command ?? [])].filter((path) => isAbsolute(path) && existsSync(path));
+  }
 
   async poll(handle: RunHandle): Promise<RunStatus> {
     if (existsSync(join(handle.dir, 'cancelled'))) return { state: 'cancelled' };
@@ -111,7 +136,10 @@ export class LocalProcessExecutor implements Executor {
   /** How the run ended, from the exit code the wrapper wrote; undefined while there is none. */
   private async exitStatus(handle: RunHandle): Promise<RunStatus | undefined> {
     const exitCode = await recordedExitCode(handle.dir);
-    return exitCode === undefined ? undefined : { state: 'exited', exitCode, timedOut: timedOut(handle.dir) };
+    if (exitCode === undefined) return undefined;
+    const problem = await sandboxFailure(handle.dir, exitCode);
+    if (problem) return { state: 'lost', reason: problem };
+    return { state: 'exited', exitCode, timedOut: timedOut(handle.dir) };
   }
 
   /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */
@@ -130,6 +158,10 @@ export class LocalProcessExecutor implements Executor {
     // The wrapper's group first: dead, it records no exit code for the command, even when this
     // process is held up between the two signals and the command ends in between.
     await endGroups(this.groups(handle), GRACE_MS);
+    // With bwrap gone its sandbox dies (--die-with-parent), and with the sandbox's first process
+    // every process of its PID namespace: wait for that, and make sure of it.
+    const init = sandboxInit(handle.dir);
+    if (init !== undefined) await endProcess(init);
   }
 
   logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {

@@ -80,3 +80,12 @@ export async function endGroups(groups: readonly number[], graceMs: number): Pro
   // Resolve once the kernel has taken them away, as promised.
   for (const until = Date.now() + 2_000; Date.now() < until && signalGroups(groups, 0);) await new Promise((r) => setTimeout(r, 50));
 }
+
+/** Waits up to 2 s for a process to be gone, then kills it; resolves once it is gone. */
+export async function endProcess(pid: number): Promise<void> {
+  const there = (): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  for (const until = Date.now() + 2_000; Date.now() < until && there();) await new Promise((r) => setTimeout(r, 20));
+  if (!there()) return;
+  try { process.kill(pid, 'SIGKILL'); } catch { return; }
+  for (const until = Date.now() + 2_000; Date.now() < until && there();) await new Promise((r) => setTimeout(r, 20));
+}

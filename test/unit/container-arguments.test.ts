@@ -16,9 +16,9 @@ describe('container runtime arguments', () => {
       ports: [{ internal: 8080, protocol: 'HTTP' }, { internal: 53, protocol: 'UDP' }], cores: 4, memoryMiB: 2048,
     };
     const ports = [{ internal: 8080, external: 40001, protocol: 'HTTP', host: 'h' }, { internal: 53, external: 40002, protocol: 'UDP', host: 'h' }];
-    expect(containerRunArguments(spec, { ...run, ports })).toEqual([
+    expect(containerRunArguments(spec, { ...run, ports, pidsLimit: 256 })).toEqual([
       'run', '--name=eb-abc', '--label=srcnet.eb.session=abc', '--label=srcnet.eb.site=demo', '--security-opt=no-new-privileges',
-      '--cpus=2', '--memory=2048m',
+      '--cap-drop=ALL', '--pids-limit=256', '--cpus=2', '--memory=2048m',
       '--env=A=one, two', '--env=B=x=y', '--env=EB_OUTPUTS=/outputs', '--volume=/scratch/abc/outputs:/outputs',
       '--volume=/scratch/abc/data/cat:/input/cat.csv:ro', '--volume=/scratch/abc/data/r:/rel:ro',
       '--volume=/scratch/abc/work:/work', '--workdir=/work/sub/dir',
@@ -30,6 +30,7 @@ describe('container runtime arguments', () => {
   it('leaves the image its own entrypoint, working directory and limits when the spec says nothing of them', () => {
     expect(containerRunArguments({ ...base, command: ['--threshold', '5'] }, run)).toEqual([
       'run', '--name=eb-abc', '--label=srcnet.eb.session=abc', '--label=srcnet.eb.site=demo', '--security-opt=no-new-privileges',
+      '--cap-drop=ALL',
       '--env=EB_OUTPUTS=/outputs', '--volume=/scratch/abc/outputs:/outputs', 'example.org/tool:1', '--threshold', '5',
     ]);
   });

@@ -19,6 +19,7 @@ function site(cores: number, memoryGiB: number, gpus: number): SiteProfile {
     dataSchemes: ['https'], fileRoots: [], maxDurationMs: 6 * 3600_000, horizonMs: 24 * 3600_000,
     preparationMs: 30_000, releasingMs: 20_000,
     locations: [], storageElements: [], defaultBandwidthMBps: 100, executor: { type: 'local' }, scratchDir: '/tmp/unused',
+    processRuns: { isolation: 'sandbox', network: 'none', runUid: 65534, processesPerRun: 256 },
   };
 }
 
