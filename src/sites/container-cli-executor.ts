@@ -239,12 +239,13 @@ export class ContainerCliExecutor implements Executor {
 
   async cancel(handle: RunHandle): Promise<void> {
     await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
-    await this.stop(handle);
+    // Cancelled is cancelled: nothing of the run is left running a moment later (no grace to stop).
+    await this.stop(handle, 0);
   }
 
-  /** Stops and removes the container, and ends its client. */
-  private async stop(handle: RunHandle): Promise<void> {
-    await this.cli(['stop', '-t', String(STOP_SECONDS), handle.id]).catch(() => undefined);
+  /** Stops (TERM, and KILL after `seconds`) and removes the container, and ends its client. */
+  private async stop(handle: RunHandle, seconds = STOP_SECONDS): Promise<void> {
+    await this.cli(['stop', '-t', String(seconds), handle.id]).catch(() => undefined);
     await this.cli(['rm', '--force', handle.id]).catch(() => undefined);
     const client = Number(readText(join(handle.dir, 'pid')));
     if (Number.isInteger(client) && client > 0) await endGroups([client], STOP_SECONDS * 1000);

@@ -1,0 +1,205 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { containersOf, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
+import { goneWithin, processesMatching, sandboxForTests } from '../support/sandbox.js';
+
+type Doc = Record<string, any>;
+const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
+const SECRET = `worker-secret-${process.pid}-${Date.now()}`;
+// The secret reaches runs in two halves, so that only the worker's environment holds it whole.
+const HALVES = { SECRET_A: SECRET.slice(0, 7), SECRET_B: SECRET.slice(7) };
+const sandboxed = await sandboxForTests('the escape suite on sandboxed process runs');
+const podmanReady = await podmanForTests('the escape suite on podman containers');
+
+/** Sessions on a site, driven through the API, with every phase read back from the broker. */
+function sessionsOn(broker: () => TestBroker, image: string) {
+  const started: string[] = [];
+  const body = (shell: string, environment: Record<string, string> = {}) => ({
+    executable: { kind: `${V1}/executable/docker-container.yaml`, image: { locations: [image] }, entrypoint: '/bin/sh', command: ['-c', shell], environment },
+    compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, cores: { min: 1, max: 1 }, memory: { min: 1, max: 1 } },
+    schedule: { requested: { duration: 'PT10M' } },
+  });
+  return {
+    started,
+    async accept(shell: string, environment: Record<string, string> = {}): Promise<string> {
+      const set = (await broker().http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body(shell, environment)))).body as Doc;
+      const uuid = set.offers[0].meta.uuid as string;
+      started.push(uuid);
+      await broker().http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+      return uuid;
+    },
+    async until(uuid: string, phases: string[], ms = 60_000): Promise<Doc> {
+      const end = Date.now() + ms;
+      for (;;) {
+        const session = (await broker().http.get(`/sessions/${uuid}`)).body as Doc;
+        if (phases.includes(session.phase) || Date.now() > end) return session;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    cancel: (uuid: string) => broker().http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('CANCELLED')).expect(200),
+    log: async (uuid: string): Promise<string> => (await broker().http.get(`/sessions/${uuid}/logs`)).text,
+  };
+}
+
+/** A process of the host in a group of its own, which no run may reach. */
+function bystander(seconds: number): ChildProcess {
+  const child = spawn('/bin/sleep', [String(seconds)], { detached: true, stdio: 'ignore' });
+  child.unref();
+  return child;
+}
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+// The attempts every run makes; each prints ESCAPED-<what> only where it worked.
+const ATTEMPTS = [
+  'cat "/proc/$WORKER/environ" >/dev/null 2>&1 && echo ESCAPED-worker-environ',
+  'grep -qs "$SECRET_A$SECRET_B" /proc/*/environ && echo ESCAPED-some-environ',
+  'env | grep -q "$SECRET_A$SECRET_B" && echo ESCAPED-own-environ',
+  'cat "$OTHER/outputs/secret.txt" 2>/dev/null && echo ESCAPED-other-session',
+  'ls "$(dirname "$(dirname "$EB_OUTPUTS")")" 2>/dev/null | grep -q "$OTHER_UUID" && echo ESCAPED-scratch-listing',
+  'cat /etc/shadow >/dev/null 2>&1 && echo ESCAPED-shadow',
+].join('; ');
+
+(sandboxed ? describe : describe.skip)('what a sandboxed process run cannot do', () => {
+  let broker: TestBroker;
+  const scratch = mkdtempSync(join(tmpdir(), 'eb-escapes-'));
+  const sessions = sessionsOn(() => broker, 'busybox');
+  const redisPort = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379').port || '6379';
+  beforeAll(async () => {
+    process.env.EB_ESCAPE_SECRET = SECRET;
+    broker = await startTestBroker({ config: { sites: [demoSite({
+      cores: 16, memoryGiB: 64, preparationMs: 0, releasingMs: 0, scratchDir: scratch,
+      processRuns: { isolation: 'sandbox', network: 'none', runUid: 65534, processesPerRun: 24 },
+    })] } });
+  });
+  afterAll(async () => {
+    for (const uuid of sessions.started) await sessions.cancel(uuid).catch(() => undefined);
+    await broker.close();
+    delete process.env.EB_ESCAPE_SECRET;
+  });
+
+  it('reads neither the worker\'s environment, nor another session\'s files, nor Redis, nor the host\'s secrets', async () => {
+    const other = await sessions.accept('echo only-mine > "$EB_OUTPUTS/secret.txt"');
+    expect((await sessions.until(other, ['COMPLETED', 'FAILED'])).phase).toBe('COMPLETED');
+    const uuid = await sessions.accept(`${ATTEMPTS}; `
+      + '(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG) && echo ESCAPED-redis; '
+      + 'id -u; echo attempts-made', {
+      WORKER: String(process.pid), ...HALVES, OTHER: join(scratch, other), OTHER_UUID: other, REDIS_PORT: redisPort,
+    });
+    const session = await sessions.until(uuid, ['COMPLETED', 'FAILED']);
+    const log = await sessions.log(uuid);
+    expect(log).toContain('attempts-made');
+    expect(log).not.toMatch(/ESCAPED-/);
+    expect(log).not.toContain('only-mine');
+    if (process.getuid?.() === 0) expect(log).toContain('65534\n');
+    expect(session.phase).toBe('COMPLETED');
+    // The worker itself reads Redis, and the other session's file is there: the attempts could have worked.
+    expect(await broker.redis.ping()).toBe('PONG');
+  });
+
+  it('cannot forge its outcome or aim the cancel at another process group, and nothing it started outlives CANCEL', async () => {
+    const victim = bystander(3101);
+    const uuid = await sessions.accept(
+      'd=$(dirname "$EB_OUTPUTS"); echo 0 > "$d/exit-code"; echo "$VICTIM" > "$d/group"; echo "$VICTIM" > "$d/pid"; '
+      + 'sleep 3102 & setsid sleep 3103 & (setsid sh -c "sleep 3104" &); exec sleep 3105',
+      { VICTIM: String(victim.pid) },
+    );
+    expect((await sessions.until(uuid, ['RUNNING', 'COMPLETED', 'FAILED'])).phase).toBe('RUNNING');
+    for (let i = 0; i < 100 && processesMatching(/^sleep 310[2-5]$/).length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(processesMatching(/^sleep 310[2-5]$/)).toHaveLength(4);
+    // Several polls later, it still runs: the exit code it wrote is not the one the worker reads.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await broker.http.get(`/sessions/${uuid}`)).body.phase).toBe('RUNNING');
+    await sessions.cancel(uuid);
+    expect(await goneWithin(/^sleep 310[2-5]$/, 2_000)).toEqual([]);
+    expect((await sessions.until(uuid, ['CANCELLED', 'COMPLETED', 'FAILED'])).phase).toBe('CANCELLED');
+    expect(alive(victim.pid ?? 0)).toBe(true);
+    process.kill(victim.pid ?? 0, 'SIGKILL');
+  });
+
+  it('ends every process it started, in the background or in a new session, with COMPLETED; its status is its own', async () => {
+    const uuid = await sessions.accept(
+      'sleep 3111 & setsid sleep 3112 & (setsid sh -c "sleep 3113" &); sleep 0.3; '
+      + 'echo "children: $(ps -eo args | grep -c "^sleep 311[123]$")"; d=$(dirname "$EB_OUTPUTS"); echo 1 > "$d/exit-code"',
+    );
+    const session = await sessions.until(uuid, ['COMPLETED', 'FAILED']);
+    expect(await goneWithin(/^sleep 311[1-3]$/, 2_000)).toEqual([]);
+    expect(await sessions.log(uuid)).toContain('children: 3\n');
+    expect(session.phase).toBe('COMPLETED');
+
+    const failing = await sessions.accept('d=$(dirname "$EB_OUTPUTS"); echo 0 > "$d/exit-code"; sleep 3114 & exit 7');
+    const failed = await sessions.until(failing, ['COMPLETED', 'FAILED']);
+    expect(failed.phase).toBe('FAILED');
+    expect(failed.meta.messages.at(-1)).toMatchObject({ message: 'The executable exited with status 7' });
+    expect(await goneWithin(/^sleep 3114$/, 2_000)).toEqual([]);
+  });
+
+  it('runs with the PATH its request sets, without losing track of the run', async () => {
+    const uuid = await sessions.accept('echo "path is $PATH"; exit 3', { PATH: '/nonexistent' });
+    const session = await sessions.until(uuid, ['COMPLETED', 'FAILED']);
+    expect(session.meta.messages.at(-1)).toMatchObject({ message: 'The executable exited with status 3' });
+    expect(await sessions.log(uuid)).toBe('path is /nonexistent\n');
+  });
+
+  it('cannot start more processes than the site allows a run: the fork fails inside it', async () => {
+    const uuid = await sessions.accept('i=0; while [ $i -lt 60 ]; do sleep 3121 & i=$((i+1)); done; echo "started all 60"');
+    const session = await sessions.until(uuid, ['COMPLETED', 'FAILED']);
+    const log = await sessions.log(uuid);
+    expect(log).toMatch(/Cannot fork|Resource temporarily unavailable/);
+    expect(log).not.toContain('started all 60');
+    expect(session.phase).toBe('FAILED');
+    expect(await goneWithin(/^sleep 3121$/, 2_000)).toEqual([]);
+  });
+});
+
+(podmanReady ? describe : describe.skip)('what a podman container run cannot do', () => {
+  let broker: TestBroker;
+  const sessions = sessionsOn(() => broker, TEST_IMAGE);
+  beforeAll(async () => {
+    process.env.EB_ESCAPE_SECRET = SECRET;
+    broker = await startTestBroker({ config: { sites: [demoSite({
+      cores: 16, memoryGiB: 64, preparationMs: 0, releasingMs: 0, executor: { type: 'local', containerRuntime: 'podman' },
+      processRuns: { isolation: 'sandbox', network: 'none', runUid: 65534, processesPerRun: 24 },
+    })] } });
+  });
+  afterAll(async () => {
+    await broker.close();
+    await removeContainers(sessions.started);
+    delete process.env.EB_ESCAPE_SECRET;
+  });
+
+  it('reads neither the worker\'s environment nor another session\'s files, and nothing it started outlives COMPLETED or CANCEL', async () => {
+    const other = await sessions.accept('echo only-mine > "$EB_OUTPUTS/secret.txt"');
+    expect((await sessions.until(other, ['COMPLETED', 'FAILED'])).phase).toBe('COMPLETED');
+    const uuid = await sessions.accept(`${ATTEMPTS}; sleep 3131 & setsid sleep 3132 & sleep 0.3; echo attempts-made`, {
+      WORKER: String(process.pid), ...HALVES, OTHER: join(broker.config.sites[0]?.scratchDir ?? '', other), OTHER_UUID: other,
+    });
+    const session = await sessions.until(uuid, ['COMPLETED', 'FAILED']);
+    expect(await goneWithin(/^sleep 313[12]$/, 2_000)).toEqual([]);
+    const log = await sessions.log(uuid);
+    expect(log).toContain('attempts-made');
+    expect(log).not.toMatch(/ESCAPED-/);
+    expect(session.phase).toBe('COMPLETED');
+
+    const cancelled = await sessions.accept('sleep 3133 & setsid sleep 3134 & exec sleep 3135');
+    expect((await sessions.until(cancelled, ['RUNNING', 'COMPLETED', 'FAILED'])).phase).toBe('RUNNING');
+    for (let i = 0; i < 200 && processesMatching(/^sleep 313[3-5]$/).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(processesMatching(/^sleep 313[3-5]$/)).toHaveLength(3);
+    await sessions.cancel(cancelled);
+    expect((await sessions.until(cancelled, ['CANCELLED', 'COMPLETED', 'FAILED'])).phase).toBe('CANCELLED');
+    expect(await goneWithin(/^sleep 313[3-5]$/, 2_000)).toEqual([]);
+    // The container's record goes a little later (podman rm).
+    for (let i = 0; i < 100 && (await containersOf([cancelled])).length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await containersOf([cancelled])).toEqual([]);
+  }, 120_000);
+
+  it('cannot start more processes than the site allows a run (--pids-limit)', async () => {
+    const uuid = await sessions.accept('i=0; while [ $i -lt 60 ]; do sleep 3141 & i=$((i+1)); done; echo "started all 60"');
+    const session = await sessions.until(uuid, ['COMPLETED', 'FAILED']);
+    expect(await sessions.log(uuid)).not.toContain('started all 60');
+    expect(session.phase).toBe('FAILED');
+    expect(await goneWithin(/^sleep 3141$/, 2_000)).toEqual([]);
+  }, 60_000);
+});
