@@ -222,8 +222,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const keyPrefix = env.EB_KEY_PREFIX || 'eb';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(keyPrefix)) throw new ConfigError(`EB_KEY_PREFIX may hold letters, digits, '_', '.', '-' only, not "${keyPrefix}"`);
   const broker = file.broker ?? {};
-  const sites = file.sites.map(toSite).map((site) => withAutoRuntime(site, env.EB_CONTAINER_RUNTIME));
-  const auth = loadAuthConfig(env, file.auth ?? {}, sites);
+  const loaded = file.sites.map(toSite).map((site) => withAutoRuntime(site, env.EB_CONTAINER_RUNTIME));
+  const auth = loadAuthConfig(env, file.auth ?? {}, loaded);
+  // The demo site falls back to plain processes only for a broker of one user.
+  const sites = env.BROKER_CONFIG ? loaded : loaded.map((site) => (auth.oidc || auth.allowAnonymousRemote ? { ...site, processRuns: { ...site.processRuns, isolation: 'sandbox' as const } } : site));
   refuseUnisolated(sites, auth);
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),

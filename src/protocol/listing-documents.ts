@@ -78,7 +78,19 @@ function siteItem(site: SiteProfile, online: boolean): Doc {
     dataSchemes: [...site.dataSchemes],
     locations: [...site.locations],
     storage: site.storageElements.map((element) => ({ name: element.name, local: element.local })),
+    isolation: isolationOf(site),
   };
+}
+
+/**
+ * How a site's runs are kept apart from the broker and from each other: `container`,
+ * `batch-scheduler`, `sandbox`, or, for development only, `none` and `sandbox-if-available`.
+ */
+function isolationOf(site: SiteProfile): string {
+  if (site.executor.type === 'slurm') return 'batch-scheduler';
+  if (site.executor.containerRuntime && !['none', 'auto'].includes(site.executor.containerRuntime)) return 'container';
+  const isolation = site.processRuns.isolation;
+  return isolation === 'auto' ? 'sandbox-if-available (development only)' : isolation === 'none' ? 'none (development only)' : 'sandbox';
 }
 
 /** `GET /sites`: every site, and whether a worker of it runs now. */

@@ -23,6 +23,7 @@ describe('examples/', () => {
     const config = loadConfig({ REDIS_URL: redisUrl(), BROKER_CONFIG: `${EXAMPLES}sites-oidc.yaml`, OIDC_CLIENT_SECRET: 'from-the-environment', TOKEN_KEY: 'a'.repeat(64) });
     expect(config.auth.oidc).toMatchObject({ issuer: 'https://ska-iam.stfc.ac.uk/', groupsClaim: 'wlcg.groups', client: { id: 'execution-broker', secret: 'from-the-environment' } });
     expect(config.sites[0]?.tokenExchange).toEqual({ audience: 'https://datalake.north.example', scope: 'data:read', hosts: ['datalake.north.example'] });
+    expect(config.sites[0]?.processRuns).toMatchObject({ isolation: 'sandbox', network: 'none' });
     expect(() => loadConfig({ REDIS_URL: redisUrl(), BROKER_CONFIG: `${EXAMPLES}sites-oidc.yaml`, OIDC_CLIENT_SECRET: 's' })).toThrow(/needs TOKEN_KEY/);
   });
 

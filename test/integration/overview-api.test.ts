@@ -184,6 +184,8 @@ describe('the overview resources', () => {
       executables: ['docker-container', 'singularity-container', 'jupyter-notebook'],
       architectures: ['amd64'], operatingSystems: ['linux'], dataSchemes: ['http', 'https'], locations: ['democity'],
       storage: [{ name: 'DEMOCITY-RSE', local: true }],
+      // The demo site's runs: sandboxed where bubblewrap works, else plain processes, and it says so.
+      isolation: 'sandbox-if-available (development only)',
     });
     const text = JSON.stringify(res.body);
     for (const secret of ['executor', 'scratch' + 'Dir', 'developmentImages', 'source-finder', 'localhost', broker.config.sites[0]!.scratchDir]) expect(text).not.toContain(secret);

@@ -25,6 +25,24 @@ describe('configuration', () => {
     expect(loadConfig({ PROVISION_LIFETIME: 'PT30S' }).provisionLifetimeMs).toBe(30_000);
   });
 
+  it('sandboxes process runs by default and refuses a site that may run them unsandboxed for more than one user', () => {
+    const site = (extra: string) => file('sites.yaml', `sites:\n  - { name: s, cores: 1, memoryGiB: 1, executor: { type: local, containerRuntime: none }${extra} }\n`);
+    expect(loadConfig({ BROKER_CONFIG: site('') }).sites[0]?.processRuns).toEqual({ isolation: 'sandbox', network: 'none', runUid: 65534, processesPerRun: 256 });
+    expect(loadConfig({ BROKER_CONFIG: site(', isolation: none, network: egress, runUid: 1234, limits: { processesPerRun: 64 }') }).sites[0]?.processRuns)
+      .toEqual({ isolation: 'none', network: 'egress', runUid: 1234, processesPerRun: 64 });
+    const oidc = { OIDC_ISSUER: 'https://issuer.example/', OIDC_AUDIENCE: 'eb' };
+    for (const isolation of ['none', 'auto']) {
+      expect(() => loadConfig({ ...oidc, BROKER_CONFIG: site(`, isolation: ${isolation}`) })).toThrow(/site s serves more than one user \(an issuer is configured\) and may run sessions as processes of its host with isolation: /);
+    }
+    expect(() => loadConfig({ ALLOW_ANONYMOUS_REMOTE: 'true', BROKER_CONFIG: site(', isolation: none') })).toThrow(/ALLOW_ANONYMOUS_REMOTE/);
+    // A container runtime named: the process settings do not apply.
+    const podman = file('sites.yaml', 'sites:\n  - { name: s, cores: 1, memoryGiB: 1, isolation: none, executor: { type: local, containerRuntime: podman } }\n');
+    expect(loadConfig({ ...oidc, BROKER_CONFIG: podman }).sites[0]?.name).toBe('s');
+    // The demo site falls back to plain processes for one user only.
+    expect(loadConfig({}).sites[0]?.processRuns.isolation).toBe('auto');
+    expect(loadConfig(oidc).sites[0]?.processRuns.isolation).toBe('sandbox');
+  });
+
   it.each([
     [{ PORT: 'eighty' }, /PORT must be a whole number/],
     [{ PORT: '70000' }, /PORT must be a whole number from 0 to 65535/],
