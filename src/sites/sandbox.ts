@@ -149,6 +149,17 @@ export async function giveToRun(dir: string, uid: number): Promise<void> {
     const mode = (await stat(path)).mode & 0o7777;
     if ((mode & 0o001) === 0) await chmod(path, mode | 0o011);
   }
+  const closed = await untraversable(dirname(dirname(dir)));
+  if (closed) throw new Error(`the run's uid ${uid} cannot reach the site's scratch directory: ${closed} is closed to others (make it traversable, chmod o+x, or choose another scratchDir)`);
+}
+
+/** The first directory from / to `path` that others may not pass through (no o+x), if any. */
+async function untraversable(path: string): Promise<string | undefined> {
+  for (let at = path; ; at = dirname(at)) {
+    const mode = await stat(at).then((info) => info.mode, () => 0o755);
+    if ((mode & 0o001) === 0) return at;
+    if (at === dirname(at)) return undefined;
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ const WORKER = fileURLToPath(new URL('../../dist/main/worker.js', import.meta.ur
 /** A site worker killed with SIGKILL mid-session loses nothing: another one carries the sessions on. */
 describe('a site worker killed in the middle', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eb-crash-'));
+  chmodSync(dir, 0o711); // the sandboxed runs' uid passes through to the scratch directory
   const sitesFile = join(dir, 'sites.yaml');
   writeFileSync(sitesFile, `sites:\n  - { name: demo, cores: 8, memoryGiB: 16, preparation: PT0S, releasing: PT0S, scratchDir: ${join(dir, 'scratch')}, executor: { type: local, containerRuntime: none } }\n`);
   let broker: TestBroker;
