@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { startBrokerRuntime } from '../../src/main/broker-runtime.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { detectContainerRuntime, probeContainerRuntime } from '../../src/sites/detect-container-runtime.js';
+import { probeSandbox } from '../../src/sites/sandbox.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { demoSite, redisUrl, testConfig } from '../support/test-broker.js';
 
@@ -56,7 +57,8 @@ describe('choosing a container runtime', () => {
     const lines: string[] = [];
     const config = testConfig({
       sites: [
-        demoSite({ name: 'plain', executor: { type: 'local', containerRuntime: 'none' } }),
+        demoSite({ name: 'plain', executor: { type: 'local', containerRuntime: 'none' }, processRuns: { isolation: 'none', network: 'egress', runUid: 65534, processesPerRun: 256 } }),
+        demoSite({ name: 'boxed', executor: { type: 'local', containerRuntime: 'none' }, processRuns: { isolation: 'sandbox', network: 'none', runUid: 65534, processesPerRun: 100 } }),
         demoSite({ name: 'pods', executor: { type: 'local', containerRuntime: 'podman' } }),
         demoSite({ name: 'hpc', executor: { type: 'local', containerRuntime: 'apptainer' } }),
         demoSite({ name: 'found', executor: { type: 'local', containerRuntime: 'auto' } }),
@@ -67,12 +69,19 @@ describe('choosing a container runtime', () => {
     await runtime.close();
     const detected = await detectContainerRuntime();
     const scratch = demoSite().scratchDir;
+    const noSandbox = await probeSandbox();
+    const sandboxed = (name: string, network: string, processes: number, found = '') => (noSandbox
+      ? `site ${name}: CANNOT RUN SESSIONS: isolation: sandbox, and ${noSandbox}`
+      : `site ${name}: sessions run as processes in a bubblewrap sandbox${found} (network: ${network}, at most ${processes} processes a run), in ${scratch}`);
     expect(lines.filter((line) => line.startsWith('site '))).toEqual([
-      `site plain: sessions run as plain processes without a container (development only), in ${scratch}`,
+      `site plain: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; the site says isolation: none), in ${scratch}`,
+      sandboxed('boxed', 'none', 100),
       `site pods: sessions run in podman containers, in ${scratch}`,
       `site hpc: sessions run in apptainer containers, in ${scratch}`,
       detected === 'none'
-        ? `site found: sessions run as plain processes without a container (development only) (containerRuntime: auto), in ${scratch}`
+        ? (noSandbox
+          ? `site found: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${noSandbox}) (containerRuntime: auto), in ${scratch}`
+          : sandboxed('found', 'egress', 256, ' (containerRuntime: auto)'))
         : `site found: sessions run in ${detected} containers (containerRuntime: auto), in ${scratch}`,
     ]);
   });
