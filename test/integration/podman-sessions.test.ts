@@ -60,7 +60,8 @@ const ready = await podmanForTests('the sessions that run in podman containers')
   });
 
   it('serves a port with access: true at its connector\'s URL while RUNNING; a cancel removes the container and releases the capacity', async () => {
-    const uuid = await accepted(container('mkdir -p /www && echo "served by $GREETING" > /www/index.html && exec httpd -f -p 8080 -h /www', {
+    // The image's / is not writable without capabilities (all are dropped): the page goes in /tmp.
+    const uuid = await accepted(container('mkdir -p /tmp/www && echo "served by $GREETING" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www', {
       network: { ports: [{ access: true, internal: { port: 8080 }, protocol: 'HTTP', path: '/index.html' }] },
     }));
     const running = await until(uuid, ['RUNNING', 'COMPLETED', 'FAILED']);
