@@ -81,6 +81,9 @@ export class ApptainerExecutor implements Executor {
       environment: { ...cliEnvironment(), ...apptainerEnvironment(spec, ports, gpus) },
       ...(spec.workingDirectory !== undefined ? { workingDirectory: spec.workingDirectory } : {}),
       timeLimitMs: spec.timeLimitMs,
+      // The offered cores and memory bound apptainer and its container (cgroups, where the worker may make them).
+      ...(spec.cores ? { cores: spec.cores } : {}),
+      ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
     });
     return { ...handle, executor: 'apptainer', ...(ports.length ? { ports } : {}) };
   }

@@ -7,6 +7,7 @@ import { readLogFile } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
+import { ENTER_CGROUPS, makeRunCgroups, oomKilled, removeRunCgroups } from './run-cgroup.js';
 import { giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
 import { endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
@@ -79,7 +80,11 @@ export class LocalProcessExecutor implements Executor {
       EB_SESSION: spec.sessionUuid,
       EB_OUTPUTS: join(dir, 'outputs'),
     };
-    const control = { EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: timedOutFile(dir), EB_GROUP: join(dir, 'group') };
+    // As root, the run's cgroups bound its memory and CPU to what was offered.
+    const cgroups = await makeRunCgroups(dir, spec.sessionUuid, { ...(spec.cores ? { cores: spec.cores } : {}), ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}) });
+    const control = {
+      EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: timedOutFile(dir), EB_GROUP: join(dir, 'group'), EB_CGROUPS: cgroups.join('\n'),
+    };
     let command = program;
     if (sandbox) {
       await giveToRun(dir, sandbox.uid);
@@ -91,9 +96,11 @@ export class LocalProcessExecutor implements Executor {
     // which a sandboxed run does not see: its pid, the process group `timeout` makes (which
     // bwrap is in), and the exit status it observed itself. It calls its programs by absolute
     // path, whatever PATH the request sets; the control variables are not passed on.
-    const wrapper = 'limit=$1; shift; start=$(/bin/date +%s); '
+    // The wrapper enters the run's cgroups before it starts anything, and once the run is started
+    // keeps itself out of the out-of-memory killer's choice (the run's processes stay in it).
+    const wrapper = `${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); `
       + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" >> "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}& `
-      + `echo $! > "$EB_GROUP"; wait $!; code=$?; ${MARK_TIME_OUT}; `
+      + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; ${MARK_TIME_OUT}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && /bin/mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...command], {
       cwd: sandbox ? dir : cwd,
@@ -129,8 +136,10 @@ export class LocalProcessExecutor implements Executor {
     if (exited) return exited;
     if (this.alive(handle)) return { state: 'running' };
     // Look again: it may have finished between the two looks.
-    return await this.exitStatus(handle)
-      ?? { state: 'lost', reason: `process ${handle.id} ended without recording an exit code (killed from outside, or the host restarted)` };
+    const status = await this.exitStatus(handle);
+    if (status) return status;
+    await removeRunCgroups(handle.dir);
+    return { state: 'lost', reason: `process ${handle.id} ended without recording an exit code (killed from outside, or the host restarted)` };
   }
 
   /** How the run ended, from the exit code the wrapper wrote; undefined while there is none. */
@@ -138,8 +147,10 @@ export class LocalProcessExecutor implements Executor {
     const exitCode = await recordedExitCode(handle.dir);
     if (exitCode === undefined) return undefined;
     const problem = await sandboxFailure(handle.dir, exitCode);
+    const oom = await oomKilled(handle.dir);
+    await removeRunCgroups(handle.dir);
     if (problem) return { state: 'lost', reason: problem };
-    return { state: 'exited', exitCode, timedOut: timedOut(handle.dir) };
+    return { state: 'exited', exitCode, timedOut: timedOut(handle.dir), ...(oom ? { oomKilled: true } : {}) };
   }
 
   /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */
@@ -162,6 +173,7 @@ export class LocalProcessExecutor implements Executor {
     // every process of its PID namespace: wait for that, and make sure of it.
     const init = sandboxInit(handle.dir);
     if (init !== undefined) await endProcess(init);
+    await removeRunCgroups(handle.dir);
   }
 
   logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RunHandle, RunStatus } from '../../src/broker/executor.js';
+import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { containersOf, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
 import { goneWithin, processesMatching, sandboxForTests } from '../support/sandbox.js';
@@ -202,4 +204,46 @@ const ATTEMPTS = [
     expect(session.phase).toBe('FAILED');
     expect(await goneWithin(/^sleep 3141$/, 2_000)).toEqual([]);
   }, 60_000);
+});
+
+const cgroupsHere = process.getuid?.() === 0 && existsSync('/sys/fs/cgroup/memory/cgroup.procs') && existsSync('/sys/fs/cgroup/cpu/cgroup.procs');
+if (sandboxed && !cgroupsHere) console.warn('SKIPPED: memory and CPU bounds of process runs (the worker is not root, or cgroups v1 memory and cpu are not mounted)');
+
+(sandboxed && cgroupsHere ? describe : describe.skip)('the memory and CPU a sandboxed process run was offered', () => {
+  const root = mkdtempSync(join(tmpdir(), 'eb-bounds-'));
+  const executor = new LocalProcessExecutor(root, {}, { sandbox: { network: 'none', processesPerRun: 64, uid: 65534 } });
+  const spec = (session: string, script: string) => ({ sessionUuid: session, entrypoint: '/bin/sh', command: ['-c', script], environment: {}, timeLimitMs: 60_000, cores: 1, memoryMiB: 32 });
+  async function ended(handle: RunHandle): Promise<RunStatus> {
+    let status = await executor.poll(handle);
+    for (let i = 0; i < 600 && status.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await executor.poll(handle);
+    }
+    return status;
+  }
+
+  it('holds the run to its memory: over it, the kernel kills it and the outcome says so', async () => {
+    const handle = await executor.submit(spec('oom', 'head -c 200m /dev/zero | tail > /dev/null; echo "tail ended $?"; exit 3'));
+    expect(await ended(handle)).toEqual({ state: 'exited', exitCode: 3, timedOut: false, oomKilled: true });
+    expect((await executor.logs(handle)).text).toContain('tail ended 137');
+    // Its cgroups go with it.
+    const listed = readFileSync(join(handle.dir, 'cgroups'), 'utf8').trim().split('\n');
+    expect(listed.length).toBe(2);
+    for (const cgroup of listed) expect(existsSync(cgroup)).toBe(false);
+  });
+
+  it('gives the run the CPU time of the cores offered (a CFS quota), and its every process is in its cgroups', async () => {
+    const handle = await executor.submit(spec('cpu', 'sleep 3171 & sleep 3172'));
+    const listed = readFileSync(join(handle.dir, 'cgroups'), 'utf8').trim().split('\n');
+    const cpu = listed.find((cgroup) => cgroup.startsWith('/sys/fs/cgroup/cpu/')) ?? '';
+    expect(readFileSync(join(cpu, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('100000');
+    for (let i = 0; i < 100 && processesMatching(/^sleep 317[12]$/).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const members = readFileSync(join(cpu, 'cgroup.procs'), 'utf8').trim().split('\n').map((pid) => {
+      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { return ''; }
+    });
+    expect(members).toEqual(expect.arrayContaining(['sleep 3171', 'sleep 3172']));
+    await executor.cancel(handle);
+    expect(await goneWithin(/^sleep 317[12]$/, 2_000)).toEqual([]);
+    expect(existsSync(cpu)).toBe(false);
+  });
 });

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The file in a session's directory that lists the run's cgroup directories, one a line. */
+const CGROUPS_FILE = 'cgroups';
+const CPU_PERIOD_US = 100_000;
+
+/** What a run was offered, as cgroup limits. */
+export interface RunLimits { cores?: number; memoryMiB?: number }
+
+/**
+ * The worker's own cgroup under a cgroup v1 controller (from /proc/self/cgroup), so that a run's
+ * cgroup is made inside it (the worker's own limits still hold for its runs); undefined where the
+ * controller is not mounted on its own (cgroups v2, or none).
+ */
+function ownCgroup(controller: string): string | undefined {
+  try {
+    for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+      const [, controllers, path] = line.split(':');
+      if (controllers?.split(',').includes(controller)) return join('/sys/fs/cgroup', controller, path ?? '/');
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Makes the run's cgroups (v1 `memory` and `cpu`, each where the worker may write it: as root)
+ * with the memory and CPU the run was offered, and lists them in the session's directory. Returns
+ * the directories the run's wrapper is to enter first thing (its children then stay in them: a
+ * sandboxed run sees no cgroup file system and cannot leave). None where cgroups cannot be made.
+ */
+export async function makeRunCgroups(dir: string, session: string, limits: RunLimits): Promise<string[]> {
+  if (process.getuid?.() !== 0) return [];
+  const wanted: Array<[string, Array<[string, string]>]> = [];
+  if (limits.memoryMiB) wanted.push(['memory', [['memory.limit_in_bytes', String(limits.memoryMiB * 1024 * 1024)]]]);
+  if (limits.cores) wanted.push(['cpu', [['cpu.cfs_period_us', String(CPU_PERIOD_US)], ['cpu.cfs_quota_us', String(Math.round(limits.cores * CPU_PERIOD_US))]]]);
+  const made: string[] = [];
+  for (const [controller, settings] of wanted) {
+    const parent = ownCgroup(controller);
+    if (!parent) continue;
+    const cgroup = join(parent, 'srcnet-eb', session);
+    try {
+      await mkdir(cgroup, { recursive: true });
+      for (const [file, value] of settings) await writeFile(join(cgroup, file), value);
+      made.push(cgroup);
+    } catch {
+      await rmdir(cgroup).catch(() => undefined);
+    }
+  }
+  await writeFile(join(dir, CGROUPS_FILE), made.map((cgroup) => `${cgroup}\n`).join(''));
+  return made;
+}
+
+async function listed(dir: string): Promise<string[]> {
+  const text = await readFile(join(dir, CGROUPS_FILE), 'utf8').catch(() => '');
+  return text.split('\n').filter((line) => line.startsWith('/sys/fs/cgroup/'));
+}
+
+/** Whether the kernel killed a process of the run for going over its memory (its memory cgroup says so). */
+export async function oomKilled(dir: string): Promise<boolean> {
+  for (const cgroup of await listed(dir)) {
+    const control = await readFile(join(cgroup, 'memory.oom_control'), 'utf8').catch(() => '');
+    if (Number(/^oom_kill (\d+)/m.exec(control)?.[1] ?? 0) > 0) return true;
+  }
+  return false;
+}
+
+/** Removes the run's cgroups once it is over (an empty cgroup only: one still in use stays). */
+export async function removeRunCgroups(dir: string): Promise<void> {
+  for (const cgroup of await listed(dir)) await rmdir(cgroup).catch(() => undefined);
+}
+
+/** Shell for the wrapper's first step: moves itself into the cgroups listed in `$EB_CGROUPS` (a newline-separated list). */
+export const ENTER_CGROUPS = 'for cgroup in $EB_CGROUPS; do echo $$ > "$cgroup/cgroup.procs"; done; ';
