@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunHandle, RunStatus } from '../../src/broker/executor.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
-import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { demoSite, freePort, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { containersOf, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
 import { goneWithin, processesMatching, sandboxForTests } from '../support/sandbox.js';
 
@@ -153,6 +153,38 @@ const ATTEMPTS = [
     expect(log).not.toContain('started all 60');
     expect(session.phase).toBe('FAILED');
     expect(await goneWithin(/^sleep 3121$/, 2_000)).toEqual([]);
+  });
+});
+
+(sandboxed ? describe : describe.skip)('what a sandboxed process run with the host\'s network cannot do', () => {
+  const PASSWORD = `escape-pw-${process.pid}-${Date.now()}`;
+  let server: ChildProcess;
+  let port = 0;
+  let broker: TestBroker;
+  const sessions = sessionsOn(() => broker, 'busybox');
+  beforeAll(async () => {
+    port = await freePort();
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', mkdtempSync(join(tmpdir(), 'eb-escape-redis-')), '--save', '', '--appendonly', 'no', '--requirepass', PASSWORD], { stdio: 'ignore' });
+    for (let i = 0; i < 50 && !spawnSync('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', PASSWORD, 'ping']).stdout?.toString().includes('PONG'); i++) await new Promise((r) => setTimeout(r, 100));
+    broker = await startTestBroker({ config: {
+      redisUrl: `redis://:${PASSWORD}@127.0.0.1:${port}`,
+      sites: [demoSite({ cores: 16, memoryGiB: 64, preparationMs: 0, releasingMs: 0, processRuns: { isolation: 'sandbox', network: 'egress', runUid: 65534, processesPerRun: 24 } })],
+    } });
+  });
+  afterAll(async () => {
+    await broker.close();
+    server.kill('SIGTERM');
+  });
+
+  it('reaches Redis (network: egress) but, without its password, reads no key of it', async () => {
+    expect((await broker.redis.keys('*')).length).toBeGreaterThan(0); // the broker's own keys are there to read
+    const uuid = await sessions.accept('redis-cli -p "$REDIS_PORT" ping; redis-cli -p "$REDIS_PORT" --scan | head -3; echo "url: [$REDIS_URL]"', { REDIS_PORT: String(port) });
+    const session = await sessions.until(uuid, ['COMPLETED', 'FAILED']);
+    const log = await sessions.log(uuid);
+    expect(log).toMatch(/NOAUTH/);
+    expect(log).not.toContain(broker.config.keyPrefix);
+    expect(log).toContain('url: []\n');
+    expect(session.phase).toBe('COMPLETED');
   });
 });
 
