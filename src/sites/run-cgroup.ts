@@ -68,9 +68,19 @@ export async function oomKilled(dir: string): Promise<boolean> {
   return false;
 }
 
-/** Removes the run's cgroups once it is over (an empty cgroup only: one still in use stays). */
+/**
+ * Removes the run's cgroups once it is over. The kernel takes the sandbox's last processes away a
+ * moment after bwrap has ended, so a cgroup still busy is tried again for up to a second (one
+ * still in use after that stays).
+ */
 export async function removeRunCgroups(dir: string): Promise<void> {
-  for (const cgroup of await listed(dir)) await rmdir(cgroup).catch(() => undefined);
+  for (const cgroup of await listed(dir)) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const code = await rmdir(cgroup).then(() => undefined, (error: NodeJS.ErrnoException) => error.code);
+      if (code !== 'EBUSY') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 /** Shell for the wrapper's first step: moves itself into the cgroups listed in `$EB_CGROUPS` (a newline-separated list). */
