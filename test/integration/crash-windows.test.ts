@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,7 @@ const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'];
  */
 describe('a process killed between a phase change and the step that follows', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eb-windows-'));
+  chmodSync(dir, 0o711); // the sandboxed runs' uid passes through to the scratch directory
   const sitesFile = join(dir, 'sites.yaml');
   writeFileSync(sitesFile, `broker: { offerLifetime: PT6S, provisionLifetime: PT8S }
 sites:
