@@ -7,7 +7,7 @@ import { readLogFile } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
-import { ENTER_CGROUPS, makeRunCgroups, oomKilled, removeRunCgroups } from './run-cgroup.js';
+import { ENTER_CGROUPS, makeRunCgroups, oomKilled, removeRunCgroups, sweepRunCgroups } from './run-cgroup.js';
 import { giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
 import { endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
@@ -42,6 +42,7 @@ export class LocalProcessExecutor implements Executor {
     } = {},
   ) {
     this.gpus = new GpuClaims(scratchRoot, options.gpuDevices);
+    void sweepRunCgroups(scratchRoot).catch(() => undefined);
   }
 
   private readonly gpus: GpuClaims;

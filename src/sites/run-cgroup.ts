@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The file in a session's directory that lists the run's cgroup directories, one a line. */
@@ -85,3 +85,31 @@ export async function removeRunCgroups(dir: string): Promise<void> {
 
 /** Shell for the wrapper's first step: moves itself into the cgroups listed in `$EB_CGROUPS` (a newline-separated list). */
 export const ENTER_CGROUPS = 'for cgroup in $EB_CGROUPS; do echo $$ > "$cgroup/cgroup.procs"; done; ';
+
+/**
+ * A run whose cgroups may go: it ended (its session directory says so), or it never started (no
+ * pid a minute after its cgroups were made: a worker killed inside submit). A cgroup still in use
+ * is not removed anyway (rmdir refuses it).
+ */
+async function over(dir: string): Promise<boolean> {
+  if (['exit-code', 'cancelled', 'result.json'].some((marker) => existsSync(join(dir, marker)))) return true;
+  const made = await stat(join(dir, CGROUPS_FILE)).then((info) => info.mtimeMs, () => undefined);
+  return made !== undefined && !existsSync(join(dir, 'pid')) && Date.now() - made > 60_000;
+}
+
+/**
+ * Removes the cgroups of this site's runs that are over but were left behind (a worker killed
+ * between a run's end and the removal, or inside submit). Run when a worker starts.
+ */
+export async function sweepRunCgroups(scratchRoot: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (const controller of ['memory', 'cpu']) {
+    const parent = ownCgroup(controller);
+    if (!parent) continue;
+    const names = await readdir(join(parent, 'srcnet-eb'), { withFileTypes: true }).catch(() => []);
+    for (const entry of names) {
+      if (!entry.isDirectory()) continue;
+      if (await over(join(scratchRoot, entry.name))) await rmdir(join(parent, 'srcnet-eb', entry.name)).catch(() => undefined);
+    }
+  }
+}

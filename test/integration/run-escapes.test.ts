@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunHandle, RunStatus } from '../../src/broker/executor.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
+import { makeRunCgroups, sweepRunCgroups } from '../../src/sites/run-cgroup.js';
 import { demoSite, freePort, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { containersOf, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
 import { goneWithin, processesMatching, sandboxForTests } from '../support/sandbox.js';
@@ -277,5 +278,15 @@ if (sandboxed && !cgroupsHere) console.warn('SKIPPED: memory and CPU bounds of p
     await executor.cancel(handle);
     expect(await goneWithin(/^sleep 317[12]$/, 2_000)).toEqual([]);
     expect(existsSync(cpu)).toBe(false);
+  });
+
+  it('removes, when a worker starts, the cgroups a worker killed at the wrong moment left behind', async () => {
+    const handle = await executor.submit(spec('left', 'exit 0'));
+    await ended(handle);
+    // As if the worker had died before removing them: made again, and the run over.
+    const made = await makeRunCgroups(handle.dir, 'left', { cores: 1, memoryMiB: 32 });
+    expect(made.every((cgroup) => existsSync(cgroup))).toBe(true);
+    await sweepRunCgroups(root);
+    expect(made.filter((cgroup) => existsSync(cgroup))).toEqual([]);
   });
 });
