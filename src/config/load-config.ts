@@ -30,6 +30,11 @@ export interface Config {
   shutdownGraceMs: number;
   /** How often each site's reconciler re-drives sessions whose next step a crash lost. */
   reconcileIntervalMs: number;
+  /** The longest a Redis command on a request's path may take before the request answers 503. */
+  redisCommandTimeoutMs: number;
+  /** How long a client may take to send a request's headers, and the whole request, before a 408. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   retentionMs: number;
   bodyLimitBytes: number;
   sites: SiteProfile[];
@@ -242,6 +247,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     shutdownGraceMs: durationMs(env.SHUTDOWN_GRACE || undefined, 'PT20S', 'SHUTDOWN_GRACE'),
     reconcileIntervalMs: positive(durationMs(env.RECONCILE_INTERVAL || undefined, 'PT5S', 'RECONCILE_INTERVAL'), 'RECONCILE_INTERVAL'),
+    redisCommandTimeoutMs: positive(durationMs(env.REDIS_COMMAND_TIMEOUT || undefined, 'PT1S', 'REDIS_COMMAND_TIMEOUT'), 'REDIS_COMMAND_TIMEOUT'),
+    ...clientTimeouts(env),
     sites,
     auth,
     ...metricsToken(env),
@@ -257,6 +264,14 @@ export function redactedUrl(url: string): string {
     const user = userinfo.includes(':') ? userinfo.slice(0, userinfo.indexOf(':')) : '';
     return `${scheme}${user}${userinfo.includes(':') || user === '' ? ':***' : ''}@`;
   });
+}
+
+/** Slow clients: Node's own 300 s would let a client hold a connection open for minutes. */
+function clientTimeouts(env: NodeJS.ProcessEnv): { headersTimeoutMs: number; requestTimeoutMs: number } {
+  const headersTimeoutMs = positive(durationMs(env.HEADERS_TIMEOUT || undefined, 'PT30S', 'HEADERS_TIMEOUT'), 'HEADERS_TIMEOUT');
+  const requestTimeoutMs = positive(durationMs(env.REQUEST_TIMEOUT || undefined, 'PT30S', 'REQUEST_TIMEOUT'), 'REQUEST_TIMEOUT');
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`HEADERS_TIMEOUT (${env.HEADERS_TIMEOUT ?? 'PT30S'}) must not be longer than REQUEST_TIMEOUT (${env.REQUEST_TIMEOUT ?? 'PT30S'})`);
+  return { headersTimeoutMs, requestTimeoutMs };
 }
 
 /** The scrapers' token for /metrics: from METRICS_TOKEN, or read from METRICS_TOKEN_FILE (a secret mounted as a file). */

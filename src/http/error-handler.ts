@@ -5,6 +5,9 @@ import { ERROR_CATALOGUE } from '../protocol/error-catalogue.js';
 import { problemFormat } from '../protocol/media-types.js';
 import { problemDocument } from '../protocol/problem-document.js';
 
+/** What ioredis says when Redis cannot be reached, or does not answer within the command time-out. */
+const REDIS_UNREACHABLE = /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Stream isn't writeable|Command timed out|Socket timeout|connect ETIMEDOUT/;
+
 /** The one normaliser: whatever was thrown becomes a BrokerError with a stable code. */
 export function normaliseError(error: unknown, bodyLimitBytes: number): BrokerError {
   if (isBrokerError(error)) return error;
@@ -16,7 +19,7 @@ export function normaliseError(error: unknown, bodyLimitBytes: number): BrokerEr
       return new BrokerError('malformed-body', { detail: failure.message, cause: error });
     default: break;
   }
-  if (failure.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable/.test(failure.message ?? '')) {
+  if (failure.name === 'MaxRetriesPerRequestError' || REDIS_UNREACHABLE.test(failure.message ?? '')) {
     return new BrokerError('service-unavailable', { cause: error });
   }
   // The router could not decode a path parameter (%E0%A4%A, say): the path, not the body, is at fault.
@@ -50,6 +53,8 @@ export function errorHandler(options: { bodyLimitBytes: number; logError: (error
     const negotiated = problemFormat(req.get('accept'));
     const body = encodeBody(problemDocument(brokerError, req.originalUrl), negotiated.format, 'Problem');
     if (brokerError.code === 'method-not-allowed' && brokerError.values.allowed) res.set('Allow', brokerError.values.allowed);
+    const retryAfter = ERROR_CATALOGUE[brokerError.code].retryAfterSeconds;
+    if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
     const challenge = bearerChallenge(brokerError);
     if (challenge) res.set('WWW-Authenticate', challenge);
     res.status(status).type(`${negotiated.mediaType}; charset=utf-8`).vary('Accept').send(body);

@@ -5,6 +5,7 @@ import { failureAnswer, OK_ANSWER, statusAnswer, submitAnswer, unavailableAnswer
 import { jobId, provisionId, sessionOfProvision } from '../protocol/srcnet/srcnet-ids.js';
 import { translateJob, translateQuery } from '../protocol/srcnet/srcnet-translation.js';
 import { isBrokerError } from '../domain/errors.js';
+import { ERROR_CATALOGUE } from '../protocol/error-catalogue.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { normaliseError } from './error-handler.js';
 import { offerOwner } from '../domain/principal.js';
@@ -38,8 +39,11 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): { probes: Rou
       try {
         await handle(req, res);
       } catch (error) {
-        const answer = failureAnswer(normaliseError(error, options.bodyLimitBytes));
+        const failure = normaliseError(error, options.bodyLimitBytes);
+        const answer = failureAnswer(failure);
         if (answer.response_code === 255) options.logError(error, { method: req.method, path: req.path });
+        const retryAfter = ERROR_CATALOGUE[failure.code].retryAfterSeconds;
+        if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
         res.status(200).json({ ...answer, ...empty });
       }
     };

@@ -41,6 +41,7 @@ import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { probeSandbox } from '../sites/sandbox.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
 import { outputsDirectoryReader } from '../sites/outputs-directory.js';
+import { openRedisConnections, whenReady } from './redis-connections.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
@@ -51,6 +52,9 @@ import { silentLogger, type Logger } from '../observability/logger.js';
 import { BrokerMetrics, observeNegotiator } from '../observability/metrics.js';
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** How long start-up waits for Redis before it gives up and says so. */
+const STARTUP_WAIT_MS = 10_000;
 
 export interface RuntimeParts {
   /** Extra routes for the HTTP app (used by the benchmark for its baseline). */
@@ -87,12 +91,12 @@ function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
 export async function startBrokerRuntime(config: Config, parts: RuntimeParts, clock: Clock = systemClock, logger: Logger = silentLogger()): Promise<BrokerRuntime> {
   const log = (line: string): void => logger.info(line);
   const keys = redisKeys(config.keyPrefix);
-  // BullMQ wants connections that retry forever; the store's fail fast so that HTTP answers 503.
-  // Adding jobs has its own connection, so that a worker's blocking reads never delay it. No
-  // auto-pipelining: measured, it made every request slower here (docs/architecture.md).
-  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'eb-queue' });
-  const producerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'eb-producer' });
-  const storeConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'eb-store' });
+  // BullMQ's workers want connections that retry forever; the store's and the producer's (adding
+  // jobs) fail fast so that HTTP answers 503 (redis-connections.ts). Adding jobs has its own
+  // connection, so that a worker's blocking reads never delay it. No auto-pipelining: measured, it
+  // made every request slower here (docs/architecture.md).
+  const timeouts = { commandTimeoutMs: config.redisCommandTimeoutMs };
+  const { queue: queueConnection, producer: producerConnection, store: storeConnection } = openRedisConnections(config.redisUrl, timeouts);
   const connections = [queueConnection, producerConnection, storeConnection];
   const closers: Array<() => Promise<unknown>> = [];
   const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
@@ -105,6 +109,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const beginShutdown = (): void => shutdown.abort();
   let runtime: BrokerRuntime = { config, beginShutdown, close: async () => undefined };
   try {
+    // Neither fail-fast connection queues commands while it connects: wait until both are ready.
+    await Promise.all([storeConnection, producerConnection].map((connection) => whenReady(connection, STARTUP_WAIT_MS)));
     await storeConnection.ping();
     if (parts.timers) {
       const worker: Worker = startTimerWorker({ connection: queueConnection, keys, store, now });

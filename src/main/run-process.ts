@@ -4,6 +4,7 @@ import { anonymousExposure } from '../config/load-auth-config.js';
 import { ensureLocalRedis, type PrivateRedis } from './redis-bootstrap.js';
 import { startBrokerRuntime, type RuntimeParts } from './broker-runtime.js';
 import { createLogger } from '../observability/logger.js';
+import { createHttpServer, listen, listenFailure } from '../http/http-server.js';
 
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -78,9 +79,14 @@ export async function runProcess(title: string, parts: RuntimeParts): Promise<vo
   process.on('SIGINT', () => { void stop('SIGINT'); });
   if (runtime.app) {
     if (!LOOPBACK.test(config.host)) log(`Listening on ${config.host}, beyond loopback.`);
-    const app = runtime.app;
-    listening = new Promise<Server>((ready) => {
-      const server = app.listen(config.port, config.host, () => ready(server));
+    const server = createHttpServer(runtime.app, config);
+    listening = listen(server, config.port, config.host).catch(async (error: NodeJS.ErrnoException) => {
+      // Express 5 hands a listen error to the callback, where it was lost: the process stayed up
+      // serving nothing. Say which port and what to change, and exit non-zero at once.
+      logger.fatal(listenFailure(error, config.port, config.host));
+      await Promise.race([runtime.close(), new Promise((done) => setTimeout(done, 2_000).unref())]);
+      privateRedis?.stop();
+      process.exit(1);
     });
     const address = (await listening)?.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

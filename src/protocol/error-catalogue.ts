@@ -10,7 +10,12 @@ export interface CatalogueEntry {
    * without a token), otherwise the error code it names.
    */
   challenge?: 'bare' | 'invalid_token' | 'insufficient_scope';
+  /** For a failure that passes by itself: the `Retry-After` (seconds) sent with it. */
+  retryAfterSeconds?: number;
 }
+
+/** A client may try again this soon after a 503: the broker reconnects within a second of Redis's return. */
+export const RETRY_AFTER_SECONDS = 2;
 
 /**
  * The one table from error code to HTTP status and message. docs/errors.md explains each code
@@ -39,8 +44,8 @@ export const ERROR_CATALOGUE: Record<ErrorCode, CatalogueEntry> = {
   'insufficient-scope': { status: 403, title: 'Insufficient scope', template: 'The token lacks the scope [{scope}]', challenge: 'insufficient_scope' },
   'insufficient-group': { status: 403, title: 'Insufficient group', template: 'The token\'s subject is in none of the groups [{groups}]', challenge: 'insufficient_scope' },
   'forbidden': { status: 403, title: 'Forbidden', template: '{reason}' },
-  'service-unavailable': { status: 503, title: 'Service unavailable', template: 'The broker cannot reach its store; try again shortly' },
-  'identity-provider-unavailable': { status: 503, title: 'Identity provider unavailable', template: 'The broker cannot reach the identity provider to check the token; try again shortly' },
+  'service-unavailable': { status: 503, title: 'Service unavailable', template: 'The broker cannot reach its store; try again shortly', retryAfterSeconds: RETRY_AFTER_SECONDS },
+  'identity-provider-unavailable': { status: 503, title: 'Identity provider unavailable', template: 'The broker cannot reach the identity provider to check the token; try again shortly', retryAfterSeconds: RETRY_AFTER_SECONDS },
   'internal-error': { status: 500, title: 'Internal error', template: 'The broker failed to handle the request' },
 };
 

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../src/observability/logger.js';
@@ -8,6 +7,7 @@ import type TestAgent from 'supertest/lib/agent.js';
 import { DEMO_SITE_FILE, loadConfig, type Config } from '../../src/config/load-config.js';
 import type { SiteProfile } from '../../src/domain/site-profile.js';
 import { startBrokerRuntime, type BrokerRuntime, type RuntimeParts } from '../../src/main/broker-runtime.js';
+import { createHttpServer, listen } from '../../src/http/http-server.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { BUCKET_MS } from '../../src/domain/capacity-calendar.js';
 import { RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
@@ -75,7 +75,7 @@ export async function startTestBroker(options: { config?: Partial<Config>; env?:
   const app = runtime.app;
   if (!app) throw new Error('the test broker needs its API');
   // One listening server, so that absolute URLs in answers stay the same across requests.
-  const server = await new Promise<Server>((ready) => { const s = app.listen(0, '127.0.0.1', () => ready(s)); });
+  const server = await listen(createHttpServer(app, config), 0, '127.0.0.1');
   const address = server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {
