@@ -3,6 +3,7 @@ import type { DocumentType, Format } from './document-types.js';
 import { decodeJson, encodeJson } from './json-codec.js';
 import { decodeXml, encodeXml } from './xml-codec.js';
 import { decodeYaml, encodeYaml } from './yaml-codec.js';
+import { scanDocument } from './document-scan.js';
 import { BrokerError } from '../../domain/errors.js';
 
 /**
@@ -12,6 +13,7 @@ import { BrokerError } from '../../domain/errors.js';
 export function decodeBody(bytes: Uint8Array, format: Format, type: DocumentType): unknown {
   const text = decodeUtf8(bytes);
   if (text.trim() === '') throw new BrokerError('malformed-body', { detail: 'The request body is empty' });
+  scanDocument(text, format);
   let value: unknown;
   try {
     value = format === 'json' ? decodeJson(text) : format === 'xml' ? decodeXml(text, type) : decodeYaml(text);

@@ -1,10 +1,13 @@
-import { parseAllDocuments, stringify } from 'yaml';
+import { isMap, isScalar, isSeq, parseAllDocuments, stringify, type Node } from 'yaml';
+import { DOCUMENT_LIMITS } from './canonical-value.js';
 import { BrokerError } from '../../domain/errors.js';
 
 const PARSE_OPTIONS = {
   version: '1.2',
   schema: 'core',
-  uniqueKeys: true,
+  // The parser's own duplicate-key check compares every key with every other of its mapping (90,000
+  // keys took minutes): refuseDuplicateKeys does it with a set per mapping.
+  uniqueKeys: false,
   strict: true,
   prettyErrors: false,
   logLevel: 'silent',
@@ -29,11 +32,28 @@ export function decodeYaml(text: string): unknown {
     if (/call stack/i.test(problem.message)) throw new BrokerError('document-too-complex', { detail: 'The YAML document is nested too deeply' });
     throw new BrokerError('malformed-body', { detail: `The body is not valid YAML: ${problem.message.split('\n')[0]}` });
   }
+  refuseDuplicateKeys(doc.contents, 0);
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (cause) {
     if (cause instanceof RangeError) throw new BrokerError('document-too-complex', { detail: 'The YAML document is nested too deeply', cause });
     throw new BrokerError('document-too-complex', { detail: `The YAML document is refused: ${(cause as Error).message}`, cause });
+  }
+}
+
+/** Duplicate keys (equal scalar values, as the parser's own check compares them) are refused, in one pass. */
+function refuseDuplicateKeys(node: unknown, depth: number): void {
+  if (depth > DOCUMENT_LIMITS.maxDepth) throw new BrokerError('document-too-complex', { detail: `The document is nested more than ${DOCUMENT_LIMITS.maxDepth} levels deep` });
+  if (isMap(node)) {
+    const seen = new Set<unknown>();
+    for (const pair of node.items) {
+      const key: unknown = isScalar(pair.key) ? pair.key.value : pair.key;
+      if (seen.has(key)) throw new BrokerError('malformed-body', { detail: `The body is not valid YAML: Map keys must be unique ("${String(key).slice(0, 100)}" is repeated)` });
+      seen.add(key);
+      refuseDuplicateKeys(pair.value, depth + 1);
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) refuseDuplicateKeys(item as Node, depth + 1);
   }
 }
 

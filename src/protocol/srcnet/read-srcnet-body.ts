@@ -1,4 +1,5 @@
 import { parseInstant } from '../../domain/iso8601.js';
+import { scanDocument } from '../codecs/document-scan.js';
 
 /**
  * Reading SRCNet compute API bodies as its prototype (FastAPI and pydantic v2) did, so that its
@@ -45,6 +46,11 @@ function readObject(bytes: Uint8Array): ReadResult<Doc> {
   const text = Buffer.from(bytes).toString('utf8');
   if (text.trim() === '') return { ok: false, detail: [{ type: 'missing', loc: ['body'], msg: 'Field required' }] };
   let value: unknown;
+  try {
+    scanDocument(text, 'json');
+  } catch (error) {
+    return { ok: false, detail: [{ type: 'value_error', loc: ['body'], msg: `Value error, ${(error as Error).message}` }] };
+  }
   try {
     value = JSON.parse(text);
   } catch (error) {
