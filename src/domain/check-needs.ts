@@ -55,6 +55,8 @@ export function checkNeeds(needs: ExecutionNeeds, now: number, defaults: NeedsDe
   const messages: Message[] = [];
   if (!needs.executable) {
     messages.push(makeMessage('urn:executable-required', 'ERROR', 'Description of the executable is required'));
+  } else {
+    messages.push(...checkProcessText(needs.executable));
   }
   const cores = resolveRange(needs.cores, defaults.cores, 'compute cores', false);
   const memory = resolveRange(needs.memory, defaults.memoryGiB, 'compute memory', true);
@@ -99,4 +101,32 @@ export function checkNeeds(needs: ExecutionNeeds, now: number, defaults: NeedsDe
     },
     messages,
   };
+}
+
+/** NUL ends a C string, so no argument or environment entry can hold it; a name also holds no `=`. */
+const NOT_IN_VALUE = /\0/;
+const NOT_IN_NAME = /[\0-\x1f\x7f=]/;
+const codePoint = (text: string, pattern: RegExp): string => {
+  const found = pattern.exec(text)?.[0] ?? '';
+  return found === '=' ? "'='" : `U+${found.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+};
+
+/**
+ * What cannot reach a process is refused when the request arrives, naming the item, rather than
+ * offered, accepted and failed when the run starts: a NUL in a command item or an environment
+ * value, a control character or `=` in an environment variable's name, an empty name.
+ */
+export function checkProcessText(executable: { command?: readonly string[]; environment?: ReadonlyArray<readonly [string, string]> }): Message[] {
+  const messages: Message[] = [];
+  const refuse = (template: string, values: Record<string, string | number>) => messages.push(makeMessage('urn:invalid-value', 'ERROR', template, values));
+  (executable.command ?? []).forEach((item, index) => {
+    if (NOT_IN_VALUE.test(item)) refuse('executable command item [{index}] holds {character}, which cannot reach a process', { index, character: codePoint(item, NOT_IN_VALUE) });
+  });
+  for (const [name, value] of executable.environment ?? []) {
+    const shown = JSON.stringify(name).slice(1, -1).slice(0, 100);
+    if (name === '') refuse('executable environment variable names cannot be empty', {});
+    else if (NOT_IN_NAME.test(name)) refuse('executable environment variable name [{name}] holds {character}, which no variable name can hold', { name: shown, character: codePoint(name, NOT_IN_NAME) });
+    if (NOT_IN_VALUE.test(value)) refuse('executable environment variable [{name}] holds {character} in its value, which cannot reach a process', { name: shown, character: codePoint(value, NOT_IN_VALUE) });
+  }
+  return messages;
 }

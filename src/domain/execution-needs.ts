@@ -26,6 +26,9 @@ export interface ExecutableNeeds {
   os?: string;
   privileged: boolean;
   ports: PortNeed[];
+  /** The command's items and the environment, as text: what reaches the process. */
+  command?: string[];
+  environment?: Array<[name: string, value: string]>;
 }
 
 export interface DataNeeds {

@@ -2,6 +2,7 @@ import type { DataNeeds, ExecutableNeeds, ResolvedNeeds } from './execution-need
 import { formatDuration, formatInstant } from './iso8601.js';
 import { isError, makeMessage, type Message } from './messages.js';
 import { assessSite, stagingMs, type OfferPlan } from './plan-offers.js';
+import { checkProcessText } from './check-needs.js';
 import type { SiteProfile } from './site-profile.js';
 
 /** What a client binds to a held session: the executable and the data it reads. */
@@ -24,7 +25,7 @@ export function planBinding(held: { needs: ResolvedNeeds; plan: OfferPlan }, bou
   const sized = bound.data.map((data) => data.sizeGiB !== undefined ? data
     : { ...data, ...sizeOf(held.needs.data.find((planned) => planned.name === data.name)) });
   const needs: ResolvedNeeds = { ...held.needs, executable: bound.executable, data: sized };
-  const refused = assessSite(needs, site).filter(isError);
+  const refused = [...checkProcessText(bound.executable), ...assessSite(needs, site).filter(isError)];
   if (refused.length) return { messages: refused };
   const preparingMs = site.preparationMs + stagingMs(needs, site);
   const preparingStart = Math.max(held.plan.preparingStart, now);

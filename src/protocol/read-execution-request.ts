@@ -100,7 +100,7 @@ function range(value: unknown): RangeRequest {
 
 function readExecutable(exe: Doc, kind: string | undefined, error: Report): ExecutableNeeds | undefined {
   if (!kind) return undefined;
-  const needs: ExecutableNeeds = { kind, name: nameOf(exe), privileged: exe.privileged === true, ports: [] };
+  const needs: ExecutableNeeds = { kind, name: nameOf(exe), privileged: exe.privileged === true, ports: [], ...processText(exe) };
   const what = kind.split('/')[1] ?? kind;
   if (kind === 'executable/docker-container') {
     const image = isDoc(exe.image) ? exe.image : undefined;
@@ -121,6 +121,16 @@ function readExecutable(exe: Doc, kind: string | undefined, error: Report): Exec
     error('urn:missing-required-value', '{what} - location is required', { what });
   }
   return needs;
+}
+
+/** The command's items and the environment as the process would get them (scalars as text). */
+function processText(exe: Doc): Pick<ExecutableNeeds, 'command' | 'environment'> {
+  const text = (value: unknown): string | undefined => (value !== null && typeof value !== 'object' && value !== undefined ? String(value) : undefined);
+  const command = Array.isArray(exe.command) ? exe.command.map(text).filter((item): item is string => item !== undefined) : [];
+  const environment = isDoc(exe.environment)
+    ? Object.entries(exe.environment).flatMap(([name, value]): Array<[string, string]> => { const v = text(value); return v === undefined ? [] : [[name, v]]; })
+    : [];
+  return { command, environment };
 }
 
 function schemeOf(location: string | undefined): string | undefined {

@@ -37,6 +37,15 @@ export interface ValidationDetail { type: string; loc: Array<string | number>; m
 export type ReadResult<T> = { ok: true; value: T } | { ok: false; detail: ValidationDetail[] };
 
 type Doc = Record<string, unknown>;
+/**
+ * The largest numbers read (the prototype had none): far beyond any site, small enough that every
+ * later step (bytes, milliseconds, instants) stays exact; past them a body is a 422 naming the field.
+ */
+const MAX_GB = 1_000_000_000;
+const MAX_CORES = 1_000_000;
+const MAX_RUNTIME_HOURS = 100 * 366 * 24;
+const FIRST_INSTANT = new Date('0001-01-01T00:00:00Z').getTime();
+const LAST_INSTANT = new Date('9999-12-31T23:59:59.999Z').getTime();
 const LOCATION_MAX = 256;
 /** A params key becomes a command-line option: letters, digits, '_', '.', '-', with up to two leading dashes. */
 const OPTION_NAME = /^-{0,2}[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -78,7 +87,7 @@ class Fields {
     return Object.hasOwn(this.body, name) && this.body[name] !== undefined;
   }
 
-  integer(name: string, min: number): number | undefined {
+  integer(name: string, min: number, max: number): number | undefined {
     if (!this.present(name)) return this.problem(name, 'missing', 'Field required');
     let value = this.body[name];
     if (typeof value === 'string') {
@@ -88,6 +97,7 @@ class Fields {
     if (typeof value !== 'number' || !Number.isFinite(value)) return this.problem(name, 'int_type', 'Input should be a valid integer');
     if (!Number.isInteger(value)) return this.problem(name, 'int_from_float', 'Input should be a valid integer, got a number with a fractional part');
     if (value < min) return this.problem(name, 'greater_than_equal', `Input should be greater than or equal to ${min}`, { ge: min });
+    if (value > max) return this.problem(name, 'less_than_equal', `Input should be less than or equal to ${max}`, { le: max });
     return value;
   }
 
@@ -117,13 +127,18 @@ class Fields {
   instant(name: string): number | undefined {
     if (!this.present(name)) return this.problem(name, 'missing', 'Field required');
     const value = this.body[name];
+    let at: number | undefined;
     if (typeof value === 'number' && Number.isFinite(value)) {
       // pydantic: a number above 2e10 is in milliseconds, else in seconds.
-      return Math.abs(value) > 2e10 ? Math.round(value) : Math.round(value * 1000);
+      at = Math.abs(value) > 2e10 ? Math.round(value) : Math.round(value * 1000);
+    } else {
+      if (typeof value !== 'string') return this.problem(name, 'datetime_type', 'Input should be a valid datetime');
+      at = parseInstant(value.trim().replace(/^(\d{4}-\d{2}-\d{2}) (?=\d)/, '$1T'));
+      if (at === undefined) return this.problem(name, 'datetime_from_date_parsing', 'Input should be a valid datetime or date');
     }
-    if (typeof value !== 'string') return this.problem(name, 'datetime_type', 'Input should be a valid datetime');
-    const at = parseInstant(value.trim().replace(/^(\d{4}-\d{2}-\d{2}) (?=\d)/, '$1T'));
-    return at ?? this.problem(name, 'datetime_from_date_parsing', 'Input should be a valid datetime or date');
+    // pydantic's datetimes run from year 1 to year 9999.
+    if (at < FIRST_INSTANT || at > LAST_INSTANT) return this.problem(name, 'datetime_parsing', 'Input should be a valid datetime, dates before year 1 or after year 9999 are not supported');
+    return at;
   }
 
   url(name: string): string | undefined {
@@ -157,11 +172,11 @@ export function readSrcnetQuery(bytes: Uint8Array): ReadResult<SrcnetQuery> {
   const f = new Fields(body.value);
   const query = {
     data_location: f.string('data_location', { max: LOCATION_MAX }),
-    data_size: f.integer('data_size', 0),
-    output_data_size: f.integer('output_data_size', 0),
-    memory: f.integer('memory', 0),
-    cpu_cores: f.integer('cpu_cores', 1),
-    runtime: f.integer('runtime', 1),
+    data_size: f.integer('data_size', 0, MAX_GB),
+    output_data_size: f.integer('output_data_size', 0, MAX_GB),
+    memory: f.integer('memory', 0, MAX_GB),
+    cpu_cores: f.integer('cpu_cores', 1, MAX_CORES),
+    runtime: f.integer('runtime', 1, MAX_RUNTIME_HOURS),
     gpu_model: f.gpuModel('gpu_model'),
     deadline: f.instant('deadline'),
   };

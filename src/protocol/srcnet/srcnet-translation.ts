@@ -105,11 +105,12 @@ export function translateJob(job: SrcnetJob): Binding & { components: BoundCompo
   const file = datasetFileName(job.dataset);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(job.dataset)?.[1]?.toLowerCase();
   const data: DataNeeds = { name: DATASET, kind: 'data/simple-data-resource', location: job.dataset, ...(scheme ? { scheme } : {}), places: placesOf(job.dataset) };
+  const command = renderParams(job.params);
   return {
-    executable: DOCKER,
+    executable: { ...DOCKER, command },
     data: [data],
     components: {
-      executable: { kind: kindUri('executable/docker-container'), meta: { name: 'job' }, image: { locations: [job.container] }, command: renderParams(job.params) },
+      executable: { kind: kindUri('executable/docker-container'), meta: { name: 'job' }, image: { locations: [job.container] }, command },
       data: [{ kind: kindUri('data/simple-data-resource'), meta: { name: DATASET }, location: job.dataset }],
       volumes: [{ kind: kindUri('volume/simple-volume-mount'), path: `/data/${file}`, mode: 'READONLY', resource: DATASET }],
     },
