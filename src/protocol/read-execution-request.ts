@@ -123,12 +123,11 @@ function readExecutable(exe: Doc, kind: string | undefined, error: Report): Exec
   return needs;
 }
 
-/** The command's items and the environment as the process would get them (scalars as text). */
+/** The command's items and the environment as text (dialect.ts has made numbers and booleans text). */
 function processText(exe: Doc): Pick<ExecutableNeeds, 'command' | 'environment'> {
-  const text = (value: unknown): string | undefined => (value !== null && typeof value !== 'object' && value !== undefined ? String(value) : undefined);
-  const command = Array.isArray(exe.command) ? exe.command.map(text).filter((item): item is string => item !== undefined) : [];
+  const command = Array.isArray(exe.command) ? exe.command.filter((item): item is string => typeof item === 'string') : [];
   const environment = isDoc(exe.environment)
-    ? Object.entries(exe.environment).flatMap(([name, value]): Array<[string, string]> => { const v = text(value); return v === undefined ? [] : [[name, v]]; })
+    ? Object.entries(exe.environment).filter((entry): entry is [string, string] => typeof entry[1] === 'string')
     : [];
   return { command, environment };
 }
