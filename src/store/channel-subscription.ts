@@ -65,8 +65,11 @@ export class ChannelSubscription {
     return this.subscribed;
   }
 
-  /** Starts (once) and resolves when subscribed; rejects if the subscription is reported lost first. */
-  async start(): Promise<void> {
+  /**
+   * Starts (once) and resolves when subscribed; rejects if the subscription is reported lost first,
+   * or is not up within `waitAtMostMs` (a caller on a request's path must answer in time).
+   */
+  async start(waitAtMostMs = Number.POSITIVE_INFINITY): Promise<void> {
     if (!this.wanted) {
       this.wanted = true;
       if (this.connection.status === 'ready') this.subscribeNow();
@@ -74,7 +77,17 @@ export class ChannelSubscription {
     }
     if (this.subscribed) return;
     if (this.reportedLost) throw new Error(`the Redis subscription to ${this.channel} is lost`);
-    await new Promise<void>((resolve, reject) => { this.waiters.add({ resolve, reject }); });
+    await new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = { resolve: () => { clearTimeout(timer); resolve(); }, reject: (error) => { clearTimeout(timer); reject(error); } };
+      if (Number.isFinite(waitAtMostMs)) {
+        timer = setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(new Error(`the Redis subscription to ${this.channel} is not up`));
+        }, waitAtMostMs);
+      }
+      this.waiters.add(waiter);
+    });
   }
 
   private subscribeNow(): void {

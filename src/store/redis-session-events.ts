@@ -27,6 +27,12 @@ function readNotices(text: string): SessionNotice[] {
 }
 
 /**
+ * How long a new listener (a `GET /events` request) waits for a subscription that is not up before
+ * it is told 503: within the 2 s a request gets while Redis cannot be reached.
+ */
+const NEW_LISTENER_WAIT_MS = 1_500;
+
+/**
  * The phase-change notices the Lua steps publish on `<prefix>:session-events`, read by one
  * subscribing connection per process (subscribed on the first listener) and handed to every
  * listener. Pub/sub drops what is published while a connection is down: after a reconnection,
@@ -52,7 +58,7 @@ export class RedisSessionEvents implements SessionEvents {
 
   async subscribe(listener: Listener): Promise<() => void> {
     try {
-      await this.channel.start();
+      await this.channel.start(NEW_LISTENER_WAIT_MS);
     } catch {
       throw new BrokerError('service-unavailable', { detail: 'The broker has lost its live events from Redis and is reconnecting; connect again shortly' });
     }
