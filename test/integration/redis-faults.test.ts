@@ -119,7 +119,7 @@ describe('the broker when its Redis stalls or refuses connections', () => {
     const set = await broker.http.get(`/offersets/${offerSet}`).expect(200);
     const provision = await broker.http.put('/v1/provision').send(smallQuery()).expect(200);
     ids = { offerSet, session: set.body.offers[0].meta.uuid as string, provision: provision.body.provision_id as string };
-    // An event stream is subscribed before the faults (the first subscription waits for Redis).
+    // An event stream is subscribed before the faults, so that /events has a subscription to lose.
     await call(broker.baseUrl, 'GET', '/events', { headersOnly: true });
   }, 60_000);
 
