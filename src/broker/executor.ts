@@ -51,7 +51,9 @@ export type RunStatus =
   | { state: 'running' }
   | { state: 'exited'; exitCode: number; timedOut: boolean; oomKilled?: boolean }
   | { state: 'cancelled' }
-  | { state: 'lost'; reason: string };
+  | { state: 'lost'; reason: string }
+  /** Stopped by the site for passing one of its limits (outputs), saying which. */
+  | { state: 'stopped'; reason: string };
 
 export interface Executor {
   /** Why this executor cannot run the spec (checked before submit); undefined when it can. */
@@ -65,8 +67,12 @@ export interface Executor {
   poll(handle: RunHandle): Promise<RunStatus>;
   /** Stops the run and everything it started; resolves once it is gone. */
   cancel(handle: RunHandle): Promise<void>;
-  /** Log text from a byte offset, at most `limit` bytes, and the offset to read on from. */
-  logs(handle: RunHandle, offset?: number, limit?: number): Promise<{ text: string; next: number }>;
+  /**
+   * Log text from a byte offset, at most `limit` bytes (the last ones, when more are there), the
+   * offset to read on from, and how many bytes after `offset` were left out (dropped on the site,
+   * or passed over to give the end).
+   */
+  logs(handle: RunHandle, offset?: number, limit?: number): Promise<{ text: string; next: number; skipped?: number }>;
   /** Where the run's output files are. */
   outputs(handle: RunHandle): string;
 }

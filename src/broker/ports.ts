@@ -193,10 +193,12 @@ export interface BrokerStore {
   /** The executor's handle of a session's run, kept so that any worker can poll or cancel it. */
   setRun(uuid: string, run: Record<string, unknown>): Promise<void>;
   getRun(uuid: string): Promise<Record<string, unknown> | undefined>;
-  /** Adds log text (kept to the last `maxBytes`), and reads it back. */
-  appendLog(uuid: string, text: string, maxBytes: number): Promise<void>;
-  getLog(uuid: string): Promise<string>;
-  /** The log after byte `from` of all bytes ever written to it (for a reader that follows it). */
+  /**
+   * Adds log text (kept to the last `maxBytes`); `skipped`: bytes the site left out before it (what
+   * was kept before is dropped then, so that the kept text is one stretch).
+   */
+  appendLog(uuid: string, text: string, maxBytes: number, skipped?: number): Promise<void>;
+  /** The log after byte `from` of all bytes ever written to it, and how many after `from` were dropped. */
   readLog(uuid: string, from: number): Promise<LogChunk>;
   /**
    * Up to `count` sessions of the index (everyone's, or one owner's), newest first, after the

@@ -245,8 +245,9 @@ type StoredHandle = RunHandle & { logOffset?: number };
 
 /** Copies the log text the run wrote since the last copy to Redis; the run with its new offset. */
 async function copyLog(deps: RunSessionDeps, executor: Executor, uuid: string, run: StoredHandle): Promise<StoredHandle> {
-  const { text, next } = await executor.logs(run, run.logOffset ?? 0);
-  if (text) await deps.store.appendLog(uuid, text, deps.maxLogBytes);
+  // At most what Redis keeps, and the end of it: a run that wrote more since the last copy loses its middle.
+  const { text, next, skipped = 0 } = await executor.logs(run, run.logOffset ?? 0, deps.maxLogBytes);
+  if (text || skipped) await deps.store.appendLog(uuid, text, deps.maxLogBytes, skipped);
   if (next === run.logOffset) return run;
   const moved = { ...run, logOffset: next };
   await deps.store.setRun(uuid, moved);
@@ -285,6 +286,8 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
     await fail(deps, uuid, 'The executable exited with status {status}: killed by {signal}', { status: status.exitCode, signal: killedBy(status.exitCode) ?? '' });
   } else if (status.state === 'exited') {
     await fail(deps, uuid, 'The executable exited with status {status}', { status: status.exitCode });
+  } else if (status.state === 'stopped') {
+    await fail(deps, uuid, 'Site {site} stopped the run: {why}', { site: deps.site, why: status.reason });
   } else if (status.state === 'lost') {
     await fail(deps, uuid, 'Site {site} lost the run: {why}', { site: deps.site, why: status.reason });
   } else {

@@ -4,6 +4,14 @@ export const SITES_FILE_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['sites'],
+  $defs: {
+    size: {
+      oneOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)? ?([KMGT]i?B|B)?$' },
+      ],
+    },
+  },
   properties: {
     broker: {
       type: 'object',
@@ -90,10 +98,17 @@ export const SITES_FILE_SCHEMA = {
           isolation: { enum: ['sandbox', 'none', 'auto'] },
           network: { enum: ['egress', 'none'] },
           runUid: { type: 'integer', minimum: 1, maximum: 4_294_967_294 },
+          // Sizes in bytes, or with a unit: 512MiB, 10GiB, 2GB.
           limits: {
             type: 'object',
             additionalProperties: false,
-            properties: { processesPerRun: { type: 'integer', minimum: 8, maximum: 1_000_000 } },
+            properties: {
+              processesPerRun: { type: 'integer', minimum: 8, maximum: 1_000_000 },
+              outputBytes: { $ref: '#/$defs/size' },
+              logBytes: { $ref: '#/$defs/size' },
+              servedLogBytes: { $ref: '#/$defs/size' },
+              retention: { type: 'string' },
+            },
           },
           tokenExchange: {
             type: 'object',

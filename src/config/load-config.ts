@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { allowEntryProblem } from '../domain/egress-policy.js';
 import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
-import type { ExecutorConfig, SiteProfile } from '../domain/site-profile.js';
+import { defaultSiteLimits, type ExecutorConfig, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
 import { ConfigError } from './config-error.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
@@ -98,6 +98,8 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   executor?: ExecutorConfig;
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
+  // With ProcessRunEntry's limits.processesPerRun (process-runs.ts).
+  limits?: { outputBytes?: number | string; logBytes?: number | string; servedLogBytes?: number | string; retention?: string };
 } & ProcessRunEntry;
 type SitesFile = { sites: SiteEntry[] } & {
   broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
@@ -121,6 +123,31 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${text}"`);
   return value;
+}
+
+const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+
+/** A size from the sites file: bytes, or a number with a unit (the schema has checked its form). */
+function bytes(value: number | string | undefined, fallback: number, min: number, what: string): number {
+  if (value === undefined) return fallback;
+  const [, number, unit] = /^([0-9.]+) ?([A-Za-z]*)$/.exec(String(value)) ?? [];
+  const size = Math.floor(Number(number) * (UNITS[unit || 'B'] ?? Number.NaN));
+  if (!Number.isFinite(size) || size < min) throw new ConfigError(`${what} must be a size of at least ${min} bytes (e.g. 512MiB, 10GiB), not "${value}"`);
+  return size;
+}
+
+/** The site's limits: defaults, what the file sets, and no more outputs than the site's scratch. */
+function siteLimits(site: { name: string; scratchGiB?: number; limits?: SiteEntry['limits'] }): SiteLimits {
+  const defaults = defaultSiteLimits(site.scratchGiB ?? 0);
+  const set = site.limits ?? {};
+  const logBytes = bytes(set.logBytes, defaults.logBytes, 8192, `site ${site.name}: limits.logBytes`);
+  const outputBytes = bytes(set.outputBytes, defaults.outputBytes, 0, `site ${site.name}: limits.outputBytes`);
+  return {
+    outputBytes: site.scratchGiB ? Math.min(outputBytes, site.scratchGiB * 2 ** 30) : outputBytes,
+    logBytes,
+    servedLogBytes: Math.min(logBytes, bytes(set.servedLogBytes, defaults.servedLogBytes, 1024, `site ${site.name}: limits.servedLogBytes`)),
+    retentionMs: durationMs(set.retention, 'P1D', `site ${site.name}: limits.retention`),
+  };
 }
 
 function toSite(raw: SiteEntry): SiteProfile {
@@ -166,6 +193,7 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
     processRuns: processRunSettings(site),
+    limits: siteLimits(site),
   };
 }
 

@@ -40,3 +40,6 @@ export const unboundExpiredNote = (now: number): Message =>
 /** Said by the expiry timer and by a late accept alike. */
 export const offerExpiredNote = (now: number): Message =>
   stamp(makeMessage('urn:offer-expired', 'INFO', 'The offer expired before it was accepted'), now);
+
+/** The first line of a served log whose head was dropped (the site and the broker keep its end). */
+export const droppedLogLine = (bytes: number): string => `[... ${bytes} bytes of log dropped: the end of the log is kept ...]\n`;

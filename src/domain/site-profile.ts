@@ -51,6 +51,8 @@ export interface SiteProfile {
   publicHost?: string;
   /** How a run that is a process of the worker's host (no container runtime) is contained. */
   processRuns: ProcessRunSettings;
+  /** What one session may leave on the site, and for how long (the sites file's `limits`). */
+  limits: SiteLimits;
 }
 
 /**
@@ -64,6 +66,30 @@ export interface ProcessRunSettings {
   network: 'egress' | 'none';
   runUid: number;
   processesPerRun: number;
+}
+
+/** Limits the operator sets per site (see docs/operations.md, "Limits per site"). */
+export interface SiteLimits {
+  /** The most a session's outputs may take; a run past it is stopped and FAILED. */
+  outputBytes: number;
+  /** The most of a run's log kept on the site's disk (its end). */
+  logBytes: number;
+  /** The most of a run's log kept in Redis and served (its end); at most logBytes. */
+  servedLogBytes: number;
+  /** How long a session's directory (outputs, log) is kept once the session has ended. */
+  retentionMs: number;
+}
+
+const GiB = 1024 ** 3;
+
+/** The limits of a site that sets none: 10 GiB of outputs (at most its scratch), 16 MiB of log on disk, 1 MiB served, a day. */
+export function defaultSiteLimits(scratchGiB: number): SiteLimits {
+  return {
+    outputBytes: scratchGiB > 0 ? Math.min(10 * GiB, scratchGiB * GiB) : 10 * GiB,
+    logBytes: 16 * 1024 * 1024,
+    servedLogBytes: 1024 * 1024,
+    retentionMs: 24 * 3600_000,
+  };
 }
 
 export interface StorageElement {

@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { isTerminal } from '../domain/phases.js';
+import { droppedLogLine } from '../domain/messages.js';
 import { offerOwner, type Principal } from '../domain/principal.js';
 import { responseFormat } from '../protocol/media-types.js';
 import { renderFailedSession, renderOfferSet, renderSession } from '../protocol/offer-documents.js';
@@ -40,7 +41,7 @@ async function followLog(api: BrokerApi, uuid: string, principal: Principal, res
   res.on('close', () => { closed = true; });
   try {
     for (let chunk = first; !closed; chunk = await api.readSessionLog(uuid, chunk.next, principal)) {
-      if (chunk.skipped > 0) res.write(`[${chunk.skipped} bytes of log dropped: the broker keeps the last part only]\n`);
+      if (chunk.skipped > 0) res.write(droppedLogLine(chunk.skipped));
       if (chunk.bytes.length > 0) res.write(chunk.bytes);
       // The phase was read before the log: once it is terminal, nothing more will come.
       if (isTerminal(chunk.phase)) break;

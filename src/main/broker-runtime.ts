@@ -22,6 +22,7 @@ import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs
 import { updateSessionPhase } from '../broker/update-session.js';
 import type { SiteDirectory, TokenVault } from '../broker/ports.js';
 import type { Clock } from '../domain/clock.js';
+import { droppedLogLine } from '../domain/messages.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Config } from '../config/load-config.js';
 import type { AppOptions, BrokerApi } from '../http/broker-api.js';
@@ -41,6 +42,8 @@ import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { probeSandbox } from '../sites/sandbox.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
 import { outputsDirectoryReader } from '../sites/outputs-directory.js';
+import { withOutputQuota } from '../sites/output-quota.js';
+import { ScratchDirectories } from '../sites/session-directory.js';
 import { openRedisConnections, whenReady } from './redis-connections.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
@@ -123,13 +126,14 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
-        const executor = await executorFor(site, log);
+        const found = await executorFor(site, log);
+        const executor = 'unavailable' in found ? found : withOutputQuota(found, site.limits.outputBytes);
         const stager = new HttpStager(site.scratchDir, site.fileRoots, machineEgressPolicy(site.egressAllow ?? [], config));
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
           : undefined;
         const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, now, logger,
-          reconcileIntervalMs: config.reconcileIntervalMs });
+          reconcileIntervalMs: config.reconcileIntervalMs, directories: new ScratchDirectories(site.scratchDir) });
         closers.push(() => running.close());
       }
     }
@@ -172,7 +176,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         }, uuid, principal, binding),
         getSessionLog: async (uuid, principal) => {
           await getSession({ clock, store }, uuid, principal); // 404 for an unknown session, or someone else's
-          return store.getLog(uuid);
+          const { bytes, skipped } = await store.readLog(uuid, 0);
+          return `${skipped > 0 ? droppedLogLine(skipped) : ''}${bytes.toString('utf8')}`;
         },
         readSessionLog: async (uuid, from, principal) => {
           // The phase first: a terminal phase read before the log means the log is complete.
@@ -222,7 +227,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
  */
 async function executorFor(site: SiteProfile, log: (line: string) => void): Promise<Executor | { unavailable: string }> {
   if (site.executor.type === 'slurm') {
-    const executor = createSlurmExecutor(site.scratchDir, site.executor);
+    const executor = createSlurmExecutor(site.scratchDir, site.executor, { logBytes: site.limits.logBytes });
     log(`site ${site.name}: ${'unavailable' in executor ? `cannot run sessions: ${executor.unavailable}` : `sessions run as Slurm batch jobs, in ${site.scratchDir} (which the compute nodes must share)`}`);
     return executor;
   }
@@ -234,11 +239,11 @@ async function executorFor(site: SiteProfile, log: (line: string) => void): Prom
   const processesPerRun = site.processRuns.processesPerRun;
   if (runtime === 'docker' || runtime === 'podman') {
     log(`site ${site.name}: sessions run in ${runtime} containers${found}, in ${site.scratchDir}`);
-    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices, processesPerRun });
+    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices, processesPerRun, logBytes: site.limits.logBytes });
   }
   if (runtime === 'apptainer') {
     log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}`);
-    return new ApptainerExecutor({ scratchRoot: site.scratchDir, publicHost, gpuDevices });
+    return new ApptainerExecutor({ scratchRoot: site.scratchDir, publicHost, gpuDevices, logBytes: site.limits.logBytes });
   }
   return processExecutor(site, found, log);
 }
@@ -249,7 +254,7 @@ async function executorFor(site: SiteProfile, log: (line: string) => void): Prom
  */
 async function processExecutor(site: SiteProfile, found: string, log: (line: string) => void): Promise<Executor | { unavailable: string }> {
   const settings = site.processRuns;
-  const options = { publicHost: site.publicHost ?? '127.0.0.1', gpuDevices: site.executor.type === 'local' ? site.executor.gpuDevices ?? {} : {} };
+  const options = { publicHost: site.publicHost ?? '127.0.0.1', gpuDevices: site.executor.type === 'local' ? site.executor.gpuDevices ?? {} : {}, logBytes: site.limits.logBytes };
   const images = site.executor.type === 'local' ? site.executor.developmentImages : undefined;
   const problem = settings.isolation === 'none' ? 'the site says isolation: none' : await probeSandbox(settings.runUid);
   if (!problem) {

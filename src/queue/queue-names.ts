@@ -15,6 +15,7 @@ export const JOB = {
   start: 'start',
   poll: 'poll',
   stop: 'stop',
+  cleanup: 'cleanup',
   expire: 'expire',
   unbound: 'unbound',
   reconcile: 'reconcile',
@@ -31,6 +32,7 @@ export const jobId = {
   lifecycle: (step: string, sessionUuid: string, seq?: number): string => `${step}-${sessionUuid}${seq === undefined ? '' : `-${seq}`}`,
   expire: (offerSetUuid: string): string => `expire-${offerSetUuid}`,
   unbound: (sessionUuid: string): string => `unbound-${sessionUuid}`,
+  cleanup: (sessionUuid: string): string => `cleanup-${sessionUuid}`,
 };
 
 /** requestId: the HTTP request that led here (for the logs; see observability/request-context.ts). */

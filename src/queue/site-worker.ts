@@ -9,6 +9,8 @@ import {
   activateSession, checkStaging, giveUpStep, pollSession, prepareSession, startSession, stopSession,
   type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
 } from '../broker/run-session.js';
+import { removeSessionDirectory, sweepSessionDirectories, type RetentionDeps, type SessionDirectories } from '../broker/session-retention.js';
+import { isTerminal } from '../domain/phases.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Logger } from '../observability/logger.js';
 import { currentRequestId, withRequestId } from '../observability/request-context.js';
@@ -36,11 +38,27 @@ export interface SiteWorkerOptions {
   /** How often the site's reconciler looks for sessions whose next step was lost (a crash). */
   reconcileIntervalMs?: number;
   logger?: Logger;
+  /** The site's session directories, removed `site.limits.retention` after their session ends. */
+  directories?: SessionDirectories;
 }
 
 export interface RunningSiteWorker { worker: Worker; close(): Promise<void> }
 
 const LIFECYCLE_STEPS: ReadonlySet<string> = new Set([JOB.activate, JOB.prepare, JOB.stage, JOB.start, JOB.poll, JOB.stop]);
+
+/**
+ * The store, scheduling the removal of the session's directory whenever the site worker ends a
+ * session (COMPLETED, FAILED), in the step that ends it.
+ */
+function removingAfterEnd(store: BrokerStore, retention: RetentionDeps): BrokerStore {
+  const finishing = Object.create(store) as BrokerStore;
+  finishing.finish = async (uuid, from, to, now, note) => {
+    const ended = await store.finish(uuid, from, to, now, note);
+    if (ended && isTerminal(to)) await retention.scheduleRemoval(uuid, now + retention.retentionMs);
+    return ended;
+  };
+  return finishing;
+}
 
 /**
  * A site's worker: answers negotiations for the site, and carries the sessions accepted on it
@@ -59,10 +77,16 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       await queue.add(step, data, lifecycleJobOptions(jobId.lifecycle(step, sessionUuid, seq), Math.max(0, at - options.now())));
     },
   };
+  const retention: RetentionDeps | undefined = options.directories && {
+    store: options.store, directories: options.directories, retentionMs: site.limits.retentionMs, now: options.now,
+    async scheduleRemoval(sessionUuid: string, at: number) {
+      await queue.add(JOB.cleanup, { sessionUuid }, lifecycleJobOptions(jobId.cleanup(sessionUuid), Math.max(0, at - options.now())));
+    },
+  };
   const lifecycle: RunSessionDeps = {
-    store: options.store, executor: options.executor, stager: options.stager, scheduler, now: options.now, site: site.name,
+    store: retention ? removingAfterEnd(options.store, retention) : options.store, executor: options.executor, stager: options.stager, scheduler, now: options.now, site: site.name,
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: 1024 * 1024,
+    pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: site.limits.servedLogBytes,
     maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
   };
   const executor = options.executor;
@@ -112,7 +136,11 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       case JOB.stage: return checkStaging(lifecycle, sessionUuid, seq ?? 0);
       case JOB.start: return startSession(lifecycle, sessionUuid);
       case JOB.poll: return pollSession(lifecycle, sessionUuid, seq ?? 0);
-      case JOB.stop: return stopSession(lifecycle, sessionUuid);
+      case JOB.stop:
+        await stopSession(lifecycle, sessionUuid);
+        // Cancelled by the client: the API ended the session, this step ends the run.
+        return retention?.scheduleRemoval(sessionUuid, options.now() + retention.retentionMs);
+      case JOB.cleanup: return retention && removeSessionDirectory(retention, sessionUuid);
       case JOB.reconcile: return reconcile();
       default: throw new Error(`unknown job ${job.name}`);
     }
@@ -146,6 +174,11 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     name: JOB.reconcile, data: {}, opts: { removeOnComplete: true, removeOnFail: true },
   });
   await reconcile().catch((error: Error) => logger?.warn({ site: site.name, error: error.message }, 'reconciler failed at start-up'));
+  if (retention) {
+    // Directories left by sessions that ended while no worker ran, and orphans.
+    const swept = await sweepSessionDirectories(retention).catch((error: Error) => { logger?.warn({ site: site.name, error: error.message }, 'sweeping session directories failed'); });
+    if (swept && (swept.scheduled || swept.removed)) logger?.info({ site: site.name, ...swept }, 'session directories swept');
+  }
   const timer = setInterval(() => { beat().catch(() => undefined); }, HEARTBEAT_INTERVAL_MS);
   timer.unref();
   return {

@@ -3,6 +3,7 @@ import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../
 import { cliEnvironment } from './container-cli-executor.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
+import type { LogRead } from './log-file.js';
 import { LocalProcessExecutor } from './local-process-executor.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 
@@ -13,6 +14,8 @@ export interface ApptainerOptions {
   publicHost?: string;
   /** The host's GPU devices by model (the site's executor.gpuDevices). */
   gpuDevices?: Readonly<Record<string, readonly string[]>>;
+  /** The most of a run's log kept on disk (its end). */
+  logBytes?: number;
 }
 
 /** The `apptainer` arguments for a spec: `exec` with an entrypoint, else `run` (the image's own). */
@@ -54,7 +57,7 @@ export class ApptainerExecutor implements Executor {
   private readonly gpus: GpuClaims;
 
   constructor(private readonly options: ApptainerOptions) {
-    this.processes = new LocalProcessExecutor(options.scratchRoot);
+    this.processes = new LocalProcessExecutor(options.scratchRoot, {}, options.logBytes === undefined ? {} : { logBytes: options.logBytes });
     this.gpus = new GpuClaims(options.scratchRoot, options.gpuDevices);
   }
 
@@ -96,7 +99,7 @@ export class ApptainerExecutor implements Executor {
     return this.processes.cancel(handle);
   }
 
-  logs(handle: RunHandle, offset?: number, limit?: number): Promise<{ text: string; next: number }> {
+  logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {
     return this.processes.logs(handle, offset, limit);
   }
 

@@ -6,7 +6,7 @@ import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
 import { GpuClaims } from './gpu-claims.js';
-import { readLogFile } from './log-file.js';
+import { AWAIT_LOG_WRITER, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { bindAddress, publishPorts } from './publish-ports.js';
 import { endGroups, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
@@ -24,6 +24,8 @@ export interface ContainerCliOptions {
   gpuDevices?: Readonly<Record<string, readonly string[]>>;
   /** How many processes a container may have at once (the site's limits.processesPerRun). */
   processesPerRun?: number;
+  /** The most of a run's log kept on disk (its end). */
+  logBytes?: number;
 }
 
 /** Seconds a container has to stop on TERM before the runtime kills it. */
@@ -119,6 +121,7 @@ export class ContainerCliExecutor implements Executor {
     const made = await readFile(join(dir, 'handle.json'), 'utf8').catch(() => undefined);
     if (made) return JSON.parse(made) as RunHandle;
     await mkdir(join(dir, 'outputs'), { recursive: true });
+    await prepareRunLog(dir, this.options.logBytes);
     if (spec.workingDirectory !== undefined) await mkdir(join(dir, 'work', posix.normalize(spec.workingDirectory)), { recursive: true });
     const host = this.options.publicHost ?? '127.0.0.1';
     const ports = await publishPorts(spec.ports, host);
@@ -134,15 +137,15 @@ export class ContainerCliExecutor implements Executor {
     // limit it gets TERM, which it passes to the container (--sig-proxy, on by default). A
     // container that ignores it is stopped by the next poll past the deadline.
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
-    const wrapper = 'program=$1; limit=$2; shift 2; start=$(date +%s); '
-      + 'timeout --foreground --signal=TERM --kill-after=10s "$limit" "$program" "$@" >> "$EB_LOG" 2>&1; code=$?; '
-      + `${MARK_TIME_OUT}; `
+    const wrapper = `program=$1; limit=$2; shift 2; start=$(date +%s); ${START_LOG_WRITER}; `
+      + 'timeout --foreground --signal=TERM --kill-after=10s "$limit" "$program" "$@" > "$EB_LOG" 2>&1; code=$?; '
+      + `${MARK_TIME_OUT}; ${AWAIT_LOG_WRITER}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-container', this.program, `${seconds}s`, ...args], {
       cwd: dir,
       detached: true,
       stdio: 'ignore',
-      env: { ...cliEnvironment(), EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: timedOutFile(dir) },
+      env: { ...cliEnvironment(), EB_LOG: logPipe(dir), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: timedOutFile(dir) },
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid ?? 0));
@@ -206,7 +209,7 @@ export class ContainerCliExecutor implements Executor {
       await this.stop(handle);
       return this.record(handle, { state: 'lost', reason: `the container ${handle.id} had not started when the offered duration ended` });
     }
-    const last = (await this.logs(handle, 0)).text.trim().split('\n').at(-1)?.slice(0, 300) ?? '';
+    const last = (await this.logs(handle, 0, 4096)).text.trim().split('\n').at(-1)?.slice(0, 300) ?? '';
     return this.record(handle, { state: 'lost', reason: `${this.options.runtime} could not run the container (status ${ended})${last ? `: ${last}` : ''}` });
   }
 
@@ -253,8 +256,8 @@ export class ContainerCliExecutor implements Executor {
     await this.cli(['rm', '--force', handle.id]).catch(() => undefined);
   }
 
-  logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {
-    return readLogFile(join(handle.dir, 'output.log'), offset, limit);
+  logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {
+    return readRunLog(handle.dir, offset, limit);
   }
 
   outputs(handle: RunHandle): string {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
-import { readLogFile } from './log-file.js';
+import { AWAIT_LOG_WRITER, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
@@ -37,6 +37,8 @@ export class LocalProcessExecutor implements Executor {
     private readonly options: {
       publicHost?: string;
       gpuDevices?: Readonly<Record<string, readonly string[]>>;
+      /** The most of a run's log kept on disk (its end: the site's limits.logBytes). */
+      logBytes?: number;
       /** Runs go in a bubblewrap sandbox so set; without, they are plain processes of the worker's user (`isolation: none`). */
       sandbox?: SandboxSettings;
     } = {},
@@ -68,6 +70,7 @@ export class LocalProcessExecutor implements Executor {
     const program = this.program(spec);
     // Without a container, a mount at /input appears as ./input in the working directory.
     const { dir, cwd } = await prepareSessionDirectory(this.scratchRoot, spec);
+    await prepareRunLog(dir, this.options.logBytes);
     const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
     const gpus = await this.gpus.forRun(spec);
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
@@ -84,7 +87,7 @@ export class LocalProcessExecutor implements Executor {
     // As root, the run's cgroups bound its memory and CPU to what was offered.
     const cgroups = await makeRunCgroups(dir, spec.sessionUuid, { ...(spec.cores ? { cores: spec.cores } : {}), ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}) });
     const control = {
-      EB_LOG: join(dir, 'output.log'), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: timedOutFile(dir), EB_GROUP: join(dir, 'group'), EB_CGROUPS: cgroups.join('\n'),
+      EB_LOG: logPipe(dir), EB_EXIT: join(dir, 'exit-code'), EB_TIMED_OUT: timedOutFile(dir), EB_GROUP: join(dir, 'group'), EB_CGROUPS: cgroups.join('\n'),
     };
     let command = program;
     if (sandbox) {
@@ -97,11 +100,13 @@ export class LocalProcessExecutor implements Executor {
     // which a sandboxed run does not see: its pid, the process group `timeout` makes (which
     // bwrap is in), and the exit status it observed itself. It calls its programs by absolute
     // path, whatever PATH the request sets; the control variables are not passed on.
-    // The wrapper enters the run's cgroups before it starts anything, and once the run is started
-    // keeps itself out of the out-of-memory killer's choice (the run's processes stay in it).
-    const wrapper = `${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); `
-      + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" >> "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}& `
-      + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; ${MARK_TIME_OUT}; `
+    // The output goes through the bounded log writer (log-file.ts), which keeps its end; it starts
+    // first, so that it is in none of the run's cgroups. The wrapper enters the run's cgroups
+    // before it starts anything else, and once the run is started keeps itself out of the
+    // out-of-memory killer's choice (the run's processes stay in it).
+    const wrapper = `${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); `
+      + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" > "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}& `
+      + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; ${MARK_TIME_OUT}; ${AWAIT_LOG_WRITER}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && /bin/mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...command], {
       cwd: sandbox ? dir : cwd,
@@ -177,8 +182,8 @@ export class LocalProcessExecutor implements Executor {
     await removeRunCgroups(handle.dir);
   }
 
-  logs(handle: RunHandle, offset = 0, limit = 1024 * 1024): Promise<{ text: string; next: number }> {
-    return readLogFile(join(handle.dir, 'output.log'), offset, limit);
+  logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {
+    return readRunLog(handle.dir, offset, limit);
   }
 
   outputs(handle: RunHandle): string {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { chmod, chown, lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { readRunLog } from './log-file.js';
 
 /** How a process run is contained (the site's `isolation`, `network` and `limits`). */
 export interface SandboxSettings {
@@ -169,7 +170,7 @@ async function untraversable(path: string): Promise<string | undefined> {
 export async function sandboxFailure(dir: string, exitCode: number): Promise<string | undefined> {
   const status = await readFile(join(dir, SANDBOX_STATUS), 'utf8').catch(() => undefined);
   if (status === undefined || status.includes('"child-pid"')) return undefined;
-  const log = await readFile(join(dir, 'output.log'), 'utf8').catch(() => '');
+  const log = (await readRunLog(dir, 0, 4096).catch(() => ({ text: '' }))).text;
   const said = log.trim().split('\n').slice(-2).join(' ').slice(0, 300);
   return `the sandbox could not start (status ${exitCode})${said ? `: ${said}` : ''}`;
 }

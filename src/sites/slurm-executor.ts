@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
-import { readLogFile } from './log-file.js';
+import { AWAIT_LOG_WRITER, DEFAULT_LOG_BYTES, type LogRead, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { MARK_TIME_OUT, timedOut } from './run-files.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { commandFound, SlurmCommands, type SlurmCommandPaths, type SlurmJob } from './slurm-commands.js';
@@ -21,6 +21,8 @@ export interface SlurmExecutorOptions {
   lostAfterMs?: number;
   /** How long a cancelled job may take to leave the queue (Slurm's KillWait and more). */
   cancelWaitMs?: number;
+  /** The most of a run's log kept on disk (its end). */
+  logBytes?: number;
 }
 
 /**
@@ -34,10 +36,13 @@ const JOB_SCRIPT = `#!/bin/sh
 # Written by the ExecutionBroker. $1: the session's directory; $2: the time limit; then the program.
 dir=$1; limit=$2; shift 2
 start=$(date +%s)
-timeout --signal=TERM --kill-after=5s "$limit" "$@"
+EB_LOG="$dir/log/pipe"
+${START_LOG_WRITER}
+timeout --signal=TERM --kill-after=5s "$limit" "$@" > "$EB_LOG" 2>&1
 code=$?
 EB_TIMED_OUT="$dir/timed-out"
 ${MARK_TIME_OUT}
+${AWAIT_LOG_WRITER}
 echo "$code" > "$dir/exit-code.tmp" && mv "$dir/exit-code.tmp" "$dir/exit-code"
 exit "$code"
 `;
@@ -58,8 +63,10 @@ export class SlurmExecutor implements Executor {
   private readonly slurm: SlurmCommands;
   private readonly lostAfterMs: number;
   private readonly cancelWaitMs: number;
+  private readonly logBytes: number;
 
   constructor(private readonly scratchRoot: string, private readonly settings: SlurmSettings = {}, options: SlurmExecutorOptions = {}) {
+    this.logBytes = options.logBytes ?? DEFAULT_LOG_BYTES;
     this.slurm = new SlurmCommands(settings.commands, settings.slurmConf ?? process.env.SLURM_CONF);
     this.lostAfterMs = options.lostAfterMs ?? 300_000;
     this.cancelWaitMs = options.cancelWaitMs ?? 120_000;
@@ -80,6 +87,7 @@ export class SlurmExecutor implements Executor {
     // A start retried after a crash between sbatch and storing the handle finds the job it made.
     const made = await this.slurm.jobNamed(name);
     if (made) return { executor: 'slurm', dir, id: made };
+    await prepareRunLog(dir, this.logBytes);
     const script = join(dir, 'job.sh');
     await writeFile(script, JOB_SCRIPT, { mode: 0o700 });
     // NUL-separated NAME=value pairs: values need no quoting. sbatch reads the file when it submits.
@@ -98,7 +106,7 @@ export class SlurmExecutor implements Executor {
   private sbatchOptions(spec: RunSpec, name: string, dir: string, cwd: string, environment: string): string[] {
     const gpus = spec.gpus?.count ? `${spec.gpus.model ? `${spec.gpus.model}:` : ''}${spec.gpus.count}` : undefined;
     return [
-      `--job-name=${name}`, `--chdir=${cwd}`, `--output=${join(dir, 'output.log')}`, '--open-mode=append',
+      `--job-name=${name}`, `--chdir=${cwd}`, `--output=${join(dir, 'slurm-job.log')}`, '--open-mode=append',
       // Whole minutes, one more than the offer: the script's `timeout` ends the program on time.
       `--time=${Math.ceil(spec.timeLimitMs / 60_000) + 1}`,
       // A session runs once, in its slot: a job requeued after a node failure would run it again.
@@ -174,8 +182,8 @@ export class SlurmExecutor implements Executor {
     }
   }
 
-  logs(handle: RunHandle, offset?: number, limit?: number): Promise<{ text: string; next: number }> {
-    return readLogFile(join(handle.dir, 'output.log'), offset, limit);
+  logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {
+    return readRunLog(handle.dir, offset, limit);
   }
 
   outputs(handle: RunHandle): string {
@@ -184,10 +192,10 @@ export class SlurmExecutor implements Executor {
 }
 
 /** A Slurm site's executor, or why there can be none on this host (no sbatch to run). */
-export function createSlurmExecutor(scratchRoot: string, settings: SlurmSettings): SlurmExecutor | { unavailable: string } {
+export function createSlurmExecutor(scratchRoot: string, settings: SlurmSettings, options: SlurmExecutorOptions = {}): SlurmExecutor | { unavailable: string } {
   const sbatch = settings.commands?.sbatch ?? 'sbatch';
   if (!commandFound(sbatch)) return { unavailable: `sbatch (${sbatch}) is not found on the worker's host: install the Slurm clients there, or set the site's executor.commands.sbatch` };
-  return new SlurmExecutor(scratchRoot, settings);
+  return new SlurmExecutor(scratchRoot, settings, options);
 }
 
 /** The job's whole environment: the request's, a PATH and HOME, and where outputs go. */

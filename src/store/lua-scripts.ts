@@ -324,12 +324,20 @@ return 1
 /**
  * Appends to a session's log and keeps only its last maxBytes, counting every byte ever written
  * (in `<log>:written`) so that a reader following the log can ask for "what came after byte N"
- * even once the head has been dropped. ARGV: log key, text, maxBytes, retention ms.
+ * even once the head has been dropped. ARGV: log key, text, maxBytes, retention ms, skipped (bytes
+ * the site left out before the text: what was kept is no longer next to it, and goes).
  */
 export const APPEND_LOG = `
 local key, written = ARGV[1], ARGV[1] .. ':written'
-local length = redis.call('APPEND', key, ARGV[2])
-redis.call('INCRBY', written, #ARGV[2])
+local skipped = tonumber(ARGV[5] or '0')
+local length
+if skipped > 0 then
+  redis.call('SET', key, ARGV[2])
+  length = #ARGV[2]
+else
+  length = redis.call('APPEND', key, ARGV[2])
+end
+redis.call('INCRBY', written, #ARGV[2] + skipped)
 local limit = tonumber(ARGV[3])
 if length > limit then redis.call('SET', key, redis.call('GETRANGE', key, length - limit, -1)) end
 redis.call('PEXPIRE', key, ARGV[4])

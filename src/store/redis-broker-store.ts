@@ -171,18 +171,18 @@ export class RedisBrokerStore implements BrokerStore {
     return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   }
 
-  async appendLog(uuid: string, text: string, maxBytes: number): Promise<void> {
+  async appendLog(uuid: string, text: string, maxBytes: number, skipped = 0): Promise<void> {
     // Only the tail is kept (a chatty run must not fill Redis), counting every byte written.
-    await this.scripts.ebAppendLog(this.keys.sessionLog(uuid), text, maxBytes, this.options.retentionMs);
-  }
-
-  async getLog(uuid: string): Promise<string> {
-    return (await this.redis.get(this.keys.sessionLog(uuid))) ?? '';
+    await this.scripts.ebAppendLog(this.keys.sessionLog(uuid), text, maxBytes, this.options.retentionMs, skipped);
   }
 
   async readLog(uuid: string, from: number): Promise<LogChunk> {
-    const [bytes, next, skipped] = (await this.readLogBuffer(this.keys.sessionLog(uuid), from)) as [Buffer, Buffer | number, Buffer | number];
-    return { bytes, next: Number(next.toString()), skipped: Number(skipped.toString()) };
+    const [read, next, dropped] = (await this.readLogBuffer(this.keys.sessionLog(uuid), from)) as [Buffer, Buffer | number, Buffer | number];
+    const skipped = Number(dropped.toString());
+    // The head was cut by bytes: a character it cut in two goes with it.
+    let cut = 0;
+    while (skipped > 0 && cut < Math.min(3, read.length) && ((read[cut] as number) & 0xc0) === 0x80) cut++;
+    return { bytes: read.subarray(cut), next: Number(next.toString()), skipped: skipped + cut };
   }
 
   async sessionIndexPage(query: { owner?: string; after?: string; count: number }): Promise<SessionIndexPage> {

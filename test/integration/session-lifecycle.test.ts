@@ -329,11 +329,17 @@ describe('sessions that run', () => {
     const store = new RedisBrokerStore(broker.redis, keys, { retentionMs: 60_000 });
     await store.appendLog('tail-test', 'abc', 4);
     await store.appendLog('tail-test', 'déf', 4);
-    expect(await store.getLog('tail-test')).toBe(Buffer.from('abcdéf').subarray(-4).toString());
+    expect((await store.readLog('tail-test', 0)).bytes.toString()).toBe('déf');
     const all = await store.readLog('tail-test', 0);
     expect(all).toEqual({ bytes: Buffer.from('abcdéf').subarray(-4), next: 7, skipped: 3 });
     expect((await store.readLog('tail-test', 5)).bytes).toEqual(Buffer.from('éf').subarray(-2));
     expect(await store.readLog('tail-test', 7)).toEqual({ bytes: Buffer.alloc(0), next: 7, skipped: 0 });
+    // Bytes the site left out: what Redis kept before them is no longer next to the new text, and goes.
+    await store.appendLog('tail-test', 'xyz', 4, 5);
+    expect(await store.readLog('tail-test', 0)).toEqual({ bytes: Buffer.from('xyz'), next: 15, skipped: 12 });
+    // A head cut inside a character drops what is left of it.
+    await store.appendLog('cut-test', 'aé', 1);
+    expect(await store.readLog('cut-test', 0)).toEqual({ bytes: Buffer.alloc(0), next: 3, skipped: 3 });
   });
 
   it('answers 404 for the log of an unknown session', async () => {

@@ -6,7 +6,7 @@ import { BUCKET_MS } from '../../src/domain/capacity-calendar.js';
 import { checkNeeds } from '../../src/domain/check-needs.js';
 import type { ExecutionNeeds } from '../../src/domain/execution-needs.js';
 import { planAsks, siteCapacity } from '../../src/domain/plan-offers.js';
-import type { SiteProfile } from '../../src/domain/site-profile.js';
+import { defaultSiteLimits, type SiteProfile } from '../../src/domain/site-profile.js';
 
 /** A fixed clock, on a bucket boundary plus a little, so that offsets inside a bucket are exercised. */
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 17);
@@ -20,6 +20,7 @@ function site(cores: number, memoryGiB: number, gpus: number): SiteProfile {
     preparationMs: 30_000, releasingMs: 20_000,
     locations: [], storageElements: [], defaultBandwidthMBps: 100, executor: { type: 'local' }, scratchDir: '/tmp/unused',
     processRuns: { isolation: 'sandbox', network: 'none', runUid: 65534, processesPerRun: 256 },
+    limits: defaultSiteLimits(100),
   };
 }
 
