@@ -121,6 +121,8 @@ export interface SessionEvents {
 export interface StoredRun {
   ports?: PublishedPort[];
   outputs?: string;
+  /** When the site removed the session's directory (its retention after the end had passed), ms. */
+  removed?: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { Clock } from '../domain/clock.js';
 import { BrokerError } from '../domain/errors.js';
+import { formatDuration, formatInstant } from '../domain/iso8601.js';
 import type { Principal } from '../domain/principal.js';
 import type { BrokerStore, SiteDirectory } from './ports.js';
 import { getSession } from './read-records.js';
@@ -34,6 +35,12 @@ async function outputsDirectory(deps: SessionOutputsDeps, uuid: string, principa
     throw new BrokerError('not-found', { values: { what: 'outputs of session', uuid }, detail: `Session [${uuid}] is ${session.phase}; its outputs are served once it is COMPLETED` });
   }
   const site = deps.sites.get(session.site);
+  if (session.run?.removed !== undefined) {
+    throw new BrokerError('outputs-removed', { values: {
+      uuid, site: session.site, removed: formatInstant(session.run.removed),
+      retention: site ? formatDuration(site.limits.retentionMs) : 'its retention',
+    } });
+  }
   if (!site || !inside(dir, site.scratchDir) || !(await deps.reader.readable(dir))) {
     throw new BrokerError('not-found', {
       values: { what: 'outputs of session', uuid },

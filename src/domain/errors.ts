@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'invalid-query',
   'not-found',
   'route-not-found',
+  'outputs-removed',
   'method-not-allowed',
   'not-acceptable',
   'body-too-large',

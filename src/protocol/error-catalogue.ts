@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE: Record<ErrorCode, CatalogueEntry> = {
   'invalid-query': { status: 400, title: 'Invalid query parameter', template: 'The query parameter {name} has a value the broker cannot use' },
   'not-found': { status: 404, title: 'Not found', template: 'No {what} with the identifier [{uuid}]' },
   'route-not-found': { status: 404, title: 'No such resource', template: 'Nothing is served at {method} {path}' },
+  'outputs-removed': { status: 410, title: 'Outputs removed', template: 'The outputs of session [{uuid}] were removed from site {site} at {removed}, {retention} after the session ended' },
   'method-not-allowed': { status: 405, title: 'Method not allowed', template: '{method} is not allowed on {path}; allowed: {allowed}' },
   'not-acceptable': { status: 406, title: 'Not acceptable', template: 'None of [{accept}] can be produced; the broker writes application/json, application/xml and application/yaml' },
   'body-too-large': { status: 413, title: 'Body too large', template: 'The request body is larger than {limit} bytes' },
