@@ -88,9 +88,9 @@ interface ContainerState { Status?: string; Running?: boolean; ExitCode?: number
 
 /**
  * Runs a docker-container executable through the docker or podman client. The client runs
- * attached, detached from the worker in a small shell of its own that appends the container's
- * output to `output.log` and records the client's exit status: the log survives a worker restart
- * and is read by byte offset. How the container is doing comes from `inspect`, the truth even
+ * attached, detached from the worker in a small shell of its own that passes the container's
+ * output to the bounded log (log-file.ts) and records the client's exit status: the log survives
+ * a worker restart and is read by byte offset. How the container is doing comes from `inspect`, the truth even
  * when the client is gone; once it has ended the outcome is recorded in `result.json` and the
  * container removed. The time limit is kept twice: `timeout` around the client, and a deadline in
  * the session's directory past which a poll stops the container.

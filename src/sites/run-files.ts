@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
- * The files a detached run keeps in its session directory (`pid`, `exit-code`, `output.log`, ...):
+ * The files a detached run keeps in its session directory (`pid`, `exit-code`, `log/`, ...):
  * they outlive the worker that started the run, so any worker reads how it is going from them.
  */
 export function readText(path: string): string | undefined {

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { runLogBytesOnDisk } from '../../src/sites/log-file.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { containersOf, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
 
@@ -10,7 +12,8 @@ const ready = await podmanForTests('the sessions that run in podman containers')
   let broker: TestBroker;
   const sessions: string[] = [];
   beforeAll(async () => {
-    broker = await startTestBroker({ config: { sites: [demoSite({ cores: 16, memoryGiB: 64, preparationMs: 0, releasingMs: 0, executor: { type: 'local', containerRuntime: 'podman' } })] } });
+    const site = demoSite({ cores: 16, memoryGiB: 64, preparationMs: 0, releasingMs: 0, executor: { type: 'local', containerRuntime: 'podman' } });
+    broker = await startTestBroker({ config: { sites: [{ ...site, limits: { ...site.limits, outputBytes: 1024 * 1024, logBytes: 64 * 1024, servedLogBytes: 16 * 1024 } }] } });
   });
   afterAll(async () => {
     await broker.close();
@@ -47,6 +50,24 @@ const ready = await podmanForTests('the sessions that run in podman containers')
     expect((await broker.http.get(`/sessions/${uuid}/logs`)).text).toMatch(/^hi from \d+ bytes of hostname\n$/);
     expect((await broker.http.get(`/sessions/${uuid}/outputs`)).body.files).toEqual([{ path: 'out.txt', size: 7, url: `${broker.baseUrl}/sessions/${uuid}/outputs/out.txt` }]);
     expect((await broker.http.get(`/sessions/${uuid}/outputs/out.txt`)).text).toBe('result\n');
+    expect(await containersOf([uuid])).toEqual([]);
+    expect(await broker.heldNow()).toBe(0);
+  });
+
+  it('serves the end of a long log, at most limits.logBytes of it on disk', async () => {
+    const uuid = await accepted(container('i=0; while [ $i -lt 100000 ]; do echo "line $i"; i=$((i + 1)); done; echo THE-END'));
+    expect((await until(uuid, ['COMPLETED', 'FAILED'], 120_000)).phase).toBe('COMPLETED');
+    const served = (await broker.http.get(`/sessions/${uuid}/logs`)).text;
+    expect(served).toMatch(/^\[\.\.\. \d+ bytes of log dropped: the end of the log is kept \.\.\.\]\n/);
+    expect(served.endsWith('line 99998\nline 99999\nTHE-END\n')).toBe(true);
+    expect(await runLogBytesOnDisk(join(broker.config.sites[0]!.scratchDir, uuid))).toBeLessThanOrEqual(64 * 1024);
+  }, 150_000);
+
+  it('stops a container whose outputs pass limits.outputBytes, and fails its session saying so', async () => {
+    const uuid = await accepted(container('s=0123456789; s=$s$s$s$s$s$s$s$s$s$s; s=$s$s$s$s$s$s$s$s$s$s; while :; do echo "$s" >> "$EB_OUTPUTS/big"; done'));
+    const session = await until(uuid, ['COMPLETED', 'FAILED']);
+    expect(session.phase).toBe('FAILED');
+    expect(session.meta.messages.at(-1).message).toMatch(/stopped the run: its outputs took more than the site's limit of 1\.0 MiB \(limits\.outputBytes\)/);
     expect(await containersOf([uuid])).toEqual([]);
     expect(await broker.heldNow()).toBe(0);
   });

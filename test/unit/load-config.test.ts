@@ -99,6 +99,19 @@ describe('configuration', () => {
     expect(loadConfig({ BROKER_CONFIG: site('') }).sites[0]?.fairShare).toEqual({ coreHours: 2 * 16 * 12, gpuHours: 2 * 4 * 12, offerSets: 16 });
     expect(loadConfig({ BROKER_CONFIG: site(', fairShare: {coreHours: 100, offerSets: 2}') }).sites[0]?.fairShare).toEqual({ coreHours: 100, gpuHours: 96, offerSets: 2 });
     expect(() => loadConfig({ BROKER_CONFIG: site(', fairShare: {cores: 1}') })).toThrow(/fairShare must NOT have additional properties/);
+  it('gives each site its limits: defaults, sizes with units, no more outputs than its scratch', () => {
+    const site = (extra: string) => loadConfig({ BROKER_CONFIG: file('s.yaml', `sites:\n  - {name: l, cores: 1, memoryGiB: 1${extra}}\n`) }).sites[0]?.limits;
+    expect(site('')).toEqual({ outputBytes: 10 * 2 ** 30, logBytes: 16 * 2 ** 20, servedLogBytes: 2 ** 20, retentionMs: 86_400_000 });
+    // The issue's site: 1 GiB of scratch keeps no more than 1 GiB of outputs.
+    expect(site(', scratchGiB: 1')?.outputBytes).toBe(2 ** 30);
+    expect(site(', scratchGiB: 1, limits: {outputBytes: 5GiB}')?.outputBytes).toBe(2 ** 30);
+    expect(site(', limits: {outputBytes: 1.5GB, logBytes: 64KiB, servedLogBytes: 1MiB, retention: PT1H}')).toEqual(
+      { outputBytes: 1_500_000_000, logBytes: 65_536, servedLogBytes: 65_536, retentionMs: 3_600_000 });
+    expect(site(', limits: {logBytes: 1048576}')?.logBytes).toBe(2 ** 20);
+    expect(() => site(', limits: {logBytes: 12PB}')).toThrow(/\/sites\/0\/limits\/logBytes/);
+    expect(() => site(', limits: {logBytes: 100}')).toThrow('site l: limits.logBytes must be a size of at least 8192 bytes (e.g. 512MiB, 10GiB), not "100"');
+    expect(() => site(', limits: {retention: soon}')).toThrow(/site l: limits.retention must be an ISO 8601 duration/);
+    expect(() => site(', limits: {quota: 1}')).toThrow(/must NOT have additional properties \(quota\)/);
   });
 });
 
