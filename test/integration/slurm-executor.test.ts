@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunHandle, RunSpec, RunStatus } from '../../src/broker/executor.js';
+import { runLogBytesOnDisk } from '../../src/sites/log-file.js';
 import { SlurmExecutor } from '../../src/sites/slurm-executor.js';
 import { describeWithSlurm, slurm } from '../support/describe-with-slurm.js';
 
@@ -69,6 +70,19 @@ describeWithSlurm('the Slurm executor', (cluster) => {
     expect(await until(killed, ended)).toEqual({ state: 'exited', exitCode: 137, timedOut: false });
     expect(squeue(handle.id, '--states=all', '--format=%T')).toBe('FAILED');
     expect((await executor.logs(handle)).text).toBe('failing\n');
+  });
+
+  it('keeps the end of a long log, no more than its logBytes on the shared disk', async () => {
+    const small = new SlurmExecutor(root, { slurmConf: cluster().conf }, { logBytes: 64 * 1024 });
+    const handle = await small.submit(spec('seq 1 300000; echo THE-END'));
+    handles.push(handle);
+    expect(await until(handle, ended, 60_000, small)).toEqual({ state: 'exited', exitCode: 0, timedOut: false });
+    const read = await small.logs(handle, 0, 1000);
+    expect(read.text.endsWith('299999\n300000\nTHE-END\n')).toBe(true);
+    // seq 1 300000 writes 1,988,895 bytes, THE-END 8 more: all read or left out.
+    expect(read.skipped + Buffer.byteLength(read.text)).toBe(1_988_903);
+    expect(read.next).toBe(1_988_903);
+    expect(await runLogBytesOnDisk(handle.dir)).toBeLessThanOrEqual(64 * 1024);
   });
 
   it('ends the program at the offered time limit', async () => {
