@@ -84,7 +84,8 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     },
   };
   const lifecycle: RunSessionDeps = {
-    store: retention ? removingAfterEnd(options.store, retention) : options.store, executor: options.executor, stager: options.stager, scheduler, now: options.now, site: site.name,
+    store: retention ? removingAfterEnd(options.store, retention) : options.store,
+    executor: options.executor, stager: options.stager, scheduler, now: options.now, site: site.name,
     ...(options.credentials ? { credentials: options.credentials } : {}),
     pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: site.limits.servedLogBytes,
     maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
