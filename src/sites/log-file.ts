@@ -38,9 +38,10 @@ export const START_LOG_WRITER = 'eb_log=${EB_LOG%/*}; rm -f "$EB_LOG"; mkfifo -m
 
 /**
  * Shell, once the program has ended: waits for the writer to write the last of the log, for 2 s
- * at most (a process the run left behind may hold the FIFO open; the writer goes on for it).
+ * at most (a process the run left behind may hold the FIFO open; the writer goes on for it). The
+ * trap stays: a late signal from the timer must not end the wrapper before it records the status.
  */
-export const AWAIT_LOG_WRITER = 'trap : USR1; (sleep 2; kill -USR1 $$ 2>/dev/null) & eb_dog=$!; wait "$eb_writer"; kill "$eb_dog" 2>/dev/null; trap - USR1';
+export const AWAIT_LOG_WRITER = 'trap : USR1; (sleep 2; kill -USR1 $$ 2>/dev/null) & eb_dog=$!; wait "$eb_writer"; kill "$eb_dog" 2>/dev/null';
 
 export interface LogRead {
   text: string;

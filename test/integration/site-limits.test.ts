@@ -86,6 +86,14 @@ describe('the limits a site sets', () => {
     }
   }, 120_000);
 
+  it('ends a run that left a process holding its output, the log writer waiting 2 s at most', async () => {
+    const started = Date.now();
+    const uuid = await accept(broker, script('echo before; (sleep 20; echo late) &'));
+    expect((await untilEnd(broker, uuid)).phase).toBe('COMPLETED');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect((await broker.http.get(`/sessions/${uuid}/logs`).expect(200)).text).toBe('before\n');
+  }, 60_000);
+
   it('stops a run whose outputs pass limits.outputBytes, and fails it saying so', async () => {
     const started = Date.now();
     const uuid = await accept(broker, script('head -c 5000000 /dev/zero > "$EB_OUTPUTS/big"; sleep 60'));
