@@ -35,12 +35,14 @@ export async function removeSessionDirectory(deps: RetentionDeps, uuid: string):
  * When a site worker starts: each ended session's directory gets its removal scheduled (a worker
  * that was down when the session ended scheduled none), and a directory whose session the store
  * no longer knows goes once it has not changed for the retention (so that a directory another
- * broker's sessions share the scratch root with is not taken while it is in use).
+ * broker's sessions share the scratch root with is not taken while it is in use). Stops early
+ * once `signal` aborts (the worker is closing).
  */
-export async function sweepSessionDirectories(deps: RetentionDeps): Promise<{ scheduled: number; removed: number }> {
+export async function sweepSessionDirectories(deps: RetentionDeps, signal?: AbortSignal): Promise<{ scheduled: number; removed: number }> {
   let scheduled = 0;
   let removed = 0;
   for (const { uuid, modified } of await deps.directories.list()) {
+    if (signal?.aborted) break;
     const session = await deps.store.getSession(uuid);
     if (!session) {
       if (deps.now() - modified < deps.retentionMs) continue;

@@ -175,17 +175,20 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     name: JOB.reconcile, data: {}, opts: { removeOnComplete: true, removeOnFail: true },
   });
   await reconcile().catch((error: Error) => logger?.warn({ site: site.name, error: error.message }, 'reconciler failed at start-up'));
-  if (retention) {
-    // Directories left by sessions that ended while no worker ran, and orphans.
-    const swept = await sweepSessionDirectories(retention).catch((error: Error) => { logger?.warn({ site: site.name, error: error.message }, 'sweeping session directories failed'); });
-    if (swept && (swept.scheduled || swept.removed)) logger?.info({ site: site.name, ...swept }, 'session directories swept');
-  }
+  // Directories left by sessions that ended while no worker ran, and orphans: in the background,
+  // since a scratch directory with many sessions takes a while, and the worker serves meanwhile.
+  const closing = new AbortController();
+  const sweeping = retention && sweepSessionDirectories(retention, closing.signal).then((swept) => {
+    if (swept.scheduled || swept.removed) logger?.info({ site: site.name, ...swept }, 'session directories swept');
+  }, (error: Error) => { logger?.warn({ site: site.name, error: error.message }, 'sweeping session directories failed'); });
   const timer = setInterval(() => { beat().catch(() => undefined); }, HEARTBEAT_INTERVAL_MS);
   timer.unref();
   return {
     worker,
     async close() {
       clearInterval(timer);
+      closing.abort();
+      await sweeping;
       await worker.close();
       await queue.close();
       await connection.zrem(keys.siteWorkers(site.name), workerId).catch(() => undefined);

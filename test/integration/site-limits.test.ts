@@ -118,7 +118,8 @@ describe('the limits a site sets', () => {
     expect((await broker.http.get(`/sessions/${uuid}/outputs`).expect(200)).body.files).toEqual([expect.objectContaining({ path: 'fine', size: 1_000_000 })]);
   }, 60_000);
 
-  it('removes, when its worker starts, directories of sessions the store does not know that have not changed for the retention', () => {
+  it('removes, when its worker starts, directories of sessions the store does not know that have not changed for the retention', async () => {
+    for (const end = Date.now() + 10_000; existsSync(join(scratch, orphan)) && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(join(scratch, orphan))).toBe(false);
     expect(existsSync(join(scratch, recent))).toBe(true);
     expect(existsSync(join(scratch, 'not-a-session'))).toBe(true);
