@@ -6,7 +6,7 @@ import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
 import { GpuClaims } from './gpu-claims.js';
-import { AWAIT_LOG_WRITER, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
+import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { bindAddress, publishPorts } from './publish-ports.js';
 import { endGroups, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
@@ -244,6 +244,7 @@ export class ContainerCliExecutor implements Executor {
     await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
     // Cancelled is cancelled: nothing of the run is left running a moment later (no grace to stop).
     await this.stop(handle, 0);
+    await removeLogPipe(handle.dir);
   }
 
   /** Stops (TERM, and KILL after `seconds`) and removes the container, and ends its client. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
-import { AWAIT_LOG_WRITER, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
+import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
@@ -180,6 +180,7 @@ export class LocalProcessExecutor implements Executor {
     const init = sandboxInit(handle.dir);
     if (init !== undefined) await endProcess(init);
     await removeRunCgroups(handle.dir);
+    await removeLogPipe(handle.dir);
   }
 
   logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {

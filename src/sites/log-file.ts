@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -16,6 +16,9 @@ const CHUNK_FILE = /^1\d{9}$/;
 
 /** Where a run writes its log (the FIFO the writer reads). */
 export const logPipe = (dir: string): string => join(dir, LOG_DIR, 'pipe');
+
+/** Removes the FIFO of a run that was stopped (its wrapper, killed, could not): it would block a reader of the session's files. */
+export const removeLogPipe = (dir: string): Promise<void> => rm(logPipe(dir), { force: true });
 
 /** The default cap of a run's log on disk. */
 export const DEFAULT_LOG_BYTES = 16 * 1024 * 1024;
@@ -38,10 +41,11 @@ export const START_LOG_WRITER = 'eb_log=${EB_LOG%/*}; rm -f "$EB_LOG"; mkfifo -m
 
 /**
  * Shell, once the program has ended: waits for the writer to write the last of the log, for 2 s
- * at most (a process the run left behind may hold the FIFO open; the writer goes on for it). The
- * trap stays: a late signal from the timer must not end the wrapper before it records the status.
+ * at most (a process the run left behind may hold the FIFO open; the writer goes on for it), then
+ * removes the FIFO, which would block whoever reads the session's files (a backup, a `grep -r`).
+ * The trap stays: a late signal from the timer must not end the wrapper before it records the status.
  */
-export const AWAIT_LOG_WRITER = 'trap : USR1; (sleep 2; kill -USR1 $$ 2>/dev/null) & eb_dog=$!; wait "$eb_writer"; kill "$eb_dog" 2>/dev/null';
+export const AWAIT_LOG_WRITER = 'trap : USR1; (sleep 2; kill -USR1 $$ 2>/dev/null) & eb_dog=$!; wait "$eb_writer"; kill "$eb_dog" 2>/dev/null; rm -f "$EB_LOG"';
 
 export interface LogRead {
   text: string;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
-import { AWAIT_LOG_WRITER, DEFAULT_LOG_BYTES, type LogRead, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
+import { AWAIT_LOG_WRITER, removeLogPipe, DEFAULT_LOG_BYTES, type LogRead, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { MARK_TIME_OUT, timedOut } from './run-files.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { commandFound, SlurmCommands, type SlurmCommandPaths, type SlurmJob } from './slurm-commands.js';
@@ -180,6 +180,7 @@ export class SlurmExecutor implements Executor {
       if (Date.now() > end) throw new Error(`Slurm job ${handle.id} is still in the queue ${Math.round(this.cancelWaitMs / 1000)} s after scancel`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    await removeLogPipe(handle.dir);
   }
 
   logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {

@@ -92,6 +92,8 @@ describe('the limits a site sets', () => {
     expect((await untilEnd(broker, uuid)).phase).toBe('COMPLETED');
     expect(Date.now() - started).toBeLessThan(10_000);
     expect((await broker.http.get(`/sessions/${uuid}/logs`).expect(200)).text).toBe('before\n');
+    // No FIFO is left to block whoever reads the session's files.
+    expect(existsSync(join(scratch, uuid, 'log', 'pipe'))).toBe(false);
   }, 60_000);
 
   it('stops a run whose outputs pass limits.outputBytes, and fails it saying so', async () => {
@@ -158,6 +160,8 @@ describe('a site with a short retention', () => {
     for (let i = 0; i < 100 && (await broker.http.get(`/sessions/${uuid}`)).body.phase !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 100));
     await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('CANCELLED')).expect(200);
     expect(existsSync(join(scratch, uuid))).toBe(true);
+    for (const end = Date.now() + 10_000; existsSync(join(scratch, uuid, 'log', 'pipe')) && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(join(scratch, uuid, 'log', 'pipe'))).toBe(false);
     for (const end = Date.now() + 15_000; existsSync(join(scratch, uuid)) && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(join(scratch, uuid))).toBe(false);
   }, 60_000);
