@@ -99,6 +99,8 @@ describe('configuration', () => {
     expect(loadConfig({ BROKER_CONFIG: site('') }).sites[0]?.fairShare).toEqual({ coreHours: 2 * 16 * 12, gpuHours: 2 * 4 * 12, offerSets: 16 });
     expect(loadConfig({ BROKER_CONFIG: site(', fairShare: {coreHours: 100, offerSets: 2}') }).sites[0]?.fairShare).toEqual({ coreHours: 100, gpuHours: 96, offerSets: 2 });
     expect(() => loadConfig({ BROKER_CONFIG: site(', fairShare: {cores: 1}') })).toThrow(/fairShare must NOT have additional properties/);
+  });
+
   it('gives each site its limits: defaults, sizes with units, no more outputs than its scratch', () => {
     const site = (extra: string) => loadConfig({ BROKER_CONFIG: file('s.yaml', `sites:\n  - {name: l, cores: 1, memoryGiB: 1${extra}}\n`) }).sites[0]?.limits;
     expect(site('')).toEqual({ outputBytes: 10 * 2 ** 30, logBytes: 16 * 2 ** 20, servedLogBytes: 2 ** 20, retentionMs: 86_400_000 });
