@@ -87,6 +87,13 @@ export async function removeRunCgroups(dir: string): Promise<void> {
 export const ENTER_CGROUPS = 'for cgroup in $EB_CGROUPS; do echo $$ > "$cgroup/cgroup.procs"; done; ';
 
 /**
+ * Shell, once the run has ended: the wrapper goes back to the worker's own cgroups (the parents of
+ * `srcnet-eb/<session>`), so that what it starts while it finishes (the log writer's watchdog,
+ * whose `sleep` may outlive it by a moment) does not keep the run's cgroups busy past their removal.
+ */
+export const LEAVE_CGROUPS = 'for cgroup in $EB_CGROUPS; do echo $$ > "${cgroup%/srcnet-eb/*}/cgroup.procs"; done; ';
+
+/**
  * A run whose cgroups may go: it ended (its session directory says so), or it never started (no
  * pid a minute after its cgroups were made: a worker killed inside submit). A cgroup still in use
  * is not removed anyway (rmdir refuses it).
