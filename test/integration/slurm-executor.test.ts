@@ -105,7 +105,8 @@ describeWithSlurm('the Slurm executor', (cluster) => {
   it('cancels a running job: squeue no longer lists it and its processes are gone', async () => {
     const handle = await submit(spec('echo waiting; sleep 171 & sleep 172; wait'));
     await until(handle, () => squeue(handle.id, '--format=%T') === 'RUNNING');
-    for (let i = 0; i < 100 && !/sleep 17[12]/.test(execFileSync('ps', ['-eo', 'args']).toString()); i++) await new Promise((r) => setTimeout(r, 100));
+    // Wait for the second sleep: the first starts a moment earlier, and the check below needs both.
+    for (let i = 0; i < 200 && !/^sleep 172$/m.test(execFileSync('ps', ['-eo', 'args']).toString()); i++) await new Promise((r) => setTimeout(r, 100));
     expect(execFileSync('ps', ['-eo', 'args']).toString()).toMatch(/^sleep 172$/m);
     await executor.cancel(handle);
     expect(squeue(handle.id)).toBe('');
