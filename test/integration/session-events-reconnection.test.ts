@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import { createServer, Socket, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { AnonymousAuthenticator } from '../../src/auth/anonymous-authenticator.js';
 import type { SessionEvent } from '../../src/broker/ports.js';
@@ -13,6 +13,7 @@ import { redisKeys } from '../../src/store/redis-keys.js';
 import { RedisSessionEvents } from '../../src/store/redis-session-events.js';
 import { openEventStream, type EventStreamReader, type ReadEvent } from '../support/event-stream.js';
 import { demoSite, dockerRequest, randomPrefix, redisUrl, startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 type Doc = Record<string, any>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,38 +40,6 @@ function watchUnhandled(): { seen: string[]; restore: () => void } {
     original.apply(console, args);
   };
   return { seen, restore: () => { console.error = original; } };
-}
-
-/**
- * A TCP proxy to Redis that can hold everything on the way, in both directions, as a Redis too
- * busy to answer would (new connections are taken, and held too), for the processes behind it
- * only: a CLIENT PAUSE or DEBUG SLEEP would stall every test file sharing the Redis.
- */
-async function stallingProxy(target: URL): Promise<{ url: string; stall: () => void; resume: () => void; ports: () => Set<number>; close: () => Promise<void> }> {
-  let stalled = false;
-  const held: Array<() => void> = [];
-  const sockets = new Set<Socket>();
-  const pipe = (from: Socket, to: Socket): void => {
-    from.on('data', (chunk) => { if (stalled) held.push(() => to.write(chunk)); else to.write(chunk); });
-    from.on('close', () => { sockets.delete(from); to.destroy(); });
-    from.on('error', () => to.destroy());
-  };
-  const server = createServer((client) => {
-    const upstream = new Socket().connect(Number(target.port), target.hostname);
-    sockets.add(client).add(upstream);
-    pipe(client, upstream);
-    pipe(upstream, client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stall: () => { stalled = true; },
-    /** The local ports of its connections to Redis: how Redis knows the clients behind it. */
-    ports: () => new Set([...sockets].filter((socket) => !socket.destroyed).map((socket) => socket.localPort).filter((port): port is number => port !== undefined)),
-    resume: () => { stalled = false; for (const write of held.splice(0)) write(); },
-    close: async () => { for (const socket of sockets) socket.destroy(); await new Promise((done) => server.close(done)); },
-  };
 }
 
 /** Issue 24: the events connection comes back from any cut, slow Redis or busy machine included. */
@@ -104,12 +73,12 @@ describe('session events across reconnections', () => {
   });
 
   describe('in a running broker, whose Redis is behind a proxy that can stall', () => {
-    let proxy: Awaited<ReturnType<typeof stallingProxy>>;
+    let proxy: TcpProxy;
     let admin: Redis;
     let broker: TestBroker;
     let busy: ChildProcess | undefined;
     beforeAll(async () => {
-      proxy = await stallingProxy(new URL(redisUrl()));
+      proxy = await TcpProxy.start(Number(new URL(redisUrl()).port || 6379));
       admin = new Redis(redisUrl());
       broker = await startTestBroker({ config: { redisUrl: proxy.url, sites: [demoSite({ preparationMs: 0, releasingMs: 0 })] } });
     });
@@ -172,10 +141,10 @@ describe('session events across reconnections', () => {
     it('answers negotiations again after its reply subscription was cut', async () => {
       for (let round = 0; round < 3; round++) {
         // Other files' brokers may share the Redis and the name: ours comes through the proxy.
-        const id = await pubsubClient(admin, 'eb-negotiation-replies', proxy.ports());
+        const id = await pubsubClient(admin, 'eb-negotiation-replies', proxy.upstreamPorts());
         expect(id).toBeDefined();
         await admin.client('KILL', 'ID', id!);
-        for (let i = 0; i < 200 && !(await pubsubClient(admin, 'eb-negotiation-replies', proxy.ports())); i++) await sleep(20);
+        for (let i = 0; i < 200 && !(await pubsubClient(admin, 'eb-negotiation-replies', proxy.upstreamPorts())); i++) await sleep(20);
         const started = Date.now();
         await offered();
         // Well within the negotiation time-out: the answer came by the reply channel.
@@ -186,7 +155,7 @@ describe('session events across reconnections', () => {
   });
 
   it('when it cannot subscribe again for a while, ends its streams saying so, refuses new ones, logs it, and comes back by itself', async () => {
-    const proxy = await stallingProxy(new URL(redisUrl()));
+    const proxy = await TcpProxy.start(Number(new URL(redisUrl()).port || 6379));
     const keys = redisKeys(randomPrefix());
     const admin = new Redis(redisUrl());
     const logs: string[] = [];

@@ -36,6 +36,11 @@ export class TcpProxy {
     for (const socket of [client, upstream]) { socket.on('error', drop); socket.on('close', drop); }
   }
 
+  /** The local ports of its connections to Redis: how Redis (CLIENT LIST) knows the clients behind it. */
+  upstreamPorts(): Set<number> {
+    return new Set([...this.pairs].map((pair) => pair.upstream.localPort).filter((port): port is number => port !== undefined));
+  }
+
   /** Stops forwarding: connections stay open, bytes wait. */
   stall(): void { this.stalled = true; }
 
