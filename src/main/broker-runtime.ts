@@ -126,8 +126,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
-        const found = await executorFor(site, log);
-        const executor = 'unavailable' in found ? found : withOutputQuota(found, site.limits.outputBytes);
+        const executor = withOutputQuota(await executorFor(site, log), site.limits.outputBytes);
         const stager = new HttpStager(site.scratchDir, site.fileRoots, machineEgressPolicy(site.egressAllow ?? [], config));
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
