@@ -23,7 +23,9 @@ const CONNECTOR_NAMES: Record<string, string> = {
 function Connector({ connector }: { connector: Doc }) {
   const kind = connector.kind as string;
   const location = typeof connector.location === 'string' ? connector.location : undefined;
-  const label = `${CONNECTOR_NAMES[kind] ?? kind} (${connector.protocol}, ${connector.status})`;
+  // A kind the page does not know yet (a notebook server's, say) by the last word of its URN.
+  const name = CONNECTOR_NAMES[kind] ?? ((/^urn:srcnet:connector:([a-z0-9-]+)$/i.exec(kind)?.[1] ?? kind).replace(/^./, (first) => first.toUpperCase()));
+  const label = `${name} (${connector.protocol}, ${connector.status})`;
   if (!location) return <li data-kind={kind}>{label} no address yet</li>;
   if (BROKER_CONNECTORS[kind]) return <li data-kind={kind}>{label} <a href={location} target="_blank" rel="noopener noreferrer">{location}</a></li>;
   const shown = shownUrl(location) ?? 'an address that is not a URL';
