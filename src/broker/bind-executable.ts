@@ -5,7 +5,9 @@ import { formatInstant } from '../domain/iso8601.js';
 import { makeMessage, stamp, unboundExpiredNote, type Message } from '../domain/messages.js';
 import { planBinding, type BoundNeeds } from '../domain/plan-binding.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
-import type { BrokerStore, Negotiator, SessionRecord, SiteDirectory, TokenVault, WireDocument } from './ports.js';
+import type { Subscription } from '../domain/subscriptions.js';
+import type { BrokerStore, Negotiator, SessionNotify, SessionRecord, SiteDirectory, TokenVault, WireDocument } from './ports.js';
+import type { NotifyGate } from './request-offers.js';
 import { faultPoint } from './fault-point.js';
 import { slotOfPlan } from './session-slot.js';
 
@@ -13,6 +15,8 @@ import { slotOfPlan } from './session-slot.js';
 export interface Binding extends BoundNeeds {
   /** The wire components (protocol/ builds them and knows their shape). */
   components: unknown;
+  /** Who is told of the session's phase changes from now on (SRCNet's contact_email), when the broker can tell them. */
+  subscriptions?: Subscription[];
 }
 
 export interface BindDeps {
@@ -24,6 +28,7 @@ export interface BindDeps {
   composeBound: (document: WireDocument, components: unknown, plan: OfferPlan, now: number) => WireDocument;
   /** Sites that act for the user (token exchange) get the submitter's token kept for them. */
   userTokens?: { vault: TokenVault; neededBy(site: string): boolean };
+  notify?: NotifyGate;
 }
 
 export type BindOutcome =
@@ -67,7 +72,8 @@ export async function bindExecutable(deps: BindDeps, uuid: string, principal: Pr
   const note = stamp(makeMessage('urn:phase-change', 'INFO', 'An executable was bound; it runs on site {site} from {start}',
     { site: site.name, start: formatInstant(planned.plan.availableStart) }), now);
   const name = (document.meta as { name?: unknown } | undefined)?.name;
-  const result = await deps.store.bindExecutable(uuid, now, document, note, slotOfPlan(planned.plan, typeof name === 'string' ? name : undefined));
+  const notify = await admitted(deps.notify, binding.subscriptions ?? []);
+  const result = await deps.store.bindExecutable(uuid, now, document, note, slotOfPlan(planned.plan, typeof name === 'string' ? name : undefined), notify);
   switch (result) {
     case 'done': {
       // The store recorded the activate step with the binding: a crash here leaves it to the reconciler.
@@ -82,5 +88,21 @@ export async function bindExecutable(deps: BindDeps, uuid: string, principal: Pr
     case 'bound': return { outcome: 'used' };
     case 'ended': return { outcome: 'ended' };
     case 'not-found': case 'not-provision': return { outcome: 'not-found' };
+  }
+}
+
+/**
+ * A binding's subscribers, if the broker can tell them: a contact address is a courtesy of the
+ * API that carries it (SRCNet's submit), so one the broker cannot serve (no mail server) is
+ * dropped rather than the submission refused. Mail only: a webhook would need its secret given.
+ */
+async function admitted(gate: NotifyGate | undefined, subscriptions: readonly Subscription[]): Promise<SessionNotify | undefined> {
+  const mail = subscriptions.filter((s) => s.kind === 'mail');
+  if (!gate || mail.length === 0) return undefined;
+  try {
+    await gate.admit(mail);
+    return { subscriptions: mail };
+  } catch {
+    return undefined;
   }
 }

@@ -5,7 +5,7 @@ import { requestOffers, type OffersInput, type RequestOffersDeps } from './reque
 import { updateSessionPhase, type UpdateSessionDeps } from './update-session.js';
 
 export type DirectOutcome =
-  | { outcome: 'accepted'; session: SessionRecord }
+  | { outcome: 'accepted'; session: SessionRecord; webhookSecret?: string }
   | { outcome: 'failed'; offerSet: OfferSetRecord };
 
 /**
@@ -14,9 +14,9 @@ export type DirectOutcome =
  * fits, the offer set's messages say why.
  */
 export async function directExecution(deps: RequestOffersDeps & UpdateSessionDeps, input: Omit<OffersInput, 'owner'>, principal: Principal): Promise<DirectOutcome> {
-  const { offerSet, sessions } = await requestOffers(deps, { ...input, ...offerOwner(principal), maxOffers: 1 });
+  const { offerSet, sessions, webhookSecret } = await requestOffers(deps, { ...input, ...offerOwner(principal), maxOffers: 1 });
   const best = sessions[0];
   if (!best) return { outcome: 'failed', offerSet };
   faultPoint('direct');
-  return { outcome: 'accepted', session: await updateSessionPhase(deps, best.uuid, 'ACCEPTED', principal) };
+  return { outcome: 'accepted', session: await updateSessionPhase(deps, best.uuid, 'ACCEPTED', principal), ...(webhookSecret ? { webhookSecret } : {}) };
 }

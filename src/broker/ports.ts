@@ -1,3 +1,4 @@
+import type { Subscription } from '../domain/subscriptions.js';
 import type { ShareCaps, ShareExceeded } from '../domain/fair-share.js';
 import type { ResolvedNeeds } from '../domain/execution-needs.js';
 import type { PublishedPort } from './executor.js';
@@ -36,6 +37,14 @@ export interface SessionRecord {
   history?: PhaseChange[];
   /** Its schedule and size for lists and timelines (from the plan; written with a new session). */
   slot?: SessionSlot;
+  /** Who is told of its phase changes (written with the session, or with its binding). */
+  notify?: SessionNotify;
+}
+
+/** A session's subscribers, and the webhooks' signing secret sealed (never the secret itself). */
+export interface SessionNotify {
+  subscriptions: Subscription[];
+  sealedSecret?: string;
 }
 
 export interface PhaseChange { phase: SessionPhase; at: number }
@@ -175,7 +184,7 @@ export interface BrokerStore {
    * Binds the executable to a session accepted for binding: its document replaced, if it still
    * waits and `bindBy` has not passed (then it expires, releasing its capacity, in the same step).
    */
-  bindExecutable(uuid: string, now: number, document: WireDocument, note: Message, slot: SessionSlot): Promise<BindResult>;
+  bindExecutable(uuid: string, now: number, document: WireDocument, note: Message, slot: SessionSlot, notify?: SessionNotify): Promise<BindResult>;
   /** The binding timer: a session still waiting for its executable expires and lets go of its capacity. */
   expireUnbound(uuid: string, now: number, note: Message): Promise<boolean>;
   /** Lets go of capacity held for offers that were never shown to anyone. */

@@ -1,3 +1,5 @@
+import { BrokerError } from '../domain/errors.js';
+import type { Subscription } from '../domain/subscriptions.js';
 import type { Clock } from '../domain/clock.js';
 import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
@@ -34,6 +36,18 @@ export interface RequestOffersDeps {
   /** Builds the offered session document (protocol/ knows the wire shape). */
   composeSession: (input: ComposeInput) => WireDocument;
   settings: BrokerSettings;
+  /** Checks subscribers and gives webhooks their secret; without it, a request with subscribers is refused. */
+  notify?: NotifyGate;
+}
+
+/** Subscriptions at request time (sites/notify-gate.ts). */
+export interface NotifyGate {
+  /** Throws a `notify-refused` BrokerError for a subscriber the broker will not tell (the egress policy, no mail server). */
+  admit(subscriptions: readonly Subscription[]): Promise<void>;
+  /** A new webhook signing secret (`whsec_...`), given once to the requester. */
+  newSecret(): string;
+  /** The secret sealed for one session (what the store keeps). */
+  seal(secret: string, sessionUuid: string): string;
 }
 
 export interface OffersInput {
@@ -50,6 +64,8 @@ export interface OffersInput {
   owner: string;
   /** Whether the sites' fair share applies to the owner (not to operators, nor in anonymous mode). */
   capped?: boolean;
+  /** Who is told of the sessions' phase changes (the request's `srcnet.notify`). */
+  subscriptions?: Subscription[];
 }
 
 export interface OfferSetResult {
@@ -58,6 +74,8 @@ export interface OfferSetResult {
   /** The plans behind the sessions, in the same order, and the needs they were planned for. */
   offers?: SiteOffer[];
   needs?: ResolvedNeeds;
+  /** The webhooks' signing secret, given here once (stored sealed, never shown again). */
+  webhookSecret?: string;
 }
 
 /**
@@ -78,6 +96,8 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
     sessionUuids: [],
     owner: input.owner,
   };
+  // Subscribers are checked before any site is asked: a refused one holds no capacity.
+  const secret = await admitSubscribers(deps, input.subscriptions ?? []);
   const checked = checkNeeds(input.needs, now);
   offerSet.messages.push(...checked.messages);
   // Sites are asked for all their alternatives; the best are kept (one for /direct), the rest released.
@@ -110,6 +130,7 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
       slot: slotOfPlan(offer.plan, name),
       messages: [],
       owner: input.owner,
+      ...(input.subscriptions?.length ? { notify: { subscriptions: input.subscriptions, ...(secret ? { sealedSecret: deps.notify?.seal(secret, offer.id) } : {}) } } : {}),
     };
   });
   offerSet.result = sessions.length ? 'YES' : 'NO';
@@ -122,7 +143,15 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
   }
   await deps.store.saveOfferSet(offerSet, sessions);
   if (sessions.length) faultPoint('offer');
-  return { offerSet, sessions, offers: chosen, needs };
+  return { offerSet, sessions, offers: chosen, needs, ...(secret && sessions.length ? { webhookSecret: secret } : {}) };
+}
+
+/** Admits the subscribers (or throws notify-refused); returns a new secret when a webhook is among them. */
+async function admitSubscribers(deps: RequestOffersDeps, subscriptions: readonly Subscription[]): Promise<string | undefined> {
+  if (subscriptions.length === 0) return undefined;
+  if (!deps.notify) throw new BrokerError('notify-refused', { values: { target: subscriptions[0]?.target ?? '', reason: 'this broker sends no notifications' } });
+  await deps.notify.admit(subscriptions);
+  return subscriptions.some((s) => s.kind === 'webhook') ? deps.notify.newSecret() : undefined;
 }
 
 /** Ranking: earliest usable start, then data locality, then the larger allocation. */

@@ -8,6 +8,7 @@ import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
 import { defaultSiteLimits, type ExecutorConfig, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
+import { loadNotifyConfig, type NotifyConfig } from './load-notify-config.js';
 import { ConfigError } from './config-error.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
 import { loadAuthConfig, type AuthConfig, type AuthFileBlock } from './load-auth-config.js';
@@ -42,6 +43,8 @@ export interface Config {
   auth: AuthConfig;
   /** METRICS_TOKEN (or the file METRICS_TOKEN_FILE names): when set, /metrics wants it as a bearer token. */
   metricsToken?: string;
+  /** Webhooks and mail on phase changes (load-notify-config.ts). */
+  notify: NotifyConfig;
 }
 
 export { ConfigError };
@@ -280,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sites,
     auth,
     ...metricsToken(env),
+    notify: loadNotifyConfig(env),
   };
 }
 

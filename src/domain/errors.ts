@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'invalid-uuid',
   'malformed-path',
   'invalid-query',
+  'notify-refused',
   'not-found',
   'route-not-found',
   'outputs-removed',

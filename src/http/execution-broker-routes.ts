@@ -22,6 +22,14 @@ const bodyOf = (req: Request): Uint8Array => (Buffer.isBuffer(req.body) ? req.bo
 
 const FOLLOW_POLL_MS = 250;
 
+/**
+ * The webhooks' signing secret, in the answer to the request that subscribed and nowhere else
+ * (docs/notifications.md): a header, so that the documents stay as the schema has them.
+ */
+function giveSecret(res: Response, secret: string | undefined): void {
+  if (secret) res.set({ 'Webhook-Secret': secret, 'Cache-Control': 'no-store' });
+}
+
 function isFollow(value: unknown): boolean {
   if (value === undefined) return false;
   if (value === '' || value === 'true' || value === '1') return true;
@@ -61,8 +69,9 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
   const createOffers = async (req: Request, res: Response): Promise<void> => {
     responseFormat(req.get('accept')); // 406 before any capacity is held for an unreadable answer
     const incoming = readExecutionRequestBody(bodyOf(req), req.get('content-type'));
-    const { offerSet, sessions } = await api.requestOffers({ ...incoming, ...offerOwner(requestPrincipal(req)) });
+    const { offerSet, sessions, webhookSecret } = await api.requestOffers({ ...incoming, ...offerOwner(requestPrincipal(req)) });
     const base = baseUrlOf(req, options.publicUrl);
+    giveSecret(res, webhookSecret);
     const location = `${base}/offersets/${offerSet.uuid}`;
     res.location(location);
     sendDocument(req, res, 303, renderOfferSet(offerSet, sessions, { baseUrl: base }), 'OfferSetResponse');
@@ -81,6 +90,7 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
       return;
     }
     res.location(`${base}/sessions/${result.session.uuid}`);
+    giveSecret(res, result.webhookSecret);
     sendDocument(req, res, 303, renderSession(result.session, { baseUrl: base }), 'AbstractExecutionSession');
   };
   router.post('/direct', rawBody, direct);

@@ -5,6 +5,7 @@ import { failureAnswer, OK_ANSWER, statusAnswer, submitAnswer, unavailableAnswer
 import { jobId, provisionId, sessionOfProvision } from '../protocol/srcnet/srcnet-ids.js';
 import { translateJob, translateQuery } from '../protocol/srcnet/srcnet-translation.js';
 import { isBrokerError } from '../domain/errors.js';
+import { isMailAddress, MAIL_EVENTS, type Subscription } from '../domain/subscriptions.js';
 import { ERROR_CATALOGUE } from '../protocol/error-catalogue.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { normaliseError } from './error-handler.js';
@@ -13,6 +14,10 @@ import { requestPrincipal } from './request-principal.js';
 import { baseUrlOf } from './respond.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** SRCNet's contact_email: mail on AVAILABLE, COMPLETED, FAILED and CANCELLED (docs/notifications.md). */
+const contactSubscription = (email: string | undefined): { subscriptions?: Subscription[] } =>
+  (email && isMailAddress(email) ? { subscriptions: [{ kind: 'mail', target: `mailto:${email}`, events: [...MAIL_EVENTS] }] } : {});
 
 const bodyOf = (req: Request): Uint8Array => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 const unprocessable = (res: Response, detail: ValidationDetail[]): void => { res.status(422).json({ detail }); };
@@ -96,7 +101,7 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): { probes: Rou
       res.json(submitAnswer({ outcome: 'not-found' }, ''));
       return;
     }
-    const outcome = await api.bindExecutable(uuid, requestPrincipal(req), translateJob(read.value));
+    const outcome = await api.bindExecutable(uuid, requestPrincipal(req), { ...translateJob(read.value), ...contactSubscription(read.value.contact_email) });
     res.json(submitAnswer(outcome, jobId(uuid)));
   });
   // The prototype's own client leaves out the `provision/` segment: both forms are served.

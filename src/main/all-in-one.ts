@@ -2,4 +2,4 @@
 // and the timers, in one process.
 import { runProcess } from './run-process.js';
 
-await runProcess('all-in-one', { api: true, siteWorkers: true, timers: true });
+await runProcess('all-in-one', { api: true, siteWorkers: true, timers: true, notify: true });

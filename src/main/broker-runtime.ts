@@ -45,6 +45,8 @@ import { outputsDirectoryReader } from '../sites/outputs-directory.js';
 import { withOutputQuota } from '../sites/output-quota.js';
 import { ScratchDirectories } from '../sites/session-directory.js';
 import { openRedisConnections, whenReady } from './redis-connections.js';
+import { startNotifyRuntime } from './notify-runtime.js';
+import { notifyGate } from '../sites/notify-gate.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
@@ -68,6 +70,8 @@ export interface RuntimeParts {
   siteWorkers?: boolean | string[];
   /** Run the timers (offer expiry). */
   timers?: boolean;
+  /** Deliver notifications (webhooks, mail) from the outbox. */
+  notify?: boolean;
 }
 
 export interface BrokerRuntime {
@@ -107,7 +111,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const now = () => clock.now();
   // One issuer per process: its discovery and JWKS are shared by the API and the site workers.
   const issuer = config.auth.oidc ? new OidcIssuer(config.auth.oidc) : undefined;
-  const vault: TokenVault = new SealedTokenVault(new TokenCipher(config.auth.tokenKey), new RedisSealedTokens(storeConnection, keys));
+  const cipher = new TokenCipher(config.auth.tokenKey);
+  const vault: TokenVault = new SealedTokenVault(cipher, new RedisSealedTokens(storeConnection, keys));
   const shutdown = new AbortController();
   const beginShutdown = (): void => shutdown.abort();
   let runtime: BrokerRuntime = { config, beginShutdown, close: async () => undefined };
@@ -119,6 +124,10 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const worker: Worker = startTimerWorker({ connection: queueConnection, keys, store, now });
       await worker.waitUntilReady();
       closers.push(() => worker.close());
+    }
+    if (parts.notify) {
+      const notify = await startNotifyRuntime({ config, connection: queueConnection, producer: producerConnection, store: storeConnection, keys, brokerStore: store, cipher, now, logger });
+      closers.push(() => notify.close());
     }
     if (parts.siteWorkers) {
       const names = parts.siteWorkers === true ? config.sites.map((s) => s.name) : parts.siteWorkers;
@@ -154,8 +163,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         liveWorkers: () => negotiator.workerCounts(siteNames),
       });
       const newId = () => randomUUID();
+      const notify = notifyGate({ policy: machineEgressPolicy(config.notify.egressAllow, config), mail: Boolean(config.notify.mail), cipher });
       const offersDeps: RequestOffersDeps = {
-        clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers,
+        clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers, notify,
         composeSession: (input) => composeOfferedSession(input, newId),
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
       };
@@ -170,7 +180,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         queryProvision: (input) => queryProvision(offersDeps, input, config.provisionLifetimeMs),
         provision: (input) => provisionSession(offersDeps, input, config.provisionLifetimeMs),
         bindExecutable: (uuid, principal, binding) => bindExecutable({
-          clock, store, sites, negotiator, userTokens: updateDeps.userTokens,
+          clock, store, sites, negotiator, userTokens: updateDeps.userTokens, notify,
           composeBound: (document, components, plan, at) => composeBoundSession(document, components as BoundComponents, plan, at, newId),
         }, uuid, principal, binding),
         getSessionLog: async (uuid, principal) => {

@@ -2,4 +2,4 @@
 import { runProcess } from './run-process.js';
 
 const only = process.env.SITES?.split(',').map((name) => name.trim()).filter(Boolean);
-await runProcess('worker', { siteWorkers: only?.length ? only : true, timers: true });
+await runProcess('worker', { siteWorkers: only?.length ? only : true, timers: true, notify: true });

@@ -31,6 +31,7 @@ export const ERROR_CATALOGUE: Record<ErrorCode, CatalogueEntry> = {
   'invalid-uuid': { status: 400, title: 'Invalid identifier', template: '[{uuid}] is not a UUID' },
   'malformed-path': { status: 400, title: 'Malformed path', template: 'The path holds a percent-encoding that decodes to no text' },
   'invalid-query': { status: 400, title: 'Invalid query parameter', template: 'The query parameter {name} has a value the broker cannot use' },
+  'notify-refused': { status: 400, title: 'Subscription refused', template: 'The subscription to [{target}] is refused: {reason}' },
   'not-found': { status: 404, title: 'Not found', template: 'No {what} with the identifier [{uuid}]' },
   'route-not-found': { status: 404, title: 'No such resource', template: 'Nothing is served at {method} {path}' },
   'outputs-removed': { status: 410, title: 'Outputs removed', template: 'The outputs of session [{uuid}] were removed from site {site} at {removed}, {retention} after the session ended' },

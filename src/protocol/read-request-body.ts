@@ -1,6 +1,7 @@
 import { BrokerError } from '../domain/errors.js';
 import { makeMessage } from '../domain/messages.js';
 import { SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
+import { readSubscriptions, type Subscription } from '../domain/subscriptions.js';
 import { decodeBody } from './codecs/body-codec.js';
 import { normaliseExecutionRequest, normaliseUpdate } from './dialect.js';
 import type { KindFamily } from './kind-uris.js';
@@ -8,7 +9,20 @@ import { requestFormat } from './media-types.js';
 import { readExecutionRequest, type ReadRequest } from './read-execution-request.js';
 import { checkDocument, SYNTAX_KEYWORDS } from './validator.js';
 
-export interface IncomingRequest extends ReadRequest { family: KindFamily }
+export interface IncomingRequest extends ReadRequest {
+  family: KindFamily;
+  /** The request's `srcnet.notify` extension: who is told of its sessions' phase changes. */
+  subscriptions?: Subscription[];
+}
+
+/** The `srcnet.notify` extension, read; a subscription that cannot be taken is a 400 `notify-refused`. */
+function subscriptionsOf(document: unknown): Subscription[] | undefined {
+  const value = typeof document === 'object' && document !== null ? (document as Record<string, unknown>)['srcnet.notify'] : undefined;
+  if (value === undefined || value === null) return undefined;
+  const read = readSubscriptions(value);
+  if ('problem' in read) throw new BrokerError('notify-refused', { values: { target: read.problem.target, reason: read.problem.reason } });
+  return read.subscriptions.length ? read.subscriptions : undefined;
+}
 
 const MAX_REASONS = 25;
 
@@ -33,7 +47,8 @@ export function readExecutionRequestBody(bytes: Uint8Array, contentType: string 
     if (v.pointer.endsWith('/kind')) continue;
     read.messages.push(makeMessage('urn:input-syntax-fail', 'ERROR', 'Value at {pointer} {problem}', { pointer: v.pointer, problem: v.message }));
   }
-  return { ...read, messages: [...messages, ...read.messages], family };
+  const subscriptions = subscriptionsOf(decoded) ?? subscriptionsOf(document);
+  return { ...read, messages: [...messages, ...read.messages], family, ...(subscriptions ? { subscriptions } : {}) };
 }
 
 const CLIENT_PATHS = new Set(['phase', '/phase', 'state', '/state']);

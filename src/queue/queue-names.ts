@@ -6,6 +6,8 @@ import type { NegotiationAnswer, NegotiationRequest } from '../broker/ports.js';
  */
 export const siteQueueName = (site: string): string => `site-${site}`;
 export const TIMERS_QUEUE = 'timers';
+/** Webhook and mail deliveries (queue/notify-worker.ts). */
+export const NOTIFY_QUEUE = 'notify';
 
 export const JOB = {
   negotiate: 'negotiate',

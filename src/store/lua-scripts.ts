@@ -35,6 +35,14 @@ import { CALENDAR_HELPERS } from './calendar-lua.js';
  * session's next step in its `next` field ("activate", "poll 7": a step and its job's seq) and
  * the time it is due in `<prefix>:due:<site>` (a sorted set of uuids), which each site's
  * reconciler reads (broker/reconcile-sessions.ts); no step clears both.
+ *
+ * The notification outbox: a session with subscribers (its `notify` field, written with the
+ * session or its binding) has each phase change recorded, in the same step, as an event
+ * {seq, phase, at} appended to `<prefix>:notify-events:<uuid>` (kept 8 days), and the session
+ * entered in `<prefix>:notify-due`. The notify worker (queue/notify-worker.ts) turns each event
+ * into a delivery job per subscriber, in order, and takes the session out of notify-due once
+ * every subscriber has had every event: a process killed between a phase change and a job loses
+ * nothing. (An OFFERED session has no subscribers yet when it is written: offers are not told.)
  */
 export const PHASE_HELPERS = `
 local function about(prefix, id)
@@ -45,11 +53,21 @@ local NOTICES = {}
 local function publish(prefix, id, owner, site, phase, now)
   NOTICES[#NOTICES + 1] = { uuid = id, owner = owner or '', site = site or '', phase = phase, at = tonumber(now) }
 end
+local function notified(prefix, id, to, now)
+  local key = prefix .. ':session:' .. id
+  if redis.call('HEXISTS', key, 'notify') == 0 then return end
+  local seq = redis.call('HINCRBY', key, 'notifyseq', 1)
+  local events = prefix .. ':notify-events:' .. id
+  redis.call('RPUSH', events, cjson.encode({ seq = seq, phase = to, at = tonumber(now) }))
+  redis.call('PEXPIRE', events, 691200000)
+  redis.call('ZADD', prefix .. ':notify-due', 'NX', now, id)
+end
 local function moved(prefix, id, session, to, now)
   local stats = prefix .. ':stats'
   if session.phase then redis.call('HINCRBY', stats, 'phase:' .. session.phase, -1) end
   redis.call('HINCRBY', stats, 'phase:' .. to, 1)
   publish(prefix, id, session.owner, session.site, to, now)
+  notified(prefix, id, to, now)
   return (session.history and (session.history .. ',') or '') .. to .. ' ' .. now
 end
 local TERMINAL = { REJECTED = true, EXPIRED = true, COMPLETED = true, FAILED = true, CANCELLED = true }
@@ -363,7 +381,8 @@ return {redis.call('GETRANGE', key, from - first, -1), written, skipped}
 
 /**
  * Binds an executable to a session accepted to wait for one. ARGV: prefix, id, now, doc, note,
- * retention, expiredNote, slot (the bound document's schedule and size, JSON, or ''). A session
+ * retention, expiredNote, slot (the bound document's schedule and size, JSON, or ''), and the
+ * subscriptions (JSON, or '') with their sealed secret that come with the binding. A session
  * past its bindBy expires here, capacity released, as the timer would. Returns done, not-found,
  * not-provision, bound (a job was bound already), expired or ended.
  */
@@ -384,6 +403,7 @@ end
 redis.call('RPUSH', key .. ':messages', note)
 redis.call('HSET', key, 'doc', doc, 'bound', now, 'modified', now)
 if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', key, 'slot', ARGV[8]) end
+if ARGV[9] and ARGV[9] ~= '' then redis.call('HSET', key, 'notify', ARGV[9], 'notifykey', ARGV[10] or '') end
 due(prefix, id, state[5], 'activate', now)
 publish(prefix, id, state[4], state[5], phase, now)
 return 'done'

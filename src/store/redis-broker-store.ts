@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Message } from '../domain/messages.js';
 import type { SessionPhase } from '../domain/phases.js';
 import type {
-  BindResult, BrokerStore, DueSession, LogChunk, NextStep, OfferSetRecord, PhaseChange, ProvisionState, SessionIndexPage, SessionListing, SessionRecord, SessionSlot,
+  BindResult, BrokerStore, DueSession, SessionNotify, LogChunk, NextStep, OfferSetRecord, PhaseChange, ProvisionState, SessionIndexPage, SessionListing, SessionRecord, SessionSlot,
   TransitionOutcome, WireDocument,
 } from '../broker/ports.js';
 import { isSessionPhase } from '../domain/phases.js';
@@ -19,6 +19,10 @@ export interface StoreOptions {
 const LISTING_FIELDS = ['phase', 'offerset', 'site', 'owner', 'created', 'modified', 'expires', 'slot', 'bindby', 'bound'] as const;
 
 const json = (value: unknown): string => JSON.stringify(value);
+
+/** A session's subscribers as hash fields: `notify` (JSON) and `notifykey` (the sealed secret, or ''). */
+const notifyFields = (notify: SessionNotify | undefined): string[] =>
+  (notify?.subscriptions.length ? ['notify', json(notify.subscriptions), 'notifykey', notify.sealedSecret ?? ''] : []);
 
 /** Offer sets and sessions as Redis hashes; phase changes go through the Lua scripts. */
 export class RedisBrokerStore implements BrokerStore {
@@ -48,6 +52,7 @@ export class RedisBrokerStore implements BrokerStore {
       const slot = session.slot;
       // With them, the offer's next step (its expiry, entered in the site's due set by the Lua step).
       const slotFields = slot ? ['slot', json(slot), 'holdstart', slot.preparing.start, 'holdend', slot.releasing.end, 'next', 'expire'] : [];
+      slotFields.push(...notifyFields(session.notify));
       args.push(session.uuid, 9 + slotFields.length / 2,
         ...slotFields,
         'phase', session.phase,
@@ -116,9 +121,9 @@ export class RedisBrokerStore implements BrokerStore {
     return { outcome, session };
   }
 
-  async bindExecutable(uuid: string, now: number, document: WireDocument, note: Message, slot: SessionSlot): Promise<BindResult> {
+  async bindExecutable(uuid: string, now: number, document: WireDocument, note: Message, slot: SessionSlot, notify?: SessionNotify): Promise<BindResult> {
     return (await this.scripts.ebBind(this.keys.prefix, uuid, now, json(document), json(note), this.options.retentionMs, json(unboundExpiredNote(now)),
-      json(slot))) as BindResult;
+      json(slot), ...notifyFields(notify).filter((_, i) => i % 2 === 1))) as BindResult;
   }
 
   async expireUnbound(uuid: string, now: number, note: Message): Promise<boolean> {

@@ -27,6 +27,10 @@ export interface RedisKeys {
   due(site: string): string;
   /** The pub/sub channel (not a key) of phase-change notices, fanned out to event streams. */
   sessionEvents: string;
+  /** The notification outbox (lua-scripts.ts notified()): sessions with undelivered events, their events, each subscriber's cursor. */
+  notifyDue: string;
+  notifyEvents(uuid: string): string;
+  notifyCursor(uuid: string): string;
   /** The prefix BullMQ puts before its own keys. */
   bullPrefix: string;
 }
@@ -50,6 +54,9 @@ export function redisKeys(prefix: string): RedisKeys {
     reservationSpans: `${prefix}:reservation-spans`,
     due: (site) => `${prefix}:due:${site}`,
     sessionEvents: `${prefix}:session-events`,
+    notifyDue: `${prefix}:notify-due`,
+    notifyEvents: (uuid) => `${prefix}:notify-events:${uuid}`,
+    notifyCursor: (uuid) => `${prefix}:notify-cursor:${uuid}`,
     bullPrefix: `${prefix}:bull`,
   };
 }

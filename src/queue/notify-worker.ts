@@ -1,0 +1,160 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { SessionRecord } from '../broker/ports.js';
+import type { NotifyConfig } from '../config/load-notify-config.js';
+import type { NotifyFacts } from '../domain/notify-messages.js';
+import type { Subscription } from '../domain/subscriptions.js';
+import type { Logger } from '../observability/logger.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+import type { NotifyEvent, RedisNotifyOutbox } from '../store/redis-notify-outbox.js';
+import { JOB_STATES, NOTIFY_QUEUE } from './queue-names.js';
+
+/** A delivery job: which session, which of its subscribers, which of its events (never a secret or a token). */
+export interface NotifyJob { sessionUuid: string; sub: number; index: number }
+
+/** Delivers one event to one subscriber; rejects when it should be tried again. */
+export interface NotifyDelivery {
+  webhook(target: string, facts: NotifyFacts, sealedSecret: string | undefined): Promise<void>;
+  /** Undefined when the broker has no mail server: mail subscriptions are passed over. */
+  mail?: (to: string, facts: NotifyFacts) => Promise<void>;
+}
+
+export interface NotifyWorkerOptions {
+  connection: Redis;
+  producer: Redis;
+  keys: RedisKeys;
+  outbox: RedisNotifyOutbox;
+  getSession(uuid: string): Promise<SessionRecord | undefined>;
+  facts(event: NotifyEvent & { uuid: string }, session: SessionRecord | undefined): NotifyFacts;
+  delivery: NotifyDelivery;
+  settings: NotifyConfig;
+  now: () => number;
+  logger?: Logger;
+}
+
+export interface RunningNotifyWorker {
+  jobCounts(): Promise<Record<string, Record<string, number>>>;
+  close(): Promise<void>;
+}
+
+const notifyJobId = (job: NotifyJob): string => `notify-${job.sessionUuid}-${job.sub}-${job.index}`;
+/** A job the dispatcher added is not added again for this long (it is waiting, running or retrying). */
+const READD_AFTER_MS = 10_000;
+/** Crash recovery: a job whose worker died is taken up again within lock + stalled interval. */
+const LOCK_MS = 10_000;
+const STALLED_CHECK_MS = 5_000;
+
+const originOf = (target: string): string => (target.startsWith('mailto:') ? 'mail' : new URL(target).origin);
+
+/**
+ * The notify worker: moves events from the outbox (lua-scripts.ts notified()) into BullMQ delivery
+ * jobs and runs them. Each subscriber of a session has a cursor; one job at a time carries its
+ * next event (id `notify-<uuid>-<sub>-<index>`, so adding it twice is harmless), and a delivered
+ * event's job adds the next one: events arrive in order, each at least once, retried with
+ * exponential back-off until the retry window has passed. The dispatcher reads the outbox every
+ * `pollMs` and at start-up, so events recorded while no worker ran, or whose job a killed process
+ * held, are delivered once a worker runs. Any number of these may run.
+ */
+export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<RunningNotifyWorker> {
+  const { outbox, settings, logger } = options;
+  const queue = new Queue(NOTIFY_QUEUE, { connection: options.producer, prefix: options.keys.bullPrefix });
+  const added = new Map<string, number>();
+  const jobOptions = (id: string) => ({
+    jobId: id,
+    attempts: 1_000_000,
+    backoff: { type: 'custom' as const },
+    removeOnComplete: { age: 3600 },
+    removeOnFail: true,
+  });
+  const enqueue = async (job: NotifyJob, force = false): Promise<void> => {
+    const id = notifyJobId(job);
+    const now = options.now();
+    if (!force && (added.get(id) ?? 0) > now) return;
+    added.set(id, now + READD_AFTER_MS);
+    await queue.add('deliver', job, jobOptions(id));
+  };
+
+  /** Adds the job for each subscriber's next event; settles a session whose subscribers have had everything. */
+  const dispatchSession = async (uuid: string, force = false): Promise<void> => {
+    const state = await outbox.state(uuid);
+    let pending = false;
+    for (const [sub, cursor] of state.cursors.entries()) {
+      if (cursor >= state.length) continue;
+      pending = true;
+      await enqueue({ sessionUuid: uuid, sub, index: cursor }, force);
+    }
+    if (!pending) await outbox.settle(uuid, state.subscriptions.length);
+  };
+
+  const deliver = async (subscription: Subscription, facts: NotifyFacts, sealedSecret: string | undefined): Promise<void> => {
+    if (subscription.kind === 'webhook') return options.delivery.webhook(subscription.target, facts, sealedSecret);
+    if (!options.delivery.mail) {
+      logger?.warn({ session: facts.uuid, event: facts.id }, 'mail not sent: no SMTP server is configured');
+      return;
+    }
+    return options.delivery.mail(subscription.target.slice('mailto:'.length), facts);
+  };
+
+  const worker = new Worker(NOTIFY_QUEUE, async (job: Job) => {
+    const { sessionUuid: uuid, sub, index } = job.data as NotifyJob;
+    const state = await outbox.state(uuid);
+    const subscription = state.subscriptions[sub];
+    if (!subscription || state.cursors[sub] !== index) return 'done before';
+    const event = await outbox.event(uuid, index);
+    if (event && subscription.events.includes(event.phase)) {
+      const facts = options.facts({ ...event, uuid }, await options.getSession(uuid));
+      try {
+        await deliver(subscription, facts, state.sealedSecret);
+        logger?.info({ session: uuid, event: facts.id, phase: event.phase, to: originOf(subscription.target), attempt: job.attemptsMade + 1 }, 'notification delivered');
+      } catch (error) {
+        const late = options.now() - event.at >= settings.retryWindowMs;
+        logger?.[late ? 'warn' : 'info']({ session: uuid, event: facts.id, to: originOf(subscription.target), attempt: job.attemptsMade + 1, error: String((error as Error).message ?? error) },
+          late ? 'notification given up: the retry window has passed' : 'notification not delivered, will retry');
+        if (!late) throw error;
+      }
+    }
+    const cursor = await outbox.advance(uuid, sub, index, state.subscriptions.length);
+    added.delete(notifyJobId({ sessionUuid: uuid, sub, index }));
+    // The next event at once (the dispatcher would find it too, a poll later).
+    if (cursor < (await outbox.state(uuid)).length) await enqueue({ sessionUuid: uuid, sub, index: cursor }, true);
+    return 'delivered';
+  }, {
+    connection: options.connection,
+    prefix: options.keys.bullPrefix,
+    concurrency: 32,
+    lockDuration: LOCK_MS,
+    stalledInterval: STALLED_CHECK_MS,
+    maxStalledCount: 1_000,
+    settings: { backoffStrategy: (attemptsMade: number) => Math.min(settings.retryBaseMs * 2 ** Math.max(0, attemptsMade - 1), settings.retryMaxMs) },
+  });
+  worker.on('error', (error) => logger?.warn({ error: String(error) }, 'notify worker error'));
+  await worker.waitUntilReady();
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = async (): Promise<void> => {
+    try {
+      const now = options.now();
+      for (const [id, until] of added) if (until <= now) added.delete(id);
+      for (const uuid of await outbox.due(2_000)) {
+        if (stopped) return;
+        await dispatchSession(uuid);
+      }
+    } catch (error) {
+      logger?.warn({ error: String((error as Error).message ?? error) }, 'notify outbox not read; trying again');
+    } finally {
+      if (!stopped) timer = setTimeout(() => { void poll(); }, settings.pollMs);
+    }
+  };
+  void poll();
+
+  return {
+    jobCounts: async () => ({ [NOTIFY_QUEUE]: await queue.getJobCounts(...JOB_STATES) }),
+    async close() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await worker.close();
+      await queue.close();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { Redis } from 'ioredis';
+import { isSessionPhase, type SessionPhase } from '../domain/phases.js';
+import type { Subscription } from '../domain/subscriptions.js';
+import type { RedisKeys } from './redis-keys.js';
+
+/** One recorded phase change of a session with subscribers (lua-scripts.ts notified()). */
+export interface NotifyEvent { seq: number; phase: SessionPhase; at: number }
+
+/** What the notify worker needs to know of a session's outbox. */
+export interface OutboxState {
+  subscriptions: Subscription[];
+  sealedSecret?: string;
+  /** The session's phase now (undefined once it is gone, past its retention). */
+  phase?: SessionPhase;
+  /** How many events were recorded, and how far each subscriber has been told. */
+  length: number;
+  cursors: number[];
+}
+
+/**
+ * Moves a subscriber's cursor past event `index` if it is still there, then, when every subscriber
+ * has had every event, takes the session out of notify-due (and, once it has ended or is gone,
+ * drops its events). Atomic with the Lua steps that record events: an event recorded meanwhile
+ * keeps the session due. ARGV: prefix, uuid, subscriber, index (or -1: only the check), subscribers.
+ * Returns the subscriber's cursor.
+ */
+const ADVANCE = `
+local prefix, id, sub, index, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local cursors, events = prefix .. ':notify-cursor:' .. id, prefix .. ':notify-events:' .. id
+local cursor = tonumber(redis.call('HGET', cursors, sub) or '0')
+if index >= 0 and cursor == index then
+  cursor = index + 1
+  redis.call('HSET', cursors, sub, cursor)
+  redis.call('PEXPIRE', cursors, 691200000)
+end
+local length = redis.call('LLEN', events)
+for i = 0, count - 1 do
+  if tonumber(redis.call('HGET', cursors, tostring(i)) or '0') < length then return cursor end
+end
+redis.call('ZREM', prefix .. ':notify-due', id)
+local phase = redis.call('HGET', prefix .. ':session:' .. id, 'phase')
+if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED' or phase == 'FAILED' or phase == 'CANCELLED' then
+  redis.call('DEL', events, cursors)
+end
+return cursor
+`;
+
+type Call = (...args: Array<string | number>) => Promise<unknown>;
+
+/** The notification outbox the Lua steps write (lua-scripts.ts), as the notify worker reads it. */
+export class RedisNotifyOutbox {
+  private readonly advanceScript: Call;
+
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
+    if (!('ebNotifyAdvance' in redis)) redis.defineCommand('ebNotifyAdvance', { numberOfKeys: 0, lua: ADVANCE });
+    this.advanceScript = (redis as unknown as Record<string, Call>).ebNotifyAdvance!.bind(redis);
+  }
+
+  /** Sessions with events some subscriber has not had, oldest first. */
+  due(max: number): Promise<string[]> {
+    return this.redis.zrange(this.keys.notifyDue, 0, max - 1);
+  }
+
+  async state(uuid: string): Promise<OutboxState> {
+    const [[, fields], [, length], [, cursors]] = (await this.redis.multi()
+      .hmget(this.keys.session(uuid), 'notify', 'notifykey', 'phase')
+      .llen(this.keys.notifyEvents(uuid))
+      .hgetall(this.keys.notifyCursor(uuid))
+      .exec()) as [[unknown, Array<string | null>], [unknown, number], [unknown, Record<string, string>]];
+    const [notify, key, phase] = fields;
+    const subscriptions = notify ? (JSON.parse(notify) as Subscription[]) : [];
+    return {
+      subscriptions,
+      ...(key ? { sealedSecret: key } : {}),
+      ...(phase && isSessionPhase(phase) ? { phase } : {}),
+      length,
+      cursors: subscriptions.map((_, i) => Number(cursors[String(i)] ?? 0)),
+    };
+  }
+
+  async event(uuid: string, index: number): Promise<NotifyEvent | undefined> {
+    const text = await this.redis.lindex(this.keys.notifyEvents(uuid), index);
+    return text ? (JSON.parse(text) as NotifyEvent) : undefined;
+  }
+
+  /** Records that subscriber `sub` is done with event `index`; returns its cursor. */
+  async advance(uuid: string, sub: number, index: number, subscribers: number): Promise<number> {
+    return Number(await this.advanceScript(this.keys.prefix, uuid, sub, index, subscribers));
+  }
+
+  /** Takes the session out of notify-due if every subscriber has had every event. */
+  async settle(uuid: string, subscribers: number): Promise<void> {
+    await this.advanceScript(this.keys.prefix, uuid, 0, -1, subscribers);
+  }
+}
