@@ -46,6 +46,7 @@ import { withOutputQuota } from '../sites/output-quota.js';
 import { ScratchDirectories } from '../sites/session-directory.js';
 import { openRedisConnections, whenReady } from './redis-connections.js';
 import { startNotifyRuntime } from './notify-runtime.js';
+import { sharedNotifyKey } from '../store/redis-notify-outbox.js';
 import { notifyGate } from '../sites/notify-gate.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
@@ -120,13 +121,15 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     // Neither fail-fast connection queues commands while it connects: wait until both are ready.
     await Promise.all([storeConnection, producerConnection].map((connection) => whenReady(connection, STARTUP_WAIT_MS)));
     await storeConnection.ping();
+    // Webhook secrets are sealed with TOKEN_KEY when every process shares one, else with a key kept in Redis.
+    const notifyCipher = config.auth.tokenKeyGiven || !(parts.api || parts.notify) ? cipher : new TokenCipher(await sharedNotifyKey(storeConnection, keys));
     if (parts.timers) {
       const worker: Worker = startTimerWorker({ connection: queueConnection, keys, store, now });
       await worker.waitUntilReady();
       closers.push(() => worker.close());
     }
     if (parts.notify) {
-      const notify = await startNotifyRuntime({ config, connection: queueConnection, producer: producerConnection, store: storeConnection, keys, brokerStore: store, cipher, now, logger });
+      const notify = await startNotifyRuntime({ config, connection: queueConnection, producer: producerConnection, store: storeConnection, keys, brokerStore: store, cipher: notifyCipher, now, logger });
       closers.push(() => notify.close());
     }
     if (parts.siteWorkers) {
@@ -163,7 +166,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         liveWorkers: () => negotiator.workerCounts(siteNames),
       });
       const newId = () => randomUUID();
-      const notify = notifyGate({ policy: machineEgressPolicy(config.notify.egressAllow, config), mail: Boolean(config.notify.mail), cipher });
+      const notify = notifyGate({ policy: machineEgressPolicy(config.notify.egressAllow, config), mail: Boolean(config.notify.mail), cipher: notifyCipher });
       const offersDeps: RequestOffersDeps = {
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers, notify,
         composeSession: (input) => composeOfferedSession(input, newId),

@@ -41,15 +41,17 @@ export async function startNotifyRuntime(options: {
         const secret = sealedSecret ? cipher.open(sealedSecret, secretContext(facts.uuid)) : undefined;
         if (!secret) {
           // Retrying cannot help (another broker key, or none kept): said once, and passed over.
-          logger.error({ session: facts.uuid, event: facts.id }, 'webhook not sent: its signing secret cannot be opened with this broker\'s key');
-          return;
+          logger.error({ session: facts.uuid, event: facts.id }, 'webhook not sent: its signing secret cannot be opened with this broker\'s key (is TOKEN_KEY the same in every process?)');
+          return false;
         }
         await postWebhook(target, { id: facts.id, body: JSON.stringify(webhookPayload(facts)), secret }, policy, settings.timeoutMs, options.now);
+        return true;
       },
       ...(mailer ? {
         mail: async (to: string, facts: Parameters<typeof mailFor>[0]) => {
           const message = mailFor(facts);
           if (message) await mailer.send(to, message);
+          return message !== undefined;
         },
       } : {}),
     },

@@ -12,11 +12,14 @@ import { JOB_STATES, NOTIFY_QUEUE } from './queue-names.js';
 /** A delivery job: which session, which of its subscribers, which of its events (never a secret or a token). */
 export interface NotifyJob { sessionUuid: string; sub: number; index: number }
 
-/** Delivers one event to one subscriber; rejects when it should be tried again. */
+/**
+ * Delivers one event to one subscriber: resolves true when sent, false when it is passed over for
+ * good (no secret to sign with, a phase mail does not tell); rejects when it should be tried again.
+ */
 export interface NotifyDelivery {
-  webhook(target: string, facts: NotifyFacts, sealedSecret: string | undefined): Promise<void>;
+  webhook(target: string, facts: NotifyFacts, sealedSecret: string | undefined): Promise<boolean>;
   /** Undefined when the broker has no mail server: mail subscriptions are passed over. */
-  mail?: (to: string, facts: NotifyFacts) => Promise<void>;
+  mail?: (to: string, facts: NotifyFacts) => Promise<boolean>;
 }
 
 export interface NotifyWorkerOptions {
@@ -86,11 +89,11 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
     if (!pending) await outbox.settle(uuid, state.subscriptions.length);
   };
 
-  const deliver = async (subscription: Subscription, facts: NotifyFacts, sealedSecret: string | undefined): Promise<void> => {
+  const deliver = async (subscription: Subscription, facts: NotifyFacts, sealedSecret: string | undefined): Promise<boolean> => {
     if (subscription.kind === 'webhook') return options.delivery.webhook(subscription.target, facts, sealedSecret);
     if (!options.delivery.mail) {
       logger?.warn({ session: facts.uuid, event: facts.id }, 'mail not sent: no SMTP server is configured');
-      return;
+      return false;
     }
     return options.delivery.mail(subscription.target.slice('mailto:'.length), facts);
   };
@@ -102,10 +105,9 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
     if (!subscription || state.cursors[sub] !== index) return 'done before';
     const event = await outbox.event(uuid, index);
     if (event && subscription.events.includes(event.phase)) {
-      const facts = options.facts({ ...event, uuid }, await options.getSession(uuid));
+      const facts = await outbox.facts(uuid, event.seq, async () => options.facts({ ...event, uuid }, await options.getSession(uuid)));
       try {
-        await deliver(subscription, facts, state.sealedSecret);
-        logger?.info({ session: uuid, event: facts.id, phase: event.phase, to: originOf(subscription.target), attempt: job.attemptsMade + 1 }, 'notification delivered');
+        if (await deliver(subscription, facts, state.sealedSecret)) logger?.info({ session: uuid, event: facts.id, phase: event.phase, to: originOf(subscription.target), attempt: job.attemptsMade + 1 }, 'notification delivered');
       } catch (error) {
         const late = options.now() - event.at >= settings.retryWindowMs;
         logger?.[late ? 'warn' : 'info']({ session: uuid, event: facts.id, to: originOf(subscription.target), attempt: job.attemptsMade + 1, error: String((error as Error).message ?? error) },

@@ -31,6 +31,10 @@ export interface RedisKeys {
   notifyDue: string;
   notifyEvents(uuid: string): string;
   notifyCursor(uuid: string): string;
+  /** What each event tells, fixed at its first attempt (redis-notify-outbox.ts facts()). */
+  notifyFacts(uuid: string): string;
+  /** The key webhook secrets are sealed with when no TOKEN_KEY is given (redis-notify-outbox.ts sharedNotifyKey()). */
+  notifyKey: string;
   /** The prefix BullMQ puts before its own keys. */
   bullPrefix: string;
 }
@@ -57,6 +61,8 @@ export function redisKeys(prefix: string): RedisKeys {
     notifyDue: `${prefix}:notify-due`,
     notifyEvents: (uuid) => `${prefix}:notify-events:${uuid}`,
     notifyCursor: (uuid) => `${prefix}:notify-cursor:${uuid}`,
+    notifyFacts: (uuid) => `${prefix}:notify-facts:${uuid}`,
+    notifyKey: `${prefix}:notify-key`,
     bullPrefix: `${prefix}:bull`,
   };
 }

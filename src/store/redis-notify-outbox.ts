@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { isSessionPhase, type SessionPhase } from '../domain/phases.js';
 import type { Subscription } from '../domain/subscriptions.js';
@@ -40,10 +41,20 @@ end
 redis.call('ZREM', prefix .. ':notify-due', id)
 local phase = redis.call('HGET', prefix .. ':session:' .. id, 'phase')
 if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED' or phase == 'FAILED' or phase == 'CANCELLED' then
-  redis.call('DEL', events, cursors)
+  redis.call('DEL', events, cursors, prefix .. ':notify-facts:' .. id)
 end
 return cursor
 `;
+
+ /**
+ * The key webhook secrets are sealed with when no TOKEN_KEY is given: made once, kept in Redis,
+ * so that every process of the broker opens what another sealed. (Weaker than TOKEN_KEY, which is
+ * kept apart from Redis: docs/notifications.md.)
+ */
+export async function sharedNotifyKey(redis: Redis, keys: RedisKeys): Promise<Buffer> {
+  await redis.set(keys.notifyKey, randomBytes(32).toString('base64'), 'NX');
+  return Buffer.from((await redis.get(keys.notifyKey)) ?? '', 'base64');
+}
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
 
@@ -81,6 +92,19 @@ export class RedisNotifyOutbox {
   async event(uuid: string, index: number): Promise<NotifyEvent | undefined> {
     const text = await this.redis.lindex(this.keys.notifyEvents(uuid), index);
     return text ? (JSON.parse(text) as NotifyEvent) : undefined;
+  }
+
+  /**
+   * What subscribers are told of event `seq`, the same on every attempt and for every subscriber:
+   * made by `make` the first time it is asked for, and kept (a later attempt, after the session
+   * moved on, tells what the first one did).
+   */
+  async facts<T>(uuid: string, seq: number, make: () => Promise<T>): Promise<T> {
+    const key = this.keys.notifyFacts(uuid);
+    const kept = await this.redis.hget(key, String(seq));
+    if (kept) return JSON.parse(kept) as T;
+    await this.redis.multi().hsetnx(key, String(seq), JSON.stringify(await make())).pexpire(key, 691_200_000).exec();
+    return JSON.parse((await this.redis.hget(key, String(seq))) ?? 'null') as T;
   }
 
   /** Records that subscriber `sub` is done with event `index`; returns its cursor. */

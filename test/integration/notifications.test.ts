@@ -1,0 +1,240 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SMTPServer } from 'smtp-server';
+import { TokenCipher } from '../../src/auth/token-cipher.js';
+import { isBrokerError } from '../../src/domain/errors.js';
+import { sessionOfProvision } from '../../src/protocol/srcnet/srcnet-ids.js';
+import { notifyGate } from '../../src/sites/notify-gate.js';
+import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { finalStatus, send, smallQuery } from '../support/srcnet.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
+
+type Doc = Record<string, any>;
+const WORKER = fileURLToPath(new URL('../../dist/main/worker.js', import.meta.url));
+const PUBLIC = 'https://broker.example.org';
+const ALL_EVENTS = ['ACCEPTED', 'REJECTED', 'EXPIRED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+/** Quick retries for the tests: 0.2 s, doubling to 1 s at most; an attempt times out after 1 s. */
+const NOTIFY_ENV = { NOTIFY_EGRESS_ALLOW: '127.0.0.1', NOTIFY_RETRY_BASE: 'PT0.2S', NOTIFY_RETRY_MAX: 'PT1S', NOTIFY_TIMEOUT: 'PT1S', NOTIFY_POLL: 'PT0.1S', PUBLIC_URL: PUBLIC };
+
+async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function request(shell: string, notify: unknown): Doc {
+  return {
+    executable: { kind: `${V1}/executable/docker-container.yaml`, image: { locations: ['busybox'] }, entrypoint: '/bin/sh', command: ['-c', shell] },
+    compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, cores: { min: 1, max: 1 } },
+    schedule: { requested: { duration: 'PT5M' } },
+    'srcnet.notify': notify,
+  };
+}
+
+/** A mail as the SMTP server received it: its subject and its text part (quoted-printable undone). */
+interface Mail { to: string[]; subject: string; text: string; raw: string }
+function readMail(raw: string, to: string[]): Mail {
+  const subject = /^Subject: (.*)$/m.exec(raw)?.[1] ?? '';
+  const part = /Content-Type: text\/plain[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n([\s\S]*?)\r\n--/.exec(raw)?.[1] ?? '';
+  const qp = /Content-Type: text\/plain[^\r\n]*\r\nContent-Transfer-Encoding: quoted-printable/i.test(raw);
+  const text = qp ? part.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))) : part;
+  return { to, subject, text: text.replace(/\r\n/g, '\n'), raw };
+}
+
+describe('notifications of phase changes', () => {
+  const receiver = new WebhookReceiver();
+  const mails: Mail[] = [];
+  let smtp: SMTPServer;
+  let broker: TestBroker;
+
+  beforeAll(async () => {
+    await receiver.start();
+    smtp = new SMTPServer({
+      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+      onData(stream, session, done) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => { mails.push(readMail(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address))); done(); });
+      },
+    });
+    await new Promise<void>((ready) => smtp.listen(0, '127.0.0.1', ready));
+    const smtpPort = (smtp.server.address() as AddressInfo).port;
+    broker = await startTestBroker({
+      parts: { api: true, siteWorkers: true, timers: true, notify: true },
+      env: { ...NOTIFY_ENV, SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, MAIL_FROM: 'broker@example.org' },
+      config: { sites: [demoSite({ preparationMs: 0, releasingMs: 0, egressAllow: ['127.0.0.1'], executor: { type: 'local', containerRuntime: 'none', developmentImages: {
+        'test.example/echo:1': { entrypoint: '/bin/sh', command: ['-c', 'echo done > "$EB_OUTPUTS/out.txt"', 'echo'] },
+      } } })] },
+    });
+  });
+  afterAll(async () => {
+    await broker.close();
+    await receiver.close();
+    await new Promise<void>((done) => smtp.close(() => done()));
+  });
+
+  /** Requests, keeps the secret the answer gives, accepts the first offer; returns its uuid. */
+  async function acceptedSession(shell: string, notify: unknown): Promise<string> {
+    const answer = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request(shell, notify)));
+    expect(answer.status).toBe(303);
+    const secret = answer.headers['webhook-secret'] as string;
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+    expect(answer.headers['cache-control']).toBe('no-store');
+    const set = answer.body as Doc;
+    for (const offer of set.offers as Doc[]) receiver.secrets.set(offer.meta.uuid as string, secret);
+    // The secret is given once: reading the offer set again shows it nowhere.
+    const again = await broker.http.get(`/offersets/${set.meta.uuid}`).expect(200);
+    expect(again.headers['webhook-secret']).toBeUndefined();
+    expect(again.text).not.toContain(secret);
+    const uuid = set.offers[0].meta.uuid as string;
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json')
+      .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'ACCEPTED' })).expect(200);
+    return uuid;
+  }
+  const historyOf = async (uuid: string): Promise<string[]> =>
+    ((await broker.redis.hget(`${broker.config.keyPrefix}:session:${uuid}`, 'history')) ?? '').split(',').map((item) => item.split(' ')[0] as string);
+
+  it('tells each phase change of a session, in order, signed as Standard Webhooks says, with its uuid, phase, time and URL', async () => {
+    receiver.answer = () => 'ok';
+    const uuid = await acceptedSession('echo hello', [{ target: receiver.url, events: ALL_EVENTS }]);
+    const arrived = await waitFor(() => { const list = receiver.delivered(uuid); return list.at(-1)?.payload.data.phase === 'COMPLETED' && list; }, 30_000, 'COMPLETED');
+    const phases = (await historyOf(uuid)).filter((phase) => phase !== 'OFFERED');
+    expect(arrived.map((a) => a.payload.data.phase)).toEqual(phases);
+    expect(phases).toEqual(expect.arrayContaining(['ACCEPTED', 'PREPARING', 'AVAILABLE', 'RUNNING', 'COMPLETED']));
+    expect(arrived.every((a) => a.verified)).toBe(true);
+    expect(new Set(arrived.map((a) => a.id)).size).toBe(arrived.length);
+    for (const a of arrived) {
+      expect(a.payload).toEqual({ type: `session.${a.payload.data.phase.toLowerCase()}`, timestamp: a.payload.data.time, data: expect.objectContaining({ session: uuid, url: `${PUBLIC}/sessions/${uuid}`, site: 'demo' }) });
+      expect(Date.parse(a.payload.data.time)).toBeLessThanOrEqual(a.at);
+      expect(a.body).not.toMatch(/token|whsec_/i);
+    }
+    expect(arrived.at(-1)?.payload.data.outputs).toBe(`${PUBLIC}/sessions/${uuid}/outputs`);
+    // Once every event is delivered, the session leaves the outbox.
+    await waitFor(async () => (await broker.redis.zscore(`${broker.config.keyPrefix}:notify-due`, uuid)) === null, 5_000, 'the outbox to settle');
+  }, 60_000);
+
+  it('retries a receiver that answers 500, times out or closes the connection, with the same webhook-id, and keeps the order', async () => {
+    // Every event's first three attempts fail, each its own way; the fourth is answered.
+    receiver.answer = (_arrival, attempt) => (['500', 'hang', 'close'] as const)[attempt - 1] ?? 'ok';
+    const uuid = await acceptedSession('echo retried', receiver.url);
+    const arrived = await waitFor(() => { const list = receiver.delivered(uuid); return list.at(-1)?.payload.data.phase === 'COMPLETED' && list; }, 60_000, 'COMPLETED');
+    expect(arrived.map((a) => a.payload.data.phase)).toEqual(['AVAILABLE', 'RUNNING', 'COMPLETED']);
+    for (const event of arrived) {
+      const attempts = receiver.arrivals.filter((a) => a.id === event.id);
+      expect(attempts.map((a) => a.answer)).toEqual(['500', 'hang', 'close', 'ok']);
+      expect(attempts.every((a) => a.verified && a.body === event.body)).toBe(true);
+    }
+    // In order: no attempt of an event came before the previous event was delivered.
+    const first = (id: string): number => receiver.arrivals.findIndex((a) => a.id === id);
+    const delivered = (id: string): number => receiver.arrivals.findIndex((a) => a.id === id && a.answer === 'ok');
+    expect(first(arrived[1]!.id)).toBeGreaterThan(delivered(arrived[0]!.id));
+    expect(first(arrived[2]!.id)).toBeGreaterThan(delivered(arrived[1]!.id));
+  }, 90_000);
+
+  it('refuses at request time a webhook at an address the egress policy refuses, saying why, and holds nothing', async () => {
+    const held = await broker.heldNow();
+    for (const [target, reason] of [
+      ['http://10.1.2.3/hook', 'a private address'],
+      ['http://169.254.169.254/latest/meta-data', 'a link-local address'],
+      ['http://[::1]:9/hook', 'a loopback address'],
+      ['ftp://example.org/hook', 'a target is an http(s) URL or a mailto: address'],
+    ]) {
+      const answer = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request('true', [target])));
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ type: 'urn:srcnet:execution-broker:error:notify-refused', messages: [{ values: { target, reason: expect.stringContaining(reason as string) } }] });
+      expect(answer.body.detail).toContain(`The subscription to [${target}] is refused: `);
+      expect(answer.headers['webhook-secret']).toBeUndefined();
+    }
+    expect(await broker.heldNow()).toBe(held);
+  });
+
+  it('refuses a mail subscription on a broker with no SMTP server', async () => {
+    const gate = notifyGate({ policy: { allow: [] }, mail: false, cipher: new TokenCipher(Buffer.alloc(32)) });
+    const refused = await gate.admit([{ kind: 'mail', target: 'mailto:astro@example.org', events: ['COMPLETED'] }]).catch((error: unknown) => error);
+    expect(isBrokerError(refused) && refused.code === 'notify-refused' && refused.values.reason).toBe('this broker sends no mail (it has no SMTP server configured)');
+  });
+
+  it('mails the contact_email of an SRCNet job when it is available and when it completes, through a real SMTP server', async () => {
+    mails.length = 0;
+    const provisioned = await send(broker.http, 'put', '/v1/provision', smallQuery()).expect(200);
+    const id = provisioned.body.provision_id as string;
+    const uuid = sessionOfProvision(id)!;
+    await send(broker.http, 'put', `/v1/provision/${id}/submit`, { container: 'test.example/echo:1', dataset: `${receiver.url.replace('/hook', '')}/data.csv`, contact_email: 'astro@example.org' }).expect(200);
+    expect(await finalStatus(broker.http, id)).toMatchObject({ response_code: 0 });
+    const both = await waitFor(() => mails.length >= 2 && mails, 15_000, 'two mails');
+    expect(both.map((m) => m.subject)).toEqual([`Session ${uuid.slice(0, 8)} is available`, `Session ${uuid.slice(0, 8)} completed`]);
+    expect(both.every((m) => m.to.join() === 'astro@example.org' && /^From: broker@example\.org$/m.test(m.raw))).toBe(true);
+    expect(both[0]!.text).toContain(`Your session ${uuid} on site demo is available since`);
+    expect(both[1]!.text).toContain(`Your session ${uuid} on site demo completed at`);
+    expect(both[1]!.text).toContain(`Outputs: ${PUBLIC}/sessions/${uuid}/outputs`);
+    expect(both[1]!.raw).toContain('Content-Type: text/html');
+  }, 60_000);
+});
+
+describe('a notify worker killed with SIGKILL mid-delivery', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eb-notify-crash-'));
+  chmodSync(dir, 0o711);
+  const sitesFile = join(dir, 'sites.yaml');
+  writeFileSync(sitesFile, `sites:\n  - { name: demo, cores: 8, memoryGiB: 16, preparation: PT0S, releasing: PT0S, scratchDir: ${join(dir, 'scratch')}, executor: { type: local, containerRuntime: none } }\n`);
+  const receiver = new WebhookReceiver();
+  const workers: ChildProcess[] = [];
+  let broker: TestBroker;
+  const startWorker = (): ChildProcess => {
+    const child = spawn(process.execPath, [WORKER], {
+      env: { ...process.env, ...NOTIFY_ENV, REDIS_URL: broker.config.redisUrl, EB_KEY_PREFIX: broker.config.keyPrefix, BROKER_CONFIG: sitesFile },
+      stdio: process.env.DEBUG_WORKER ? 'inherit' : 'ignore',
+    });
+    workers.push(child);
+    return child;
+  };
+
+  beforeAll(async () => {
+    await receiver.start();
+    // The API, the site's worker and the timers run here; notifications only in the worker processes.
+    broker = await startTestBroker({ parts: { api: true, siteWorkers: true, timers: true }, env: { ...NOTIFY_ENV, BROKER_CONFIG: sitesFile } });
+  });
+  afterAll(async () => {
+    for (const child of workers) if (child.exitCode === null) child.kill('SIGKILL');
+    await broker.close();
+    await receiver.close();
+  });
+
+  it('loses no event: what it was delivering, and what happened while none ran, arrive once another starts, with the same ids', async () => {
+    let first: ChildProcess | undefined = startWorker();
+    // The worker holds the first event's delivery open when it is killed.
+    let killed = '';
+    receiver.answer = (arrival) => {
+      if (first) {
+        killed = arrival.id;
+        first.kill('SIGKILL');
+        first = undefined;
+        return 'hang';
+      }
+      return 'ok';
+    };
+    const answer = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request('echo hello', { target: receiver.url, events: ALL_EVENTS })));
+    expect(answer.status).toBe(303);
+    const uuid = (answer.body as Doc).offers[0].meta.uuid as string;
+    receiver.secrets.set(uuid, answer.headers['webhook-secret'] as string);
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json')
+      .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'ACCEPTED' })).expect(200);
+    await waitFor(() => killed !== '', 20_000, 'the first delivery');
+    // The session goes on to its end while no notify worker runs: its events wait in the outbox.
+    await waitFor(async () => (await broker.http.get(`/sessions/${uuid}`)).body.phase === 'COMPLETED', 30_000, 'COMPLETED');
+    startWorker();
+    const arrived = await waitFor(() => { const list = receiver.delivered(uuid); return list.at(-1)?.payload.data.phase === 'COMPLETED' && list; }, 40_000, 'every event');
+    const history = ((await broker.redis.hget(`${broker.config.keyPrefix}:session:${uuid}`, 'history')) ?? '').split(',').map((item) => item.split(' ')[0]);
+    expect(arrived.map((a) => a.payload.data.phase)).toEqual(history.filter((phase) => phase !== 'OFFERED'));
+    expect(arrived[0]!.id).toBe(killed);
+    expect(receiver.arrivals.filter((a) => a.id === killed).map((a) => a.answer)).toEqual(['hang', 'ok']);
+    expect(arrived.every((a) => a.verified)).toBe(true);
+  }, 120_000);
+});
