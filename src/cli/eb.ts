@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BrokerClient, BrokerClientError, formatOf, type OfferSet, type Session } from '../client/broker-client.js';
-import { encodeBody, type Format } from '../protocol/codecs/body-codec.js';
+import { decodeBody, encodeBody, type Format } from '../protocol/codecs/body-codec.js';
 import { formatOfferTable, formatSession, progressLine } from './render.js';
 
 /** How `eb watch` and `eb run` end: the exit code says how the session ended. */
@@ -27,11 +27,13 @@ Options (before or after the command):
   --url URL                 the broker (default: $EB_URL or http://127.0.0.1:8080)
   --token-file FILE         read a bearer token from FILE (default: $EB_TOKEN_FILE, or $EB_TOKEN)
   --output text|json|yaml|xml  how to print documents (default: text)
+  --notify URL|mailto:ADDR  (request, run; repeatable) be told of the sessions' phase changes by a
+                            signed webhook or by mail; a webhook's secret is printed once, on stderr
   -h, --help                this help, or a command's: eb <command> --help
 
 Exit codes: 0 done (COMPLETED for watch/run), 1 error, 2 usage, 3 FAILED, 4 CANCELLED,
 5 another end (EXPIRED, REJECTED).`,
-  request: 'eb request FILE\n  Sends FILE (JSON, XML or YAML, by extension or content; - for stdin) to POST /requests and lists the offers.',
+  request: 'eb request FILE [--notify URL|mailto:ADDR]...\n  Sends FILE (JSON, XML or YAML, by extension or content; - for stdin) to POST /requests and lists the offers.\n  --notify subscribes a webhook or a mail address to the sessions\' phase changes (docs/notifications.md).',
   accept: 'eb accept SESSION\n  Accepts the offer SESSION (its uuid).',
   reject: 'eb reject SESSION\n  Rejects the offer SESSION.',
   cancel: 'eb cancel SESSION\n  Cancels SESSION, stopping its run and releasing its capacity.',
@@ -52,6 +54,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
       options: {
         url: { type: 'string' }, 'token-file': { type: 'string' }, output: { type: 'string', default: 'text' },
         follow: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        notify: { type: 'string', multiple: true },
       },
     });
   } catch (error) {
@@ -95,7 +98,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
   try {
     switch (command) {
       case 'request': {
-        const offers = await client.requestOffers(...readRequest(argument, io));
+        const offers = await requestWithNotify(client, readRequest(argument, io), values.notify, io);
         print(offers, 'OfferSetResponse', formatOfferTable(offers));
         return offers.result === 'YES' ? 0 : EXIT.other;
       }
@@ -125,8 +128,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
         return 0;
       }
       case 'run': {
-        const [body, format] = readRequest(argument, io);
-        const offers: OfferSet = await client.requestOffers(body, format);
+        const offers: OfferSet = await requestWithNotify(client, readRequest(argument, io), values.notify, io);
         const best = offers.offers?.[0];
         if (offers.result !== 'YES' || !best) {
           print(offers, 'OfferSetResponse', formatOfferTable(offers));
@@ -147,6 +149,25 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
     return EXIT.error;
   }
   return EXIT.usage;
+}
+
+/**
+ * Sends a request, with the --notify targets added to its `srcnet.notify` extension (sent as
+ * JSON then); a webhook's signing secret is printed on stderr, the only time it is shown.
+ */
+async function requestWithNotify(client: BrokerClient, [text, format]: [string, Format], notify: string[] | undefined, io: Io): Promise<OfferSet> {
+  let body: string = text;
+  let sent: Format = format;
+  if (notify?.length) {
+    const doc = decodeBody(Buffer.from(text), format, 'ExecutionRequest') as Record<string, unknown>;
+    const given = doc['srcnet.notify'];
+    doc['srcnet.notify'] = [...(Array.isArray(given) ? given : given === undefined ? [] : [given]), ...notify];
+    body = JSON.stringify(doc);
+    sent = 'json';
+  }
+  const { offers, webhookSecret } = await client.requestOffersWithSecret(body, sent);
+  if (webhookSecret) io.err(`eb: webhook signing secret (shown once; keep it to verify the webhook-signature header): ${webhookSecret}\n`);
+  return offers;
 }
 
 function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {

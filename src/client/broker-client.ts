@@ -63,9 +63,16 @@ export class BrokerClient {
    * (checked with the server's own decoder before it is sent, so a typo fails here).
    */
   async requestOffers(body: Doc | string, format: Format = 'json'): Promise<OfferSet> {
+    return (await this.requestOffersWithSecret(body, format)).offers;
+  }
+
+  /** Asks for offers; a request that subscribes a webhook (`srcnet.notify`) is given its signing secret, once. */
+  async requestOffersWithSecret(body: Doc | string, format: Format = 'json'): Promise<{ offers: OfferSet; webhookSecret?: string }> {
     const text = typeof body === 'string' ? body : encodeBody(body, format, 'ExecutionRequest');
     decodeBody(Buffer.from(text), format, 'ExecutionRequest');
-    return (await this.send('POST', '/requests', { text, format })) as OfferSet;
+    let webhookSecret: string | undefined;
+    const offers = (await this.send('POST', '/requests', { text, format }, (headers) => { webhookSecret = headers.get('webhook-secret') ?? undefined; })) as OfferSet;
+    return { offers, ...(webhookSecret ? { webhookSecret } : {}) };
   }
 
   /** Books and accepts the best offer in one step (`POST /direct`). */
@@ -162,8 +169,9 @@ export class BrokerClient {
     return this.watch(best.meta.uuid, onChange);
   }
 
-  private async send(method: string, path: string, body?: { text: string; format: Format }): Promise<Doc> {
+  private async send(method: string, path: string, body?: { text: string; format: Format }, onHeaders?: (headers: Headers) => void): Promise<Doc> {
     const res = await this.fetch(method, path, { accept: MEDIA.json, ...(body ? { body: body.text, contentType: MEDIA[body.format] } : {}) });
+    onHeaders?.(res.headers);
     const text = await res.text();
     // 303 after POST /requests carries the offer set itself; 400 from /direct a FAILED session.
     if (res.ok || res.status === 303 || (res.status === 400 && path === '/direct' && text.includes('"phase"'))) return JSON.parse(text) as Doc;

@@ -15,6 +15,7 @@ import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 type Doc = Record<string, any>;
 const WORKER = fileURLToPath(new URL('../../dist/main/worker.js', import.meta.url));
+const EB = fileURLToPath(new URL('../../dist/cli/eb.js', import.meta.url));
 const PUBLIC = 'https://broker.example.org';
 const ALL_EVENTS = ['ACCEPTED', 'REJECTED', 'EXPIRED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 /** Quick retries for the tests: 0.2 s, doubling to 1 s at most; an attempt times out after 1 s. */
@@ -155,6 +156,35 @@ describe('notifications of phase changes', () => {
     }
     expect(await broker.heldNow()).toBe(held);
   });
+
+  it('subscribes from the command line: `eb request --notify URL` prints the secret once, and the webhooks verify with it', async () => {
+    receiver.answer = () => 'ok';
+    const file = join(mkdtempSync(join(tmpdir(), 'eb-notify-cli-')), 'request.yaml');
+    writeFileSync(file, `executable:\n  kind: ${V1}/executable/docker-container.yaml\n  image: { locations: [busybox] }\n  entrypoint: /bin/sh\n  command: [-c, 'echo from the cli']\ncompute:\n  kind: ${V1}/compute/simple-compute-resource.yaml\n  cores: { min: 1, max: 1 }\n`);
+    const run = (args: string[]) => new Promise<{ code: number | null; out: string; err: string }>((done) => {
+      const child = spawn(process.execPath, [EB, '--url', broker.baseUrl, '--output', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+      child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString(); });
+      child.on('close', (code) => done({ code, out, err }));
+    });
+    const refused = await run(['request', file, '--notify', 'http://192.168.1.1/hook']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('192.168.1.1 is a private address');
+    const answered = await run(['request', file, '--notify', receiver.url]);
+    expect(answered.code).toBe(0);
+    const secret = /webhook signing secret \(shown once[^)]*\): (whsec_\S+)/.exec(answered.err)?.[1];
+    expect(secret).toBeDefined();
+    expect(answered.out).not.toContain(secret);
+    const uuid = (JSON.parse(answered.out) as Doc).offers[0].meta.uuid as string;
+    receiver.secrets.set(uuid, secret!);
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json')
+      .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'ACCEPTED' })).expect(200);
+    const arrived = await waitFor(() => { const list = receiver.delivered(uuid); return list.at(-1)?.payload.data.phase === 'COMPLETED' && list; }, 30_000, 'COMPLETED');
+    expect(arrived.map((a) => a.payload.data.phase)).toEqual(['AVAILABLE', 'RUNNING', 'COMPLETED']);
+    expect(arrived.every((a) => a.verified)).toBe(true);
+  }, 60_000);
 
   it('refuses a mail subscription on a broker with no SMTP server', async () => {
     const gate = notifyGate({ policy: { allow: [] }, mail: false, cipher: new TokenCipher(Buffer.alloc(32)) });
