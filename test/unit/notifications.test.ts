@@ -1,0 +1,68 @@
+import { createHmac } from 'node:crypto';
+import { eventId, mailFor, webhookPayload, type NotifyFacts } from '../../src/domain/notify-messages.js';
+import { readSubscriptions } from '../../src/domain/subscriptions.js';
+import { webhookSignature } from '../../src/sites/webhook-sender.js';
+
+const UUID = '0f6c2a52-7d1e-4a53-9b0e-2f4b9c1d8e77';
+const facts = (overrides: Partial<NotifyFacts> = {}): NotifyFacts => ({
+  id: eventId(UUID, 3), uuid: UUID, phase: 'AVAILABLE', at: Date.UTC(2026, 11, 2, 10, 0, 0), url: `https://broker.example.org/sessions/${UUID}`, site: 'demo', ...overrides,
+});
+
+describe('subscriptions read from a request', () => {
+  it('takes URLs and mail addresses with the default events, and objects with their own', () => {
+    expect(readSubscriptions(['https://hooks.example.org/eb', 'mailto:astro@example.org', { target: 'http://h.example.org/x', events: ['RUNNING', 'ACCEPTED'] }])).toEqual({
+      subscriptions: [
+        { kind: 'webhook', target: 'https://hooks.example.org/eb', events: ['REJECTED', 'EXPIRED', 'AVAILABLE', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] },
+        { kind: 'mail', target: 'mailto:astro@example.org', events: ['AVAILABLE', 'COMPLETED', 'FAILED', 'CANCELLED'] },
+        { kind: 'webhook', target: 'http://h.example.org/x', events: ['ACCEPTED', 'RUNNING'] },
+      ],
+    });
+  });
+
+  it.each([
+    [['ftp://x.example.org/'], 'a target is an http(s) URL or a mailto: address'],
+    [['mailto:a@example.org?cc=b@example.org'], 'a mailto: target names one mail address, with no query'],
+    [['https://user:pw@example.org/'], 'a webhook URL may not carry a user name or password'],
+    [[{ target: 'mailto:a@example.org', events: ['RUNNING'] }], 'RUNNING is not an event a mail subscription can ask for'],
+    [[{ target: 'https://example.org/', events: ['OFFERED'] }], 'OFFERED is not an event a webhook subscription can ask for'],
+    [[{ target: 'https://example.org/', events: [] }], 'events is a non-empty list of phase names'],
+    [[42], 'each subscription is a URL, a mailto: address, or {target, events}'],
+    [['https://a.example.org/', 'https://b.example.org/', 'https://c.example.org/', 'https://d.example.org/', 'https://e.example.org/'], 'at most 4 subscriptions'],
+  ])('refuses %j, saying why', (value, reason) => {
+    const read = readSubscriptions(value);
+    expect('problem' in read && read.problem.reason).toContain(reason);
+  });
+});
+
+describe('what a subscriber is told', () => {
+  it('signs "id.timestamp.body" with HMAC-SHA256 keyed by the secret\'s base64 bytes (Standard Webhooks)', () => {
+    // The specification's own example: secret, id, timestamp, body and the signature it gives.
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const body = '{"test": 2432232314}';
+    expect(webhookSignature(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, body)).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+    const key = Buffer.from('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'base64');
+    expect(webhookSignature(secret, 'a', 1, 'b')).toBe(`v1,${createHmac('sha256', key).update('a.1.b').digest('base64')}`);
+  });
+
+  it('writes the payload with the uuid, phase, time and URL, and cuts any query (a token) from URLs', () => {
+    expect(webhookPayload(facts({ url: `https://broker.example.org/sessions/${UUID}?x=1`, connectors: ['http://node7:8888/lab?token=secret'] }))).toEqual({
+      type: 'session.available',
+      timestamp: '2026-12-02T10:00:00.000Z',
+      data: { session: UUID, phase: 'AVAILABLE', time: '2026-12-02T10:00:00.000Z', url: `https://broker.example.org/sessions/${UUID}`, site: 'demo', connectors: ['http://node7:8888/lab'] },
+    });
+  });
+
+  it('mails AVAILABLE with the connectors (no token), COMPLETED with the outputs, FAILED with the reason, CANCELLED; nothing else', () => {
+    const available = mailFor(facts({ connectors: ['http://node7:8888/lab?token=secret'] }));
+    expect(available?.subject).toBe('Session 0f6c2a52 is available');
+    expect(available?.text).toContain('Connect: http://node7:8888/lab\n');
+    expect(`${available?.text}${available?.html}`).not.toContain('secret');
+    expect(mailFor(facts({ phase: 'COMPLETED', outputsUrl: `https://broker.example.org/sessions/${UUID}/outputs` }))?.text).toContain(`Outputs: https://broker.example.org/sessions/${UUID}/outputs`);
+    const failed = mailFor(facts({ phase: 'FAILED', reason: 'The executable exited with status 3 <oops>' }));
+    expect(failed?.subject).toBe('Session 0f6c2a52 failed');
+    expect(failed?.text).toContain('Reason: The executable exited with status 3 <oops>');
+    expect(failed?.html).toContain('status 3 &#60;oops&#62;');
+    expect(mailFor(facts({ phase: 'CANCELLED' }))?.subject).toBe('Session 0f6c2a52 was cancelled');
+    expect(mailFor(facts({ phase: 'RUNNING' }))).toBeUndefined();
+  });
+});
