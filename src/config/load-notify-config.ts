@@ -1,5 +1,4 @@
 import { allowEntryProblem } from '../domain/egress-policy.js';
-import { isMailAddress } from '../domain/subscriptions.js';
 import { ConfigError } from './config-error.js';
 import { durationMs } from './load-config.js';
 
@@ -44,7 +43,7 @@ export function loadNotifyConfig(env: NodeJS.ProcessEnv): NotifyConfig {
   if (!url) return config;
   if (!/^smtps?:\/\/[^/\s]+\/?$/.test(url)) throw new ConfigError('SMTP_URL must be smtp://[user:password@]host[:port] or smtps://...');
   const from = env.MAIL_FROM || 'execution-broker@localhost';
-  if (!isMailAddress(from)) throw new ConfigError('MAIL_FROM must be a mail address');
+  if (!/^[^\s@<>"]{1,64}@[A-Za-z0-9.-]{1,253}$/.test(from)) throw new ConfigError(`MAIL_FROM must be a mail address (name@host), not "${from}"`);
   const rate = env.MAIL_RATE_PER_MINUTE ? Number(env.MAIL_RATE_PER_MINUTE) : 60;
   if (!Number.isInteger(rate) || rate < 1 || rate > 100_000) throw new ConfigError('MAIL_RATE_PER_MINUTE must be a whole number from 1 to 100000');
   return { ...config, mail: { url, from, perMinute: rate, timeoutMs } };

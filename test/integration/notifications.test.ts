@@ -9,7 +9,7 @@ import { TokenCipher } from '../../src/auth/token-cipher.js';
 import { isBrokerError } from '../../src/domain/errors.js';
 import { sessionOfProvision } from '../../src/protocol/srcnet/srcnet-ids.js';
 import { notifyGate } from '../../src/sites/notify-gate.js';
-import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { demoSite, freePort, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { finalStatus, send, smallQuery } from '../support/srcnet.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -267,4 +267,43 @@ describe('a notify worker killed with SIGKILL mid-delivery', () => {
     expect(receiver.arrivals.filter((a) => a.id === killed).map((a) => a.answer)).toEqual(['hang', 'ok']);
     expect(arrived.every((a) => a.verified)).toBe(true);
   }, 120_000);
+});
+
+describe('a mail server that is down', () => {
+  let broker: TestBroker;
+  let smtp: SMTPServer | undefined;
+  let smtpPort = 0;
+  const mails: Mail[] = [];
+
+  beforeAll(async () => {
+    smtpPort = await freePort();
+    broker = await startTestBroker({
+      parts: { api: true, siteWorkers: true, timers: true, notify: true },
+      env: { ...NOTIFY_ENV, SMTP_URL: `smtp://127.0.0.1:${smtpPort}` },
+      config: { sites: [demoSite({ preparationMs: 0, releasingMs: 0 })] },
+    });
+  });
+  afterAll(async () => {
+    await broker.close();
+    if (smtp) await new Promise<void>((done) => smtp?.close(() => done()));
+  });
+
+  it('never holds a session: it ends while no mail can be sent, and the mail arrives once the server is up', async () => {
+    const answer = await broker.http.post('/direct').set('Content-Type', 'application/json').send(JSON.stringify(request('echo quick', ['mailto:astro@example.org'])));
+    expect(answer.status).toBe(303);
+    const uuid = (answer.body as Doc).meta.uuid as string;
+    await waitFor(async () => (await broker.http.get(`/sessions/${uuid}`)).body.phase === 'COMPLETED', 30_000, 'COMPLETED');
+    expect(mails).toHaveLength(0);
+    smtp = new SMTPServer({
+      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+      onData(stream, session, done) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => { mails.push(readMail(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address))); done(); });
+      },
+    });
+    await new Promise<void>((ready) => smtp?.listen(smtpPort, '127.0.0.1', ready));
+    const arrived = await waitFor(() => mails.length >= 2 && mails, 20_000, 'the mails');
+    expect(arrived.map((m) => m.subject)).toEqual([`Session ${uuid.slice(0, 8)} is available`, `Session ${uuid.slice(0, 8)} completed`]);
+  }, 60_000);
 });

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { loadNotifyConfig } from '../../src/config/load-notify-config.js';
 import { eventId, mailFor, webhookPayload, type NotifyFacts } from '../../src/domain/notify-messages.js';
 import { readSubscriptions } from '../../src/domain/subscriptions.js';
 import { webhookSignature } from '../../src/sites/webhook-sender.js';
@@ -64,5 +65,16 @@ describe('what a subscriber is told', () => {
     expect(failed?.html).toContain('status 3 &#60;oops&#62;');
     expect(mailFor(facts({ phase: 'CANCELLED' }))?.subject).toBe('Session 0f6c2a52 was cancelled');
     expect(mailFor(facts({ phase: 'RUNNING' }))).toBeUndefined();
+  });
+});
+
+describe('notification settings', () => {
+  it('defaults to a 24 h retry window and no mail, and refuses what it cannot use', () => {
+    expect(loadNotifyConfig({})).toEqual({ egressAllow: [], retryWindowMs: 86_400_000, retryBaseMs: 1_000, retryMaxMs: 3_600_000, timeoutMs: 10_000, pollMs: 200 });
+    expect(loadNotifyConfig({ SMTP_URL: 'smtp://mail.example.org:2525' }).mail).toEqual({ url: 'smtp://mail.example.org:2525', from: 'execution-broker@localhost', perMinute: 60, timeoutMs: 10_000 });
+    expect(() => loadNotifyConfig({ SMTP_URL: 'http://mail.example.org' })).toThrow('SMTP_URL must be');
+    expect(() => loadNotifyConfig({ SMTP_URL: 'smtp://m', MAIL_FROM: 'nobody' })).toThrow('MAIL_FROM must be a mail address');
+    expect(() => loadNotifyConfig({ NOTIFY_EGRESS_ALLOW: '10.0.0.0/99' })).toThrow('NOTIFY_EGRESS_ALLOW');
+    expect(() => loadNotifyConfig({ NOTIFY_RETRY_WINDOW: 'PT0S' })).toThrow('NOTIFY_RETRY_WINDOW must be longer than zero');
   });
 });
