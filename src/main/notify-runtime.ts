@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import { ChannelSubscription, SUBSCRIBER_OPTIONS } from '../store/channel-subscription.js';
 import type { TokenCipher } from '../auth/token-cipher.js';
 import type { BrokerStore } from '../broker/ports.js';
 import type { Config } from '../config/load-config.js';
@@ -26,6 +27,16 @@ export async function startNotifyRuntime(options: {
   const policy = machineEgressPolicy(settings.egressAllow, config);
   const mailer = settings.mail ? smtpMailSender(settings.mail) : undefined;
   const baseUrl = notifyBaseUrl(config);
+  let wake: (uuid: string) => void = () => undefined;
+  const channel = new ChannelSubscription(new Redis(config.redisUrl, { ...SUBSCRIBER_OPTIONS, connectionName: `eb-notify-wake-${config.keyPrefix}` }), options.keys.notifyWake, {
+    message: (text) => {
+      try {
+        for (const uuid of JSON.parse(text) as unknown[]) if (typeof uuid === 'string') wake(uuid);
+      } catch {
+        // Only a hint: the outbox is read every NOTIFY_POLL anyway.
+      }
+    },
+  });
   const running = await startNotifyWorker({
     connection: options.connection,
     producer: options.producer,
@@ -36,6 +47,11 @@ export async function startNotifyRuntime(options: {
     settings,
     now: options.now,
     logger,
+    wakeUps: {
+      // Not waited for long: without it deliveries only wait for the next poll.
+      start: async (listener) => { wake = listener; await channel.start(2_000).catch(() => undefined); },
+      close: () => channel.close(),
+    },
     delivery: {
       async webhook(target, facts, sealedSecret) {
         const secret = sealedSecret ? cipher.open(sealedSecret, secretContext(facts.uuid)) : undefined;

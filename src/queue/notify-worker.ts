@@ -33,6 +33,8 @@ export interface NotifyWorkerOptions {
   settings: NotifyConfig;
   now: () => number;
   logger?: Logger;
+  /** Sessions with a new event, named as the Lua steps record them (a hint that saves a poll's wait). */
+  wakeUps?: { start(listener: (uuid: string) => void): Promise<void>; close(): Promise<void> };
 }
 
 export interface RunningNotifyWorker {
@@ -100,12 +102,12 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
 
   const worker = new Worker(NOTIFY_QUEUE, async (job: Job) => {
     const { sessionUuid: uuid, sub, index } = job.data as NotifyJob;
-    const state = await outbox.state(uuid);
+    const state = await outbox.forJob(uuid, index);
     const subscription = state.subscriptions[sub];
     if (!subscription || state.cursors[sub] !== index) return 'done before';
-    const event = await outbox.event(uuid, index);
+    const event = state.event;
     if (event && subscription.events.includes(event.phase)) {
-      const facts = await outbox.facts(uuid, event.seq, async () => options.facts({ ...event, uuid }, await options.getSession(uuid)));
+      const facts = (state.facts as NotifyFacts | undefined) ?? await outbox.facts(uuid, event.seq, async () => options.facts({ ...event, uuid }, await options.getSession(uuid)));
       try {
         if (await deliver(subscription, facts, state.sealedSecret)) logger?.info({ session: uuid, event: facts.id, phase: event.phase, to: originOf(subscription.target), attempt: job.attemptsMade + 1 }, 'notification delivered');
       } catch (error) {
@@ -115,15 +117,15 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
         if (!late) throw error;
       }
     }
-    const cursor = await outbox.advance(uuid, sub, index, state.subscriptions.length);
+    const { cursor, length } = await outbox.advance(uuid, sub, index, state.subscriptions.length);
     added.delete(notifyJobId({ sessionUuid: uuid, sub, index }));
     // The next event at once (the dispatcher would find it too, a poll later).
-    if (cursor < (await outbox.state(uuid)).length) await enqueue({ sessionUuid: uuid, sub, index: cursor }, true);
+    if (cursor < length) await enqueue({ sessionUuid: uuid, sub, index: cursor }, true);
     return 'delivered';
   }, {
     connection: options.connection,
     prefix: options.keys.bullPrefix,
-    concurrency: 32,
+    concurrency: 64,
     lockDuration: LOCK_MS,
     stalledInterval: STALLED_CHECK_MS,
     maxStalledCount: 1_000,
@@ -149,12 +151,16 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
     }
   };
   void poll();
+  await options.wakeUps?.start((uuid) => {
+    if (!stopped) dispatchSession(uuid).catch(() => undefined); // the poll finds it anyway
+  });
 
   return {
     jobCounts: async () => ({ [NOTIFY_QUEUE]: await queue.getJobCounts(...JOB_STATES) }),
     async close() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      await options.wakeUps?.close();
       await worker.close();
       await queue.close();
     },

@@ -40,7 +40,8 @@ import { CALENDAR_HELPERS } from './calendar-lua.js';
  * session or its binding) has each phase change recorded, in the same step, as an event
  * {seq, phase, at} appended to `<prefix>:notify-events:<uuid>` (kept 8 days), and the session
  * entered in `<prefix>:notify-due`. The notify worker (queue/notify-worker.ts) turns each event
- * into a delivery job per subscriber, in order, and takes the session out of notify-due once
+ * into a delivery job per subscriber, in order (woken at once by the uuids published on
+ * `<prefix>:notify-wake`, a hint: it also reads notify-due every few hundred ms), and takes the session out of notify-due once
  * every subscriber has had every event: a process killed between a phase change and a job loses
  * nothing. (An OFFERED session has no subscribers yet when it is written: offers are not told.)
  */
@@ -50,6 +51,7 @@ local function about(prefix, id)
   return { phase = f[1], owner = f[2], site = f[3], history = f[4] }
 end
 local NOTICES = {}
+local WAKE = {}
 local function publish(prefix, id, owner, site, phase, now)
   NOTICES[#NOTICES + 1] = { uuid = id, owner = owner or '', site = site or '', phase = phase, at = tonumber(now) }
 end
@@ -61,6 +63,7 @@ local function notified(prefix, id, to, now)
   redis.call('RPUSH', events, cjson.encode({ seq = seq, phase = to, at = tonumber(now) }))
   redis.call('PEXPIRE', events, 691200000)
   redis.call('ZADD', prefix .. ':notify-due', 'NX', now, id)
+  WAKE[#WAKE + 1] = id
 end
 local function moved(prefix, id, session, to, now)
   local stats = prefix .. ':stats'
@@ -102,6 +105,7 @@ ${body}
 end
 local result = main()
 if #NOTICES > 0 then redis.call('PUBLISH', ARGV[1] .. ':session-events', cjson.encode(NOTICES)) end
+if #WAKE > 0 then redis.call('PUBLISH', ARGV[1] .. ':notify-wake', cjson.encode(WAKE)) end
 return result
 `;
 }

@@ -35,6 +35,8 @@ export interface RedisKeys {
   notifyFacts(uuid: string): string;
   /** The key webhook secrets are sealed with when no TOKEN_KEY is given (redis-notify-outbox.ts sharedNotifyKey()). */
   notifyKey: string;
+  /** The pub/sub channel (not a key) on which the Lua steps name sessions with a new event to tell (a hint). */
+  notifyWake: string;
   /** The prefix BullMQ puts before its own keys. */
   bullPrefix: string;
 }
@@ -63,6 +65,7 @@ export function redisKeys(prefix: string): RedisKeys {
     notifyCursor: (uuid) => `${prefix}:notify-cursor:${uuid}`,
     notifyFacts: (uuid) => `${prefix}:notify-facts:${uuid}`,
     notifyKey: `${prefix}:notify-key`,
+    notifyWake: `${prefix}:notify-wake`,
     bullPrefix: `${prefix}:bull`,
   };
 }

@@ -23,7 +23,7 @@ export interface OutboxState {
  * has had every event, takes the session out of notify-due (and, once it has ended or is gone,
  * drops its events). Atomic with the Lua steps that record events: an event recorded meanwhile
  * keeps the session due. ARGV: prefix, uuid, subscriber, index (or -1: only the check), subscribers.
- * Returns the subscriber's cursor.
+ * Returns the subscriber's cursor and the number of events.
  */
 const ADVANCE = `
 local prefix, id, sub, index, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -36,14 +36,14 @@ if index >= 0 and cursor == index then
 end
 local length = redis.call('LLEN', events)
 for i = 0, count - 1 do
-  if tonumber(redis.call('HGET', cursors, tostring(i)) or '0') < length then return cursor end
+  if tonumber(redis.call('HGET', cursors, tostring(i)) or '0') < length then return { cursor, length } end
 end
 redis.call('ZREM', prefix .. ':notify-due', id)
 local phase = redis.call('HGET', prefix .. ':session:' .. id, 'phase')
 if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED' or phase == 'FAILED' or phase == 'CANCELLED' then
   redis.call('DEL', events, cursors, prefix .. ':notify-facts:' .. id)
 end
-return cursor
+return { cursor, length }
 `;
 
  /**
@@ -73,47 +73,66 @@ export class RedisNotifyOutbox {
   }
 
   async state(uuid: string): Promise<OutboxState> {
-    const [[, fields], [, length], [, cursors]] = (await this.redis.multi()
-      .hmget(this.keys.session(uuid), 'notify', 'notifykey', 'phase')
-      .llen(this.keys.notifyEvents(uuid))
-      .hgetall(this.keys.notifyCursor(uuid))
-      .exec()) as [[unknown, Array<string | null>], [unknown, number], [unknown, Record<string, string>]];
-    const [notify, key, phase] = fields;
-    const subscriptions = notify ? (JSON.parse(notify) as Subscription[]) : [];
-    return {
-      subscriptions,
-      ...(key ? { sealedSecret: key } : {}),
-      ...(phase && isSessionPhase(phase) ? { phase } : {}),
-      length,
-      cursors: subscriptions.map((_, i) => Number(cursors[String(i)] ?? 0)),
-    };
+    return stateOf((await this.stateCommands(uuid).exec()) as Array<[unknown, unknown]>);
   }
 
-  async event(uuid: string, index: number): Promise<NotifyEvent | undefined> {
-    const text = await this.redis.lindex(this.keys.notifyEvents(uuid), index);
-    return text ? (JSON.parse(text) as NotifyEvent) : undefined;
+  private stateCommands(uuid: string) {
+    return this.redis.multi()
+      .hmget(this.keys.session(uuid), 'notify', 'notifykey', 'phase')
+      .llen(this.keys.notifyEvents(uuid))
+      .hgetall(this.keys.notifyCursor(uuid));
+  }
+
+  /**
+   * What a delivery job needs, in one round trip: the outbox's state, event `index` and what it
+   * tells if its first attempt fixed that already (facts(); an event's seq is its index + 1).
+   */
+  async forJob(uuid: string, index: number): Promise<OutboxState & { event?: NotifyEvent; facts?: unknown }> {
+    const replies = (await this.stateCommands(uuid)
+      .lindex(this.keys.notifyEvents(uuid), index)
+      .hget(this.keys.notifyFacts(uuid), String(index + 1))
+      .exec()) as Array<[unknown, unknown]>;
+    const [event, facts] = [replies[3]?.[1], replies[4]?.[1]] as Array<string | null>;
+    return {
+      ...stateOf(replies),
+      ...(event ? { event: JSON.parse(event) as NotifyEvent } : {}),
+      ...(facts ? { facts: JSON.parse(facts) as unknown } : {}),
+    };
   }
 
   /**
    * What subscribers are told of event `seq`, the same on every attempt and for every subscriber:
-   * made by `make` the first time it is asked for, and kept (a later attempt, after the session
-   * moved on, tells what the first one did).
+   * made by `make` when forJob() found none, and kept (a later attempt, after the session moved on,
+   * tells what the first one did; of two first attempts at once, the first to write wins).
    */
   async facts<T>(uuid: string, seq: number, make: () => Promise<T>): Promise<T> {
     const key = this.keys.notifyFacts(uuid);
-    const kept = await this.redis.hget(key, String(seq));
-    if (kept) return JSON.parse(kept) as T;
     await this.redis.multi().hsetnx(key, String(seq), JSON.stringify(await make())).pexpire(key, 691_200_000).exec();
     return JSON.parse((await this.redis.hget(key, String(seq))) ?? 'null') as T;
   }
 
   /** Records that subscriber `sub` is done with event `index`; returns its cursor. */
-  async advance(uuid: string, sub: number, index: number, subscribers: number): Promise<number> {
-    return Number(await this.advanceScript(this.keys.prefix, uuid, sub, index, subscribers));
+  async advance(uuid: string, sub: number, index: number, subscribers: number): Promise<{ cursor: number; length: number }> {
+    const [cursor, length] = (await this.advanceScript(this.keys.prefix, uuid, sub, index, subscribers)) as [number, number];
+    return { cursor: Number(cursor), length: Number(length) };
   }
 
   /** Takes the session out of notify-due if every subscriber has had every event. */
   async settle(uuid: string, subscribers: number): Promise<void> {
     await this.advanceScript(this.keys.prefix, uuid, 0, -1, subscribers);
   }
+}
+
+function stateOf(replies: Array<[unknown, unknown]>): OutboxState {
+  const [notify, key, phase] = (replies[0]?.[1] ?? []) as Array<string | null>;
+  const length = Number(replies[1]?.[1] ?? 0);
+  const cursors = (replies[2]?.[1] ?? {}) as Record<string, string>;
+  const subscriptions = notify ? (JSON.parse(notify) as Subscription[]) : [];
+  return {
+    subscriptions,
+    ...(key ? { sealedSecret: key } : {}),
+    ...(phase && isSessionPhase(phase) ? { phase } : {}),
+    length,
+    cursors: subscriptions.map((_, i) => Number(cursors[String(i)] ?? 0)),
+  };
 }

@@ -15,7 +15,8 @@ import { redisKeys } from '../../dist/store/redis-keys.js';
 
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const prefix = `bench-${randomBytes(6).toString('hex')}`;
-const base = loadConfig({ REDIS_URL: redisUrl, EB_KEY_PREFIX: prefix });
+// NOTIFY_EGRESS_ALLOW: the webhook bench's receiver runs on this machine.
+const base = loadConfig({ REDIS_URL: redisUrl, EB_KEY_PREFIX: prefix, ...(process.env.NOTIFY_EGRESS_ALLOW ? { NOTIFY_EGRESS_ALLOW: process.env.NOTIFY_EGRESS_ALLOW } : {}) });
 // Sites so big that holds never fill them, whatever the run's length. BENCH_SITES makes several.
 const siteCount = Number(process.env.BENCH_SITES || 1);
 const config = {
@@ -69,7 +70,7 @@ if (reservations > 0) {
   }
 }
 
-const runtime = await startBrokerRuntime(config, { api: true, siteWorkers: true, timers: true, extraRoutes });
+const runtime = await startBrokerRuntime(config, { api: true, siteWorkers: true, timers: true, notify: true, extraRoutes });
 const server = await new Promise((ready, fail) => {
   const s = runtime.app.listen(0, '127.0.0.1', () => ready(s));
   s.on('error', fail);
