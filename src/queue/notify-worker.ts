@@ -48,6 +48,8 @@ const READD_AFTER_MS = 10_000;
 /** Crash recovery: a job whose worker died is taken up again within lock + stalled interval. */
 const LOCK_MS = 10_000;
 const STALLED_CHECK_MS = 5_000;
+/** The most events one job tells after its own (a burst of phase changes goes out without a job each). */
+const MAX_INLINE = 32;
 
 const originOf = (target: string): string => (target.startsWith('mailto:') ? 'mail' : new URL(target).origin);
 
@@ -71,12 +73,12 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
     removeOnComplete: { age: 3600 },
     removeOnFail: true,
   });
-  const enqueue = async (job: NotifyJob, force = false): Promise<void> => {
+  const enqueue = async (job: NotifyJob, force = false, delay = 0): Promise<void> => {
     const id = notifyJobId(job);
     const now = options.now();
     if (!force && (added.get(id) ?? 0) > now) return;
     added.set(id, now + READD_AFTER_MS);
-    await queue.add('deliver', job, jobOptions(id));
+    await queue.add('deliver', job, { ...jobOptions(id), delay });
   };
 
   /** Adds the job for each subscriber's next event; settles a session whose subscribers have had everything. */
@@ -100,28 +102,48 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
     return options.delivery.mail(subscription.target.slice('mailto:'.length), facts);
   };
 
+  /** Tells one event; resolves false when it failed and should be retried (true: told, passed over or given up). */
+  const tell = async (uuid: string, subscription: Subscription, sealedSecret: string | undefined, event: NotifyEvent, kept: unknown, attempt: number): Promise<{ ok: boolean; error?: unknown }> => {
+    if (!subscription.events.includes(event.phase)) return { ok: true };
+    const facts = (kept as NotifyFacts | undefined) ?? await outbox.facts(uuid, event.seq, async () => options.facts({ ...event, uuid }, await options.getSession(uuid)));
+    try {
+      if (await deliver(subscription, facts, sealedSecret)) logger?.info({ session: uuid, event: facts.id, phase: event.phase, to: originOf(subscription.target), attempt }, 'notification delivered');
+      return { ok: true };
+    } catch (error) {
+      const late = options.now() - event.at >= settings.retryWindowMs;
+      logger?.[late ? 'warn' : 'info']({ session: uuid, event: facts.id, to: originOf(subscription.target), attempt, error: String((error as Error).message ?? error) },
+        late ? 'notification given up: the retry window has passed' : 'notification not delivered, will retry');
+      return late ? { ok: true } : { ok: false, error };
+    }
+  };
+
+  /**
+   * One job carries its event (retried by BullMQ until told or given up) and then, while the next
+   * ones are told at the first try, those too, up to MAX_INLINE: the cursor stays on the job's
+   * own event until the end, so no other job for this subscriber can start meanwhile (the
+   * dispatcher's add of this job's id is a no-op while it runs). A later event that fails gets its
+   * own job, after the first back-off. A killed job tells its events again from its own (at least once).
+   */
   const worker = new Worker(NOTIFY_QUEUE, async (job: Job) => {
     const { sessionUuid: uuid, sub, index } = job.data as NotifyJob;
-    const state = await outbox.forJob(uuid, index);
+    let state = await outbox.forJob(uuid, index);
     const subscription = state.subscriptions[sub];
     if (!subscription || state.cursors[sub] !== index) return 'done before';
-    const event = state.event;
-    if (event && subscription.events.includes(event.phase)) {
-      const facts = (state.facts as NotifyFacts | undefined) ?? await outbox.facts(uuid, event.seq, async () => options.facts({ ...event, uuid }, await options.getSession(uuid)));
-      try {
-        if (await deliver(subscription, facts, state.sealedSecret)) logger?.info({ session: uuid, event: facts.id, phase: event.phase, to: originOf(subscription.target), attempt: job.attemptsMade + 1 }, 'notification delivered');
-      } catch (error) {
-        const late = options.now() - event.at >= settings.retryWindowMs;
-        logger?.[late ? 'warn' : 'info']({ session: uuid, event: facts.id, to: originOf(subscription.target), attempt: job.attemptsMade + 1, error: String((error as Error).message ?? error) },
-          late ? 'notification given up: the retry window has passed' : 'notification not delivered, will retry');
-        if (!late) throw error;
-      }
+    let next = index;
+    let failed = false;
+    while (state.event && next < index + MAX_INLINE) {
+      const told = await tell(uuid, subscription, state.sealedSecret, state.event, state.facts, next === index ? job.attemptsMade + 1 : 1);
+      if (!told.ok && next === index) throw told.error;
+      if (!told.ok) { failed = true; break; }
+      next += 1;
+      state = await outbox.forJob(uuid, next);
     }
-    const { cursor, length } = await outbox.advance(uuid, sub, index, state.subscriptions.length);
+    if (next === index) next += 1; // an event no longer there (its outbox dropped): nothing to tell
+    const { cursor, length } = await outbox.advance(uuid, sub, index, next, state.subscriptions.length || 1);
     added.delete(notifyJobId({ sessionUuid: uuid, sub, index }));
-    // The next event at once (the dispatcher would find it too, a poll later).
-    if (cursor < length) await enqueue({ sessionUuid: uuid, sub, index: cursor }, true);
-    return 'delivered';
+    // The next event at once (the dispatcher would find it too, a poll later); a failed one after the first back-off.
+    if (cursor < length) await enqueue({ sessionUuid: uuid, sub, index: cursor }, true, failed ? settings.retryBaseMs : 0);
+    return `told ${next - index}`;
   }, {
     connection: options.connection,
     prefix: options.keys.bullPrefix,

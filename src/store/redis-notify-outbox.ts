@@ -19,18 +19,18 @@ export interface OutboxState {
 }
 
 /**
- * Moves a subscriber's cursor past event `index` if it is still there, then, when every subscriber
+ * Moves a subscriber's cursor from event `index` (if it is still there) to `to`, then, when every subscriber
  * has had every event, takes the session out of notify-due (and, once it has ended or is gone,
  * drops its events). Atomic with the Lua steps that record events: an event recorded meanwhile
- * keeps the session due. ARGV: prefix, uuid, subscriber, index (or -1: only the check), subscribers.
+ * keeps the session due. ARGV: prefix, uuid, subscriber, index (or -1: only the check), to, subscribers.
  * Returns the subscriber's cursor and the number of events.
  */
 const ADVANCE = `
-local prefix, id, sub, index, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local prefix, id, sub, index, to, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local cursors, events = prefix .. ':notify-cursor:' .. id, prefix .. ':notify-events:' .. id
 local cursor = tonumber(redis.call('HGET', cursors, sub) or '0')
 if index >= 0 and cursor == index then
-  cursor = index + 1
+  cursor = to
   redis.call('HSET', cursors, sub, cursor)
   redis.call('PEXPIRE', cursors, 691200000)
 end
@@ -111,15 +111,15 @@ export class RedisNotifyOutbox {
     return JSON.parse((await this.redis.hget(key, String(seq))) ?? 'null') as T;
   }
 
-  /** Records that subscriber `sub` is done with event `index`; returns its cursor. */
-  async advance(uuid: string, sub: number, index: number, subscribers: number): Promise<{ cursor: number; length: number }> {
-    const [cursor, length] = (await this.advanceScript(this.keys.prefix, uuid, sub, index, subscribers)) as [number, number];
+  /** Records that subscriber `sub` is done with events `index` to `to` - 1; returns its cursor and the number of events. */
+  async advance(uuid: string, sub: number, index: number, to: number, subscribers: number): Promise<{ cursor: number; length: number }> {
+    const [cursor, length] = (await this.advanceScript(this.keys.prefix, uuid, sub, index, to, subscribers)) as [number, number];
     return { cursor: Number(cursor), length: Number(length) };
   }
 
   /** Takes the session out of notify-due if every subscriber has had every event. */
   async settle(uuid: string, subscribers: number): Promise<void> {
-    await this.advanceScript(this.keys.prefix, uuid, 0, -1, subscribers);
+    await this.advanceScript(this.keys.prefix, uuid, 0, -1, 0, subscribers);
   }
 }
 
