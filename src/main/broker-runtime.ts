@@ -32,6 +32,7 @@ import { BullNegotiator } from '../queue/bull-negotiator.js';
 import { BullTimers } from '../queue/bull-timers.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
 import { startTimerWorker } from '../queue/timer-worker.js';
+import { notifyQueueCounts } from '../queue/notify-worker.js';
 import type { Executor } from '../broker/executor.js';
 import { ApptainerExecutor } from '../sites/apptainer-executor.js';
 import { ContainerCliExecutor } from '../sites/container-cli-executor.js';
@@ -153,6 +154,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const negotiator = new BullNegotiator({ producer: producerConnection, events: queueConnection, store: storeConnection }, keys, now, { log: subscriptionLog });
       const timers = new BullTimers(producerConnection, keys, now);
       closers.push(() => timers.close());
+      const notifyQueue = notifyQueueCounts(producerConnection, keys);
+      closers.push(() => notifyQueue.close());
       await negotiator.start(config.sites.map((s) => s.name));
       closers.push(() => negotiator.close());
       // One subscribing connection per API process, for every event stream it serves.
@@ -162,7 +165,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const metrics = new BrokerMetrics({
         subscriptions: () => ({ 'session-events': events.up, 'negotiation-replies': negotiator.repliesUp }),
         redis: storeConnection, keys, sites: siteNames,
-        queueCounts: async () => ({ ...(await negotiator.jobCounts()), ...(await timers.jobCounts()) }),
+        queueCounts: async () => ({ ...(await negotiator.jobCounts()), ...(await timers.jobCounts()), ...(await notifyQueue.jobCounts()) }),
         liveWorkers: () => negotiator.workerCounts(siteNames),
       });
       const newId = () => randomUUID();

@@ -188,3 +188,12 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
     },
   };
 }
+
+/** The notify queue's job counts, for an API process's /metrics (it runs no notify worker itself). */
+export function notifyQueueCounts(producer: Redis, keys: RedisKeys): { jobCounts(): Promise<Record<string, Record<string, number>>>; close(): Promise<void> } {
+  const queue = new Queue(NOTIFY_QUEUE, { connection: producer, prefix: keys.bullPrefix });
+  return {
+    jobCounts: async () => ({ [NOTIFY_QUEUE]: await queue.getJobCounts(...JOB_STATES) }),
+    close: () => queue.close(),
+  };
+}

@@ -118,8 +118,11 @@ describe('notifications of phase changes', () => {
       expect(a.body).not.toMatch(/token|whsec_/i);
     }
     expect(arrived.at(-1)?.payload.data.outputs).toBe(`${PUBLIC}/sessions/${uuid}/outputs`);
-    // Once every event is delivered, the session leaves the outbox.
+    // Once every event is delivered, the session leaves the outbox, and its events go.
     await waitFor(async () => (await broker.redis.zscore(`${broker.config.keyPrefix}:notify-due`, uuid)) === null, 5_000, 'the outbox to settle');
+    expect(await broker.redis.exists(`${broker.config.keyPrefix}:notify-events:${uuid}`)).toBe(0);
+    // The deliveries' queue is counted for /metrics.
+    expect((await broker.http.get('/metrics').expect(200)).text).toContain('eb_queue_jobs{queue="notify",state="failed"} 0');
   }, 60_000);
 
   it('retries a receiver that answers 500, times out or closes the connection, with the same webhook-id, and keeps the order', async () => {
