@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { loadNotifyConfig } from '../../src/config/load-notify-config.js';
+import { readExecutionRequestBody } from '../../src/protocol/read-request-body.js';
 import { eventId, mailFor, webhookPayload, type NotifyFacts } from '../../src/domain/notify-messages.js';
 import { readSubscriptions } from '../../src/domain/subscriptions.js';
 import { webhookSignature } from '../../src/sites/webhook-sender.js';
@@ -76,5 +77,19 @@ describe('notification settings', () => {
     expect(() => loadNotifyConfig({ SMTP_URL: 'smtp://m', MAIL_FROM: 'nobody' })).toThrow('MAIL_FROM must be a mail address');
     expect(() => loadNotifyConfig({ NOTIFY_EGRESS_ALLOW: '10.0.0.0/99' })).toThrow('NOTIFY_EGRESS_ALLOW');
     expect(() => loadNotifyConfig({ NOTIFY_RETRY_WINDOW: 'PT0S' })).toThrow('NOTIFY_RETRY_WINDOW must be longer than zero');
+  });
+});
+
+describe('the srcnet.notify extension in each format', () => {
+  const V1 = 'https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds';
+  it('is read from XML (one element per target) and YAML, and a bad one is a 400 notify-refused', () => {
+    const xml = `<offers-request><executable><kind>${V1}/executable/docker-container.yaml</kind><image><locations>busybox</locations></image></executable><srcnet.notify>https://hooks.example.org/a</srcnet.notify><srcnet.notify>mailto:a@example.org</srcnet.notify></offers-request>`;
+    expect(readExecutionRequestBody(Buffer.from(xml), 'application/xml').subscriptions?.map((s) => s.target)).toEqual(['https://hooks.example.org/a', 'mailto:a@example.org']);
+    const yaml = `executable:\n  kind: ${V1}/executable/docker-container.yaml\n  image: { locations: [busybox] }\nsrcnet.notify:\n  - target: https://hooks.example.org/b\n    events: [RUNNING]\n`;
+    expect(readExecutionRequestBody(Buffer.from(yaml), 'application/yaml').subscriptions).toEqual([{ kind: 'webhook', target: 'https://hooks.example.org/b', events: ['RUNNING'] }]);
+    const bad = `executable:\n  kind: ${V1}/executable/docker-container.yaml\n  image: { locations: [busybox] }\nsrcnet.notify: [gopher://x]\n`;
+    let thrown: unknown;
+    try { readExecutionRequestBody(Buffer.from(bad), 'application/yaml'); } catch (error) { thrown = error; }
+    expect(thrown).toMatchObject({ code: 'notify-refused', values: { target: 'gopher://x' } });
   });
 });
