@@ -56,10 +56,11 @@ const originOf = (target: string): string => (target.startsWith('mailto:') ? 'ma
 /**
  * The notify worker: moves events from the outbox (lua-scripts.ts notified()) into BullMQ delivery
  * jobs and runs them. Each subscriber of a session has a cursor; one job at a time carries its
- * next event (id `notify-<uuid>-<sub>-<index>`, so adding it twice is harmless), and a delivered
- * event's job adds the next one: events arrive in order, each at least once, retried with
- * exponential back-off until the retry window has passed. The dispatcher reads the outbox every
- * `pollMs` and at start-up, so events recorded while no worker ran, or whose job a killed process
+ * next event (id `notify-<uuid>-<sub>-<index>`, so adding it twice is harmless), tells the ones
+ * after it while they succeed, then adds the job for the next one: events arrive in order, each at
+ * least once, retried with exponential back-off until the retry window has passed. The dispatcher
+ * is woken by `<prefix>:notify-wake` and reads the outbox every `pollMs` and at start-up, so events
+ * recorded while no worker ran, or whose job a killed process
  * held, are delivered once a worker runs. Any number of these may run.
  */
 export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<RunningNotifyWorker> {
