@@ -110,6 +110,17 @@ export const SITES_FILE_SCHEMA = {
               retention: { type: 'string' },
             },
           },
+          // Which SRCNet Site Capabilities compute (and queue) this site is: ids or names (docs/operations.md).
+          siteCapabilities: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['compute'],
+            properties: {
+              site: { type: 'string', minLength: 1, maxLength: 256 },
+              compute: { type: 'string', minLength: 1, maxLength: 256 },
+              queue: { type: 'string', minLength: 1, maxLength: 256 },
+            },
+          },
           tokenExchange: {
             type: 'object',
             additionalProperties: false,

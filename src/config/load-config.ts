@@ -7,6 +7,7 @@ import { allowEntryProblem } from '../domain/egress-policy.js';
 import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
 import { defaultSiteLimits, type ExecutorConfig, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
+import type { SiteCapabilitiesBinding } from '../domain/site-catalogue.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
 import { ConfigError } from './config-error.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
@@ -42,6 +43,17 @@ export interface Config {
   auth: AuthConfig;
   /** METRICS_TOKEN (or the file METRICS_TOKEN_FILE names): when set, /metrics wants it as a bearer token. */
   metricsToken?: string;
+  /** SRCNet's site capabilities API (SITE_CAPABILITIES_URL), when the broker's sites come from it. */
+  siteCapabilities?: SiteCapabilitiesSettings;
+}
+
+export interface SiteCapabilitiesSettings {
+  url: string;
+  /** How often the catalogue is fetched again (SITE_CAPABILITIES_REFRESH, PT5M). */
+  refreshMs: number;
+  /** The audience (and scope) of the broker's own token for it (client credentials); none without the broker's client. */
+  audience?: string;
+  scope?: string;
 }
 
 export { ConfigError };
@@ -97,6 +109,7 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
   executor?: ExecutorConfig;
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
+  siteCapabilities?: SiteCapabilitiesBinding;
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
   // With ProcessRunEntry's limits.processesPerRun (process-runs.ts).
   limits?: { outputBytes?: number | string; logBytes?: number | string; servedLogBytes?: number | string; retention?: string };
@@ -190,6 +203,7 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
       ...(site.tokenExchange.scope ? { scope: site.tokenExchange.scope } : {}),
       hosts: (site.tokenExchange.hosts ?? (site.storageElements ?? []).flatMap((element) => element.hosts ?? [])).map((host) => host.toLowerCase()),
     } } : {}),
+    ...(site.siteCapabilities ? { siteCapabilities: { ...site.siteCapabilities } } : {}),
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
     processRuns: processRunSettings(site),
@@ -280,7 +294,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sites,
     auth,
     ...metricsToken(env),
+    ...siteCapabilities(env, sites),
   };
+}
+
+/** SITE_CAPABILITIES_URL and its companions; sites bound to SCAPI need it, and it needs bound sites. */
+function siteCapabilities(env: NodeJS.ProcessEnv, sites: readonly SiteProfile[]): { siteCapabilities?: SiteCapabilitiesSettings } {
+  const url = env.SITE_CAPABILITIES_URL || undefined;
+  const bound = sites.filter((site) => site.siteCapabilities).map((site) => site.name);
+  if (!url) {
+    const stray = ['SITE_CAPABILITIES_REFRESH', 'SITE_CAPABILITIES_AUDIENCE', 'SITE_CAPABILITIES_SCOPE'].filter((name) => env[name]);
+    if (stray.length) throw new ConfigError(`${stray.join(', ')} set without SITE_CAPABILITIES_URL`);
+    if (bound.length) throw new ConfigError(`site ${bound.join(', ')} names a siteCapabilities compute, which needs SITE_CAPABILITIES_URL`);
+    return {};
+  }
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(url)) throw new ConfigError(`SITE_CAPABILITIES_URL must be an http(s) URL, not "${url}"`);
+  if (!bound.length) throw new ConfigError('SITE_CAPABILITIES_URL is set, but no site names its siteCapabilities compute');
+  return { siteCapabilities: {
+    url,
+    refreshMs: positive(durationMs(env.SITE_CAPABILITIES_REFRESH || undefined, 'PT5M', 'SITE_CAPABILITIES_REFRESH'), 'SITE_CAPABILITIES_REFRESH'),
+    ...(env.SITE_CAPABILITIES_AUDIENCE ? { audience: env.SITE_CAPABILITIES_AUDIENCE } : {}),
+    ...(env.SITE_CAPABILITIES_SCOPE ? { scope: env.SITE_CAPABILITIES_SCOPE } : {}),
+  } };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { TokenExchangeSettings } from './auth-settings.js';
+import type { SiteCapabilitiesBinding } from './site-catalogue.js';
 
 /** What a site offers and the rules it applies; built by config/ from the sites file. */
 export interface SiteProfile {
@@ -11,6 +12,14 @@ export interface SiteProfile {
   /** The largest single request the site takes (defaults to all it has). */
   maxCoresPerSession: number;
   maxMemoryGiBPerSession: number;
+  /** The most scratch one session may have (a SCAPI queue's `max_scratch_gb`); absent: all of it. */
+  maxScratchGiBPerSession?: number;
+  /** Which SRCNet Site Capabilities compute (and queue) the site is (the sites file's `siteCapabilities`). */
+  siteCapabilities?: SiteCapabilitiesBinding;
+  /** What the catalogue says the compute has (`gpu`, `high-mem`, `large-scratch`, `fast-scratch`). */
+  hardwareCapabilities?: string[];
+  /** Why the site is not offered now (the catalogue force-disables it, or does not have it). */
+  disabled?: string;
   /** Canonical executable kinds the site can run (`executable/docker-container`, ...). */
   executableKinds: string[];
   architectures: string[];

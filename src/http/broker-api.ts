@@ -34,6 +34,8 @@ export interface BrokerApi {
   provision(input: OffersInput): Promise<ProvisionOutcome>;
   /** Binds an executable and its data to a provision, for its owner only; its session then runs (SRCNet's submit). */
   bindExecutable(uuid: string, principal: Principal, binding: Binding): Promise<BindOutcome>;
+  /** How the site capabilities catalogue's refreshes went; absent when the broker reads none. */
+  siteCatalogueStatus?(): Promise<import('../broker/refresh-site-catalogue.js').CatalogueStatus>;
   /** Whether the broker can serve: its store answers and at least one site has a live worker. */
   availability(): Promise<{ available: boolean; note: string }>;
   /** The principal's sessions (an operator's: everyone's), newest first, a page at a time. */

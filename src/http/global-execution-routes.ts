@@ -7,6 +7,7 @@ import { jobStatusAnswer, noJobError, translateGlobalJob, UNKNOWN_JOB, type JobE
 import { readGlobalJob } from '../protocol/srcnet/read-global-job.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { normaliseError } from './error-handler.js';
+import { catalogueHealth } from './catalogue-health.js';
 import { requestPrincipal } from './request-principal.js';
 import { baseUrlOf } from './respond.js';
 
@@ -57,7 +58,7 @@ export function globalExecutionRoutes(api: BrokerApi, options: AppOptions): { pr
       version: VERSION,
       uptime: Math.round((Date.now() - started) / 1000),
       note: state.note,
-      dependent_services: { 'permissions-api': status(issuer), redis: status(!/store/.test(state.note)), 'site-workers': status(state.available) },
+      dependent_services: { 'permissions-api': status(issuer), redis: status(!/store/.test(state.note)), 'site-workers': status(state.available), ...(await catalogueHealth(api)) },
     });
   }));
 

@@ -20,6 +20,11 @@ import { watchSessions } from '../broker/watch-sessions.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
 import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs.js';
 import { updateSessionPhase } from '../broker/update-session.js';
+import { catalogueSites, refreshSiteCatalogue } from '../broker/refresh-site-catalogue.js';
+import { ClientCredentialsToken } from '../auth/client-credentials-token.js';
+import { startCatalogueRefresher } from '../queue/catalogue-refresher.js';
+import { SiteCapabilitiesClient } from '../sites/site-capabilities-client.js';
+import { RedisSiteCatalogue } from '../store/redis-site-catalogue.js';
 import type { SiteDirectory, TokenVault } from '../broker/ports.js';
 import type { Clock } from '../domain/clock.js';
 import { droppedLogLine } from '../domain/messages.js';
@@ -104,6 +109,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const closers: Array<() => Promise<unknown>> = [];
   const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
   const sites = siteDirectory(config.sites);
+  const catalogue = config.siteCapabilities ? new RedisSiteCatalogue(storeConnection, keys) : undefined;
   const now = () => clock.now();
   // One issuer per process: its discovery and JWKS are shared by the API and the site workers.
   const issuer = config.auth.oidc ? new OidcIssuer(config.auth.oidc) : undefined;
@@ -119,6 +125,19 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const worker: Worker = startTimerWorker({ connection: queueConnection, keys, store, now });
       await worker.waitUntilReady();
       closers.push(() => worker.close());
+    }
+    if (parts.timers && config.siteCapabilities && catalogue) {
+      const settings = config.siteCapabilities;
+      const credentials = issuer && config.auth.oidc?.client ? new ClientCredentialsToken(issuer, { audience: settings.audience, scope: settings.scope }) : undefined;
+      const client = new SiteCapabilitiesClient(settings.url, credentials ? () => credentials.token() : undefined);
+      const refresher = await startCatalogueRefresher({
+        connection: queueConnection, producer: producerConnection, keys, everyMs: settings.refreshMs,
+        refresh: () => refreshSiteCatalogue({
+          fetchNodes: () => client.nodes(), store: catalogue, sites: config.sites, clock,
+          log: (level, message, fields) => logger[level]({ ...fields, url: settings.url }, message),
+        }),
+      });
+      closers.push(() => refresher.close());
     }
     if (parts.siteWorkers) {
       const names = parts.siteWorkers === true ? config.sites.map((s) => s.name) : parts.siteWorkers;
@@ -152,12 +171,14 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         redis: storeConnection, keys, sites: siteNames,
         queueCounts: async () => ({ ...(await negotiator.jobCounts()), ...(await timers.jobCounts()) }),
         liveWorkers: () => negotiator.workerCounts(siteNames),
+        ...(catalogue ? { siteCatalogue: () => catalogue.status() } : {}),
       });
       const newId = () => randomUUID();
       const offersDeps: RequestOffersDeps = {
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers,
         composeSession: (input) => composeOfferedSession(input, newId),
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
+        ...(catalogue ? { currentSites: () => catalogueSites(catalogue, sites) } : {}),
       };
       const outputsDeps = { clock, store, sites, reader: outputsDirectoryReader };
       const updateDeps = { clock, store, negotiator, userTokens: { vault, neededBy: (site: string) => Boolean(sites.get(site)?.tokenExchange) } };
@@ -188,10 +209,12 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         listSessions: (query, principal) => listSessions({ clock, store }, query, principal),
         listSites: async () => {
           const live = await negotiator.liveSites(siteNames);
-          return config.sites.map((site) => ({ site, online: live.has(site.name) }));
+          const current = catalogue ? (await catalogueSites(catalogue, sites)).all() : config.sites;
+          return current.map((site) => ({ site, online: live.has(site.name) }));
         },
         siteTimeline: (site, window, principal) => siteTimeline({ clock, store, sites }, site, window, principal),
         watchSessions: (principal, listener) => watchSessions(events, principal, listener),
+        ...(catalogue ? { siteCatalogueStatus: () => catalogue.status() } : {}),
         availability: async () => {
           if (!(await store.ping())) return { available: false, note: 'The broker cannot reach its Redis store' };
           const live = await negotiator.liveSites(config.sites.map((s) => s.name));

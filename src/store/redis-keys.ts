@@ -29,6 +29,9 @@ export interface RedisKeys {
   sessionEvents: string;
   /** The prefix BullMQ puts before its own keys. */
   bullPrefix: string;
+  /** The last good site capabilities catalogue (JSON), and how its refreshes went (a hash). */
+  siteCatalogue: string;
+  siteCatalogueStatus: string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -51,5 +54,7 @@ export function redisKeys(prefix: string): RedisKeys {
     due: (site) => `${prefix}:due:${site}`,
     sessionEvents: `${prefix}:session-events`,
     bullPrefix: `${prefix}:bull`,
+    siteCatalogue: `${prefix}:site-catalogue`,
+    siteCatalogueStatus: `${prefix}:site-catalogue:status`,
   };
 }

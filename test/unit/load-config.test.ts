@@ -168,4 +168,20 @@ describe('authentication settings', () => {
     expect(() => loadConfig({ BROKER_CONFIG: exchangeSite(), OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', TOKEN_KEY: key })).toThrow(/needs the broker's client/);
     expect(() => loadConfig({ BROKER_CONFIG: exchangeSite(), OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's' })).toThrow(/needs TOKEN_KEY/);
   });
+  it('binds a site to a site capabilities compute and queue, which needs SITE_CAPABILITIES_URL, and refuses a binding it cannot use', () => {
+    const site = (extra: string) => file('sites.yaml', `sites:\n  - { name: s, cores: 4, memoryGiB: 4${extra} }\n  - { name: t, cores: 4, memoryGiB: 4 }\n`);
+    const bound = site(', siteCapabilities: { site: TEST_A, compute: db1d3ee3-74e4-48aa-afaf-8d7709a2f57c, queue: test-queue-1 }');
+    const config = loadConfig({ BROKER_CONFIG: bound, SITE_CAPABILITIES_URL: 'https://scapi.example/api/v1', SITE_CAPABILITIES_REFRESH: 'PT1M', SITE_CAPABILITIES_AUDIENCE: 'site-capabilities-api' });
+    expect(config.sites[0]?.siteCapabilities).toEqual({ site: 'TEST_A', compute: 'db1d3ee3-74e4-48aa-afaf-8d7709a2f57c', queue: 'test-queue-1' });
+    expect(config.sites[1]?.siteCapabilities).toBeUndefined();
+    expect(config.siteCapabilities).toEqual({ url: 'https://scapi.example/api/v1', refreshMs: 60_000, audience: 'site-capabilities-api' });
+    expect(loadConfig({ BROKER_CONFIG: bound, SITE_CAPABILITIES_URL: 'https://scapi.example/api/v1' }).siteCapabilities?.refreshMs).toBe(300_000);
+    expect(loadConfig({}).siteCapabilities).toBeUndefined();
+    expect(() => loadConfig({ BROKER_CONFIG: bound })).toThrow('site s names a siteCapabilities compute, which needs SITE_CAPABILITIES_URL');
+    expect(() => loadConfig({ SITE_CAPABILITIES_URL: 'https://scapi.example/api/v1' })).toThrow('SITE_CAPABILITIES_URL is set, but no site names its siteCapabilities compute');
+    expect(() => loadConfig({ BROKER_CONFIG: bound, SITE_CAPABILITIES_URL: 'ftp://scapi.example' })).toThrow(/SITE_CAPABILITIES_URL must be an http\(s\) URL/);
+    expect(() => loadConfig({ SITE_CAPABILITIES_REFRESH: 'PT1M' })).toThrow('SITE_CAPABILITIES_REFRESH set without SITE_CAPABILITIES_URL');
+    expect(() => loadConfig({ BROKER_CONFIG: site(', siteCapabilities: { queue: q }') })).toThrow(/not a valid sites file: \/sites\/0\/siteCapabilities must have required property 'compute'/);
+    expect(() => loadConfig({ BROKER_CONFIG: site(', siteCapabilities: { compute: c, partition: p }') })).toThrow(/siteCapabilities must NOT have additional properties/);
+  });
 });

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ANONYMOUS } from '../../src/domain/principal.js';
+import type { SiteProfile } from '../../src/domain/site-profile.js';
+import { checkNodes } from '../../src/protocol/srcnet/site-capabilities-schema.js';
+import { RedisSiteCatalogue } from '../../src/store/redis-site-catalogue.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
+import { demoSite, dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
+
+type Doc = Record<string, any>;
+const EXAMPLE = JSON.parse(readFileSync(new URL('../fixtures/site-capabilities/example-nodes.json', import.meta.url), 'utf8')) as Doc[];
+const REFRESH_MS = 400;
+
+/** SCAPI's example catalogue, with the queue limits SCAPI's queues carry (max_cpu_cores, ...). */
+function catalogue(): Doc[] {
+  const nodes = structuredClone(EXAMPLE);
+  const queues = nodes[0]!.sites[0].compute[0].queues as Doc[];
+  Object.assign(queues[0]!, { max_cpu_cores: 8, max_memory_gb: 16, max_scratch_gb: 50 });
+  Object.assign(queues[1]!, { max_cpu_cores: 2, max_memory_gb: 4, max_scratch_gb: 10 });
+  Object.assign(nodes[0]!.sites[1].compute[0].queues[0] as Doc, { max_cpu_cores: 4, max_memory_gb: 8, max_scratch_gb: 20 });
+  return nodes;
+}
+
+/**
+ * The broker's sites from SRCNet's Site Capabilities API, against a stand-in SCAPI (a small HTTP
+ * server in this test serving SCAPI's own example catalogue, checked against SCAPI's schemas),
+ * refreshed by the repeatable BullMQ job, kept in Redis, through the real engine and site workers.
+ */
+describe('sites from the site capabilities API (against a stand-in SCAPI)', () => {
+  let standIn: Server;
+  let served: Doc[] | undefined = catalogue();
+  let requests = 0;
+  let broker: TestBroker;
+  let store: RedisSiteCatalogue;
+  const bound = (name: string, siteCapabilities: SiteProfile['siteCapabilities']): SiteProfile => demoSite({ name, preparationMs: 0, releasingMs: 0, siteCapabilities });
+
+  beforeAll(async () => {
+    standIn = createServer((req, res) => {
+      requests++;
+      if (req.url !== '/api/v1/nodes?include_inactive=true') { res.writeHead(404).end(); return; }
+      if (!served) { res.writeHead(503, { 'Content-Type': 'application/json' }).end('{"detail":"down for the test"}'); return; }
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(served));
+    });
+    await new Promise<void>((ready) => standIn.listen(0, '127.0.0.1', ready));
+    broker = await startTestBroker({ config: {
+      siteCapabilities: { url: `http://127.0.0.1:${(standIn.address() as AddressInfo).port}/api/v1`, refreshMs: REFRESH_MS },
+      sites: [
+        bound('alpha', { site: 'TEST_A', compute: 'db1d3ee3-74e4-48aa-afaf-8d7709a2f57c', queue: 'test-queue-1' }),
+        bound('beta', { site: 'TEST_A', compute: 'db1d3ee3-74e4-48aa-afaf-8d7709a2f57c', queue: 'test-queue-3' }),
+        bound('gamma', { site: 'TEST_B', compute: 'TEST' }),
+        bound('delta', { compute: 'db1d3ee3-74e4-48aa-afaf-8d7709a2f57c' }),
+        bound('epsilon', { site: 'TEST_A', compute: 'db1d3ee3-74e4-48aa-afaf-8d7709a2f57c' }),
+      ],
+    } });
+    store = new RedisSiteCatalogue(broker.redis, redisKeys(broker.config.keyPrefix));
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await new Promise((done) => standIn?.close(done));
+  });
+
+  /** Resolves once a refresh has been attempted after now (the refresh after a change in the stand-in). */
+  async function nextRefresh(): Promise<void> {
+    const after = Date.now();
+    for (let i = 0; i < 100; i++) {
+      const status = await store.status();
+      if ((status.lastAttempt ?? 0) > after) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('no refresh within 5 s');
+  }
+  const sites = async (): Promise<Record<string, SiteProfile>> =>
+    Object.fromEntries((await broker.runtime.api!.listSites(ANONYMOUS)).map(({ site }) => [site.name, site]));
+  const ask = async (cores: { min: number; max: number }) => (await broker.http.post('/requests').set('Content-Type', 'application/json')
+    .send(JSON.stringify(dockerRequest(cores))).expect(303)).body as Doc;
+  const messages = (offerSet: Doc): string[] => (offerSet.meta?.messages ?? offerSet.messages ?? []).map((m: Doc) => m.message as string);
+
+  it('serves a stand-in catalogue that SCAPI\'s schemas accept, and refuses one they do not', () => {
+    expect(checkNodes(EXAMPLE)).toEqual([]);
+    expect(checkNodes(catalogue())).toEqual([]);
+    const broken = catalogue();
+    broken[0]!.sites[0].compute[0].queues[0].max_cpu_cores = 'eight';
+    broken[0]!.sites[1].is_force_disabled = 'no';
+    expect(checkNodes(broken)).toEqual([
+      '/0/sites/0/compute/0/queues/0/max_cpu_cores: must be number,null',
+      '/0/sites/1/is_force_disabled: must be boolean',
+    ]);
+  });
+
+  it("gives the broker's sites their queue's limits, hardware and storage areas", async () => {
+    await nextRefresh();
+    const { alpha, gamma, delta, epsilon } = await sites();
+    expect(alpha).toMatchObject({ maxCoresPerSession: 8, maxMemoryGiBPerSession: 16, maxScratchGiBPerSession: 50, hardwareCapabilities: [], gpus: {} });
+    expect(alpha!.storageElements).toEqual(expect.arrayContaining([
+      { name: 'STORM_ND', hosts: ['host.skao.int'], bandwidthMBps: 100, local: true },
+      { name: 'f62199c3-62ad-44ee-a6e0-dd34e891d423', hosts: ['host.skao.int'], bandwidthMBps: 100, local: true },
+    ]));
+    expect(alpha!.storageElements.map((e) => e.name)).not.toContain('f605dd74-7a43-40e5-9229-48845416e30a'); // an ingest area
+    expect(gamma).toMatchObject({ maxCoresPerSession: 4, maxMemoryGiBPerSession: 8 });
+    // No queue named: the largest of the compute's queues that are not disabled.
+    expect(epsilon).toMatchObject({ maxCoresPerSession: 8, maxMemoryGiBPerSession: 16, maxScratchGiBPerSession: 50 });
+    // SCAPI's example gives TEST_A's and TEST_B's computes one id: without the site, the binding names neither.
+    expect(delta!.disabled).toBe('Site delta: compute db1d3ee3-74e4-48aa-afaf-8d7709a2f57c names 2 computes in the site capabilities catalogue (name the SCAPI site too)');
+    const catalogued = await store.load();
+    expect(catalogued?.sites.gamma?.services.map((s) => s.type).sort()).toEqual(['echo', 'jupyterhub', 'soda_async', 'soda_sync']);
+  });
+
+  it('offers within the queue\'s limits, and never offers a force-disabled queue, saying why', async () => {
+    const largest = await ask({ min: 1, max: 32 });
+    expect(largest.result).toBe('YES');
+    const offers = largest.offers as Doc[];
+    expect(offers.length).toBeGreaterThan(0);
+    const siteOf = (offer: Doc): string => String(offer.meta.description).replace(/^Offered by site /, '');
+    const offered = new Set(offers.map(siteOf));
+    expect(offered.has('beta') || offered.has('delta')).toBe(false);
+    expect(offered.has('alpha')).toBe(true);
+    const limit: Record<string, number> = { alpha: 8, gamma: 4, epsilon: 8 };
+    for (const offer of offers) expect(offer.compute.cores.max).toBeLessThanOrEqual(limit[siteOf(offer)]!);
+    expect(Math.max(...offers.filter((offer) => siteOf(offer) === 'alpha').map((offer) => offer.compute.cores.max as number))).toBe(8);
+    expect(messages(largest)).toEqual(expect.arrayContaining([
+      'Site alpha: 32 cores asked at most, capped at the 8 it gives one session',
+      'Site beta is force-disabled in the site capabilities catalogue (queue test-queue-3)',
+    ]));
+    const tooLarge = await ask({ min: 16, max: 16 });
+    expect(tooLarge.result).toBe('NO');
+    expect(messages(tooLarge)).toEqual(expect.arrayContaining([
+      'Site alpha: 16 cores asked, 8 exist',
+      'Site beta is force-disabled in the site capabilities catalogue (queue test-queue-3)',
+    ]));
+  });
+
+  it('sees a change in the stand-in within one refresh: a force-disabled compute, new limits', async () => {
+    const changed = catalogue();
+    changed[0]!.sites[1].compute[0].is_force_disabled = true;
+    changed[0]!.sites[0].compute[0].queues[0].max_cpu_cores = 3;
+    served = changed;
+    await nextRefresh();
+    const { alpha, gamma } = await sites();
+    expect(alpha!.maxCoresPerSession).toBe(3);
+    expect(gamma!.disabled).toBe('Site gamma is force-disabled in the site capabilities catalogue (compute TEST)');
+    const answer = await ask({ min: 4, max: 4 });
+    expect(messages(answer)).toEqual(expect.arrayContaining([
+      'Site alpha: 4 cores asked, 3 exist',
+      'Site gamma is force-disabled in the site capabilities catalogue (compute TEST)',
+    ]));
+    served = catalogue();
+    await nextRefresh();
+    expect((await sites()).gamma!.disabled).toBeUndefined();
+  });
+
+  it('keeps the last good catalogue when SCAPI cannot be reached, and says so in /health and /metrics', async () => {
+    served = undefined;
+    await nextRefresh();
+    await nextRefresh();
+    const status = await store.status();
+    expect(status.lastError).toMatch(/answered 503 to GET \/nodes/);
+    expect(status.lastSuccess).toBeLessThan(status.lastAttempt!);
+    expect((await sites()).alpha!.maxCoresPerSession).toBe(8); // the last good one
+    const health = await broker.http.get('/v1/health').expect(200);
+    expect(health.body.dependent_services['site-capabilities']).toMatchObject({ status: 'DOWN', error: expect.stringMatching(/503/), catalogue_fetched_at: expect.any(String) });
+    const metrics = await broker.http.get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/^eb_site_catalogue_up 0$/m);
+    served = catalogue();
+    await nextRefresh();
+    expect((await broker.http.get('/v1/health').expect(200)).body.dependent_services['site-capabilities'].status).toBe('UP');
+    expect((await broker.http.get('/metrics').expect(200)).text).toMatch(/^eb_site_catalogue_up 1$/m);
+    expect(requests).toBeGreaterThan(4);
+  });
+});
