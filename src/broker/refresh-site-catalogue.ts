@@ -29,7 +29,10 @@ export interface RefreshCatalogueDeps {
   sites: readonly SiteProfile[];
   clock: Clock;
   log(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
-  /** Called with each good catalogue before it is kept (the downtimes are held from it). */
+  /**
+   * Called with each good catalogue before it is kept, and with the last good one when a refresh
+   * fails (the downtimes are held from it, and their holds' ends move on with time either way).
+   */
   apply?(catalogue: SiteCatalogue): Promise<void>;
 }
 
@@ -46,6 +49,8 @@ export async function refreshSiteCatalogue(deps: RefreshCatalogueDeps): Promise<
     const reason = (error as Error).message.slice(0, 500);
     await deps.store.recordFailure(at, reason);
     deps.log('warn', 'site capabilities catalogue not refreshed: the last good one stays', { reason });
+    const last = await deps.store.load();
+    if (last) await deps.apply?.(last);
     return { ok: false, reason };
   }
   const catalogue = siteCatalogue(nodes, deps.sites, at);

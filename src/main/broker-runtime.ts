@@ -25,6 +25,8 @@ import { ClientCredentialsToken } from '../auth/client-credentials-token.js';
 import { startCatalogueRefresher } from '../queue/catalogue-refresher.js';
 import { SiteCapabilitiesClient } from '../sites/site-capabilities-client.js';
 import { RedisSiteCatalogue } from '../store/redis-site-catalogue.js';
+import { RedisDowntimeHolds } from '../store/redis-downtime-holds.js';
+import { downtimeHolds } from '../domain/downtime-holds.js';
 import type { SiteDirectory, TokenVault } from '../broker/ports.js';
 import type { Clock } from '../domain/clock.js';
 import { droppedLogLine } from '../domain/messages.js';
@@ -130,11 +132,19 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const settings = config.siteCapabilities;
       const credentials = issuer && config.auth.oidc?.client ? new ClientCredentialsToken(issuer, { audience: settings.audience, scope: settings.scope }) : undefined;
       const client = new SiteCapabilitiesClient(settings.url, credentials ? () => credentials.token() : undefined);
+      const downtimes = new RedisDowntimeHolds(storeConnection, keys);
+      // A declared downtime is capacity held: the site's whole calendar over it (domain/downtime-holds.ts).
+      const holdDowntimes = async (catalogued: import('../domain/site-catalogue.js').SiteCatalogue): Promise<void> => {
+        for (const site of config.sites.filter((s) => s.siteCapabilities)) {
+          await downtimes.sync(site.name, downtimeHolds(catalogued.sites[site.name], site, clock.now()));
+        }
+      };
       const refresher = await startCatalogueRefresher({
         connection: queueConnection, producer: producerConnection, keys, everyMs: settings.refreshMs,
         refresh: () => refreshSiteCatalogue({
           fetchNodes: () => client.nodes(), store: catalogue, sites: config.sites, clock,
           log: (level, message, fields) => logger[level]({ ...fields, url: settings.url }, message),
+          apply: holdDowntimes,
         }),
       });
       closers.push(() => refresher.close());

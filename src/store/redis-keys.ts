@@ -32,6 +32,8 @@ export interface RedisKeys {
   /** The last good site capabilities catalogue (JSON), and how its refreshes went (a hash). */
   siteCatalogue: string;
   siteCatalogueStatus: string;
+  /** The holds that keep a site's declared downtimes out of its calendar (their ids). */
+  downtimes(site: string): string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -56,5 +58,6 @@ export function redisKeys(prefix: string): RedisKeys {
     bullPrefix: `${prefix}:bull`,
     siteCatalogue: `${prefix}:site-catalogue`,
     siteCatalogueStatus: `${prefix}:site-catalogue:status`,
+    downtimes: (site) => `${prefix}:downtimes:${site}`,
   };
 }
