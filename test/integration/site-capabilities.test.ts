@@ -8,6 +8,7 @@ import { checkNodes } from '../../src/protocol/srcnet/site-capabilities-schema.j
 import { RedisSiteCatalogue } from '../../src/store/redis-site-catalogue.js';
 import { auditLedger } from '../../src/store/audit-ledger.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
+import { BROKER_CLIENT, oidcEnv, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
 import { demoSite, dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
@@ -266,5 +267,64 @@ describe('sites from the site capabilities API (against a stand-in SCAPI)', () =
       served = catalogue();
       await nextRefresh();
     }, 120_000);
+  });
+});
+
+/** SCAPI wants a token for its audience: the broker gets its own by the client credentials grant. */
+describe('the broker\'s token for the site capabilities API (against a stand-in SCAPI and a test issuer)', () => {
+  const AUDIENCE = 'https://site-capabilities.test.example';
+  let idp: TestIdentityProvider;
+  let standIn: Server;
+  const seen: Array<{ status: number; sub?: string; aud?: unknown }> = [];
+  const brokers: TestBroker[] = [];
+
+  beforeAll(async () => {
+    idp = await startIdentityProvider();
+    standIn = createServer((req, res) => {
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const answer = (status: number, body: unknown, claims: { sub?: string; aud?: unknown } = {}) => {
+        seen.push({ status, ...claims });
+        res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+      };
+      if (!token) { answer(401, { detail: 'Not authenticated' }); return; }
+      idp.verify(token, AUDIENCE).then(
+        (claims) => answer(200, catalogue(), { sub: String(claims.sub), aud: claims.aud }),
+        () => answer(401, { detail: 'Invalid token' }),
+      );
+    });
+    await new Promise<void>((ready) => standIn.listen(0, '127.0.0.1', ready));
+  });
+  afterAll(async () => {
+    for (const broker of brokers) await broker.close();
+    await new Promise((done) => standIn?.close(done));
+    await idp?.close();
+  });
+
+  async function lastRefresh(broker: TestBroker): Promise<Record<string, unknown>> {
+    const store = new RedisSiteCatalogue(broker.redis, redisKeys(broker.config.keyPrefix));
+    for (let i = 0; i < 100; i++) {
+      const status = await store.status();
+      if (status.lastAttempt !== undefined) return status as Record<string, unknown>;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('no refresh within 5 s');
+  }
+  const start = async (audience: string): Promise<TestBroker> => {
+    const broker = await startTestBroker({ env: oidcEnv(idp.issuer), config: {
+      siteCapabilities: { url: `http://127.0.0.1:${(standIn.address() as AddressInfo).port}/api/v1`, refreshMs: 60_000, audience },
+      sites: [demoSite({ name: 'alpha', preparationMs: 0, releasingMs: 0, processRuns: { ...demoSite().processRuns, isolation: 'sandbox' }, siteCapabilities: { site: 'TEST_A', compute: 'db1d3ee3-74e4-48aa-afaf-8d7709a2f57c', queue: 'test-queue-1' } })],
+    } });
+    brokers.push(broker);
+    return broker;
+  };
+
+  it('sends a token of the broker\'s own client for SCAPI\'s audience, and says so when SCAPI refuses one', async () => {
+    const good = await start(AUDIENCE);
+    expect(await lastRefresh(good)).toMatchObject({ lastSuccess: expect.any(Number) });
+    expect((await lastRefresh(good)).lastError).toBeUndefined();
+    expect(seen.at(-1)).toEqual({ status: 200, sub: BROKER_CLIENT.id, aud: AUDIENCE });
+    const wrong = await start('https://another.test.example');
+    expect(await lastRefresh(wrong)).toMatchObject({ lastError: expect.stringMatching(/answered 401 to GET \/nodes/) });
+    expect(seen.at(-1)).toEqual({ status: 401 });
   });
 });
