@@ -24,6 +24,7 @@ import { catalogueSites, refreshSiteCatalogue } from '../broker/refresh-site-cat
 import { ClientCredentialsToken } from '../auth/client-credentials-token.js';
 import { startCatalogueRefresher } from '../queue/catalogue-refresher.js';
 import { SiteCapabilitiesClient } from '../sites/site-capabilities-client.js';
+import { checkNodes } from '../protocol/srcnet/site-capabilities-schema.js';
 import { RedisSiteCatalogue } from '../store/redis-site-catalogue.js';
 import { RedisDowntimeHolds } from '../store/redis-downtime-holds.js';
 import { downtimeHolds } from '../domain/downtime-holds.js';
@@ -131,7 +132,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     if (parts.timers && config.siteCapabilities && catalogue) {
       const settings = config.siteCapabilities;
       const credentials = issuer && config.auth.oidc?.client ? new ClientCredentialsToken(issuer, { audience: settings.audience, scope: settings.scope }) : undefined;
-      const client = new SiteCapabilitiesClient(settings.url, credentials ? () => credentials.token() : undefined);
+      const client = new SiteCapabilitiesClient(settings.url, { check: checkNodes, ...(credentials ? { token: () => credentials.token() } : {}) });
       const downtimes = new RedisDowntimeHolds(storeConnection, keys);
       // A declared downtime is capacity held: the site's whole calendar over it (domain/downtime-holds.ts).
       const holdDowntimes = async (catalogued: import('../domain/site-catalogue.js').SiteCatalogue): Promise<void> => {

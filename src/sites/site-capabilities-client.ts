@@ -1,5 +1,4 @@
 import type { ScapiNode } from '../domain/site-catalogue.js';
-import { checkNodes } from '../protocol/srcnet/site-capabilities-schema.js';
 
 /** The largest answer of `GET /nodes` read (the whole federation's catalogue is far smaller). */
 const MAX_BYTES = 16 * 1024 * 1024;
@@ -7,23 +6,23 @@ const MAX_BYTES = 16 * 1024 * 1024;
 /**
  * SRCNet's Site Capabilities API (SCAPI): `GET {base}/nodes?include_inactive=true` (every node with
  * its sites, compute, queues, storages and downtimes, disabled ones too, so that being disabled is
- * seen), with a bearer token when the broker has one for it, checked against SCAPI's schemas.
- * Throws, saying why, when the answer cannot be had or is not a catalogue.
+ * seen), with a bearer token when the broker has one for it, checked against SCAPI's schemas by
+ * `check` (protocol/srcnet/site-capabilities-schema.ts's checkNodes, passed in by the composition
+ * root). Throws, saying why, when the answer cannot be had or is not a catalogue.
  */
 export class SiteCapabilitiesClient {
   constructor(
     private readonly baseUrl: string,
-    private readonly token?: () => Promise<string>,
-    private readonly timeoutMs = 10_000,
+    private readonly options: { check: (nodes: unknown) => string[]; token?: () => Promise<string>; timeoutMs?: number },
   ) {}
 
   async nodes(): Promise<ScapiNode[]> {
     const url = `${this.baseUrl.replace(/\/+$/, '')}/nodes?include_inactive=true`;
     const headers: Record<string, string> = { Accept: 'application/json' };
-    if (this.token) headers.Authorization = `Bearer ${await this.token()}`;
+    if (this.options.token) headers.Authorization = `Bearer ${await this.options.token()}`;
     let response: Response;
     try {
-      response = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+      response = await fetch(url, { headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000), redirect: 'error' });
     } catch (error) {
       throw new Error(`the site capabilities API at ${this.baseUrl} cannot be reached: ${(error as Error).message}`);
     }
@@ -44,7 +43,7 @@ export class SiteCapabilitiesClient {
     } catch (error) {
       throw new Error(`the site capabilities API's answer to GET /nodes is not JSON: ${(error as Error).message}`);
     }
-    const problems = checkNodes(nodes);
+    const problems = this.options.check(nodes);
     if (problems.length) throw new Error(`the site capabilities API's answer to GET /nodes does not match its schemas: ${problems.join('; ')}`);
     return nodes as ScapiNode[];
   }

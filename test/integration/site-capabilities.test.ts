@@ -33,6 +33,8 @@ function catalogue(): Doc[] {
 describe('sites from the site capabilities API (against a stand-in SCAPI)', () => {
   let standIn: Server;
   let served: Doc[] | undefined = catalogue();
+  /** An answer that is not a catalogue, served instead while set. */
+  let raw: string | undefined;
   let requests = 0;
   let broker: TestBroker;
   let store: RedisSiteCatalogue;
@@ -42,6 +44,7 @@ describe('sites from the site capabilities API (against a stand-in SCAPI)', () =
     standIn = createServer((req, res) => {
       requests++;
       if (req.url !== '/api/v1/nodes?include_inactive=true') { res.writeHead(404).end(); return; }
+      if (raw !== undefined) { res.writeHead(200, { 'Content-Type': 'application/json' }).end(raw); return; }
       if (!served) { res.writeHead(503, { 'Content-Type': 'application/json' }).end('{"detail":"down for the test"}'); return; }
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(served));
     });
@@ -171,7 +174,16 @@ describe('sites from the site capabilities API (against a stand-in SCAPI)', () =
     expect(health.body.dependent_services['site-capabilities']).toMatchObject({ status: 'DOWN', error: expect.stringMatching(/503/), catalogue_fetched_at: expect.any(String) });
     const metrics = await broker.http.get('/metrics').expect(200);
     expect(metrics.text).toMatch(/^eb_site_catalogue_up 0$/m);
+    // An answer SCAPI's schemas refuse, or no JSON at all, is no catalogue either.
     served = catalogue();
+    raw = JSON.stringify([{ ...served[0], sites: [{ ...served[0]!.sites[0], is_force_disabled: 'no' }] }]);
+    await nextRefresh();
+    expect((await store.status()).lastError).toBe(`the site capabilities API's answer to GET /nodes does not match its schemas: /0/sites/0/is_force_disabled: must be boolean`);
+    raw = '<html>';
+    await nextRefresh();
+    expect((await store.status()).lastError).toMatch(/^the site capabilities API's answer to GET \/nodes is not JSON: /);
+    expect((await sites()).alpha!.maxCoresPerSession).toBe(8);
+    raw = undefined;
     await nextRefresh();
     expect((await broker.http.get('/v1/health').expect(200)).body.dependent_services['site-capabilities'].status).toBe('UP');
     expect((await broker.http.get('/metrics').expect(200)).text).toMatch(/^eb_site_catalogue_up 1$/m);
