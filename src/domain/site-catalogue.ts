@@ -169,5 +169,6 @@ export function withCatalogue(profile: SiteProfile, entry: CatalogueSite | undef
     hardwareCapabilities: entry.hardwareCapabilities,
     storageElements: [...profile.storageElements, ...areas],
     ...(entry.disabled ? { disabled: entry.disabled } : {}),
+    catalogued: entry,
   };
 }

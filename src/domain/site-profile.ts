@@ -1,5 +1,5 @@
 import type { TokenExchangeSettings } from './auth-settings.js';
-import type { SiteCapabilitiesBinding } from './site-catalogue.js';
+import type { CatalogueSite, SiteCapabilitiesBinding } from './site-catalogue.js';
 
 /** What a site offers and the rules it applies; built by config/ from the sites file. */
 export interface SiteProfile {
@@ -20,6 +20,11 @@ export interface SiteProfile {
   hardwareCapabilities?: string[];
   /** Why the site is not offered now (the catalogue force-disables it, or does not have it). */
   disabled?: string;
+  /**
+   * What the site capabilities catalogue last said of the site (where it is in SCAPI, its local
+   * services, storage areas and declared downtimes), for listings; absent without a catalogue.
+   */
+  catalogued?: CatalogueSite;
   /** Canonical executable kinds the site can run (`executable/docker-container`, ...). */
   executableKinds: string[];
   architectures: string[];
