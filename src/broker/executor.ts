@@ -1,3 +1,4 @@
+import type { KindAbility } from '../domain/executable-abilities.js';
 import type { SecretToken } from '../domain/secret-token.js';
 
 /**
@@ -7,7 +8,9 @@ import type { SecretToken } from '../domain/secret-token.js';
  */
 export interface RunSpec {
   sessionUuid: string;
-  /** The container image asked for (its first location), when the executable names one. */
+  /** The executable's kind (`executable/docker-container`, ...); docker-container when absent. */
+  kind?: string;
+  /** The container image asked for (its first location; a singularity-container's location), when the executable names one. */
   image?: string;
   /** The program to run; for containers, overrides the image's entrypoint. */
   entrypoint?: string;
@@ -56,6 +59,12 @@ export type RunStatus =
   | { state: 'stopped'; reason: string };
 
 export interface Executor {
+  /**
+   * What this executor can really run on this host, per executable kind, each kind it cannot with
+   * the reason (sites/detect-abilities.ts). Found once, at the worker's start; negotiation answers
+   * NO for a kind not runnable. Absent: the kinds the broker runs (KINDS_THAT_RUN), all of them.
+   */
+  abilities?(): Promise<readonly KindAbility[]>;
   /** Why this executor cannot run the spec (checked before submit); undefined when it can. */
   unsupported?(spec: RunSpec): string | undefined;
   /**

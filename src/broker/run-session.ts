@@ -1,3 +1,4 @@
+import { KINDS_THAT_RUN } from '../domain/executable-abilities.js';
 import { parseDuration, parseInstant, parseInterval } from '../domain/iso8601.js';
 import { makeMessage, stamp, type Message } from '../domain/messages.js';
 import { holdsCapacity, isTerminal, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
@@ -193,10 +194,22 @@ function portsOf(exe: Doc): RunSpec['ports'] | string {
   return ports;
 }
 
+/** The executable's kind as the broker names it (`executable/<name>`), from the stored v1.0 kind URI. */
+function canonicalExecutableKind(uri: string): string | undefined {
+  const match = /\/executable\/([A-Za-z0-9-]+)\.yaml$/.exec(uri);
+  return match ? `executable/${match[1]}` : undefined;
+}
+
 /** What the executable asks to run; a string (why) when no site could run it. */
 function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
   const exe = session.document.executable as Record<string, unknown> | undefined;
-  if (!exe || !String(exe.kind ?? '').endsWith('docker-container.yaml')) return 'only docker-container executables run here yet';
+  const kind = exe ? canonicalExecutableKind(String(exe.kind ?? '')) : undefined;
+  if (!exe || !kind || !KINDS_THAT_RUN.includes(kind)) return `this broker does not run ${kind?.replace(/^executable\//, '') ?? 'these'} executables yet`;
+  if (kind === 'executable/singularity-container') {
+    const location = typeof exe.location === 'string' && exe.location !== '' ? exe.location : undefined;
+    if (!location) return 'the singularity-container executable names no location';
+    return { sessionUuid: session.uuid, kind, image: location, command: [], environment: {}, timeLimitMs: timing.durationMs };
+  }
   const image = isDoc(exe.image) && Array.isArray(exe.image.locations) ? exe.image.locations.find((l): l is string => typeof l === 'string' && l !== '') : undefined;
   const entrypoint = typeof exe.entrypoint === 'string' && exe.entrypoint !== '' ? exe.entrypoint : undefined;
   if (!image && !entrypoint) return 'the executable names neither an image nor an entrypoint';
@@ -205,7 +218,7 @@ function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
   const ports = portsOf(exe);
   if (typeof ports === 'string') return ports;
   return {
-    sessionUuid: session.uuid, ...(image ? { image } : {}), ...(entrypoint ? { entrypoint } : {}),
+    sessionUuid: session.uuid, kind, ...(image ? { image } : {}), ...(entrypoint ? { entrypoint } : {}),
     command, environment, timeLimitMs: timing.durationMs,
     ...(ports?.length ? { ports } : {}),
     ...(exe.privileged === true ? { privileged: true } : {}),

@@ -1,3 +1,4 @@
+import type { KindAbility } from '../domain/executable-abilities.js';
 import type { Binding, BindOutcome } from '../broker/bind-executable.js';
 import type { DirectOutcome } from '../broker/direct-execution.js';
 import type { ProvisionOutcome } from '../broker/provision-session.js';
@@ -39,7 +40,8 @@ export interface BrokerApi {
   /** The principal's sessions (an operator's: everyone's), newest first, a page at a time. */
   listSessions(query: SessionQuery, principal: Principal): Promise<SessionPage>;
   /** Every site, and whether a worker of it runs now. */
-  listSites(principal: Principal): Promise<Array<{ site: SiteProfile; online: boolean }>>;
+  /** Every site, whether a worker of it runs now, and its configured kinds as its live workers can run them. */
+  listSites(principal: Principal): Promise<Array<{ site: SiteProfile; online: boolean; abilities?: KindAbility[] }>>;
   /** What holds capacity on a site over a window (others' reservations without who or what). */
   siteTimeline(site: string, window: TimelineWindow, principal: Principal): Promise<SiteTimeline>;
   /**

@@ -22,6 +22,7 @@ import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs
 import { updateSessionPhase } from '../broker/update-session.js';
 import type { SiteDirectory, TokenVault } from '../broker/ports.js';
 import type { Clock } from '../domain/clock.js';
+import { siteAbilities } from '../domain/executable-abilities.js';
 import { droppedLogLine } from '../domain/messages.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Config } from '../config/load-config.js';
@@ -36,6 +37,7 @@ import type { Executor } from '../broker/executor.js';
 import { ApptainerExecutor } from '../sites/apptainer-executor.js';
 import { ContainerCliExecutor } from '../sites/container-cli-executor.js';
 import { detectContainerRuntime } from '../sites/detect-container-runtime.js';
+import { findApptainer, type HostTools } from '../sites/detect-abilities.js';
 import { machineEgressPolicy } from '../sites/egress-guard.js';
 import { HttpStager } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
@@ -68,6 +70,8 @@ export interface RuntimeParts {
   siteWorkers?: boolean | string[];
   /** Run the timers (offer expiry). */
   timers?: boolean;
+  /** Where site workers look for apptainer and Jupyter (default: the process's PATH); tests run a host without them. */
+  hostTools?: HostTools;
 }
 
 export interface BrokerRuntime {
@@ -126,7 +130,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
-        const executor = withOutputQuota(await executorFor(site, log), site.limits.outputBytes);
+        const executor = withOutputQuota(await executorFor(site, log, parts.hostTools ?? {}), site.limits.outputBytes);
         const stager = new HttpStager(site.scratchDir, site.fileRoots, machineEgressPolicy(site.egressAllow ?? [], config));
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
@@ -187,8 +191,10 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         sessionOutputFile: (uuid, segments, principal) => sessionOutputFile(outputsDeps, uuid, segments, principal),
         listSessions: (query, principal) => listSessions({ clock, store }, query, principal),
         listSites: async () => {
-          const live = await negotiator.liveSites(siteNames);
-          return config.sites.map((site) => ({ site, online: live.has(site.name) }));
+          const [live, published] = await Promise.all([negotiator.liveSites(siteNames), negotiator.workerAbilities(siteNames)]);
+          return config.sites.map((site) => ({
+            site, online: live.has(site.name), abilities: siteAbilities(site.executableKinds, published.get(site.name) ?? [], site.name),
+          }));
         },
         siteTimeline: (site, window, principal) => siteTimeline({ clock, store, sites }, site, window, principal),
         watchSessions: (principal, listener) => watchSessions(events, principal, listener),
@@ -224,9 +230,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
  * The executor a site's configuration asks for. A Slurm site whose host has no sbatch still
  * negotiates, and its sessions fail with a message that says why. `auto` is probed once per process.
  */
-async function executorFor(site: SiteProfile, log: (line: string) => void): Promise<Executor | { unavailable: string }> {
+async function executorFor(site: SiteProfile, log: (line: string) => void, tools: HostTools): Promise<Executor | { unavailable: string }> {
   if (site.executor.type === 'slurm') {
-    const executor = createSlurmExecutor(site.scratchDir, site.executor, { logBytes: site.limits.logBytes });
+    const executor = createSlurmExecutor(site.scratchDir, site.executor, { logBytes: site.limits.logBytes, site: site.name, tools });
     log(`site ${site.name}: ${'unavailable' in executor ? `cannot run sessions: ${executor.unavailable}` : `sessions run as Slurm batch jobs, in ${site.scratchDir} (which the compute nodes must share)`}`);
     return executor;
   }
@@ -236,24 +242,31 @@ async function executorFor(site: SiteProfile, log: (line: string) => void): Prom
   const publicHost = site.publicHost ?? '127.0.0.1';
   const gpuDevices = site.executor.gpuDevices ?? {};
   const processesPerRun = site.processRuns.processesPerRun;
+  const jupyterImage = site.executor.jupyterImage ? { jupyterImage: site.executor.jupyterImage } : {};
   if (runtime === 'docker' || runtime === 'podman') {
     log(`site ${site.name}: sessions run in ${runtime} containers${found}, in ${site.scratchDir}`);
-    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices, processesPerRun, logBytes: site.limits.logBytes });
+    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices, processesPerRun, logBytes: site.limits.logBytes, ...jupyterImage });
   }
+  // apptainer as found on the host's PATH (or singularity), so that what is detected is what runs.
+  const apptainer = await findApptainer(tools);
+  const apptainerOptions = { scratchRoot: site.scratchDir, publicHost, gpuDevices, logBytes: site.limits.logBytes, site: site.name, tools, ...(apptainer ? { program: apptainer } : {}) };
   if (runtime === 'apptainer') {
-    log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}`);
-    return new ApptainerExecutor({ scratchRoot: site.scratchDir, publicHost, gpuDevices, logBytes: site.limits.logBytes });
+    log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}${apptainer ? '' : ' (BUT NO APPTAINER IS INSTALLED: the site offers nothing)'}`);
+    return new ApptainerExecutor({ ...apptainerOptions, ...jupyterImage });
   }
-  return processExecutor(site, found, log);
+  return processExecutor(site, found, log, tools, apptainer ? new ApptainerExecutor(apptainerOptions) : undefined);
 }
 
 /**
  * A site's runs as processes of this host: in a bubblewrap sandbox, unless the site says
  * `isolation: none` (or `auto` and no sandbox works here), which is said loudly.
  */
-async function processExecutor(site: SiteProfile, found: string, log: (line: string) => void): Promise<Executor | { unavailable: string }> {
+async function processExecutor(site: SiteProfile, found: string, log: (line: string) => void, tools: HostTools, singularity: Executor | undefined): Promise<Executor | { unavailable: string }> {
   const settings = site.processRuns;
-  const options = { publicHost: site.publicHost ?? '127.0.0.1', gpuDevices: site.executor.type === 'local' ? site.executor.gpuDevices ?? {} : {}, logBytes: site.limits.logBytes };
+  const options = {
+    publicHost: site.publicHost ?? '127.0.0.1', gpuDevices: site.executor.type === 'local' ? site.executor.gpuDevices ?? {} : {}, logBytes: site.limits.logBytes,
+    site: site.name, tools, ...(singularity ? { singularity } : {}),
+  };
   const images = site.executor.type === 'local' ? site.executor.developmentImages : undefined;
   const problem = settings.isolation === 'none' ? 'the site says isolation: none' : await probeSandbox(settings.runUid);
   if (!problem) {

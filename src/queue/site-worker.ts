@@ -10,6 +10,7 @@ import {
   type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
 } from '../broker/run-session.js';
 import { removeSessionDirectory, sweepSessionDirectories, type RetentionDeps, type SessionDirectories } from '../broker/session-retention.js';
+import { defaultAbilities, nothingRuns, withinConfigured } from '../domain/executable-abilities.js';
 import { isTerminal } from '../domain/phases.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Logger } from '../observability/logger.js';
@@ -92,13 +93,19 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   };
   const executor = options.executor;
   const givesGpus = 'unavailable' in executor ? undefined : executor.givesGpus?.bind(executor);
+  // What this worker can really run, found once: negotiation refuses the rest, and the heartbeat publishes it.
+  const found = 'unavailable' in executor
+    ? nothingRuns(`site ${site.name} cannot run sessions: ${executor.unavailable}`)
+    : await executor.abilities?.() ?? defaultAbilities();
+  const abilities = withinConfigured(found, site.executableKinds, site.name);
+  options.logger?.info({ site: site.name, abilities: abilities.map((a) => (a.runnable ? `${a.kind}: runnable` : `${a.kind}: not runnable (${a.reason})`)) }, 'executable kinds');
   // The answer goes straight to the API process that asked, and stays as the job's return value.
   const negotiate = async (job: Job): Promise<NegotiationAnswer> => {
     const request = job.data as NegotiationJob;
     const reply = (message: NegotiationReply): Promise<number> => options.producer.publish(request.replyTo, JSON.stringify(message));
     let answer: NegotiationAnswer;
     try {
-      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus }, site, request);
+      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities }, site, request);
     } catch (error) {
       await reply({ jobId: job.id ?? '', site: site.name, error: (error as Error).message }).catch(() => 0);
       throw error;
@@ -162,12 +169,17 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     return redriven;
   };
 
+  // The heartbeat carries the worker's abilities, so that every API process can list them.
+  const published = JSON.stringify(abilities);
   const beat = async (): Promise<void> => {
     const now = options.now();
-    await connection.multi()
+    const forgotten = await connection.zrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS);
+    const transaction = connection.multi()
       .zadd(keys.siteWorkers(site.name), now, workerId)
-      .zremrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS)
-      .exec();
+      .hset(keys.siteAbilities(site.name), workerId, published)
+      .zremrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS);
+    if (forgotten.length) transaction.hdel(keys.siteAbilities(site.name), ...forgotten);
+    await transaction.exec();
   };
   await worker.waitUntilReady();
   await beat();
@@ -191,7 +203,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       await sweeping;
       await worker.close();
       await queue.close();
-      await connection.zrem(keys.siteWorkers(site.name), workerId).catch(() => undefined);
+      await connection.multi().zrem(keys.siteWorkers(site.name), workerId).hdel(keys.siteAbilities(site.name), workerId).exec().catch(() => undefined);
     },
   };
 }

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
+import type { KindAbility } from '../domain/executable-abilities.js';
+import { detectAbilities, type HostTools } from './detect-abilities.js';
 import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
@@ -41,6 +43,12 @@ export class LocalProcessExecutor implements Executor {
       logBytes?: number;
       /** Runs go in a bubblewrap sandbox so set; without, they are plain processes of the worker's user (`isolation: none`). */
       sandbox?: SandboxSettings;
+      /** The site's name, for the reasons its abilities give. */
+      site?: string;
+      /** Where Jupyter is looked for (the worker's PATH by default). */
+      tools?: HostTools;
+      /** Runs singularity-container executables (apptainer, found on the host); without it, they are not run here. */
+      singularity?: Executor;
     } = {},
   ) {
     this.gpus = new GpuClaims(scratchRoot, options.gpuDevices);
@@ -49,7 +57,23 @@ export class LocalProcessExecutor implements Executor {
 
   private readonly gpus: GpuClaims;
 
+  abilities(): Promise<readonly KindAbility[]> {
+    return detectAbilities({ site: this.options.site ?? 'this', family: 'process', apptainer: this.options.singularity !== undefined }, this.options.tools);
+  }
+
+  /** The executor for singularity images, for a spec or a handle of one. */
+  private singularityFor(spec: RunSpec): Executor | undefined {
+    return spec.kind === 'executable/singularity-container' ? this.options.singularity : undefined;
+  }
+
+  private delegateOf(handle: RunHandle): Executor | undefined {
+    return handle.executor !== 'local-process' ? this.options.singularity : undefined;
+  }
+
   unsupported(spec: RunSpec): string | undefined {
+    if (spec.kind === 'executable/singularity-container') {
+      return this.options.singularity ? this.options.singularity.unsupported?.(spec) : 'singularity images run here only through apptainer, which this site\'s worker did not find';
+    }
     if (spec.ports?.length && this.options.sandbox?.network === 'none') {
       return 'this site\'s runs have no network (network: none in the sites file), so no port of theirs can be reached';
     }
@@ -67,6 +91,8 @@ export class LocalProcessExecutor implements Executor {
   }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
+    const singularity = this.singularityFor(spec);
+    if (singularity) return singularity.submit(spec);
     const program = this.program(spec);
     // Without a container, a mount at /input appears as ./input in the working directory.
     const { dir, cwd } = await prepareSessionDirectory(this.scratchRoot, spec);
@@ -137,6 +163,8 @@ export class LocalProcessExecutor implements Executor {
   }
 
   async poll(handle: RunHandle): Promise<RunStatus> {
+    const delegate = this.delegateOf(handle);
+    if (delegate) return delegate.poll(handle);
     if (existsSync(join(handle.dir, 'cancelled'))) return { state: 'cancelled' };
     const exited = await this.exitStatus(handle);
     if (exited) return exited;
@@ -171,6 +199,8 @@ export class LocalProcessExecutor implements Executor {
   }
 
   async cancel(handle: RunHandle): Promise<void> {
+    const delegate = this.delegateOf(handle);
+    if (delegate) return delegate.cancel(handle);
     await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
     // The wrapper's group first: dead, it records no exit code for the command, even when this
     // process is held up between the two signals and the command ends in between.
@@ -183,11 +213,15 @@ export class LocalProcessExecutor implements Executor {
     await removeLogPipe(handle.dir);
   }
 
-  logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {
+  logs(handle: RunHandle, offset?: number, limit?: number): ReturnType<Executor['logs']> {
+    const delegate = this.delegateOf(handle);
+    if (delegate) return delegate.logs(handle, offset, limit);
     return readRunLog(handle.dir, offset, limit);
   }
 
   outputs(handle: RunHandle): string {
+    const delegate = this.delegateOf(handle);
+    if (delegate) return delegate.outputs(handle);
     return join(handle.dir, 'outputs');
   }
 }

@@ -13,6 +13,8 @@ export interface RedisKeys {
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
+  /** What each worker of a site can run (worker id -> JSON of its kinds), beaten with its heartbeat. */
+  siteAbilities(site: string): string;
   /** Counts for /metrics, kept by the Lua scripts (lua-scripts.ts PHASE_HELPERS). */
   stats: string;
   /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
@@ -42,6 +44,7 @@ export function redisKeys(prefix: string): RedisKeys {
     hold: (id) => `${prefix}:hold:${id}`,
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,
+    siteAbilities: (site) => `${prefix}:abilities:${site}`,
     stats: `${prefix}:stats`,
     negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
     sessionsByTime: `${prefix}:sessions-by-time`,
