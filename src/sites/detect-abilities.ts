@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { decideAbilities, type HostFacts, type KindAbility } from '../domain/executable-abilities.js';
 
@@ -50,16 +50,36 @@ export async function findApptainer(tools: HostTools = {}): Promise<string | und
   return undefined;
 }
 
-/** Jupyter as notebooks need it: a notebook or Jupyter server, and nbconvert (headless runs). */
+/** The interpreter a Python script runs with (its `#!` line), when it names an absolute path. */
+function interpreterOf(script: string): string | undefined {
+  try {
+    const first = readFileSync(script, 'utf8').slice(0, 200).split('\n')[0] ?? '';
+    const match = /^#!\s*(\/\S+)(?:\s+(\S+))?/.exec(first);
+    if (!match) return undefined;
+    // `#!/usr/bin/env python3`: the interpreter is looked up on the same PATH.
+    return match[1]?.endsWith('/env') && match[2] ? match[2] : match[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Jupyter as notebooks need it: a notebook or Jupyter server, and nbconvert (headless runs). Debian
+ * ships nbconvert's module (python3-nbconvert) without the `jupyter-nbconvert` command unless its
+ * own package is installed too, so nbconvert counts when `jupyter nbconvert --version` answers or
+ * when Jupyter's own Python answers `-m nbconvert --version`.
+ */
 export async function hostHasJupyter(tools: HostTools = {}): Promise<boolean> {
   const jupyter = findProgram('jupyter', tools);
   if (!jupyter) return false;
-  const [notebook, server, nbconvert] = await Promise.all([
+  const python = interpreterOf(jupyter);
+  const [notebook, server, nbconvert, nbconvertModule] = await Promise.all([
     answers(jupyter, ['notebook', '--version'], tools),
     answers(jupyter, ['server', '--version'], tools),
     answers(jupyter, ['nbconvert', '--version'], tools),
+    python ? answers(python, ['-m', 'nbconvert', '--version'], tools) : Promise.resolve(false),
   ]);
-  return (notebook || server) && nbconvert;
+  return (notebook || server) && (nbconvert || nbconvertModule);
 }
 
 const jupyterChecks = new Map<string, Promise<boolean>>();
