@@ -12,6 +12,18 @@ export const EXECUTABLE_KINDS = ['executable/docker-container', 'executable/sing
  */
 export const KINDS_THAT_RUN: readonly string[] = ['executable/docker-container', 'executable/singularity-container'];
 
+/**
+ * Which executors run each kind the broker runs (their `unsupported()` refuses the kind elsewhere).
+ * Notebooks are to run as processes of the host first; a family added here must run them.
+ */
+export const FAMILIES_THAT_RUN: Readonly<Record<string, readonly ExecutorFamily[]>> = {
+  'executable/docker-container': ['process', 'container', 'apptainer', 'slurm'],
+  'executable/singularity-container': ['process', 'apptainer'],
+  'executable/jupyter-notebook': ['process'],
+};
+
+const FAMILY_NAMES: Record<ExecutorFamily, string> = { process: 'process', container: 'container', apptainer: 'apptainer', slurm: 'Slurm' };
+
 export type KindAbility =
   | { kind: string; runnable: true }
   | { kind: string; runnable: false; reason: string };
@@ -65,6 +77,7 @@ export function decideAbilities(facts: HostFacts, runs: readonly string[] = KIND
     const problem = hostProblem(kind, facts);
     if (problem) return { kind, runnable: false, reason: problem };
     if (!runs.includes(kind)) return { kind, runnable: false, reason: `this broker does not run ${short(kind)} executables yet` };
+    if (!FAMILIES_THAT_RUN[kind]?.includes(facts.family)) return { kind, runnable: false, reason: `site ${facts.site}'s ${FAMILY_NAMES[facts.family]} executor does not run ${short(kind)} executables yet` };
     return { kind, runnable: true };
   });
 }
