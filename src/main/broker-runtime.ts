@@ -251,7 +251,8 @@ async function executorFor(site: SiteProfile, log: (line: string) => void, tools
   const apptainer = await findApptainer(tools);
   const apptainerOptions = { scratchRoot: site.scratchDir, publicHost, gpuDevices, logBytes: site.limits.logBytes, site: site.name, tools, ...(apptainer ? { program: apptainer } : {}) };
   if (runtime === 'apptainer') {
-    log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}${apptainer ? '' : ' (BUT NO APPTAINER IS INSTALLED: the site offers nothing)'}`);
+    log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}`);
+    if (!apptainer) log(`site ${site.name}: WARNING: neither apptainer nor singularity answers on this host: the site offers nothing`);
     return new ApptainerExecutor({ ...apptainerOptions, ...jupyterImage });
   }
   return processExecutor(site, found, log, tools, apptainer ? new ApptainerExecutor(apptainerOptions) : undefined);
