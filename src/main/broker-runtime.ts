@@ -175,6 +175,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         provision: (input) => provisionSession(offersDeps, input, config.provisionLifetimeMs),
         bindExecutable: (uuid, principal, binding) => bindExecutable({
           clock, store, sites, negotiator, userTokens: updateDeps.userTokens,
+          workerAbilities: async (name) => (await negotiator.workerAbilities([name])).get(name) ?? [],
           composeBound: (document, components, plan, at) => composeBoundSession(document, components as BoundComponents, plan, at, newId),
         }, uuid, principal, binding),
         getSessionLog: async (uuid, principal) => {
