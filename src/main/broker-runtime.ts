@@ -228,8 +228,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
 }
 
 /**
- * The executor a site's configuration asks for. A Slurm site whose host has no sbatch still
- * negotiates, and its sessions fail with a message that says why. `auto` is probed once per process.
+ * The executor a site's configuration asks for. A Slurm site whose host has no sbatch still has a
+ * worker, which answers NO to every request saying why (and fails a session accepted before, the
+ * same way). `auto` is probed once per process.
  */
 async function executorFor(site: SiteProfile, log: (line: string) => void, tools: HostTools): Promise<Executor | { unavailable: string }> {
   if (site.executor.type === 'slurm') {
