@@ -27,6 +27,18 @@ export interface RunSpec {
   ports?: Array<{ internal: number; protocol: string }>;
   /** The executable asks to run privileged (no executor here allows it). */
   privileged?: boolean;
+  /**
+   * A Jupyter notebook to run instead of a program: its staged copy (`source`), the file name it
+   * gets in the work directory and the outputs, and how: `interactive` (a notebook server, on
+   * `ports`' one port, protected by `token`) or `headless` (run top to bottom with `parameters`).
+   */
+  notebook?: {
+    source: string;
+    name: string;
+    mode: 'interactive' | 'headless';
+    parameters?: Record<string, string>;
+    token?: SecretToken;
+  };
 }
 
 /** A port of the run reachable from outside: `host`:`external` leads to the executable's `internal`. */
@@ -49,15 +61,18 @@ export interface RunHandle {
 
 export type RunStatus =
   | { state: 'running' }
-  | { state: 'exited'; exitCode: number; timedOut: boolean; oomKilled?: boolean }
+  /** `detail`: what the run itself said of its failure (a headless notebook's failing cell). */
+  | { state: 'exited'; exitCode: number; timedOut: boolean; oomKilled?: boolean; detail?: string }
   | { state: 'cancelled' }
   | { state: 'lost'; reason: string }
   /** Stopped by the site for passing one of its limits (outputs), saying which. */
   | { state: 'stopped'; reason: string };
 
 export interface Executor {
+  /** Runs `RunSpec.notebook` (process runs, with Jupyter on the host); without, notebook executables are refused. */
+  readonly runsNotebooks?: boolean;
   /** Why this executor cannot run the spec (checked before submit); undefined when it can. */
-  unsupported?(spec: RunSpec): string | undefined;
+  unsupported?(spec: RunSpec): string | undefined | Promise<string | undefined>;
   /**
    * Whether a run can be given GPUs of this model; asked when negotiating, so that no offer is made
    * that the run could not use. Absent: yes (the batch scheduler, or the host, decides).

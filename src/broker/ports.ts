@@ -316,6 +316,23 @@ export interface SealedTokenStore {
   get(sessionUuid: string): Promise<string | undefined>;
 }
 
+/**
+ * The secret of each interactive notebook session's server, made by the site (crypto random),
+ * kept sealed beside the session until it ends, and shown to the session's owner alone.
+ */
+export interface NotebookTokens {
+  /** The session's token, made the first time and the same after; undefined once the session has ended. */
+  issue(sessionUuid: string, keepUntil: number): Promise<SecretToken | undefined>;
+  read(sessionUuid: string): Promise<SecretToken | undefined>;
+}
+
+/** Where notebook tokens rest, sealed (store/). */
+export interface SealedNotebookTokenStore {
+  /** Keeps `sealed` unless the session has one already (then that one); undefined once the session has ended. */
+  keep(sessionUuid: string, sealed: string, expiresAt: number): Promise<string | undefined>;
+  get(sessionUuid: string): Promise<string | undefined>;
+}
+
 /** What a site gets to act for a session's user: a token for the site's own audience. */
 export type SiteToken = { token: SecretToken } | { refused: string };
 

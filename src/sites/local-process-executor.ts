@@ -5,13 +5,19 @@ import { isAbsolute, join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
-import { portEnvironment, publishPorts } from './publish-ports.js';
+import { bindAddress, portEnvironment, publishPorts } from './publish-ports.js';
+import { detectJupyterOnce, type JupyterAvailability } from './detect-jupyter.js';
+import { notebookFailure, notebookRun, requestNotebookStop } from './notebook-run.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
 import { ENTER_CGROUPS, LEAVE_CGROUPS, makeRunCgroups, oomKilled, removeRunCgroups, sweepRunCgroups } from './run-cgroup.js';
 import { giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
 import { endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 const GRACE_MS = 5_000;
+/** How long a cancelled notebook server has to stop and save its notebook before it is killed. */
+const NOTEBOOK_STOP_MS = 15_000;
+/** In the session's directory (which the run does not see): the run is a notebook, and which mode. */
+const NOTEBOOK_MARK = 'notebook';
 
 /** A container image a site without a container runtime stands in for with a local program. */
 export interface DevelopmentImage { entrypoint: string; command?: string[] }
@@ -41,6 +47,8 @@ export class LocalProcessExecutor implements Executor {
       logBytes?: number;
       /** Runs go in a bubblewrap sandbox so set; without, they are plain processes of the worker's user (`isolation: none`). */
       sandbox?: SandboxSettings;
+      /** Whether the host has Jupyter for notebook runs (detect-jupyter.ts, once per process by default). */
+      jupyter?: () => Promise<JupyterAvailability>;
     } = {},
   ) {
     this.gpus = new GpuClaims(scratchRoot, options.gpuDevices);
@@ -49,10 +57,17 @@ export class LocalProcessExecutor implements Executor {
 
   private readonly gpus: GpuClaims;
 
-  unsupported(spec: RunSpec): string | undefined {
+  readonly runsNotebooks = true;
+
+  private jupyter(): Promise<JupyterAvailability> {
+    return (this.options.jupyter ?? detectJupyterOnce)();
+  }
+
+  unsupported(spec: RunSpec): string | undefined | Promise<string | undefined> {
     if (spec.ports?.length && this.options.sandbox?.network === 'none') {
       return 'this site\'s runs have no network (network: none in the sites file), so no port of theirs can be reached';
     }
+    if (spec.notebook) return this.jupyter().then((found) => (found.available ? undefined : found.reason));
     if (spec.entrypoint || (spec.image && Object.hasOwn(this.developmentImages, spec.image))) return undefined;
     const known = Object.keys(this.developmentImages);
     return `without a container runtime the executable needs an entrypoint${known.length ? ` or one of the site's development images (${known.join(', ')})` : ''}, and image ${spec.image ?? '(none)'} is not one`;
@@ -62,23 +77,36 @@ export class LocalProcessExecutor implements Executor {
   private program(spec: RunSpec): string[] {
     if (spec.entrypoint) return [spec.entrypoint, ...spec.command];
     const image = spec.image && Object.hasOwn(this.developmentImages, spec.image) ? this.developmentImages[spec.image] : undefined;
-    if (!image) throw new Error(this.unsupported(spec));
+    if (!image) throw new Error(`without a container runtime the executable needs an entrypoint or one of the site's development images, and image ${spec.image ?? '(none)'} is not one`);
     return [image.entrypoint, ...(image.command ?? []), ...spec.command];
   }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
-    const program = this.program(spec);
     // Without a container, a mount at /input appears as ./input in the working directory.
     const { dir, cwd } = await prepareSessionDirectory(this.scratchRoot, spec);
     await prepareRunLog(dir, this.options.logBytes);
-    const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
+    const publicHost = this.options.publicHost ?? '127.0.0.1';
+    const ports = await publishPorts(spec.ports, publicHost);
     const gpus = await this.gpus.forRun(spec);
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     const sandbox = this.options.sandbox;
+    let program: string[];
+    let notebookEnvironment: Record<string, string> = {};
+    if (spec.notebook) {
+      const found = await this.jupyter();
+      if (!found.available) throw new Error(found.reason);
+      const run = notebookRun(spec.notebook, { work: join(dir, 'work'), outputs: join(dir, 'outputs'), seconds, listen: bindAddress(publicHost), python: found.python });
+      program = run.program;
+      notebookEnvironment = run.environment;
+      await writeFile(join(dir, NOTEBOOK_MARK), spec.notebook.mode);
+    } else {
+      program = this.program(spec);
+    }
     const environment = {
       PATH: '/usr/local/bin:/usr/bin:/bin',
       HOME: sandbox ? join(dir, 'work') : dir,
       ...spec.environment,
+      ...notebookEnvironment,
       ...portEnvironment(ports),
       ...gpuEnvironment(gpus),
       EB_SESSION: spec.sessionUuid,
@@ -156,7 +184,8 @@ export class LocalProcessExecutor implements Executor {
     const oom = await oomKilled(handle.dir);
     await removeRunCgroups(handle.dir);
     if (problem) return { state: 'lost', reason: problem };
-    return { state: 'exited', exitCode, timedOut: timedOut(handle.dir), ...(oom ? { oomKilled: true } : {}) };
+    const detail = exitCode !== 0 && readText(join(handle.dir, NOTEBOOK_MARK)) === 'headless' ? await notebookFailure(join(handle.dir, 'work')) : undefined;
+    return { state: 'exited', exitCode, timedOut: timedOut(handle.dir), ...(oom ? { oomKilled: true } : {}), ...(detail ? { detail } : {}) };
   }
 
   /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */
@@ -172,6 +201,14 @@ export class LocalProcessExecutor implements Executor {
 
   async cancel(handle: RunHandle): Promise<void> {
     await writeFile(join(handle.dir, 'cancelled'), new Date().toISOString());
+    // A notebook server is asked to stop first, so that it saves the notebook into the outputs
+    // (no signal reaches into the sandbox): it has a while before its processes are ended.
+    if (readText(join(handle.dir, NOTEBOOK_MARK)) === 'interactive' && this.alive(handle)) {
+      await requestNotebookStop(join(handle.dir, 'work'));
+      for (const end = Date.now() + NOTEBOOK_STOP_MS; Date.now() < end && (await recordedExitCode(handle.dir)) === undefined;) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     // The wrapper's group first: dead, it records no exit code for the command, even when this
     // process is held up between the two signals and the command ends in between.
     await endGroups(this.groups(handle), GRACE_MS);
