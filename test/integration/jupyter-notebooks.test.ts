@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { oidcEnv, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
 import { jupyterForTests } from '../support/jupyter.js';
+import { detectJupyter } from '../../src/sites/detect-jupyter.js';
+import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { goneWithin, sandboxForTests } from '../support/sandbox.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { openWebSocket } from '../support/web-socket.js';
@@ -258,8 +262,12 @@ const NOTEBOOKS: Record<string, string> = {
       const outside = (await as('alice', 'post', '/requests', request('/x.ipynb', 'PT5M').replace(`${filesUrl}/x.ipynb`, 'file:///etc/passwd')).expect(303)).body as Doc;
       expect(outside.result).toBe('NO');
       expect(JSON.stringify(outside.meta.messages)).toContain('does not allow file data at [file:///etc/passwd]');
-      const mode = (await as('alice', 'post', '/requests', request('/analysis.ipynb', 'PT5M', { mode: 'batch' }))).body as Doc;
-      expect(JSON.stringify(mode)).toMatch(/interactive|headless/);
+      const mode = (await as('alice', 'post', '/requests', request('/analysis.ipynb', 'PT5M', { mode: 'batch' })).expect(303)).body as Doc;
+      expect(mode.result).toBe('NO');
+      expect(mode.meta.messages.map((m: Doc) => m.message)).toContain('JupyterNotebook - srcnet.notebook.mode "batch" is not interactive or headless');
+      const parameters = (await as('alice', 'post', '/requests', request('/analysis.ipynb', 'PT5M', { mode: 'headless', parameters: { 'not a name': 'x' } })).expect(303)).body as Doc;
+      expect(parameters.result).toBe('NO');
+      expect(parameters.meta.messages.map((m: Doc) => m.message)).toContain('JupyterNotebook - notebook parameter "not a name" is not a Python name');
     });
   });
 
@@ -292,5 +300,20 @@ const NOTEBOOKS: Record<string, string> = {
       expect(partial.cells[1].outputs[0]).toMatchObject({ output_type: 'error', ename: 'ValueError', evalue: 'bad input 42' });
       expect(partial.cells[2].outputs).toEqual([]);
     });
+  });
+});
+
+describe('a process site whose host has no Jupyter', () => {
+  it('says why a notebook cannot run there (checked before any run is made)', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'eb-no-jupyter-'));
+    try {
+      const executor = new LocalProcessExecutor(scratch, {}, { jupyter: () => detectJupyter({ PATH: `${scratch}/bin` }) });
+      const spec = { sessionUuid: randomUUID(), command: [], environment: {}, timeLimitMs: 60_000, notebook: { source: '', name: 'n.ipynb', mode: 'headless' as const } };
+      expect(await executor.unsupported(spec)).toBe(`Jupyter is not installed on the site's host: no jupyter on ${scratch}/bin (Debian: apt-get install jupyter-notebook python3-nbconvert python3-ipykernel)`);
+      // A program run is none of Jupyter's business.
+      expect(await executor.unsupported({ ...spec, notebook: undefined, entrypoint: '/bin/true' })).toBeUndefined();
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });
