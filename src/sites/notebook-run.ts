@@ -102,6 +102,9 @@ with open(os.path.join(work, '${NOTEBOOK_ERROR_FILE}'), 'w') as out:
 sys.exit(3)
 `;
 
+/** Quiets the debugger's start-up warnings that every kernel prints otherwise (Python 3.11's frozen modules). */
+const QUIET = { PYDEVD_DISABLE_FILE_VALIDATION: '1' };
+
 export interface NotebookRun {
   program: string[];
   environment: Record<string, string>;
@@ -115,7 +118,7 @@ export function notebookRun(notebook: NonNullable<RunSpec['notebook']>, run: { w
   if (notebook.mode === 'headless') {
     return {
       program: [run.python, '-c', HEADLESS, notebook.source, notebook.name, run.work, run.outputs],
-      environment: { EB_NOTEBOOK_PARAMETERS: JSON.stringify(notebook.parameters ?? {}) },
+      environment: { ...QUIET, EB_NOTEBOOK_PARAMETERS: JSON.stringify(notebook.parameters ?? {}) },
     };
   }
   const token = notebook.token?.reveal() ?? '';
@@ -125,7 +128,7 @@ export function notebookRun(notebook: NonNullable<RunSpec['notebook']>, run: { w
   const seconds = Math.max(1, run.seconds - Math.min(5, Math.floor(run.seconds / 4)));
   return {
     program: ['/bin/sh', '-c', INTERACTIVE, 'eb-notebook', run.work, notebook.source, notebook.name, String(seconds)],
-    environment: { JUPYTER_TOKEN: token, EB_NOTEBOOK_CONFIG: SERVER_CONFIG, EB_NOTEBOOK_IP: run.listen },
+    environment: { ...QUIET, JUPYTER_TOKEN: token, EB_NOTEBOOK_CONFIG: SERVER_CONFIG, EB_NOTEBOOK_IP: run.listen },
   };
 }
 
