@@ -82,6 +82,8 @@ export class LocalProcessExecutor implements Executor {
   }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
+    // What cannot run is refused before anything is made on the site.
+    let program = spec.notebook ? [] : this.program(spec);
     // Without a container, a mount at /input appears as ./input in the working directory.
     const { dir, cwd } = await prepareSessionDirectory(this.scratchRoot, spec);
     await prepareRunLog(dir, this.options.logBytes);
@@ -90,7 +92,6 @@ export class LocalProcessExecutor implements Executor {
     const gpus = await this.gpus.forRun(spec);
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     const sandbox = this.options.sandbox;
-    let program: string[];
     let notebookEnvironment: Record<string, string> = {};
     if (spec.notebook) {
       const found = await this.jupyter();
@@ -99,8 +100,6 @@ export class LocalProcessExecutor implements Executor {
       program = run.program;
       notebookEnvironment = run.environment;
       await writeFile(join(dir, NOTEBOOK_MARK), spec.notebook.mode);
-    } else {
-      program = this.program(spec);
     }
     const environment = {
       PATH: '/usr/local/bin:/usr/bin:/bin',
