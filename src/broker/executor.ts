@@ -57,10 +57,13 @@ export interface RunHandle {
   id: string;
   /** The ports published for the run, known from submit on. */
   ports?: PublishedPort[];
+  /** Its server has answered (a notebook server): its connector is AVAILABLE from then on. */
+  answering?: boolean;
 }
 
 export type RunStatus =
-  | { state: 'running' }
+  /** `answering`: the run's server answers requests (a notebook server), where the executor looks. */
+  | { state: 'running'; answering?: boolean }
   /** `detail`: what the run itself said of its failure (a headless notebook's failing cell). */
   | { state: 'exited'; exitCode: number; timedOut: boolean; oomKilled?: boolean; detail?: string }
   | { state: 'cancelled' }

@@ -120,6 +120,8 @@ export interface SessionEvents {
 /** What the API reads of a run's handle: where clients reach it, and where its outputs are. */
 export interface StoredRun {
   ports?: PublishedPort[];
+  /** Its server has answered (a notebook server, whose connector is AVAILABLE from then on). */
+  answering?: boolean;
   outputs?: string;
   /** When the site removed the session's directory (its retention after the end had passed), ms. */
   removed?: number;

@@ -302,7 +302,11 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
   const run = await copyLog(deps, executor, uuid, stored);
   if (isTerminal(session.phase)) return; // cancelled meanwhile: `stop` ends the run
   const status = await executor.poll(run);
-  if (status.state === 'running') return repeat(deps, uuid, 'RUNNING', 'poll', seq + 1);
+  if (status.state === 'running') {
+    // Kept with the run: the connector of a server says AVAILABLE once it has answered.
+    if (status.answering && !run.answering) await deps.store.setRun(uuid, { ...run, answering: true });
+    return repeat(deps, uuid, 'RUNNING', 'poll', seq + 1);
+  }
   // What the run wrote between the copy above and its end.
   await copyLog(deps, executor, uuid, run);
   // Should this process die before the end is recorded, a poll (seq 0, which no chain uses) ends it.

@@ -47,7 +47,7 @@ function urlOf(port: Doc, published: PublishedPort): string {
 
 /**
  * An interactive notebook's server (`urn:srcnet:connector:notebook`, HTTP): PREPARING from the
- * accept, AVAILABLE with the notebook's URL while RUNNING, FINISHED after. The URL carries the
+ * accept, AVAILABLE with the notebook's URL while RUNNING once the server has answered, FINISHED after. The URL carries the
  * server's token (`?token=`) only when `token` is given: in the owner's own view of the session.
  */
 function notebookConnector(session: SessionRecord, token: string | undefined): Doc | undefined {
@@ -57,7 +57,8 @@ function notebookConnector(session: SessionRecord, token: string | undefined): D
   const phase = session.phase;
   if (!BEFORE_RUN.has(phase) && phase !== 'RUNNING' && !AFTER_RUN.has(phase)) return undefined;
   const published = session.run?.ports?.find((p) => p.internal === NOTEBOOK_SERVER_PORT && p.protocol !== 'UDP');
-  const status = AFTER_RUN.has(phase) ? 'FINISHED' : phase === 'RUNNING' && published ? 'AVAILABLE' : 'PREPARING';
+  // AVAILABLE once the server has answered (the site looks at each poll), not merely started.
+  const status = AFTER_RUN.has(phase) ? 'FINISHED' : phase === 'RUNNING' && published && session.run?.answering ? 'AVAILABLE' : 'PREPARING';
   if (!published || status === 'PREPARING') return { kind: CONNECTOR_KINDS.notebook, status, protocol: 'HTTP' };
   const host = published.host.includes(':') && !published.host.startsWith('[') ? `[${published.host}]` : published.host;
   const url = `http://${host}:${published.external}/notebooks/${encodeURIComponent(notebook.name)}`;

@@ -7,7 +7,7 @@ import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, 
 import { prepareSessionDirectory } from './session-directory.js';
 import { bindAddress, portEnvironment, publishPorts } from './publish-ports.js';
 import { detectJupyterOnce, type JupyterAvailability } from './detect-jupyter.js';
-import { notebookFailure, notebookRun, requestNotebookStop } from './notebook-run.js';
+import { notebookFailure, notebookRun, requestNotebookStop, serverAnswers } from './notebook-run.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
 import { ENTER_CGROUPS, LEAVE_CGROUPS, makeRunCgroups, oomKilled, removeRunCgroups, sweepRunCgroups } from './run-cgroup.js';
 import { giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
@@ -167,12 +167,20 @@ export class LocalProcessExecutor implements Executor {
     if (existsSync(join(handle.dir, 'cancelled'))) return { state: 'cancelled' };
     const exited = await this.exitStatus(handle);
     if (exited) return exited;
-    if (this.alive(handle)) return { state: 'running' };
+    if (this.alive(handle)) return { state: 'running', ...(await this.answering(handle) ? { answering: true } : {}) };
     // Look again: it may have finished between the two looks.
     const status = await this.exitStatus(handle);
     if (status) return status;
     await removeRunCgroups(handle.dir);
     return { state: 'lost', reason: `process ${handle.id} ended without recording an exit code (killed from outside, or the host restarted)` };
+  }
+
+  /** A notebook server that answers HTTP on its published port (once it has, it is not asked again). */
+  private async answering(handle: RunHandle): Promise<boolean> {
+    if (handle.answering) return true;
+    const port = handle.ports?.[0];
+    if (!port || readText(join(handle.dir, NOTEBOOK_MARK)) !== 'interactive') return false;
+    return serverAnswers(port.external);
   }
 
   /** How the run ended, from the exit code the wrapper wrote; undefined while there is none. */

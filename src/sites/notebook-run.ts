@@ -1,4 +1,5 @@
 import { lstat, open } from 'node:fs/promises';
+import { get } from 'node:http';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import type { RunSpec } from '../broker/executor.js';
@@ -156,4 +157,17 @@ export async function notebookFailure(work: string): Promise<string | undefined>
 export async function requestNotebookStop(work: string): Promise<void> {
   const file = await open(join(work, NOTEBOOK_STOP_FILE), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644).catch(() => undefined);
   await file?.close();
+}
+
+/**
+ * Whether a notebook server answers on this host's `port` (any HTTP status: without the token,
+ * Jupyter's /api/status says 403), within a second. It listens on loopback or every address, so
+ * loopback reaches it either way.
+ */
+export function serverAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/api/status', timeout: 1_000 }, (res) => { res.resume(); resolve(true); });
+    req.once('timeout', () => { req.destroy(); resolve(false); });
+    req.once('error', () => resolve(false));
+  });
 }

@@ -92,13 +92,24 @@ const NOTEBOOKS: Record<string, string> = {
 
   const notebookConnector = (session: Doc): Doc | undefined => (session.connectors as Doc[] | undefined)?.find((c) => c.kind === 'urn:srcnet:connector:notebook');
 
-  /** The server answers once it has started (a second or two after RUNNING). */
-  async function answering(url: string, ms: number): Promise<number> {
-    const end = Date.now() + ms;
+  /**
+   * The session once its notebook connector is AVAILABLE (the server has answered, a second or two
+   * after RUNNING, when the connector is PREPARING still), or once it has ended.
+   */
+  async function untilAnswering(uuid: string): Promise<Doc> {
+    let sawPreparing = false;
+    const end = Date.now() + 40_000;
     for (;;) {
-      const status = await fetch(url).then((res) => res.status, () => 0);
-      if (status !== 0 || Date.now() > end) return status;
-      await new Promise((r) => setTimeout(r, 200));
+      const session = (await as('alice', 'get', `/sessions/${uuid}`)).body as Doc;
+      const status = notebookConnector(session)?.status;
+      if (session.phase === 'RUNNING' && status === 'PREPARING') {
+        sawPreparing = true;
+        expect(notebookConnector(session)!.location).toBeUndefined();
+      }
+      if (status === 'AVAILABLE' || ['COMPLETED', 'FAILED', 'CANCELLED'].includes(session.phase) || Date.now() > end) {
+        return { ...session, sawPreparing };
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
@@ -125,14 +136,21 @@ const NOTEBOOKS: Record<string, string> = {
     let token = '';
     let kernel = '';
     beforeAll(async () => {
-      const running = await until(interactive, ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'], 30_000);
+      const running = await untilAnswering(interactive);
       expect(running.phase).toBe('RUNNING');
+      sawPreparing = running.sawPreparing;
       const connector = notebookConnector(running)!;
       expect(connector).toMatchObject({ status: 'AVAILABLE', protocol: 'HTTP', location: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/notebooks\/analysis\.ipynb\?token=[A-Za-z0-9_-]{40,}$/) });
       const url = new URL(connector.location);
       server = url.origin;
       token = url.searchParams.get('token')!;
-      expect(await answering(`${server}/api/status?token=${token}`, 20_000)).toBe(200);
+      // AVAILABLE means the server answers: no waiting for it.
+      expect((await fetch(`${server}/api/status?token=${token}`)).status).toBe(200);
+    });
+
+    let sawPreparing = false;
+    it('shows the server PREPARING, with no location, while RUNNING until it answers (Jupyter takes a second or two to start)', () => {
+      expect(sawPreparing).toBe(true);
     });
 
     it('answers Jupyter\'s /api/status with the token and refuses without it, or with another', async () => {
@@ -228,12 +246,12 @@ const NOTEBOOKS: Record<string, string> = {
     });
 
     it('COMPLETES at the end of its duration with the notebook as saved in its outputs', async () => {
-      const running = await until(leftToEnd, ['RUNNING', 'COMPLETED', 'FAILED'], 20_000);
+      const running = await untilAnswering(leftToEnd);
       expect(running.phase).toBe('RUNNING');
       const location = new URL(notebookConnector(running)!.location);
       const at = location.origin;
       const auth = { Authorization: `token ${location.searchParams.get('token')}` };
-      expect(await answering(`${at}/api/status?token=${location.searchParams.get('token')}`, 20_000)).toBe(200);
+      expect((await fetch(`${at}/api/status`, { headers: auth })).status).toBe(200);
       // An edit saved through Jupyter's contents API, as the page's Save does.
       const opened = await (await fetch(`${at}/api/contents/analysis.ipynb`, { headers: auth })).json() as Doc;
       opened.content.cells.push(cell("print('saved by the owner')"));

@@ -91,14 +91,16 @@ describe('the connector of an interactive notebook', () => {
       executable: { kind: `${V1}/executable/jupyter-notebook.yaml`, location: 'https://notebooks.example/work/My%20analysis.ipynb', ...(extension ? { 'srcnet.notebook': extension } : {}) },
     },
   });
-  const server = { ports: [{ internal: 8888, external: 40100, protocol: 'HTTP', host: 'node1.example' }], outputs: '/scratch/x/outputs' };
+  const started = { ports: [{ internal: 8888, external: 40100, protocol: 'HTTP', host: 'node1.example' }], outputs: '/scratch/x/outputs' };
+  const server = { ...started, answering: true };
   const connector = (record: SessionRecord, token?: string): Doc | undefined =>
     ((renderSession(record, { baseUrl: BASE, ...(token ? { notebookToken: token } : {}) }) as Doc).connectors as Doc[] | undefined)
       ?.find((c) => c.kind === 'urn:srcnet:connector:notebook');
 
-  it('is PREPARING from the accept, with no location until the server runs', () => {
+  it('is PREPARING from the accept, with no location until the server has answered', () => {
     expect(connector(notebook('WAITING'))).toEqual({ kind: 'urn:srcnet:connector:notebook', status: 'PREPARING', protocol: 'HTTP' });
     expect(connector(notebook('AVAILABLE', server))).toEqual({ kind: 'urn:srcnet:connector:notebook', status: 'PREPARING', protocol: 'HTTP' });
+    expect(connector(notebook('RUNNING', started), 'abc_DEF-123')).toEqual({ kind: 'urn:srcnet:connector:notebook', status: 'PREPARING', protocol: 'HTTP' });
   });
 
   it('opens the notebook while RUNNING, with the token only in the view it is given to', () => {
