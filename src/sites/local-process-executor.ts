@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
@@ -123,7 +123,8 @@ export class LocalProcessExecutor implements Executor {
       await writeFile(join(dir, SANDBOX_OPTIONS), optionsFile(sandboxOptions(sandbox, { dir, cwd, environment, readOnly })), { mode: 0o600 });
       command = sandboxCommand(sandbox, 3, program);
     }
-    // The wrapper, outside any sandbox, keeps the run's control files in the session's directory,
+    // Once the run has ended the wrapper removes the sandbox's options, which hold the run's
+    // environment (a notebook server's token among it). The wrapper, outside any sandbox, keeps the run's control files in the session's directory,
     // which a sandboxed run does not see: its pid, the process group `timeout` makes (which
     // bwrap is in), and the exit status it observed itself. It calls its programs by absolute
     // path, whatever PATH the request sets; the control variables are not passed on.
@@ -133,7 +134,7 @@ export class LocalProcessExecutor implements Executor {
     // out-of-memory killer's choice (the run's processes stay in it).
     const wrapper = `${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); `
       + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" > "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}& `
-      + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; ${MARK_TIME_OUT}; ${LEAVE_CGROUPS}${AWAIT_LOG_WRITER}; `
+      + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; ${sandbox ? `/bin/rm -f "${join(dir, SANDBOX_OPTIONS)}"; ` : ''}${MARK_TIME_OUT}; ${LEAVE_CGROUPS}${AWAIT_LOG_WRITER}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && /bin/mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...command], {
       cwd: sandbox ? dir : cwd,
@@ -225,6 +226,8 @@ export class LocalProcessExecutor implements Executor {
     if (init !== undefined) await endProcess(init);
     await removeRunCgroups(handle.dir);
     await removeLogPipe(handle.dir);
+    // The sandbox's options hold the run's environment (a notebook server's token among it): not kept past the run.
+    await rm(join(handle.dir, SANDBOX_OPTIONS), { force: true });
   }
 
   logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -255,6 +256,10 @@ const NOTEBOOKS: Record<string, string> = {
       expect(await goneWithin(new RegExp(`${interactive}|kernel-${kernel}`), 10_000)).toEqual([]);
       // Asked to stop rather than killed, the server saved the notebook into the outputs first.
       expect(existsSync(`${broker.config.sites[0]!.scratchDir}/${interactive}/outputs/analysis.ipynb`)).toBe(true);
+      // Nor is it left on the site's disk, in the sandbox's options (the run's environment).
+      expect(existsSync(`${broker.config.sites[0]!.scratchDir}/${interactive}/sandbox-options`)).toBe(false);
+      const grep = spawnSync('grep', ['-rlF', '--', token, `${broker.config.sites[0]!.scratchDir}/${interactive}`], { encoding: 'utf8' });
+      expect({ found: grep.stdout, status: grep.status }).toEqual({ found: '', status: 1 });
       expect(await broker.redis.exists(`${broker.config.keyPrefix}:session:${interactive}:notebook`)).toBe(0);
     });
 
