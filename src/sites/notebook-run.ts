@@ -50,7 +50,7 @@ printf "c.NotebookApp.token = '%s'\n" "$JUPYTER_TOKEN" >> "$conf/eb_config.py"
 unset JUPYTER_TOKEN EB_NOTEBOOK_CONFIG
 jupyter notebook --allow-root --no-browser --ip="$EB_NOTEBOOK_IP" --port="$PORT" --port-retries=0 --notebook-dir="$work" --config="$conf/eb_config.py" &
 server=$!
-save() { cp -- "$name" "$EB_OUTPUTS/" 2>/dev/null && echo "eb: the notebook as saved is in the outputs ($name)"; }
+save() { rm -rf "$conf"; cp -- "$name" "$EB_OUTPUTS/" 2>/dev/null && echo "eb: the notebook as saved is in the outputs ($name)"; }
 stop() { kill -TERM "$server" 2>/dev/null; wait "$server"; save; exit 0; }
 trap stop TERM INT
 end=$(( $(date +%s) + seconds ))
