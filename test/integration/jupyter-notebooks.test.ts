@@ -343,3 +343,51 @@ describe('a process site whose host has no Jupyter', () => {
     }
   });
 });
+
+(jupyter ? describe : describe.skip)('Jupyter notebook sessions without a sandbox (isolation: none, development only)', () => {
+  let broker: TestBroker;
+  let files: Server;
+  let filesUrl = '';
+  beforeAll(async () => {
+    files = createServer((req, res) => {
+      const body = NOTEBOOKS[req.url ?? ''];
+      if (body) res.writeHead(200).end(body);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((ready) => files.listen(0, '127.0.0.1', ready));
+    filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+    const base = demoSite({ preparationMs: 0, releasingMs: 0 });
+    broker = await startTestBroker({ config: { sites: [{ ...base, processRuns: { ...base.processRuns, isolation: 'none' } }] } });
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await new Promise((done) => files?.close(done));
+  });
+
+  it('serves the notebook behind its token, and on cancel saves it into the outputs and leaves no process', async () => {
+    const body = JSON.stringify({
+      executable: { kind: `${V1}/executable/jupyter-notebook.yaml`, location: `${filesUrl}/analysis.ipynb` },
+      compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, cores: { min: 1, max: 1 }, memory: { min: 1, max: 1 } },
+      schedule: { requested: { duration: 'PT10M' } },
+    });
+    const set = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(body).expect(303)).body as Doc;
+    const uuid = set.offers[0].meta.uuid as string;
+    const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+    let location = '';
+    for (const end = Date.now() + 40_000; !location && Date.now() < end;) {
+      const session = (await broker.http.get(`/sessions/${uuid}`)).body as Doc;
+      const connector = (session.connectors as Doc[] | undefined)?.find((c) => c.kind === 'urn:srcnet:connector:notebook');
+      if (connector?.status === 'AVAILABLE') location = connector.location;
+      else if (['FAILED', 'COMPLETED', 'CANCELLED'].includes(session.phase)) throw new Error(JSON.stringify(session.meta.messages));
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    const url = new URL(location);
+    expect((await fetch(`${url.origin}/api/status?token=${url.searchParams.get('token')}`)).status).toBe(200);
+    expect([401, 403]).toContain((await fetch(`${url.origin}/api/status`)).status);
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('CANCELLED')).expect(200);
+    expect(await goneWithin(new RegExp(uuid), 20_000)).toEqual([]);
+    expect(existsSync(`${broker.config.sites[0]!.scratchDir}/${uuid}/outputs/analysis.ipynb`)).toBe(true);
+    expect((await broker.http.get(`/sessions/${uuid}/logs`)).text).not.toContain(url.searchParams.get('token'));
+  });
+});
