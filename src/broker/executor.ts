@@ -81,6 +81,11 @@ export interface Executor {
    * that the run could not use. Absent: yes (the batch scheduler, or the host, decides).
    */
   givesGpus?(model: string): boolean;
+  /**
+   * Makes the run. For a session it has made a run for already (a start step retried after the
+   * worker died between making the run and storing its handle), gives back that run's handle
+   * rather than make a second one.
+   */
   submit(spec: RunSpec): Promise<RunHandle>;
   poll(handle: RunHandle): Promise<RunStatus>;
   /** Stops the run and everything it started; resolves once it is gone. */

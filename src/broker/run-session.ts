@@ -270,8 +270,10 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
     if (!token) return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: 'no token could be made for the notebook server' });
     spec.notebook.token = token;
   }
-  // A start retried after a crash finds the run it already made.
+  // A start retried after a crash finds the run it already made: stored, or (killed between the
+  // two) found by the executor itself, whose submit gives back the run it made for this session.
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined ?? await deps.executor.submit(spec);
+  faultPoint('run-made');
   // Where the outputs are is kept with the run, for the API to find them once COMPLETED.
   await deps.store.setRun(uuid, { ...run, outputs: deps.executor.outputs(run) });
   const running = await advanceThen(deps, uuid, 'AVAILABLE', 'RUNNING', note(deps.now(), 'urn:phase-change', 'Running on site {site}', { site: deps.site }),

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
@@ -14,6 +14,24 @@ import { giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand
 import { endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 const GRACE_MS = 5_000;
+/** The handle of the run made for a session, kept in its directory once the run is started. */
+const HANDLE_FILE = 'handle.json';
+/** The ports published for the run, kept before it starts. */
+const PORTS_FILE = 'ports.json';
+
+/**
+ * The run already made in a session's directory, if any: its stored handle, or, for a worker that
+ * died after starting the wrapper and before storing the handle, one made from the pid the
+ * wrapper wrote first thing (and the ports kept before it started).
+ */
+async function madeRun(dir: string): Promise<RunHandle | undefined> {
+  const stored = await readFile(join(dir, HANDLE_FILE), 'utf8').catch(() => undefined);
+  if (stored) return JSON.parse(stored) as RunHandle;
+  const pid = Number(readText(join(dir, 'pid')));
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const ports = JSON.parse(readText(join(dir, PORTS_FILE)) ?? '[]') as NonNullable<RunHandle['ports']>;
+  return { executor: 'local-process', dir, id: String(pid), ...(ports.length ? { ports } : {}) };
+}
 /** How long a cancelled notebook server has to stop and save its notebook before it is killed. */
 const NOTEBOOK_STOP_MS = 15_000;
 /** In the session's directory (which the run does not see): the run is a notebook, and which mode. */
@@ -82,6 +100,10 @@ export class LocalProcessExecutor implements Executor {
   }
 
   async submit(spec: RunSpec): Promise<RunHandle> {
+    // A start retried after a crash finds the run it already made, rather than make a second one
+    // that no handle would lead to (the first would run on, unstoppable, outside the capacity).
+    const made = await madeRun(join(this.scratchRoot, spec.sessionUuid));
+    if (made) return made;
     // What cannot run is refused before anything is made on the site.
     let program = spec.notebook ? [] : this.program(spec);
     // Without a container, a mount at /input appears as ./input in the working directory.
@@ -89,6 +111,7 @@ export class LocalProcessExecutor implements Executor {
     await prepareRunLog(dir, this.options.logBytes);
     const publicHost = this.options.publicHost ?? '127.0.0.1';
     const ports = await publishPorts(spec.ports, publicHost);
+    await writeFile(join(dir, PORTS_FILE), JSON.stringify(ports));
     const gpus = await this.gpus.forRun(spec);
     const seconds = Math.max(1, Math.ceil(spec.timeLimitMs / 1000));
     const sandbox = this.options.sandbox;
@@ -132,7 +155,7 @@ export class LocalProcessExecutor implements Executor {
     // first, so that it is in none of the run's cgroups. The wrapper enters the run's cgroups
     // before it starts anything else, and once the run is started keeps itself out of the
     // out-of-memory killer's choice (the run's processes stay in it).
-    const wrapper = `${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); `
+    const wrapper = `echo $$ > "\${EB_GROUP%/*}/pid"; ${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); `
       + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" > "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}& `
       + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; ${sandbox ? `/bin/rm -f "${join(dir, SANDBOX_OPTIONS)}"; ` : ''}${MARK_TIME_OUT}; ${LEAVE_CGROUPS}${AWAIT_LOG_WRITER}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && /bin/mv "$EB_EXIT.tmp" "$EB_EXIT"';
@@ -154,7 +177,10 @@ export class LocalProcessExecutor implements Executor {
     for (let waited = 0; !existsSync(join(dir, 'group')) && waited < GRACE_MS; waited += 10) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    return { executor: 'local-process', dir, id: String(pid), ...(ports.length ? { ports } : {}) };
+    const handle: RunHandle = { executor: 'local-process', dir, id: String(pid), ...(ports.length ? { ports } : {}) };
+    await writeFile(join(dir, `${HANDLE_FILE}.tmp`), JSON.stringify(handle));
+    await rename(join(dir, `${HANDLE_FILE}.tmp`), join(dir, HANDLE_FILE));
+    return handle;
   }
 
   /** The files a development image's program is made of (absolute paths the operator named): the sandbox shows them read-only. */
