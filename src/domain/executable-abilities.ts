@@ -10,7 +10,7 @@ export const EXECUTABLE_KINDS = ['executable/docker-container', 'executable/sing
  * refuses the rest). The one source of truth: whoever teaches runSpec a kind adds it here, and
  * the sites that have what it needs offer it from then on.
  */
-export const KINDS_THAT_RUN: readonly string[] = ['executable/docker-container', 'executable/singularity-container'];
+export const KINDS_THAT_RUN: readonly string[] = ['executable/docker-container', 'executable/singularity-container', 'executable/jupyter-notebook'];
 
 /**
  * Which executors run each kind the broker runs (their `unsupported()` refuses the kind elsewhere).
@@ -39,8 +39,10 @@ export interface HostFacts {
   runtime?: string;
   /** apptainer (or singularity) answers on the worker's host. */
   apptainer: boolean;
-  /** `jupyter notebook --version` or `jupyter server --version`, and `jupyter nbconvert --version`, answer on the host. */
+  /** Jupyter runs notebooks on the host as process runs see it (sites/detect-jupyter.ts). */
   jupyter: boolean;
+  /** Why not, when it does not. */
+  jupyterProblem?: string;
   /** The image notebooks run in, on container sites (executor.jupyterImage). */
   jupyterImage?: string;
 }
@@ -62,7 +64,8 @@ function hostProblem(kind: string, facts: HostFacts): string | undefined {
       if (family === 'container' || family === 'apptainer') {
         return facts.jupyterImage ? undefined : `site ${site} runs containers and names no Jupyter image (executor.jupyterImage in the sites file)`;
       }
-      return facts.jupyter ? undefined : `Jupyter (jupyter notebook or jupyter server, and jupyter nbconvert) is not installed on site ${site}'s workers`;
+      if (facts.jupyter) return undefined;
+      return facts.jupyterProblem ? `site ${site}: ${facts.jupyterProblem}` : `Jupyter (jupyter notebook or jupyter server, and jupyter nbconvert) is not installed on site ${site}'s workers`;
     default:
       return `site ${site} knows no executables of kind ${short(kind)}`;
   }

@@ -20,6 +20,8 @@ export interface BrokerApi {
   directExecution(input: Omit<OffersInput, 'owner'>, principal: Principal): Promise<DirectOutcome>;
   getOfferSet(uuid: string, principal: Principal): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }>;
   getSession(uuid: string, principal: Principal): Promise<SessionRecord>;
+  /** The token of the session's notebook server, for its owner alone while it runs (else undefined). */
+  notebookToken(session: SessionRecord, principal: Principal): Promise<string | undefined>;
   updateSessionPhase(uuid: string, target: SessionPhase, principal: Principal): Promise<SessionRecord>;
   /** The session's log text so far (the site copies it to Redis while the session runs). */
   getSessionLog(uuid: string, principal: Principal): Promise<string>;

@@ -10,11 +10,12 @@ import { ExchangingSiteCredentials } from '../auth/site-credentials.js';
 import { TokenCipher } from '../auth/token-cipher.js';
 import { TokenExchangeClient } from '../auth/token-exchange-client.js';
 import { SealedTokenVault } from '../auth/token-vault.js';
+import { SealedNotebookTokens } from '../auth/notebook-tokens.js';
 import { bindExecutable } from '../broker/bind-executable.js';
 import { directExecution } from '../broker/direct-execution.js';
 import { provisionSession, queryProvision } from '../broker/provision-session.js';
 import { listSessions } from '../broker/list-sessions.js';
-import { getOfferSet, getSession } from '../broker/read-records.js';
+import { getOfferSet, getSession, notebookToken } from '../broker/read-records.js';
 import { siteTimeline } from '../broker/site-timeline.js';
 import { watchSessions } from '../broker/watch-sessions.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
@@ -50,7 +51,7 @@ import { openRedisConnections, whenReady } from './redis-connections.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
-import { RedisSealedTokens } from '../store/redis-sealed-tokens.js';
+import { RedisNotebookTokens, RedisSealedTokens } from '../store/redis-sealed-tokens.js';
 import { SUBSCRIBER_OPTIONS } from '../store/channel-subscription.js';
 import { RedisSessionEvents } from '../store/redis-session-events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -111,7 +112,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const now = () => clock.now();
   // One issuer per process: its discovery and JWKS are shared by the API and the site workers.
   const issuer = config.auth.oidc ? new OidcIssuer(config.auth.oidc) : undefined;
-  const vault: TokenVault = new SealedTokenVault(new TokenCipher(config.auth.tokenKey), new RedisSealedTokens(storeConnection, keys));
+  const cipher = new TokenCipher(config.auth.tokenKey);
+  const vault: TokenVault = new SealedTokenVault(cipher, new RedisSealedTokens(storeConnection, keys));
+  const notebookTokens = new SealedNotebookTokens(cipher, new RedisNotebookTokens(storeConnection, keys));
   const shutdown = new AbortController();
   const beginShutdown = (): void => shutdown.abort();
   let runtime: BrokerRuntime = { config, beginShutdown, close: async () => undefined };
@@ -135,7 +138,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
           : undefined;
-        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, now, logger,
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, notebookTokens, now, logger,
           reconcileIntervalMs: config.reconcileIntervalMs, directories: new ScratchDirectories(site.scratchDir) });
         closers.push(() => running.close());
       }
@@ -170,6 +173,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         directExecution: (input, principal) => directExecution({ ...offersDeps, ...updateDeps }, input, principal),
         getOfferSet: (uuid, principal) => getOfferSet({ clock, store }, uuid, principal),
         getSession: (uuid, principal) => getSession({ clock, store }, uuid, principal),
+        notebookToken: (session, principal) => notebookToken({ tokens: notebookTokens }, session, principal),
         updateSessionPhase: (uuid, target, principal) => updateSessionPhase(updateDeps, uuid, target, principal),
         queryProvision: (input) => queryProvision(offersDeps, input, config.provisionLifetimeMs),
         provision: (input) => provisionSession(offersDeps, input, config.provisionLifetimeMs),

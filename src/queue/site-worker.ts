@@ -3,7 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
 import type { Executor, Stager } from '../broker/executor.js';
-import type { BrokerStore, CapacityLedger, NegotiationAnswer, SiteCredentials } from '../broker/ports.js';
+import type { BrokerStore, CapacityLedger, NegotiationAnswer, NotebookTokens, SiteCredentials } from '../broker/ports.js';
 import { reconcileSessions } from '../broker/reconcile-sessions.js';
 import {
   activateSession, checkStaging, giveUpStep, pollSession, prepareSession, startSession, stopSession,
@@ -33,6 +33,8 @@ export interface SiteWorkerOptions {
   stager: Stager;
   /** For a site that acts for the user (token exchange): its tokens, and the hosts that may see them. */
   credentials?: { source: SiteCredentials; hosts: readonly string[] };
+  /** Where interactive notebook servers' tokens are made and kept. */
+  notebookTokens?: NotebookTokens;
   now: () => number;
   concurrency?: number;
   pollIntervalMs?: number;
@@ -88,6 +90,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     store: retention ? removingAfterEnd(options.store, retention) : options.store,
     executor: options.executor, stager: options.stager, scheduler, now: options.now, site: site.name,
     ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.notebookTokens ? { notebookTokens: options.notebookTokens } : {}),
     pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: site.limits.servedLogBytes,
     maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
   };

@@ -1,3 +1,4 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
 import type { KindAbility } from '../domain/executable-abilities.js';
@@ -7,6 +8,10 @@ import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem 
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
 import { LocalProcessExecutor } from './local-process-executor.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
+
+/** The apptainer run's handle (ports included) and its ports, kept in the session's directory. */
+const HANDLE_FILE = 'handle.json';
+const PORTS_FILE = 'apptainer-ports.json';
 
 export interface ApptainerOptions {
   /** The program to call (`apptainer`, found on PATH, unless given). */
@@ -104,7 +109,15 @@ export class ApptainerExecutor implements Executor {
     const problem = this.unsupported(spec);
     if (problem) throw new Error(problem);
     const dir = join(this.options.scratchRoot, spec.sessionUuid);
-    const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
+    // A start retried after a crash finds the run it already made (its handle, ports included, is kept below).
+    const made = await readFile(join(dir, HANDLE_FILE), 'utf8').catch(() => undefined);
+    const madeHandle = made ? JSON.parse(made) as RunHandle : undefined;
+    if (madeHandle?.executor === 'apptainer') return madeHandle;
+    // The ports are kept before the run starts: one made by a start that died before keeping its handle has them.
+    const kept = madeHandle ? await readFile(join(dir, PORTS_FILE), 'utf8').catch(() => undefined) : undefined;
+    const ports = kept ? JSON.parse(kept) as PublishedPort[] : await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, PORTS_FILE), JSON.stringify(ports));
     const gpus = await this.gpus.forRun(spec);
     const handle = await this.processes.submit({
       sessionUuid: spec.sessionUuid,
@@ -119,7 +132,9 @@ export class ApptainerExecutor implements Executor {
       ...(spec.cores ? { cores: spec.cores } : {}),
       ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
     });
-    return { ...handle, executor: 'apptainer', ...(ports.length ? { ports } : {}) };
+    const run: RunHandle = { ...handle, executor: 'apptainer', ...(ports.length ? { ports } : {}) };
+    await writeFile(join(dir, HANDLE_FILE), JSON.stringify(run));
+    return run;
   }
 
   poll(handle: RunHandle): Promise<RunStatus> {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { decideAbilities, type HostFacts, type KindAbility } from '../domain/executable-abilities.js';
+import { detectJupyter, RUN_PATH, type JupyterAvailability } from './detect-jupyter.js';
 
 /**
  * Where a site's worker looks for the programs its runs need (apptainer, jupyter): `path` is the
@@ -50,47 +51,19 @@ export async function findApptainer(tools: HostTools = {}): Promise<string | und
   return undefined;
 }
 
-/** The interpreter a Python script runs with (its `#!` line), when it names an absolute path. */
-function interpreterOf(script: string): string | undefined {
-  try {
-    const first = readFileSync(script, 'utf8').slice(0, 200).split('\n')[0] ?? '';
-    const match = /^#!\s*(\/\S+)(?:\s+(\S+))?/.exec(first);
-    if (!match) return undefined;
-    // `#!/usr/bin/env python3`: the interpreter is looked up on the same PATH.
-    return match[1]?.endsWith('/env') && match[2] ? match[2] : match[1];
-  } catch {
-    return undefined;
-  }
-}
+const jupyterChecks = new Map<string, Promise<JupyterAvailability>>();
 
 /**
- * Jupyter as notebooks need it: a notebook or Jupyter server, and nbconvert (headless runs). Debian
- * ships nbconvert's module (python3-nbconvert) without the `jupyter-nbconvert` command unless its
- * own package is installed too, so nbconvert counts when `jupyter nbconvert --version` answers or
- * when Jupyter's own Python answers `-m nbconvert --version`.
+ * Jupyter as notebook runs see it (detect-jupyter.ts: the notebook server, and nbconvert and
+ * ipykernel in Jupyter's own Python), on the PATH given, else the one process runs get; asked
+ * once per PATH in a process (each answer takes Python a second).
  */
-export async function hostHasJupyter(tools: HostTools = {}): Promise<boolean> {
-  const jupyter = findProgram('jupyter', tools);
-  if (!jupyter) return false;
-  const python = interpreterOf(jupyter);
-  const [notebook, server, nbconvert, nbconvertModule] = await Promise.all([
-    answers(jupyter, ['notebook', '--version'], tools),
-    answers(jupyter, ['server', '--version'], tools),
-    answers(jupyter, ['nbconvert', '--version'], tools),
-    python ? answers(python, ['-m', 'nbconvert', '--version'], tools) : Promise.resolve(false),
-  ]);
-  return (notebook || server) && (nbconvert || nbconvertModule);
-}
-
-const jupyterChecks = new Map<string, Promise<boolean>>();
-
-/** hostHasJupyter, asked once per PATH in a process (each answer takes Python a second). */
-function jupyterOnce(tools: HostTools): Promise<boolean> {
-  const key = searchPath(tools);
-  let found = jupyterChecks.get(key);
+function jupyterOnce(tools: HostTools): Promise<JupyterAvailability> {
+  const path = tools.path ?? RUN_PATH;
+  let found = jupyterChecks.get(path);
   if (!found) {
-    found = hostHasJupyter(tools);
-    jupyterChecks.set(key, found);
+    found = detectJupyter({ PATH: path }, tools.timeoutMs ?? 20_000);
+    jupyterChecks.set(path, found);
   }
   return found;
 }
@@ -107,6 +80,6 @@ export async function detectAbilities(
   runs?: readonly string[],
 ): Promise<KindAbility[]> {
   const onHost = facts.family === 'process' || facts.family === 'slurm';
-  const jupyter = onHost ? await jupyterOnce(tools) : false;
-  return decideAbilities({ ...facts, jupyter }, runs);
+  const jupyter = onHost ? await jupyterOnce(tools) : undefined;
+  return decideAbilities({ ...facts, jupyter: jupyter?.available === true, ...(jupyter && !jupyter.available ? { jupyterProblem: jupyter.reason } : {}) }, runs);
 }

@@ -44,7 +44,11 @@ export class OutputQuota implements Executor {
 
   constructor(private readonly inner: Executor, private readonly outputBytes: number) {}
 
-  unsupported(spec: RunSpec): string | undefined {
+  get runsNotebooks(): boolean {
+    return this.inner.runsNotebooks ?? false;
+  }
+
+  unsupported(spec: RunSpec): string | undefined | Promise<string | undefined> {
     return this.inner.unsupported?.(spec);
   }
 

@@ -10,6 +10,7 @@ export interface RedisKeys {
   sessionLog(uuid: string): string;
   /** The user's token, sealed, while a session whose site acts for the user has not ended. */
   sessionToken(uuid: string): string;
+  notebookToken(uuid: string): string;
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
@@ -41,6 +42,7 @@ export function redisKeys(prefix: string): RedisKeys {
     sessionMessages: (uuid) => `${prefix}:session:${uuid}:messages`,
     sessionLog: (uuid) => `${prefix}:session:${uuid}:log`,
     sessionToken: (uuid) => `${prefix}:session:${uuid}:token`,
+    notebookToken: (uuid) => `${prefix}:session:${uuid}:notebook`,
     hold: (id) => `${prefix}:hold:${id}`,
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,

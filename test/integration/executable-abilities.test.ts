@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { parse as parseYaml } from 'yaml';
 import { startBrokerRuntime } from '../../src/main/broker-runtime.js';
-import { detectAbilities, findApptainer, hostHasJupyter } from '../../src/sites/detect-abilities.js';
+import { detectAbilities, findApptainer } from '../../src/sites/detect-abilities.js';
+import { detectJupyter } from '../../src/sites/detect-jupyter.js';
 import { demoSite, dockerRequest, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
@@ -32,8 +33,8 @@ const errors = (set: Doc): string[] => (set.meta.messages as Doc[]).filter((m) =
 describe('the host\'s programs, as a worker finds them', () => {
   it('finds this machine\'s Jupyter on the PATH, and none on a PATH without it', async () => {
     // Debian's jupyter-notebook and nbconvert are installed where these tests run (.ci/run).
-    expect(await hostHasJupyter()).toBe(true);
-    expect(await hostHasJupyter({ path: toolDir() })).toBe(false);
+    expect(await detectJupyter()).toMatchObject({ available: true });
+    expect(await detectJupyter({ PATH: toolDir() })).toMatchObject({ available: false, reason: expect.stringMatching(/^Jupyter is not installed on the site's host: no jupyter on /) });
   });
 
   it('finds apptainer only where it answers --version, and gives its path', async () => {
@@ -43,7 +44,7 @@ describe('the host\'s programs, as a worker finds them', () => {
     const withApptainer = await detectAbilities({ site: 's', family: 'process', apptainer: true }, { path: dir });
     expect(withApptainer.find((a) => a.kind === 'executable/jupyter-notebook')).toEqual({
       kind: 'executable/jupyter-notebook', runnable: false,
-      reason: "Jupyter (jupyter notebook or jupyter server, and jupyter nbconvert) is not installed on site s's workers",
+      reason: expect.stringMatching(/^site s: Jupyter is not installed on the site's host: no jupyter on /),
     });
   });
 });
@@ -69,7 +70,7 @@ describe('a site offers only what its workers can run', () => {
   it('answers NO to a notebook request where Jupyter is not installed, saying so', async () => {
     const set = await ask(bare, notebookRequest());
     expect(set.result).toBe('NO');
-    expect(errors(set)).toContain("Site bare cannot run executables of kind [executable/jupyter-notebook]: Jupyter (jupyter notebook or jupyter server, and jupyter nbconvert) is not installed on site bare's workers");
+    expect(errors(set)).toContainEqual(expect.stringMatching(/^Site bare cannot run executables of kind \[executable\/jupyter-notebook\]: site bare: Jupyter is not installed on the site's host: no jupyter on /));
     expect(await bare.heldNow('cores', 'bare')).toBe(0);
   });
 
@@ -85,7 +86,7 @@ describe('a site offers only what its workers can run', () => {
       executables: ['docker-container'],
       unavailableExecutables: [
         { kind: 'singularity-container', reason: "apptainer (or singularity) is not installed on site bare's workers" },
-        { kind: 'jupyter-notebook', reason: "Jupyter (jupyter notebook or jupyter server, and jupyter nbconvert) is not installed on site bare's workers" },
+        { kind: 'jupyter-notebook', reason: expect.stringMatching(/^site bare: Jupyter is not installed on the site's host: no jupyter on /) },
       ],
     };
     const json = (await bare.http.get('/sites').expect(200)).body as Doc;

@@ -38,7 +38,8 @@ describe('sessions that run', () => {
     for (let i = 0; i < 300; i++) {
       session = (await broker.http.get(`/sessions/${uuid}`)).body as Doc;
       if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(session.phase)) break;
-      if (cancelWhenRunning && session.phase === 'RUNNING') {
+      // Cancelled once the run has written its first line (RUNNING comes as the process starts, before it prints).
+      if (cancelWhenRunning && session.phase === 'RUNNING' && (await broker.http.get(`/sessions/${uuid}/logs`)).text !== '') {
         const run = JSON.parse((await broker.redis.hget(`${broker.config.keyPrefix}:session:${uuid}`, 'run')) ?? '{}') as Doc;
         expect(() => process.kill(-Number(run.id), 0)).not.toThrow();
         await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('CANCELLED')).expect(200);

@@ -5,11 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/observability/logger.js';
 import { sessionOfProvision } from '../../src/protocol/srcnet/srcnet-ids.js';
 import { finalStatus, send, smallQuery } from '../support/srcnet.js';
 import { oidcEnv, SITE_AUDIENCE, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
+import { RedisMonitor } from '../support/redis-monitor.js';
 import { demoSite, redisUrl, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
@@ -62,8 +63,7 @@ const signatureOf = (token: string): string => token.split('.')[2] ?? token;
 describe('token exchange for a site that acts for the user', () => {
   let idp: TestIdentityProvider;
   let broker: TestBroker;
-  let monitored: Redis;
-  let monitor: Redis;
+  let monitor: RedisMonitor;
   let dataServer: Server;
   let otherHost: Server;
   let dataBase = '';
@@ -104,18 +104,14 @@ describe('token exchange for a site that acts for the user', () => {
       logger: createLogger('test', { level: 'debug', destination: new Writable({ write(chunk, _encoding, done) { logs.push(String(chunk)); done(); } }) }),
     });
     // Every command sent to Redis from here on: this broker's kept (by its key prefix), every one checked for watched secrets.
-    monitored = new Redis(redisUrl());
-    monitor = await monitored.monitor();
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      const line = args.join(' ');
+    monitor = await RedisMonitor.start(redisUrl(), (line) => {
       if (watched.some((secret) => line.includes(secret))) leaks.push(line.slice(0, 200));
       if (line.includes(broker.config.keyPrefix)) commands.push(line);
     });
   });
   afterAll(async () => {
     await broker?.close();
-    monitor?.disconnect();
-    monitored?.disconnect();
+    monitor?.close();
     await new Promise((done) => dataServer?.close(done));
     await new Promise((done) => otherHost?.close(done));
     await idp?.close();
