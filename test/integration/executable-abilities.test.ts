@@ -93,7 +93,7 @@ describe('a site offers only what its workers can run', () => {
     expect(json.sites[0]).toMatchObject({ name: 'bare', online: true, ...expected });
     const xml = await bare.http.get('/sites').set('Accept', 'application/xml').expect(200);
     expect(xml.text).toContain('<executables><executable>docker-container</executable></executables><unavailableExecutables><executable><kind>singularity-container</kind>');
-    expect(xml.text).toContain(`<reason>${expected.unavailableExecutables[1]!.reason}</reason>`);
+    expect(xml.text).toMatch(/<reason>site bare: Jupyter is not installed on the site's host: no jupyter on [^<]+<\/reason>/);
     const yaml = await bare.http.get('/sites').set('Accept', 'application/yaml').expect(200);
     expect(parseYaml(yaml.text).sites[0]).toMatchObject(expected);
   });
