@@ -140,6 +140,7 @@ export const SITES_FILE_SCHEMA = {
                 properties: {
                   type: { const: 'local' },
                   containerRuntime: { enum: ['docker', 'podman', 'apptainer', 'none', 'auto'] },
+                  jupyterImage: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._\\-/:@+]{0,511}$' },
                   developmentImages: {
                     type: 'object',
                     additionalProperties: {

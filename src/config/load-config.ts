@@ -63,6 +63,9 @@ const validateSitesFile = ajv.compile(SITES_FILE_SCHEMA);
 /** The program the demo site runs for the SRCNet example's image (examples/srcnet/). */
 const SOURCE_FINDER = fileURLToPath(new URL('../../examples/srcnet/source-finder.sh', import.meta.url));
 
+/** The repository's examples/ (its demo notebook, examples/notebooks/): the demo site reads file:// locations there. */
+const EXAMPLES_DIR = fileURLToPath(new URL('../../examples', import.meta.url));
+
 /**
  * The site `npm start` serves when no sites file is given: one useful demo site, with room for the
  * SRCNet prototype's example query (16 cores, 196 GB, 8000 GB of outputs, a K40, 72 h at democity).
@@ -78,7 +81,8 @@ export const DEMO_SITE_FILE = {
     architectures: ['amd64'],
     operatingSystems: ['linux'],
     dataSchemes: ['http', 'https'],
-    fileRoots: [],
+    // file:// notebooks and data under the repository's examples/ only (README, "Your first notebook").
+    fileRoots: [EXAMPLES_DIR],
     // The examples and tests serve their data from this machine (development only: see docs/operations.md).
     egressAllow: ['127.0.0.1'],
     maxDuration: 'P7D',

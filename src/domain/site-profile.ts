@@ -118,6 +118,11 @@ export type ExecutorConfig =
   | {
     type: 'local';
     containerRuntime?: 'docker' | 'podman' | 'apptainer' | 'none' | 'auto';
+    /**
+     * The container image Jupyter notebooks run in, on a site that runs containers (docker, podman,
+     * apptainer); without one such a site does not offer notebooks. Process sites use the host's Jupyter.
+     */
+    jupyterImage?: string;
     /** Without a container runtime: images run as a local program instead (development only). */
     developmentImages?: Record<string, { entrypoint: string; command?: string[] }>;
     /**

@@ -10,9 +10,12 @@ export interface RedisKeys {
   sessionLog(uuid: string): string;
   /** The user's token, sealed, while a session whose site acts for the user has not ended. */
   sessionToken(uuid: string): string;
+  notebookToken(uuid: string): string;
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
+  /** What each worker of a site can run (worker id -> JSON of its kinds), beaten with its heartbeat. */
+  siteAbilities(site: string): string;
   /** Counts for /metrics, kept by the Lua scripts (lua-scripts.ts PHASE_HELPERS). */
   stats: string;
   /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
@@ -44,9 +47,11 @@ export function redisKeys(prefix: string): RedisKeys {
     sessionMessages: (uuid) => `${prefix}:session:${uuid}:messages`,
     sessionLog: (uuid) => `${prefix}:session:${uuid}:log`,
     sessionToken: (uuid) => `${prefix}:session:${uuid}:token`,
+    notebookToken: (uuid) => `${prefix}:session:${uuid}:notebook`,
     hold: (id) => `${prefix}:hold:${id}`,
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,
+    siteAbilities: (site) => `${prefix}:abilities:${site}`,
     stats: `${prefix}:stats`,
     negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
     sessionsByTime: `${prefix}:sessions-by-time`,

@@ -58,6 +58,12 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  it('takes a Jupyter image for a container site, and refuses one that is not an image reference', () => {
+    const yaml = (image: string): string => `sites:\n  - name: c\n    cores: 1\n    memoryGiB: 4\n    executor: { type: local, containerRuntime: podman, jupyterImage: "${image}" }\n`;
+    expect(loadConfig({ BROKER_CONFIG: file('j.yaml', yaml('quay.io/jupyter/base-notebook:2024-12-02')) }).sites[0]?.executor).toMatchObject({ jupyterImage: 'quay.io/jupyter/base-notebook:2024-12-02' });
+    expect(() => loadConfig({ BROKER_CONFIG: file('j.yaml', yaml('--privileged')) })).toThrow(/\/sites\/0\/executor/);
+  });
+
   it('refuses a sites file that is invalid, naming the field', () => {
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - name: x\n    cores: -1\n    memoryGiB: 4\n') })).toThrow(/\/sites\/0\/cores must be >= 1/);
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - name: x\n    cores: 1\n    memoryGiB: 4\n    colour: red\n') })).toThrow(/must NOT have additional properties \(colour\)/);
