@@ -61,6 +61,10 @@ export interface AppOptions {
   bodyLimitBytes: number;
   /** Who each request acts for (bearer tokens, or everyone anonymous). */
   authenticator: Authenticator;
+  /** The issuer's URL, named in 401 challenges (AuthVO `ivoa_bearer`). */
+  issuer?: string;
+  /** The page's login (the broker as OAuth client); without it the page has no login and only bearer tokens work. */
+  login?: import('../auth/browser-login.js').BrowserLogin;
   /** Routes mounted before authentication and the 404 handler (the benchmark's baseline route). */
   extraRoutes?: import('express').Router;
   logError(error: unknown, context: { method: string; path: string }): void;

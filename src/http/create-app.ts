@@ -2,7 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { apiDocsRoutes } from './api-docs-routes.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { authenticate } from './authenticate.js';
+import { connectProxyRoute, connectProxyUpgrade } from './connect-proxy.js';
+import { loginRoutes } from './login-routes.js';
+import { ownOrigin } from './login-cookie.js';
 import { availabilityRoute } from './availability-route.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { capabilitiesRoute } from './capabilities-route.js';
@@ -31,6 +36,8 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/capabilities\/?$/, 'GET, HEAD'],
   [/^\/metrics\/?$/, 'GET, HEAD'],
   [/^\/(openapi\.yaml|openapi\.json|docs)\/?$/, 'GET, HEAD'],
+  [/^\/login(\/callback)?\/?$/, 'GET, HEAD'],
+  [/^\/logout\/?$/, 'POST'],
 ];
 
 const notServed: RequestHandler = (req, _res, next) => {
@@ -40,9 +47,15 @@ const notServed: RequestHandler = (req, _res, next) => {
     : new BrokerError('route-not-found', { values: { method: req.method, path: req.path.slice(0, 200) } }));
 };
 
+/** The app, and what its HTTP server hands it for an upgrade (WebSockets through the connect proxy). */
+export type BrokerApp = Express & { handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void };
+
 /** Builds the broker's Express app. It never listens: entry points and tests do that. */
-export function createApp(api: BrokerApi, options: AppOptions): Express {
-  const app = express();
+export function createApp(api: BrokerApi, options: AppOptions): BrokerApp {
+  const app = express() as BrokerApp;
+  const cookies = options.login ? { login: options.login, publicUrl: options.publicUrl } : undefined;
+  const origin = (req: IncomingMessage): string => ownOrigin(req, options.publicUrl);
+  app.handleUpgrade = connectProxyUpgrade(api, options.authenticator, cookies, origin);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(observeRequests({ ...(options.logger ? { logger: options.logger } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) }));
@@ -58,15 +71,17 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
     });
   }
   app.use(availabilityRoute(api));
-  app.use(capabilitiesRoute({ publicUrl: options.publicUrl, authenticated: options.authenticator.required }));
+  app.use(capabilitiesRoute({ publicUrl: options.publicUrl, authenticated: options.authenticator.required, cookie: Boolean(options.login) }));
   app.use(apiDocsRoutes());
   app.use(webPageRoutes(options.webRoot));
   const srcnet = srcnetRoutes(api, options);
   app.use(srcnet.probes);
   const globalExecution = globalExecutionRoutes(api, options);
   app.use(globalExecution.probes);
+  if (options.login) app.use(loginRoutes(options.login, options.publicUrl));
   if (options.extraRoutes) app.use(options.extraRoutes);
-  app.use(authenticate(options.authenticator));
+  app.use(authenticate(options.authenticator, cookies));
+  app.use(connectProxyRoute(api, origin));
   app.use(executionBrokerRoutes(api, options));
   app.use(overviewRoutes(api, options));
   app.use(eventsRoute(api, options));

@@ -29,6 +29,8 @@ export function createHttpServer(app: RequestListener, timeouts: ClientTimeouts)
     requestTimeout: timeouts.requestTimeoutMs,
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(shortest / 5))),
   }, app);
+  const upgrade = (app as { handleUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }).handleUpgrade;
+  if (upgrade) server.on('upgrade', upgrade);
   // The request whose headers arrived last on each connection: a time-out while its body comes answers in its format.
   const latest = new WeakMap<Duplex, IncomingMessage>();
   server.on('request', (req: IncomingMessage) => { latest.set(req.socket, req); });

@@ -8,6 +8,8 @@ import { BearerAuthenticator } from '../auth/bearer-authenticator.js';
 import { OidcIssuer } from '../auth/oidc-issuer.js';
 import { ExchangingSiteCredentials } from '../auth/site-credentials.js';
 import { TokenCipher } from '../auth/token-cipher.js';
+import { BrowserLogin } from '../auth/browser-login.js';
+import { RedisLoginStore } from '../store/redis-login-store.js';
 import { TokenExchangeClient } from '../auth/token-exchange-client.js';
 import { SealedTokenVault } from '../auth/token-vault.js';
 import { SealedNotebookTokens } from '../auth/notebook-tokens.js';
@@ -248,6 +250,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         publicUrl: config.publicUrl,
         bodyLimitBytes: config.bodyLimitBytes,
         authenticator: issuer ? new BearerAuthenticator(issuer) : new AnonymousAuthenticator(),
+        ...(issuer ? { issuer: issuer.settings.issuer } : {}),
+        ...(issuer && config.auth.login
+          ? { login: new BrowserLogin(issuer, new TokenCipher(config.auth.tokenKey), new RedisLoginStore(storeConnection, keys), config.auth.login) } : {}),
         extraRoutes: parts.extraRoutes,
         logError: (error, context) => logger.error({ ...context, error: String((error as Error)?.stack ?? error) }, 'request failed'),
         logger,

@@ -34,15 +34,43 @@ function publishedFor(port: Doc, run: SessionRecord['run']): PublishedPort | und
   return run?.ports?.find((p) => p.internal === internalOf(port) && (p.protocol === 'UDP') === udp);
 }
 
-/** The URL a client opens: http(s) with the port's path, else tcp:// or udp://. */
-function urlOf(port: Doc, published: PublishedPort): string {
+/** The broker's proxy to a session's HTTP port (http-connect-proxy.ts). */
+export const connectPath = (uuid: string): string => `/sessions/${uuid}/connect`;
+
+/**
+ * The URL a client opens: an HTTP port through the broker's proxy (which only the session's owner
+ * passes), with the port's path; else https://, tcp:// or udp:// at the published port.
+ */
+function urlOf(port: Doc, published: PublishedPort, proxy: string | undefined): string {
   const host = published.host.includes(':') && !published.host.startsWith('[') ? `[${published.host}]` : published.host;
   const protocol = protocolOf(port);
   if (protocol === 'HTTP' || protocol === 'HTTPS') {
     const path = typeof port.path === 'string' && port.path !== '' ? encodeURI(port.path.startsWith('/') ? port.path : `/${port.path}`) : '/';
-    return `${protocol.toLowerCase()}://${host}:${published.external}${path}`;
+    return proxy ? `${proxy}${path}` : `${protocol.toLowerCase()}://${host}:${published.external}${path}`;
   }
   return `${protocol.toLowerCase()}://${host}:${published.external}`;
+}
+
+/** Where the proxy forwards to, and what it adds: only while the connector is AVAILABLE. */
+export interface ProxyTarget {
+  host: string;
+  port: number;
+  /** The backend serves under the proxy's path (a notebook's base URL); otherwise the proxy strips it. */
+  keepPrefix: boolean;
+}
+
+/**
+ * The one port the broker's proxy reaches for a session: its first HTTP port with `access: true`
+ * while it is published and the session RUNNING (the connector AVAILABLE); nothing otherwise.
+ */
+export function proxyTarget(session: SessionRecord): ProxyTarget | undefined {
+  if (session.phase !== 'RUNNING') return undefined;
+  for (const port of accessPorts(session)) {
+    if (protocolOf(port) !== 'HTTP') continue;
+    const published = publishedFor(port, session.run);
+    if (published) return { host: published.host, port: published.external, keepPrefix: false };
+  }
+  return undefined;
 }
 
 /**
@@ -80,10 +108,13 @@ export function sessionConnectors(session: SessionRecord, baseUrl: string, noteb
     connectors.push({ kind: CONNECTOR_KINDS.logs, status: live ? 'AVAILABLE' : 'FINISHED', protocol: 'HTTP', location: `${baseUrl}/sessions/${session.uuid}/logs` });
   }
   if (BEFORE_RUN.has(phase) || phase === 'RUNNING' || AFTER_RUN.has(phase)) {
+    // The first HTTP port is reached through the broker's proxy (proxyTarget); any other directly.
+    const proxied = accessPorts(session).find((port) => protocolOf(port) === 'HTTP');
     for (const port of accessPorts(session)) {
       const published = publishedFor(port, session.run);
       const status = AFTER_RUN.has(phase) ? 'FINISHED' : phase === 'RUNNING' && published ? 'AVAILABLE' : 'PREPARING';
-      connectors.push({ kind: CONNECTOR_KINDS.port, status, protocol: protocolOf(port), ...(published ? { location: urlOf(port, published) } : {}) });
+      const proxy = port === proxied ? `${baseUrl}${connectPath(session.uuid)}` : undefined;
+      connectors.push({ kind: CONNECTOR_KINDS.port, status, protocol: protocolOf(port), ...(published ? { location: urlOf(port, published, proxy) } : {}) });
     }
   }
   const notebook = notebookConnector(session, notebookToken);

@@ -30,6 +30,10 @@ export interface RedisKeys {
   due(site: string): string;
   /** The pub/sub channel (not a key) of phase-change notices, fanned out to event streams. */
   sessionEvents: string;
+  /** A browser's login session (its tokens, sealed), by the hash of the cookie that names it. */
+  loginSession(id: string): string;
+  /** A login under way (PKCE verifier, state, nonce, sealed), by the hash of its cookie. */
+  pendingLogin(id: string): string;
   /** The prefix BullMQ puts before its own keys. */
   bullPrefix: string;
   /** The last good site capabilities catalogue (JSON), and how its refreshes went (a hash). */
@@ -60,6 +64,8 @@ export function redisKeys(prefix: string): RedisKeys {
     reservationSpans: `${prefix}:reservation-spans`,
     due: (site) => `${prefix}:due:${site}`,
     sessionEvents: `${prefix}:session-events`,
+    loginSession: (id) => `${prefix}:login:${id}`,
+    pendingLogin: (id) => `${prefix}:login-pending:${id}`,
     bullPrefix: `${prefix}:bull`,
     siteCatalogue: `${prefix}:site-catalogue`,
     siteCatalogueStatus: `${prefix}:site-catalogue:status`,

@@ -1,7 +1,9 @@
 // A real OpenID provider (oidc-provider) on 127.0.0.1 for the tests: discovery, a JWKS, JWT and
 // opaque access tokens, introspection, and an RFC 8693 token-exchange grant for the broker.
-// The one stand-in is how users get tokens: a test-only grant (TEST_LOGIN_GRANT) issues a user's
-// access token directly, in place of a browser login that no test could drive.
+// Users get tokens two ways: by logging in in a browser (authorization code with PKCE, the
+// provider's development login form, where any password does) as the broker's client, once
+// allowLogin() names the broker's callback; or, for scripts, by a test-only grant
+// (TEST_LOGIN_GRANT) that issues a user's access token directly.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
@@ -48,6 +50,13 @@ export interface TestIdentityProvider {
   verify(token: string, audience: string): Promise<Record<string, unknown>>;
   /** How many times the provider's JWKS was fetched. */
   readonly jwksFetches: number;
+  /**
+   * Lets the broker's client log users in (authorization code, refresh tokens) with these
+   * callback and post-logout URLs; access tokens from a login last `accessTtlSeconds` (600).
+   */
+  allowLogin(options: { redirectUri: string; postLogoutRedirectUri: string; accessTtlSeconds?: number }): void;
+  /** Grants made at the token endpoint, by grant type (authorization_code, refresh_token, ...). */
+  readonly grants: Record<string, number>;
   /** Restarts the provider at the same URL with a new signing key; the old one is no longer published. */
   rotateKeys(): Promise<void>;
   close(): Promise<void>;
@@ -101,6 +110,8 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const exchanges: Exchange[] = [];
   const refuseExchangesFor = new Set<string>();
+  let login: { redirectUri: string; postLogoutRedirectUri: string; accessTtlSeconds?: number } | undefined;
+  const grants: Record<string, number> = {};
 
   const build = (): Provider => {
     const resourceServer = (provider: Provider, audience: string, format: 'jwt' | 'opaque', scope: string) =>
@@ -110,10 +121,25 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
       jwks: { keys },
       clients: [
         { client_id: 'test-login', client_secret: 'test-login-secret', grant_types: [TEST_LOGIN_GRANT], redirect_uris: [], response_types: [] },
-        { client_id: BROKER_CLIENT.id, client_secret: BROKER_CLIENT.secret, grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'], redirect_uris: [], response_types: [] },
+        login
+          ? {
+            client_id: BROKER_CLIENT.id, client_secret: BROKER_CLIENT.secret,
+            grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials', 'authorization_code', 'refresh_token'], response_types: ['code'],
+            redirect_uris: [login.redirectUri], post_logout_redirect_uris: [login.postLogoutRedirectUri],
+          }
+          : { client_id: BROKER_CLIENT.id, client_secret: BROKER_CLIENT.secret, grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'], redirect_uris: [], response_types: [] },
       ],
+      cookies: { keys: ['test-provider-cookie-key'] },
+      scopes: ['openid', 'offline_access'],
+      // Logins' access tokens, short-lived when a test asks (to see them refreshed).
+      ttl: {
+        AccessToken: (ctx, token) => ((token as { gty?: string }).gty?.split(' ').some((g) => g === 'authorization_code' || g === 'refresh_token')
+          ? login?.accessTtlSeconds ?? 600 : (token as { expiresIn?: number }).expiresIn ?? 600),
+        IdToken: 3600, Interaction: 600, Session: 3600, Grant: 3600, RefreshToken: 3600, AuthorizationCode: 60,
+      },
       features: {
-        devInteractions: { enabled: false },
+        // The provider's own login and consent pages (any login, any password): the browser tests fill them.
+        devInteractions: { enabled: Boolean(login) },
         introspection: { enabled: true, allowedPolicy: (ctx) => ctx.oidc.client?.clientId === BROKER_CLIENT.id },
         clientCredentials: { enabled: true },
         resourceIndicators: {
@@ -136,6 +162,10 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
       },
     };
     const provider = new Provider(issuer, configuration);
+    provider.on('grant.success', (ctx) => {
+      const type = String((ctx.oidc.params as Record<string, unknown> | undefined)?.grant_type ?? '');
+      grants[type] = (grants[type] ?? 0) + 1;
+    });
     provider.registerGrantType(TEST_LOGIN_GRANT, async (ctx) => {
       const params = ctx.oidc.params as Record<string, string | undefined>;
       const user = params.username ?? '';
@@ -187,6 +217,11 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
     get keys() { return keys; },
     get jwksFetches() { return jwksFetches; },
     exchanges,
+    grants,
+    allowLogin(options) {
+      login = options;
+      install();
+    },
     refuseExchangesFor,
     async tokenFor(user, options = {}) {
       const body = new URLSearchParams({
