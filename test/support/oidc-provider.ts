@@ -81,7 +81,13 @@ class MemoryAdapter {
     const entry = MemoryAdapter.store.get(this.key(id));
     return Promise.resolve(entry && entry.until > Date.now() ? entry.payload : undefined);
   }
-  findByUid(): Promise<undefined> { return Promise.resolve(undefined); }
+  /** Sessions are found by their uid (the login form's interaction looks its session up so). */
+  findByUid(uid: string): Promise<Record<string, unknown> | undefined> {
+    for (const [key, entry] of MemoryAdapter.store) {
+      if (key.startsWith(`${this.model}:`) && entry.payload.uid === uid && entry.until > Date.now()) return Promise.resolve(entry.payload);
+    }
+    return Promise.resolve(undefined);
+  }
   findByUserCode(): Promise<undefined> { return Promise.resolve(undefined); }
   consume(id: string): Promise<void> {
     const entry = MemoryAdapter.store.get(this.key(id));
