@@ -41,6 +41,8 @@ export interface RunSpec {
     mode: 'interactive' | 'headless';
     parameters?: Record<string, string>;
     token?: SecretToken;
+    /** The path the server serves under (the broker's proxy path for the session, ending in `/`). */
+    baseUrl?: string;
   };
 }
 

@@ -1,6 +1,7 @@
 import { KINDS_THAT_RUN } from '../domain/executable-abilities.js';
 import { parseDuration, parseInstant, parseInterval } from '../domain/iso8601.js';
 import { makeMessage, stamp, type Message } from '../domain/messages.js';
+import { connectPath } from '../domain/connect-path.js';
 import { notebookExecutable, NOTEBOOK_SERVER_PORT, NOTEBOOK_STAGING_NAME, readNotebookExecutable } from '../domain/notebook-executable.js';
 import { holdsCapacity, isTerminal, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { Executor, RunHandle, RunSpec, Stager, StagingCredentials, StagingItem } from './executor.js';
@@ -221,7 +222,7 @@ function notebookSpec(session: SessionRecord, exe: Doc, timing: Timing): RunSpec
     sessionUuid: session.uuid, kind: 'executable/jupyter-notebook', command: [], environment: {}, timeLimitMs: timing.durationMs,
     ...(notebook.mode === 'interactive' ? { ports: [{ internal: NOTEBOOK_SERVER_PORT, protocol: 'HTTP' }] } : {}),
     // The staged copy's path is filled in once the stager says where it is.
-    notebook: { source: '', name: notebook.name, mode: notebook.mode, parameters: notebook.parameters },
+    notebook: { source: '', name: notebook.name, mode: notebook.mode, parameters: notebook.parameters, baseUrl: `${connectPath(session.uuid)}/` },
   };
 }
 

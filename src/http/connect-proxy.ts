@@ -37,7 +37,9 @@ async function upstreamFor(api: BrokerApi, uuid: string, rest: string, principal
   const target = proxyTarget(session);
   if (!target) throw new BrokerError('not-found', { detail: `The session [${uuid}] has no AVAILABLE HTTP connector (it is ${session.phase})` });
   const prefix = connectPath(session.uuid);
-  return { host: target.host, port: target.port, prefix, path: target.keepPrefix ? `${prefix}${rest}` : rest || '/' };
+  // A notebook server's token, added here (Jupyter takes `Authorization: token ...`): the browser never holds it.
+  const token = target.keepPrefix ? await api.notebookToken(session, principal) : undefined;
+  return { host: target.host, port: target.port, prefix, path: target.keepPrefix ? `${prefix}${rest}` : rest || '/', ...(token ? { authorization: `token ${token}` } : {}) };
 }
 
 /** The request's headers for the backend: no hop-by-hop ones, no broker credentials; Host and Origin the backend's own. */

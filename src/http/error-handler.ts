@@ -65,7 +65,8 @@ export function errorHandler(options: { bodyLimitBytes: number; issuer?: string;
     if (brokerError.code === 'method-not-allowed' && brokerError.values.allowed) res.set('Allow', brokerError.values.allowed);
     const retryAfter = ERROR_CATALOGUE[brokerError.code].retryAfterSeconds;
     if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
-    const challenges = [ivoaChallenge(brokerError, options.issuer), bearerChallenge(brokerError)].filter((c): c is string => c !== undefined);
+    // /metrics wants the scrapers' token, which no issuer gives: no ivoa_bearer there.
+    const challenges = [bearerChallenge(brokerError), req.path === '/metrics' ? undefined : ivoaChallenge(brokerError, options.issuer)].filter((c): c is string => c !== undefined);
     if (challenges.length) res.set('WWW-Authenticate', challenges);
     res.status(status).type(`${negotiated.mediaType}; charset=utf-8`).vary('Accept').send(body);
   };

@@ -126,8 +126,6 @@ export function composeBoundSession(document: WireDocument, components: BoundCom
 
 export interface RenderContext {
   baseUrl: string;
-  /** The session's notebook server token, given only when rendering the owner's own view of it. */
-  notebookToken?: string;
 }
 
 function componentPhase(phase: SessionPhase): ComponentPhase {
@@ -169,7 +167,7 @@ export function renderSession(session: SessionRecord, context: RenderContext): W
   for (const key of ['storage', 'data'] as const) {
     if (doc[key]) doc[key] = (doc[key] as Doc[]).map((item) => ({ ...item, phase }));
   }
-  const connectors = sessionConnectors(session, context.baseUrl, context.notebookToken);
+  const connectors = sessionConnectors(session, context.baseUrl);
   if (connectors.length) doc.connectors = connectors;
   const { kind, meta: _stored, ...components } = doc;
   return rewriteKinds({ kind, meta, phase: session.phase, ...components }, session.family as KindFamily);

@@ -1,6 +1,7 @@
 import type { PublishedPort } from '../broker/executor.js';
 import type { SessionRecord } from '../broker/ports.js';
 import type { SessionPhase } from '../domain/phases.js';
+import { connectPath } from '../domain/connect-path.js';
 import { notebookExecutable, NOTEBOOK_SERVER_PORT, readNotebookExecutable } from '../domain/notebook-executable.js';
 
 type Doc = Record<string, unknown>;
@@ -34,8 +35,7 @@ function publishedFor(port: Doc, run: SessionRecord['run']): PublishedPort | und
   return run?.ports?.find((p) => p.internal === internalOf(port) && (p.protocol === 'UDP') === udp);
 }
 
-/** The broker's proxy to a session's HTTP port (http-connect-proxy.ts). */
-export const connectPath = (uuid: string): string => `/sessions/${uuid}/connect`;
+export { connectPath };
 
 /**
  * The URL a client opens: an HTTP port through the broker's proxy (which only the session's owner
@@ -60,11 +60,14 @@ export interface ProxyTarget {
 }
 
 /**
- * The one port the broker's proxy reaches for a session: its first HTTP port with `access: true`
- * while it is published and the session RUNNING (the connector AVAILABLE); nothing otherwise.
+ * The one port the broker's proxy reaches for a session while its connector is AVAILABLE (the
+ * session RUNNING): an interactive notebook's server once it answers (served under the proxy's
+ * path, its base URL), else the first HTTP port with `access: true` once published; nothing otherwise.
  */
 export function proxyTarget(session: SessionRecord): ProxyTarget | undefined {
   if (session.phase !== 'RUNNING') return undefined;
+  const server = interactiveNotebook(session) ? session.run?.ports?.find((p) => p.internal === NOTEBOOK_SERVER_PORT && p.protocol !== 'UDP') : undefined;
+  if (server) return session.run?.answering ? { host: server.host, port: server.external, keepPrefix: true } : undefined;
   for (const port of accessPorts(session)) {
     if (protocolOf(port) !== 'HTTP') continue;
     const published = publishedFor(port, session.run);
@@ -73,25 +76,29 @@ export function proxyTarget(session: SessionRecord): ProxyTarget | undefined {
   return undefined;
 }
 
-/**
- * An interactive notebook's server (`urn:srcnet:connector:notebook`, HTTP): PREPARING from the
- * accept, AVAILABLE with the notebook's URL while RUNNING once the server has answered, FINISHED after. The URL carries the
- * server's token (`?token=`) only when `token` is given: in the owner's own view of the session.
- */
-function notebookConnector(session: SessionRecord, token: string | undefined): Doc | undefined {
+/** The session's notebook, when it is one served interactively. */
+function interactiveNotebook(session: SessionRecord): { name: string } | undefined {
   const exe = notebookExecutable(session.document.executable);
   const notebook = exe ? readNotebookExecutable(exe) : undefined;
-  if (!notebook || typeof notebook === 'string' || notebook.mode !== 'interactive') return undefined;
+  return notebook && typeof notebook !== 'string' && notebook.mode === 'interactive' ? notebook : undefined;
+}
+
+/**
+ * An interactive notebook's server (`urn:srcnet:connector:notebook`, HTTP): PREPARING from the
+ * accept, AVAILABLE while RUNNING once the server has answered, FINISHED after. Its location is
+ * the broker's proxy (only the owner passes it, and the proxy adds the server's token: no browser
+ * ever holds it), at the notebook's page.
+ */
+function notebookConnector(session: SessionRecord, baseUrl: string): Doc | undefined {
+  const notebook = interactiveNotebook(session);
+  if (!notebook) return undefined;
   const phase = session.phase;
   if (!BEFORE_RUN.has(phase) && phase !== 'RUNNING' && !AFTER_RUN.has(phase)) return undefined;
   const published = session.run?.ports?.find((p) => p.internal === NOTEBOOK_SERVER_PORT && p.protocol !== 'UDP');
   // AVAILABLE once the server has answered (the site looks at each poll), not merely started.
   const status = AFTER_RUN.has(phase) ? 'FINISHED' : phase === 'RUNNING' && published && session.run?.answering ? 'AVAILABLE' : 'PREPARING';
   if (!published || status === 'PREPARING') return { kind: CONNECTOR_KINDS.notebook, status, protocol: 'HTTP' };
-  const host = published.host.includes(':') && !published.host.startsWith('[') ? `[${published.host}]` : published.host;
-  const url = `http://${host}:${published.external}/notebooks/${encodeURIComponent(notebook.name)}`;
-  const shown = token && status === 'AVAILABLE' ? `${url}?token=${encodeURIComponent(token)}` : url;
-  return { kind: CONNECTOR_KINDS.notebook, status, protocol: 'HTTP', location: shown };
+  return { kind: CONNECTOR_KINDS.notebook, status, protocol: 'HTTP', location: `${baseUrl}${connectPath(session.uuid)}/notebooks/${encodeURIComponent(notebook.name)}` };
 }
 
 /**
@@ -100,7 +107,7 @@ function notebookConnector(session: SessionRecord, token: string | undefined): D
  * `access: true` once the session is accepted (a location once the port is published); an
  * interactive notebook's server (notebookConnector); and its outputs once COMPLETED.
  */
-export function sessionConnectors(session: SessionRecord, baseUrl: string, notebookToken?: string): Doc[] {
+export function sessionConnectors(session: SessionRecord, baseUrl: string): Doc[] {
   const connectors: Doc[] = [];
   const phase = session.phase;
   if (LOGS_FROM.has(phase)) {
@@ -117,7 +124,7 @@ export function sessionConnectors(session: SessionRecord, baseUrl: string, noteb
       connectors.push({ kind: CONNECTOR_KINDS.port, status, protocol: protocolOf(port), ...(published ? { location: urlOf(port, published, proxy) } : {}) });
     }
   }
-  const notebook = notebookConnector(session, notebookToken);
+  const notebook = notebookConnector(session, baseUrl);
   if (notebook) connectors.push(notebook);
   if (phase === 'COMPLETED' && session.run?.outputs) {
     connectors.push({ kind: CONNECTOR_KINDS.outputs, status: 'AVAILABLE', protocol: 'HTTP', location: `${baseUrl}/sessions/${session.uuid}/outputs` });

@@ -47,6 +47,7 @@ conf=$(mktemp -d) || exit 70
 export JUPYTER_CONFIG_DIR="$conf" JUPYTER_RUNTIME_DIR="$conf/runtime" JUPYTER_DATA_DIR="$conf/data" IPYTHONDIR="$conf/ipython"
 printf '%s' "$EB_NOTEBOOK_CONFIG" > "$conf/eb_config.py"
 printf "c.NotebookApp.token = '%s'\n" "$JUPYTER_TOKEN" >> "$conf/eb_config.py"
+printf "c.NotebookApp.base_url = '%s'\n" "$EB_NOTEBOOK_BASE_URL" >> "$conf/eb_config.py"
 unset JUPYTER_TOKEN EB_NOTEBOOK_CONFIG
 jupyter notebook --allow-root --no-browser --ip="$EB_NOTEBOOK_IP" --port="$PORT" --port-retries=0 --notebook-dir="$work" --config="$conf/eb_config.py" &
 server=$!
@@ -125,11 +126,14 @@ export function notebookRun(notebook: NonNullable<RunSpec['notebook']>, run: { w
   const token = notebook.token?.reveal() ?? '';
   // The token goes into a Python string literal in the wrapper: made by the site, but checked all the same.
   if (!/^[A-Za-z0-9_-]{16,}$/.test(token)) throw new Error('an interactive notebook needs a token of at least 16 letters, digits, - or _');
+  // Served under the broker's proxy path for the session (the pages name their paths with it).
+  const baseUrl = notebook.baseUrl ?? '/';
+  if (!/^\/[A-Za-z0-9/_-]*$/.test(baseUrl)) throw new Error('a notebook server\'s base URL is a path of letters, digits, /, - and _');
   // Stopped a little before the offered duration ends, so that the notebook is saved before the time limit's kill.
   const seconds = Math.max(1, run.seconds - Math.min(5, Math.floor(run.seconds / 4)));
   return {
     program: ['/bin/sh', '-c', INTERACTIVE, 'eb-notebook', run.work, notebook.source, notebook.name, String(seconds)],
-    environment: { ...QUIET, JUPYTER_TOKEN: token, EB_NOTEBOOK_CONFIG: SERVER_CONFIG, EB_NOTEBOOK_IP: run.listen },
+    environment: { ...QUIET, JUPYTER_TOKEN: token, EB_NOTEBOOK_CONFIG: SERVER_CONFIG, EB_NOTEBOOK_IP: run.listen, EB_NOTEBOOK_BASE_URL: baseUrl },
   };
 }
 

@@ -13,8 +13,27 @@ import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js'
 import { goneWithin, sandboxForTests } from '../support/sandbox.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { openWebSocket } from '../support/web-socket.js';
+import { SealedNotebookTokens } from '../../src/auth/notebook-tokens.js';
+import { TokenCipher } from '../../src/auth/token-cipher.js';
+import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
+import { RedisNotebookTokens } from '../../src/store/redis-sealed-tokens.js';
+import type { TestBroker as Broker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
+
+/**
+ * The notebook server behind the broker's proxy, as the site runs it: its own address and its
+ * token (opened from its sealed copy in Redis, as the proxy does), for what only the server can say.
+ */
+async function serverOf(broker: Broker, uuid: string): Promise<{ direct: string; token: string }> {
+  const keys = redisKeys(broker.config.keyPrefix);
+  const record = await new RedisBrokerStore(broker.redis, keys, { retentionMs: 60_000 }).getSession(uuid);
+  const port = record?.run?.ports?.[0];
+  const token = await new SealedNotebookTokens(new TokenCipher(broker.config.auth.tokenKey), new RedisNotebookTokens(broker.redis, keys)).read(uuid);
+  if (!port || !token) throw new Error(`session ${uuid} has no notebook server`);
+  return { direct: `http://${port.host}:${port.external}`, token: token.reveal() };
+}
 /** A notebook's multi-line text, which nbformat writes as an array of lines. */
 const joined = (text: string | string[]): string => (Array.isArray(text) ? text.join('') : text);
 
@@ -125,12 +144,13 @@ const NOTEBOOKS: Record<string, string> = {
   let edited: Promise<Doc>;
   async function editWhileRunning(uuid: string): Promise<Doc> {
     const running = await untilAnswering(uuid);
-    const location = new URL(notebookConnector(running)?.location ?? 'http://0.0.0.0:1/');
-    const auth = { Authorization: `token ${location.searchParams.get('token')}` };
-    const status = (await fetch(`${location.origin}/api/status`, { headers: auth }).catch(() => undefined))?.status;
-    const opened = await (await fetch(`${location.origin}/api/contents/analysis.ipynb`, { headers: auth })).json() as Doc;
+    // Through the broker's proxy, with the owner's bearer token (the proxy adds the server's).
+    const proxy = `${broker.baseUrl}/sessions/${uuid}/connect`;
+    const auth = { Authorization: `Bearer ${tokens.alice}` };
+    const status = (await fetch(`${proxy}/api/status`, { headers: auth }).catch(() => undefined))?.status;
+    const opened = await (await fetch(`${proxy}/api/contents/analysis.ipynb`, { headers: auth })).json() as Doc;
     opened.content.cells.push(cell("print('saved by the owner')"));
-    const saved = await fetch(`${location.origin}/api/contents/analysis.ipynb`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'notebook', format: 'json', content: opened.content }) });
+    const saved = await fetch(`${proxy}/api/contents/analysis.ipynb`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'notebook', format: 'json', content: opened.content }) });
     return { phase: running.phase, status, saved: saved.status };
   }
   beforeAll(async () => {
@@ -147,19 +167,22 @@ const NOTEBOOKS: Record<string, string> = {
 
   describe('interactive', () => {
     let server = '';
+    let proxy = '';
     let token = '';
     let kernel = '';
+    const owner = (): Record<string, string> => ({ Authorization: `Bearer ${tokens.alice}` });
     beforeAll(async () => {
       const running = await untilAnswering(interactive);
       expect(running.phase).toBe('RUNNING');
       sawPreparing = running.sawPreparing;
       const connector = notebookConnector(running)!;
-      expect(connector).toMatchObject({ status: 'AVAILABLE', protocol: 'HTTP', location: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/notebooks\/analysis\.ipynb\?token=[A-Za-z0-9_-]{40,}$/) });
-      const url = new URL(connector.location);
-      server = url.origin;
-      token = url.searchParams.get('token')!;
+      // The connector is the broker's proxy, with no token: the proxy adds it for the owner.
+      proxy = `${broker.baseUrl}/sessions/${interactive}/connect`;
+      expect(connector).toMatchObject({ status: 'AVAILABLE', protocol: 'HTTP', location: `${proxy}/notebooks/analysis.ipynb` });
+      ({ direct: server, token } = await serverOf(broker, interactive));
+      expect(token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
       // AVAILABLE means the server answers: no waiting for it.
-      expect((await fetch(`${server}/api/status?token=${token}`)).status).toBe(200);
+      expect((await fetch(`${proxy}/api/status`, { headers: owner() })).status).toBe(200);
     });
 
     let sawPreparing = false;
@@ -167,24 +190,32 @@ const NOTEBOOKS: Record<string, string> = {
       expect(sawPreparing).toBe(true);
     });
 
-    it('answers Jupyter\'s /api/status with the token and refuses without it, or with another', async () => {
-      expect((await fetch(`${server}/api/status`, { headers: { Authorization: `token ${token}` } })).status).toBe(200);
-      expect([401, 403]).toContain((await fetch(`${server}/api/status`)).status);
-      expect([401, 403]).toContain((await fetch(`${server}/api/status?token=${token.slice(1)}x`)).status);
+    it('answers Jupyter\'s /api/status with the token and refuses without it, or with another; through the proxy, the owner alone', async () => {
+      expect((await fetch(`${server}/sessions/${interactive}/connect/api/status`, { headers: { Authorization: `token ${token}` } })).status).toBe(200);
+      expect([401, 403]).toContain((await fetch(`${server}/sessions/${interactive}/connect/api/status`)).status);
+      expect([401, 403]).toContain((await fetch(`${server}/sessions/${interactive}/connect/api/status?token=${token.slice(1)}x`)).status);
+      // Served under the proxy's path (its base URL): nothing at the server's root.
+      expect((await fetch(`${server}/api/status`, { headers: { Authorization: `token ${token}` } })).status).toBe(404);
+      expect((await fetch(`${proxy}/api/status`, { headers: owner() })).status).toBe(200);
+      // Another user, and an operator, find no such session there; nobody without a token either.
+      expect((await fetch(`${proxy}/api/status`, { headers: { Authorization: `Bearer ${tokens.bob}` } })).status).toBe(404);
+      expect((await fetch(`${proxy}/api/status`, { headers: { Authorization: `Bearer ${tokens.olga}` } })).status).toBe(404);
+      expect((await fetch(`${proxy}/api/status`)).status).toBe(401);
     });
 
     it('has the notebook fetched from the HTTP server open in its contents', async () => {
-      const listing = await (await fetch(`${server}/api/contents?token=${token}`)).json() as Doc;
+      const listing = await (await fetch(`${proxy}/api/contents`, { headers: owner() })).json() as Doc;
       expect(listing.content.map((entry: Doc) => entry.name)).toContain('analysis.ipynb');
-      const opened = await (await fetch(`${server}/api/contents/analysis.ipynb?token=${token}`)).json() as Doc;
+      const opened = await (await fetch(`${proxy}/api/contents/analysis.ipynb`, { headers: owner() })).json() as Doc;
       expect(opened.content.cells[1].source).toContain("result = int(n) * 14");
     });
 
-    it('runs a cell through the kernel\'s WebSocket and returns its result', async () => {
-      const started = await fetch(`${server}/api/kernels?token=${token}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"name":"python3"}' });
+    it('runs a cell through the kernel\'s WebSocket, through the broker\'s proxy, and returns its result', async () => {
+      const started = await fetch(`${proxy}/api/kernels`, { method: 'POST', headers: { ...owner(), 'Content-Type': 'application/json' }, body: '{"name":"python3"}' });
       expect(started.status).toBe(201);
       kernel = ((await started.json()) as Doc).id;
-      const socket = await openWebSocket(`${server.replace('http', 'ws')}/api/kernels/${kernel}/channels?token=${token}`);
+      await expect(openWebSocket(`${proxy.replace('http', 'ws')}/api/kernels/${kernel}/channels`, { Authorization: `Bearer ${tokens.bob}` })).rejects.toThrow('no upgrade: 404');
+      const socket = await openWebSocket(`${proxy.replace('http', 'ws')}/api/kernels/${kernel}/channels`, owner());
       try {
         const msgId = randomUUID();
         socket.send(JSON.stringify({
@@ -202,14 +233,12 @@ const NOTEBOOKS: Record<string, string> = {
       }
     });
 
-    it('shows the token to the session\'s owner alone: not to an operator, another user, a list or an offer set', async () => {
-      const mine = (await as('alice', 'get', `/sessions/${interactive}`).expect(200));
-      expect(mine.headers['cache-control']).toBe('no-store');
+    it('shows the token to nobody: not the owner (the proxy adds it), an operator, another user, a list or an offer set', async () => {
       const operator = (await as('olga', 'get', `/sessions/${interactive}`).expect(200)).body as Doc;
-      expect(notebookConnector(operator)).toMatchObject({ status: 'AVAILABLE', location: `${server}/notebooks/analysis.ipynb` });
+      expect(notebookConnector(operator)).toMatchObject({ status: 'AVAILABLE', location: `${proxy}/notebooks/analysis.ipynb` });
       await as('bob', 'get', `/sessions/${interactive}`).expect(404);
       for (const view of [
-        await as('olga', 'get', `/sessions/${interactive}`), await as('alice', 'get', '/sessions'), await as('olga', 'get', '/sessions'),
+        await as('alice', 'get', `/sessions/${interactive}`), await as('olga', 'get', `/sessions/${interactive}`), await as('alice', 'get', '/sessions'), await as('olga', 'get', '/sessions'),
         await as('alice', 'get', `/offersets/${offerSets[interactive]}`), await as('alice', 'get', `/sessions/${interactive}/history`),
       ]) {
         expect(view.status).toBe(200);
@@ -246,10 +275,11 @@ const NOTEBOOKS: Record<string, string> = {
     it('stops the server on cancel: the port closes and no process of the run is left', async () => {
       await as('alice', 'post', `/sessions/${interactive}`, update('CANCELLED')).expect(200);
       const cancelled = await until(interactive, ['CANCELLED'], 5_000);
-      expect(notebookConnector(cancelled)).toMatchObject({ status: 'FINISHED', location: `${server}/notebooks/analysis.ipynb` });
+      expect(notebookConnector(cancelled)).toMatchObject({ status: 'FINISHED', location: `${proxy}/notebooks/analysis.ipynb` });
+      expect((await fetch(`${proxy}/api/status`, { headers: owner() })).status).toBe(404);
       let refused = false;
       for (let i = 0; i < 150 && !refused; i++) {
-        refused = await fetch(`${server}/api/status?token=${token}`).then(() => false, () => true);
+        refused = await fetch(`${server}/sessions/${interactive}/connect/api/status?token=${token}`).then(() => false, () => true);
         if (!refused) await new Promise((r) => setTimeout(r, 100));
       }
       expect(refused).toBe(true);
@@ -382,12 +412,13 @@ describe('a process site whose host has no Jupyter', () => {
       else if (['FAILED', 'COMPLETED', 'CANCELLED'].includes(session.phase)) throw new Error(JSON.stringify(session.meta.messages));
       else await new Promise((r) => setTimeout(r, 100));
     }
-    const url = new URL(location);
-    expect((await fetch(`${url.origin}/api/status?token=${url.searchParams.get('token')}`)).status).toBe(200);
-    expect([401, 403]).toContain((await fetch(`${url.origin}/api/status`)).status);
+    expect(location).toBe(`${broker.baseUrl}/sessions/${uuid}/connect/notebooks/analysis.ipynb`);
+    expect((await fetch(`${broker.baseUrl}/sessions/${uuid}/connect/api/status`)).status).toBe(200);
+    const { direct, token } = await serverOf(broker, uuid);
+    expect([401, 403]).toContain((await fetch(`${direct}/sessions/${uuid}/connect/api/status`)).status);
     await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('CANCELLED')).expect(200);
     expect(await goneWithin(new RegExp(uuid), 20_000)).toEqual([]);
     expect(existsSync(`${broker.config.sites[0]!.scratchDir}/${uuid}/outputs/analysis.ipynb`)).toBe(true);
-    expect((await broker.http.get(`/sessions/${uuid}/logs`)).text).not.toContain(url.searchParams.get('token'));
+    expect((await broker.http.get(`/sessions/${uuid}/logs`)).text).not.toContain(token);
   });
 });

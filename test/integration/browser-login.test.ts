@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { oidcEnv, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
+import { demoSite, startTestBroker, type TestBroker } from '../support/test-broker.js';
+
+type Doc = Record<string, any>;
+const PUBLIC = 'https://broker.test.example';
+
+/**
+ * The page's login and the IVOA conventions, without a browser (web-page-login.test.ts drives one
+ * through the provider's form): the 401 challenges a VO client reads, VOSI's security methods,
+ * the login's start (PKCE, state, nonce, a Secure __Host- cookie behind TLS) and its refusals.
+ */
+describe('logging in, and the IVOA authentication conventions', () => {
+  let idp: TestIdentityProvider;
+  let broker: TestBroker;
+  /** The same, as if behind TLS: its public URL is https. */
+  let behindTls: TestBroker;
+  beforeAll(async () => {
+    idp = await startIdentityProvider();
+    const sites = [demoSite({ preparationMs: 0, releasingMs: 0 })];
+    broker = await startTestBroker({ env: oidcEnv(idp.issuer), config: { sites } });
+    behindTls = await startTestBroker({ env: { ...oidcEnv(idp.issuer), PUBLIC_URL: PUBLIC }, config: { sites } });
+    idp.allowLogin({ redirectUri: `${PUBLIC}/login/callback`, postLogoutRedirectUri: `${PUBLIC}/` });
+  });
+  afterAll(async () => {
+    await behindTls?.close();
+    await broker?.close();
+    await idp?.close();
+  });
+
+  it('answers 401 with a Bearer challenge and AuthVO\'s ivoa_bearer naming the issuer\'s discovery document, which serves', async () => {
+    for (const response of [await broker.http.get('/sessions'), await broker.http.get('/sessions').set('Authorization', 'Bearer not.a.token')]) {
+      expect(response.status).toBe(401);
+      const challenges = response.headers['www-authenticate'] as string;
+      expect(challenges).toMatch(/^Bearer realm="ExecutionBroker"/);
+      expect(challenges).toContain(`ivoa_bearer standard_id="ivo://ivoa.net/sso#OAuth", access_url="${idp.issuer}/.well-known/openid-configuration"`);
+    }
+    const discovery = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Doc;
+    expect(discovery).toMatchObject({ issuer: idp.issuer, authorization_endpoint: expect.any(String), token_endpoint: expect.any(String) });
+    // A 403 is no call to authenticate: no ivoa_bearer with it.
+    const outsider = await broker.http.get('/sessions').set('Authorization', `Bearer ${await idp.tokenFor('mallory')}`);
+    expect(outsider.status).toBe(403);
+    expect(outsider.headers['www-authenticate']).not.toContain('ivoa_bearer');
+  });
+
+  it('says who an authenticated answer was for in X-VO-Authenticated', async () => {
+    const mine = await broker.http.get('/sessions').set('Authorization', `Bearer ${await idp.tokenFor('alice')}`).expect(200);
+    expect(mine.headers['x-vo-authenticated']).toBe('alice');
+  });
+
+  it('lists the token, OAuth and cookie security methods on the broker\'s interface in VOSI capabilities, none on VOSI\'s own', async () => {
+    const text = (await broker.http.get('/capabilities').expect(200)).text;
+    const broker_ = text.slice(text.indexOf('standardID="ivo://ivoa.net/std/ExecutionBroker'));
+    for (const method of ['ivo://ivoa.net/sso#token', 'ivo://ivoa.net/sso#OAuth', 'ivo://ivoa.net/sso#cookie']) {
+      expect(broker_).toContain(`<securityMethod standardID="${method}"/>`);
+    }
+    expect(text.slice(0, text.indexOf('standardID="ivo://ivoa.net/std/ExecutionBroker')).match(/securityMethod/g)).toBeNull();
+  });
+
+  it('starts a login at the provider with PKCE, state and nonce, behind TLS with a Secure, HttpOnly, __Host- cookie', async () => {
+    const started = await behindTls.http.get('/login?then=%23%2Fsessions').expect(303);
+    const to = new URL(started.headers.location as string);
+    expect(`${to.origin}${to.pathname}`).toBe(`${idp.issuer}/auth`);
+    expect(Object.fromEntries(to.searchParams)).toMatchObject({
+      client_id: 'execution-broker', response_type: 'code', redirect_uri: `${PUBLIC}/login/callback`, scope: 'openid offline_access eb:use',
+      code_challenge_method: 'S256', code_challenge: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), state: expect.any(String), nonce: expect.any(String),
+    });
+    const cookie = (started.headers['set-cookie'] as unknown as string[])[0]!;
+    expect(cookie).toMatch(/^__Host-eb-login-pending=[A-Za-z0-9_-]{43}; /);
+    expect(cookie.split('; ').slice(1).sort()).toEqual(expect.arrayContaining(['HttpOnly', 'Path=/', 'SameSite=Lax', 'Secure']));
+    expect(cookie).not.toMatch(/Domain=/i);
+    // Without TLS the same cookie is neither Secure nor prefixed (a browser would drop it).
+    const plain = (await broker.http.get('/login').expect(303)).headers['set-cookie'] as unknown as string[];
+    expect(plain[0]).toMatch(/^eb-login-pending=.*; HttpOnly; SameSite=Lax$/);
+  });
+
+  it('refuses a callback this browser did not start, or one with another state, and a login completes once only', async () => {
+    const stranger = await behindTls.http.get('/login/callback?code=x&state=y').expect(400);
+    expect(stranger.body).toMatchObject({ code: 'login-failed' });
+    const started = await behindTls.http.get('/login').expect(303);
+    const cookie = (started.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+    const forged = await behindTls.http.get(`/login/callback?code=x&state=${randomUUID()}&iss=${encodeURIComponent(idp.issuer)}`).set('Cookie', cookie).expect(400);
+    expect(forged.body.detail).toMatch(/^The login did not complete: the identity provider's answer was refused/);
+    const again = await behindTls.http.get('/login/callback?code=x&state=y').set('Cookie', cookie).expect(400);
+    expect(again.body.detail).toContain('this browser started no login here');
+    const denied = await behindTls.http.get('/login').expect(303);
+    const deniedCookie = (denied.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+    const answer = await behindTls.http.get('/login/callback?error=access_denied').set('Cookie', deniedCookie).expect(400);
+    expect(answer.body.detail).toBe('The login did not complete: the identity provider answered access_denied');
+  });
+
+  it('refuses a logout, or any cookie request that changes something, from another origin', async () => {
+    const logout = await broker.http.post('/logout').set('Origin', 'http://127.0.0.1:1').expect(403);
+    expect(logout.body).toMatchObject({ code: 'cross-origin-request' });
+    // A cookie that names no login is no login: 401 for a read, and still 403 from another origin for a change.
+    const cookie = `eb-login=${'a'.repeat(43)}`;
+    expect((await broker.http.get('/sessions').set('Cookie', cookie)).status).toBe(401);
+    const change = await broker.http.post(`/sessions/${randomUUID()}`).set('Cookie', cookie).set('Origin', 'http://127.0.0.1:1')
+      .set('Content-Type', 'application/json').send('{}');
+    expect({ status: change.status, code: change.body.code }).toEqual({ status: 403, code: 'cross-origin-request' });
+    // From its own origin the logout is answered with where to go next.
+    const own = await broker.http.post('/logout').set('Origin', broker.baseUrl).expect(200);
+    expect(own.body).toEqual({ location: `${broker.baseUrl}/` });
+  });
+});
