@@ -4,12 +4,21 @@ import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { describeWithChromium, launchBrowser, screenshot, type TestBrowser } from '../support/browser.js';
 import { oidcEnv, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
+import { jupyterForTests } from '../support/jupyter.js';
+import { sandboxForTests } from '../support/sandbox.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
 const update = (value: string): string => JSON.stringify({ kind: 'uri:enum-value-update', path: '/phase', value });
 /** A session's app: a page that talks back over a WebSocket at its own path, echoing what reached it (Cookie and Authorization included). */
 const SESSION_APP = readFileSync(new URL('../fixtures/session-app.cjs', import.meta.url), 'utf8');
+
+/** A notebook for the page to ask for: one cell, which the test replaces and runs in the browser. */
+const NOTEBOOK = JSON.stringify({
+  cells: [{ cell_type: 'code', execution_count: null, id: 'c1', metadata: {}, outputs: [], source: "print('hello')" }],
+  metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5,
+});
+const notebooks = await jupyterForTests('the notebook through the proxy in Chromium') && await sandboxForTests('the notebook through the proxy in Chromium');
 
 /**
  * Logging in on the page with the broker as the OAuth client, against a real OpenID provider
@@ -22,7 +31,9 @@ describeWithChromium('logging in on the page, and a session through the proxy', 
   let alice: TestBrowser;
   let bob: TestBrowser;
   let elsewhere: Server;
+  let files: Server;
   let uuid = '';
+  let notebookSession = '';
   beforeAll(async () => {
     idp = await startIdentityProvider();
     // Access tokens of logins last 20 s and are refreshed when under 15 s are left: within 5 s.
@@ -58,14 +69,18 @@ describeWithChromium('logging in on the page, and a session through the proxy', 
         + '<input name=\'{"kind":"uri:enum-value-update","path":"/phase","value":"CANCELLED","x":"\' value=\'"}\'></form><script>document.getElementById("f").submit()</script>');
     });
     await new Promise<void>((ready) => elsewhere.listen(0, '127.0.0.1', ready));
+    files = createServer((_req, res) => { res.setHeader('Content-Type', 'application/x-ipynb+json'); res.end(NOTEBOOK); });
+    await new Promise<void>((ready) => files.listen(0, '127.0.0.1', ready));
     alice = await launchBrowser();
     bob = await launchBrowser();
   }, 90_000);
   afterAll(async () => {
+    if (notebookSession) await broker.http.post(`/sessions/${notebookSession}`).set('Authorization', `Bearer ${await idp.tokenFor('alice')}`).set('Content-Type', 'application/json').send(update('CANCELLED'));
     if (uuid) await broker.http.post(`/sessions/${uuid}`).set('Authorization', `Bearer ${await idp.tokenFor('alice')}`).set('Content-Type', 'application/json').send(update('CANCELLED'));
     await alice?.close();
     await bob?.close();
     await new Promise((done) => elsewhere?.close(done));
+    await new Promise((done) => files?.close(done));
     await broker?.close();
     await idp?.close();
   }, 60_000);
@@ -120,6 +135,39 @@ describeWithChromium('logging in on the page, and a session through the proxy', 
     expect(problems).toEqual([]);
   }, 60_000);
 
+  (notebooks ? it : it.skip)('starts a notebook from the page, opens it through the proxy and runs a cell over the kernel\'s WebSocket', async () => {
+    const { page } = await alice.newPage();
+    await page.goto(broker.baseUrl);
+    await page.locator('section.timelines[data-ready="true"]').waitFor();
+    await page.getByLabel('Kind', { exact: true }).selectOption('jupyter-notebook');
+    await page.getByLabel('Name', { exact: true }).fill('alice-notebook');
+    await page.getByLabel('Notebook URL').fill(`http://127.0.0.1:${(files.address() as AddressInfo).port}/analysis.ipynb`);
+    await page.getByRole('button', { name: 'Ask for offers' }).click();
+    await page.getByRole('button', { name: 'Accept offer 1' }).click();
+    await page.waitForURL(/#\/sessions\/[0-9a-f-]{36}$/);
+    const notebookUuid = page.url().slice(-36);
+    const open = page.locator('li[data-kind="urn:srcnet:connector:notebook"] a.open');
+    await open.waitFor({ timeout: 40_000 });
+    const url = `${broker.baseUrl}/sessions/${notebookUuid}/connect/notebooks/analysis.ipynb`;
+    expect(await open.getAttribute('href')).toBe(url);
+    await screenshot(page, 'session-page-notebook-through-proxy', { selector: 'article.session-page' });
+    const [tab] = await Promise.all([alice.context.waitForEvent('page'), open.click()]);
+    await tab.waitForLoadState();
+    expect(tab.url()).toBe(url);
+    // Jupyter's own page, through the proxy: its kernel starts, and a cell runs over its WebSocket.
+    await tab.locator('#kernel_indicator_icon.kernel_idle_icon').waitFor({ timeout: 40_000 });
+    await tab.locator('.cell .CodeMirror').first().click();
+    await tab.keyboard.press('Control+A');
+    await tab.keyboard.type('sum(range(10)) * 7');
+    await tab.keyboard.press('Shift+Enter');
+    const result = tab.locator('.cell').first().locator('.output_result');
+    await result.waitFor({ timeout: 30_000 });
+    expect((await result.textContent())?.trim()).toBe('315');
+    await screenshot(tab, 'notebook-through-proxy');
+    await tab.close();
+    notebookSession = notebookUuid;
+  }, 120_000);
+
   it('answers another logged-in user 404 on the first user\'s proxy URL, as for a session that does not exist', async () => {
     const { page } = await bob.newPage();
     await logIn(page, 'bob');
@@ -129,6 +177,7 @@ describeWithChromium('logging in on the page, and a session through the proxy', 
     const unknown = await bob.context.request.get(`${broker.baseUrl}/sessions/00000000-0000-4000-8000-000000000000/connect/app/index.html`);
     expect(unknown.status()).toBe(404);
     expect((await theirs.json()).title).toBe((await unknown.json()).title);
+    if (notebookSession) expect((await bob.context.request.get(`${broker.baseUrl}/sessions/${notebookSession}/connect/notebooks/analysis.ipynb`)).status()).toBe(404);
     // A WebSocket from his page, on the broker's own origin, is refused too.
     await page.goto(broker.baseUrl);
     const said = await page.evaluate((url) => new Promise<string>((done) => {
@@ -176,6 +225,7 @@ describeWithChromium('logging in on the page, and a session through the proxy', 
     await page.getByRole('heading', { name: 'Log in to use this broker' }).waitFor();
     expect((await alice.context.cookies(broker.baseUrl)).map((cookie) => cookie.name)).not.toContain('eb-login');
     expect((await alice.context.request.get(proxied())).status()).toBe(401);
+    if (notebookSession) expect((await alice.context.request.get(`${broker.baseUrl}/sessions/${notebookSession}/connect/notebooks/analysis.ipynb`)).status()).toBe(401);
     // The old cookie, kept by someone, opens nothing either: its login is gone from the broker.
     await alice.context.addCookies([{ ...kept!, sameSite: 'Strict' }]);
     const again = await alice.context.request.get(proxied());
