@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { describeWithChromium, launchBrowser, screenshot, type TestBrowser } from '../support/browser.js';
 import { oidcEnv, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
 import { jupyterForTests } from '../support/jupyter.js';
+import { logIn as logInAs } from '../support/log-in.js';
 import { sandboxForTests } from '../support/sandbox.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
@@ -85,19 +86,7 @@ describeWithChromium('logging in on the page, and a session through the proxy', 
     await idp?.close();
   }, 60_000);
 
-  /** From the page's "Log in" to the provider's form, filled, its consent, and back on the page. */
-  async function logIn(page: Page, user: string): Promise<void> {
-    await page.goto(broker.baseUrl);
-    await page.getByRole('heading', { name: 'Log in to use this broker' }).waitFor();
-    await page.locator('section.login-needed').getByRole('link', { name: 'Log in' }).click();
-    await page.waitForURL((url) => url.href.startsWith(idp.issuer));
-    await page.locator('input[name="login"]').fill(user);
-    await page.locator('input[name="password"]').fill('any password');
-    await page.getByRole('button', { name: 'Sign-in' }).click();
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await page.waitForURL((url) => url.href.startsWith(broker.baseUrl));
-    await page.getByText(`Signed in as ${user}`).waitFor();
-  }
+  const logIn = (page: Page, user: string): Promise<void> => logInAs(page, broker.baseUrl, idp.issuer, user);
 
   const proxied = (): string => `${broker.baseUrl}/sessions/${uuid}/connect/app/index.html`;
 
