@@ -130,9 +130,15 @@ function refuse(socket: Duplex, error: unknown, req: IncomingMessage): void {
  * the broker's own origin, which stops cross-site WebSocket hijacking), then the bytes go both
  * ways between the browser and the session's port. Any other upgrade is refused.
  */
-export function connectProxyUpgrade(api: BrokerApi, authenticator: Authenticator, cookies: CookieLogin | undefined, ownOrigin: (req: IncomingMessage) => string):
+export function connectProxyUpgrade(api: BrokerApi, authenticator: Authenticator, cookies: CookieLogin | undefined, ownOrigin: (req: IncomingMessage) => string, shutdown?: AbortSignal):
   (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  // Open WebSockets end when the process begins to stop (the browser reconnects to another).
+  const open = new Set<Duplex>();
+  shutdown?.addEventListener('abort', () => { for (const socket of open) socket.destroy(); }, { once: true });
   return (req, socket, head) => {
+    if (shutdown?.aborted) { socket.destroy(); return; }
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
     socket.on('error', () => socket.destroy());
     void (async () => {
       const match = CONNECT.exec(req.url ?? '');

@@ -36,12 +36,16 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/capabilities\/?$/, 'GET, HEAD'],
   [/^\/metrics\/?$/, 'GET, HEAD'],
   [/^\/(openapi\.yaml|openapi\.json|docs)\/?$/, 'GET, HEAD'],
+];
+
+/** The login's paths, where the page's login is on. */
+const LOGIN_ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/login(\/callback)?\/?$/, 'GET, HEAD'],
   [/^\/logout\/?$/, 'POST'],
 ];
 
-const notServed: RequestHandler = (req, _res, next) => {
-  const allowed = ALLOWED.find(([pattern]) => pattern.test(req.path))?.[1];
+const notServed = (allowedPaths: ReadonlyArray<[RegExp, string]>): RequestHandler => (req, _res, next) => {
+  const allowed = allowedPaths.find(([pattern]) => pattern.test(req.path))?.[1];
   next(allowed
     ? new BrokerError('method-not-allowed', { values: { method: req.method, path: req.path, allowed } })
     : new BrokerError('route-not-found', { values: { method: req.method, path: req.path.slice(0, 200) } }));
@@ -55,7 +59,7 @@ export function createApp(api: BrokerApi, options: AppOptions): BrokerApp {
   const app = express() as BrokerApp;
   const cookies = options.login ? { login: options.login, publicUrl: options.publicUrl } : undefined;
   const origin = (req: IncomingMessage): string => ownOrigin(req, options.publicUrl);
-  app.handleUpgrade = connectProxyUpgrade(api, options.authenticator, cookies, origin);
+  app.handleUpgrade = connectProxyUpgrade(api, options.authenticator, cookies, origin, options.shutdown);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(observeRequests({ ...(options.logger ? { logger: options.logger } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) }));
@@ -88,7 +92,7 @@ export function createApp(api: BrokerApi, options: AppOptions): BrokerApp {
   app.use(outputsRoutes(api, options));
   app.use(srcnet.api);
   app.use(globalExecution.api);
-  app.use(notServed);
+  app.use(notServed(options.login ? [...ALLOWED, ...LOGIN_ALLOWED] : ALLOWED));
   app.use(errorHandler(options));
   return app;
 }

@@ -120,6 +120,12 @@ describeWithChromium('logging in on the page, and a session through the proxy', 
     expect(await tab.locator('#ws').textContent()).toBe('echo /app/echo: hello through the proxy (cookie=none)');
     const seen = await (await tab.goto(`${broker.baseUrl}/sessions/${uuid}/connect/other?x=1`))!.text();
     expect(seen).toBe('seen: GET /other?x=1 cookie=none authorization=none');
+    // No path leads anywhere but the session's own port: another host's or port's name is only a path to the app.
+    const other = (elsewhere.address() as AddressInfo).port;
+    for (const trick of [`//127.0.0.1:${other}/`, `/..%2F..%2F127.0.0.1:${other}/`, `/http://127.0.0.1:${other}/`]) {
+      const answer = await alice.context.request.get(`${broker.baseUrl}/sessions/${uuid}/connect${trick}`);
+      expect(await answer.text()).toMatch(/^seen: GET \/.* cookie=none authorization=none$/);
+    }
     await tab.close();
     expect(problems).toEqual([]);
   }, 60_000);
