@@ -74,6 +74,68 @@ describe('logging in, and the IVOA authentication conventions', () => {
     expect(plain[0]).toMatch(/^eb-login-pending=.*; HttpOnly; SameSite=Lax$/);
   });
 
+  /**
+   * The provider's side of a login as a browser would go through it (its login form and consent,
+   * any password), without one: a cookie jar and redirects followed by hand, to the broker's callback.
+   */
+  async function throughProvider(authorizeUrl: string, user: string): Promise<URL> {
+    const jar = new Map<string, string>();
+    let url = authorizeUrl;
+    let body: URLSearchParams | undefined;
+    for (let step = 0; step < 20; step++) {
+      const response = await fetch(url, {
+        method: body ? 'POST' : 'GET', redirect: 'manual', ...(body ? { body } : {}),
+        headers: { cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') },
+      });
+      for (const cookie of response.headers.getSetCookie()) {
+        const [pair] = cookie.split(';');
+        const at = pair!.indexOf('=');
+        jar.set(pair!.slice(0, at), pair!.slice(at + 1));
+      }
+      body = undefined;
+      const location = response.headers.get('location');
+      if (location) {
+        const next = new URL(location, url);
+        if (next.href.startsWith(PUBLIC)) return next;
+        url = next.href;
+        continue;
+      }
+      const page = await response.text();
+      const action = /<form[^>]*action="([^"]+)"/.exec(page)?.[1];
+      if (!action) throw new Error(`the provider showed no form: ${page.slice(0, 300)}`);
+      url = new URL(action, url).href;
+      body = page.includes('name="login"')
+        ? new URLSearchParams({ prompt: 'login', login: user, password: 'any password' })
+        : new URLSearchParams({ prompt: 'consent' });
+    }
+    throw new Error('the provider never sent the browser back');
+  }
+
+  it('logs in behind TLS with a Secure, HttpOnly, SameSite=Strict __Host- cookie that serves the user\'s requests, and out again', async () => {
+    const started = await behindTls.http.get('/login').expect(303);
+    const pending = (started.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+    const back = await throughProvider(started.headers.location as string, 'alice');
+    expect(back.pathname).toBe('/login/callback');
+    const done = await behindTls.http.get(`${back.pathname}${back.search}`).set('Cookie', pending).expect(303);
+    expect(done.headers.location).toBe('/');
+    const cookies = done.headers['set-cookie'] as unknown as string[];
+    const login = cookies.find((cookie) => cookie.startsWith('__Host-eb-login='))!;
+    expect(login.split('; ').slice(1)).toEqual(expect.arrayContaining(['Path=/', 'HttpOnly', 'Secure', 'SameSite=Strict']));
+    expect(login).not.toMatch(/Domain=/i);
+    expect(cookies.some((cookie) => cookie.startsWith('__Host-eb-login-pending=;'))).toBe(true);
+    const loginCookie = login.split(';')[0]!;
+    // The login's tokens are in Redis, sealed: the cookie names them, and no token is in the answer.
+    expect(JSON.stringify(done.headers)).not.toMatch(/eyJ/);
+    const mine = await behindTls.http.get('/sessions').set('Cookie', loginCookie).expect(200);
+    expect(mine.headers['x-vo-authenticated']).toBe('alice');
+    // The plain-named cookie is not the login behind TLS (a network attacker could have set it).
+    expect((await behindTls.http.get('/sessions').set('Cookie', loginCookie.replace('__Host-', ''))).status).toBe(401);
+    const out = await behindTls.http.post('/logout').set('Cookie', loginCookie).set('Origin', PUBLIC).expect(200);
+    expect(out.body.location).toMatch(new RegExp(`^${idp.issuer}/session/end\\?`));
+    expect(new URL(out.body.location as string).searchParams.get('post_logout_redirect_uri')).toBe(`${PUBLIC}/`);
+    expect((await behindTls.http.get('/sessions').set('Cookie', loginCookie)).status).toBe(401);
+  });
+
   it('refuses a callback this browser did not start, or one with another state, and a login completes once only', async () => {
     const stranger = await behindTls.http.get('/login/callback?code=x&state=y').expect(400);
     expect(stranger.body).toMatchObject({ code: 'login-failed' });
