@@ -144,17 +144,22 @@ export class BrowserLogin {
       await this.store.delete('session', id);
       return undefined;
     }
+    let answer: oidc.TokenEndpointResponse;
     try {
-      const answer = await oidc.refreshTokenGrant(await this.issuer.configuration(), tokens.refresh);
-      const next = this.tokensOf(answer, tokens.subject, tokens, tokens.until);
-      await this.save(id, next);
-      return next;
+      answer = await oidc.refreshTokenGrant(await this.issuer.configuration(), tokens.refresh);
     } catch (cause) {
-      if (cause instanceof BrokerError) throw cause; // the provider is down: 503, the login stays
-      // The provider refused the refresh token (revoked, expired): the login is over.
-      await this.store.delete('session', id);
-      return undefined;
+      if (cause instanceof oidc.ResponseBodyError) {
+        // The provider refused the refresh token (revoked, expired, the user logged out there): the login is over.
+        await this.store.delete('session', id);
+        return undefined;
+      }
+      // The provider cannot be reached: the login stays; its token serves while it is valid, then 503.
+      if (tokens.expiresAt > this.now()) return tokens;
+      throw cause instanceof BrokerError ? cause : new BrokerError('identity-provider-unavailable', { cause });
     }
+    const next = this.tokensOf(answer, tokens.subject, tokens, tokens.until);
+    await this.save(id, next);
+    return next;
   }
 
   private tokensOf(answer: oidc.TokenEndpointResponse, subject: string, before: Tokens | undefined, until: number): Tokens {

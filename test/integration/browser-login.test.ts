@@ -20,7 +20,8 @@ describe('logging in, and the IVOA authentication conventions', () => {
     const sites = [demoSite({ preparationMs: 0, releasingMs: 0 })];
     broker = await startTestBroker({ env: oidcEnv(idp.issuer), config: { sites } });
     behindTls = await startTestBroker({ env: { ...oidcEnv(idp.issuer), PUBLIC_URL: PUBLIC }, config: { sites } });
-    idp.allowLogin({ redirectUri: `${PUBLIC}/login/callback`, postLogoutRedirectUri: `${PUBLIC}/` });
+    // Logins' access tokens last 30 s, under the broker's 60 s margin: every use refreshes first.
+    idp.allowLogin({ redirectUri: `${PUBLIC}/login/callback`, postLogoutRedirectUri: `${PUBLIC}/`, accessTtlSeconds: 30 });
   });
   afterAll(async () => {
     await behindTls?.close();
@@ -136,9 +137,30 @@ describe('logging in, and the IVOA authentication conventions', () => {
     expect((await behindTls.http.get('/sessions').set('Cookie', loginCookie)).status).toBe(401);
   });
 
+  it('refreshes a login\'s access token before it expires, and ends the login when the provider refuses the refresh', async () => {
+    const started = await behindTls.http.get('/login').expect(303);
+    const pending = (started.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+    const back = await throughProvider(started.headers.location as string, 'bob');
+    const done = await behindTls.http.get(`${back.pathname}${back.search}`).set('Cookie', pending).expect(303);
+    const cookie = (done.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('__Host-eb-login='))!.split(';')[0]!;
+    const before = idp.grants.refresh_token ?? 0;
+    expect((await behindTls.http.get('/sessions').set('Cookie', cookie).expect(200)).headers['x-vo-authenticated']).toBe('bob');
+    expect(idp.grants.refresh_token ?? 0).toBe(before + 1);
+    idp.forgetRefreshTokens();
+    const ended = await behindTls.http.get('/sessions').set('Cookie', cookie).expect(401);
+    expect(ended.body.detail).toBe('The login has ended; log in again');
+    expect(ended.headers['www-authenticate']).toContain('ivoa_bearer');
+  });
+
   it('refuses a callback this browser did not start, or one with another state, and a login completes once only', async () => {
     const stranger = await behindTls.http.get('/login/callback?code=x&state=y').expect(400);
     expect(stranger.body).toMatchObject({ code: 'login-failed' });
+    // A browser is shown a page saying why, with the way back in (nothing on it runs).
+    const shown = await behindTls.http.get('/login/callback?code=x&state=y').set('Accept', 'text/html,application/xhtml+xml,*/*;q=0.8').expect(400);
+    expect(shown.headers['content-type']).toMatch(/^text\/html/);
+    expect(shown.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(shown.text).toContain('this browser started no login here');
+    expect(shown.text).toContain('<a href="/login">Log in again</a>');
     const started = await behindTls.http.get('/login').expect(303);
     const cookie = (started.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
     const forged = await behindTls.http.get(`/login/callback?code=x&state=${randomUUID()}&iss=${encodeURIComponent(idp.issuer)}`).set('Cookie', cookie).expect(400);

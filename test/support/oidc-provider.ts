@@ -57,6 +57,8 @@ export interface TestIdentityProvider {
   allowLogin(options: { redirectUri: string; postLogoutRedirectUri: string; accessTtlSeconds?: number }): void;
   /** Grants made at the token endpoint, by grant type (authorization_code, refresh_token, ...). */
   readonly grants: Record<string, number>;
+  /** Forgets every refresh token it issued (as a provider does when the user's session there ends): refreshes are refused. */
+  forgetRefreshTokens(): void;
   /** Restarts the provider at the same URL with a new signing key; the old one is no longer published. */
   rotateKeys(): Promise<void>;
   close(): Promise<void>;
@@ -95,6 +97,9 @@ class MemoryAdapter {
     return Promise.resolve();
   }
   destroy(id: string): Promise<void> { MemoryAdapter.store.delete(this.key(id)); return Promise.resolve(); }
+  static forget(model: string): void {
+    for (const key of [...MemoryAdapter.store.keys()]) if (key.startsWith(`${model}:`)) MemoryAdapter.store.delete(key);
+  }
   revokeByGrantId(): Promise<void> { return Promise.resolve(); }
 }
 
@@ -224,6 +229,7 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
     get jwksFetches() { return jwksFetches; },
     exchanges,
     grants,
+    forgetRefreshTokens() { MemoryAdapter.forget('RefreshToken'); },
     allowLogin(options) {
       login = options;
       install();
