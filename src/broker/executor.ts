@@ -80,9 +80,15 @@ export interface Executor {
 /** One data resource to bring to the site before the run. */
 export interface StagingItem {
   name: string;
+  /** What is fetched (http(s), dav(s), file), or read to find it (`via`). */
   url: string;
   maxBytes: number;
   checksum?: { type: string; value: string };
+  /** `url` is Rucio's REST endpoint listing the replicas of `rucio`, or a DataLink service to follow. */
+  via?: 'rucio' | 'datalink';
+  rucio?: { scope: string; name: string; type?: string };
+  /** The size the request announces (SKAO `datasize`), for progress. */
+  expectedBytes?: number;
 }
 
 export type StagingStatus = { state: 'running' } | { state: 'done' } | { state: 'failed'; reason: string };

@@ -3,6 +3,7 @@ import { makeMessage, stamp, type Message } from '../domain/messages.js';
 import { holdsCapacity, isTerminal, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { Executor, RunHandle, RunSpec, Stager, StagingCredentials, StagingItem } from './executor.js';
 import { faultPoint, type FaultPoint } from './fault-point.js';
+import { stagingItemsOf, stagingName } from './staging-sources.js';
 import type { BrokerStore, NextStep, SessionRecord, SiteCredentials } from './ports.js';
 
 /** The steps of a session's life on its site, each a delayed job with a deterministic id. */
@@ -129,24 +130,9 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
 type Doc = Record<string, unknown>;
 const isDoc = (value: unknown): value is Doc => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The name a data resource is staged under: its own name, else its uuid. */
-const stagingName = (data: Doc): string =>
-  String((data.meta as Doc | undefined)?.name ?? (data.meta as Doc | undefined)?.uuid ?? 'data');
-
-/** The URL each data resource is fetched from (http and https only, for now). */
+/** The URL each data resource is fetched from, or how it is found (broker/staging-sources.ts). */
 function stagingItems(session: SessionRecord, maxBytes: number): StagingItem[] | string {
-  const items: StagingItem[] = [];
-  for (const data of Array.isArray(session.document.data) ? session.document.data.filter(isDoc) : []) {
-    const name = stagingName(data);
-    const skao = isDoc(data.skao) ? data.skao : undefined;
-    const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc).map((r) => String(r.dataurl ?? '')) : [];
-    const url = [typeof data.location === 'string' ? data.location : '', ...replicas].find((u) => /^(https?:\/\/|file:\/\/\/)/i.test(u));
-    if (!url) return `data [${name}] has no http(s) or file:/// location this site can fetch`;
-    const checksum = skao && isDoc(skao.checksum) && typeof skao.checksum.type === 'string' && typeof skao.checksum.value === 'string'
-      ? { type: skao.checksum.type, value: skao.checksum.value } : undefined;
-    items.push({ name, url, maxBytes, ...(checksum ? { checksum } : {}) });
-  }
-  return items;
+  return stagingItemsOf(session.document, maxBytes);
 }
 
 /** The volume mounts of the compute resource, each to the staged copy of the data it names. */

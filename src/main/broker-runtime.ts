@@ -37,7 +37,7 @@ import { ApptainerExecutor } from '../sites/apptainer-executor.js';
 import { ContainerCliExecutor } from '../sites/container-cli-executor.js';
 import { detectContainerRuntime } from '../sites/detect-container-runtime.js';
 import { machineEgressPolicy } from '../sites/egress-guard.js';
-import { HttpStager } from '../sites/http-stager.js';
+import { HttpStager, preferredRses } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { probeSandbox } from '../sites/sandbox.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
@@ -127,7 +127,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = withOutputQuota(await executorFor(site, log), site.limits.outputBytes);
-        const stager = new HttpStager(site.scratchDir, site.fileRoots, machineEgressPolicy(site.egressAllow ?? [], config));
+        const stager = new HttpStager(site.scratchDir, site.fileRoots, machineEgressPolicy(site.egressAllow ?? [], config), preferredRses(site.storageElements));
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
           : undefined;

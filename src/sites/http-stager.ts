@@ -21,9 +21,10 @@ const SCRIPT = fileURLToPath(import.meta.url.endsWith('.ts')
 export class HttpStager implements Stager {
   /**
    * `fileRoots`: where `file://` data may come from (the site's fileRoots; none refuses it);
-   * `egress`: where http(s) data may come from (checked by the downloader on every connection).
+   * `egress`: where http(s) data may come from (checked by the downloader on every connection);
+   * `prefer`: storage element (RSE) names in the order this site prefers a replica from (preferredRses).
    */
-  constructor(private readonly scratchRoot: string, private readonly fileRoots: readonly string[] = [], private readonly egress: EgressPolicy = { allow: [] }) {}
+  constructor(private readonly scratchRoot: string, private readonly fileRoots: readonly string[] = [], private readonly egress: EgressPolicy = { allow: [] }, private readonly prefer: readonly string[] = []) {}
 
   private dir(sessionUuid: string): string {
     return join(this.scratchRoot, sessionUuid);
@@ -36,7 +37,7 @@ export class HttpStager implements Stager {
     if (existsSync(join(staging, 'staging.json'))) return paths;
     await mkdir(staging, { recursive: true });
     const plan = join(staging, 'plan.json');
-    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name], fileRoots: this.fileRoots, egress: this.egress }))));
+    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name], fileRoots: this.fileRoots, egress: this.egress, prefer: this.prefer }))));
     await writeFile(join(staging, 'staging.json'), JSON.stringify({ state: 'running' }));
     const child = spawn(process.execPath, [SCRIPT, plan], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
@@ -68,6 +69,11 @@ export class HttpStager implements Stager {
     }
     return { state: 'running' };
   }
+}
+
+/** A site's storage elements in the order it fetches replicas from them: its own, then the fastest. */
+export function preferredRses(elements: ReadonlyArray<{ name: string; local: boolean; bandwidthMBps: number }>): string[] {
+  return [...elements].sort((a, b) => Number(b.local) - Number(a.local) || b.bandwidthMBps - a.bandwidthMBps).map((element) => element.name);
 }
 
 function alive(pid: number): boolean {
