@@ -87,6 +87,8 @@ export interface StagingItem {
   /** `url` is Rucio's REST endpoint listing the replicas of `rucio`, or a DataLink service to follow. */
   via?: 'rucio' | 'datalink';
   rucio?: { scope: string; name: string; type?: string };
+  /** SKAO replicas by RSE: the one at the site's most preferred storage element is fetched, else `url`. */
+  replicas?: Array<{ rse: string; url: string }>;
   /** The size the request announces (SKAO `datasize`), for progress. */
   expectedBytes?: number;
 }

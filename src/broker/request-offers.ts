@@ -3,7 +3,9 @@ import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
 import { assessSite, withLocationElements } from '../domain/plan-offers.js';
+import type { SecretToken } from '../domain/secret-token.js';
 import { faultPoint } from './fault-point.js';
+import { locateData, type DataLocator } from './locate-data.js';
 import { slotOfPlan } from './session-slot.js';
 import type {
   BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
@@ -34,6 +36,8 @@ export interface RequestOffersDeps {
   /** Builds the offered session document (protocol/ knows the wire shape). */
   composeSession: (input: ComposeInput) => WireDocument;
   settings: BrokerSettings;
+  /** SRCNet's Data Management API, for SKAO data that lists no replicas (none: such data is refused, saying so). */
+  locator?: DataLocator;
 }
 
 export interface OffersInput {
@@ -50,6 +54,8 @@ export interface OffersInput {
   owner: string;
   /** Whether the sites' fair share applies to the owner (not to operators, nor in anonymous mode). */
   capped?: boolean;
+  /** The requester's token, exchanged for the Data Management API's audience to locate data (never stored). */
+  token?: SecretToken;
 }
 
 export interface OfferSetResult {
@@ -65,7 +71,9 @@ export interface OfferSetResult {
  * what comes back and stores the offer set. A site that cannot fit, has no live worker or does not
  * answer in time is named in a message, and the answer is NO only when no site offers anything.
  */
-export async function requestOffers(deps: RequestOffersDeps, input: OffersInput): Promise<OfferSetResult> {
+export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput): Promise<OfferSetResult> {
+  const { token, ...input } = await locateData(deps.locator, asked, asked.token);
+  void token; // used to locate data only: the offer set and its sessions never see it
   const now = deps.clock.now();
   const offerSet: OfferSetRecord = {
     uuid: deps.newId(),

@@ -49,10 +49,12 @@ export function stagingItemOf(data: Doc, maxBytes: number): Omit<StagingItem, 'm
   if (obscore && str(obscore.access_url) && isDataLinkType(str(obscore.access_format))) {
     return { name, url: String(obscore.access_url), via: 'datalink', ...extras };
   }
-  const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc).map((r) => String(r.dataurl ?? '')) : [];
+  const replicaDocs = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc) : [];
+  const replicas = replicaDocs.map((r) => String(r.dataurl ?? ''));
   const url = [str(data.location) ?? '', str(obscore?.access_url) ?? '', ...replicas].find((u) => FETCHABLE.test(u));
   if (!url) return `data [${name}] has no http(s), dav(s) or file:/// location this site can fetch`;
-  return { name, url, ...extras };
+  const byRse = replicaDocs.flatMap((r) => (str(r.rsename) && FETCHABLE.test(String(r.dataurl ?? '')) ? [{ rse: String(r.rsename), url: String(r.dataurl) }] : []));
+  return { name, url, ...(byRse.length > 1 ? { replicas: byRse } : {}), ...extras };
 }
 
 /** Every data resource of a session document as the downloader is given it, or the first reason one cannot be. */

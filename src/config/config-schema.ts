@@ -24,6 +24,18 @@ export const SITES_FILE_SCHEMA = {
         retention: { type: 'string' },
       },
     },
+    // SRCNet's Data Management API, where SKAO data without replicas is located; see docs/operations.md.
+    dataManagement: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^https?://[^/\\s]+(/\\S*)?$' },
+        audience: { type: 'string', minLength: 1 },
+        scope: { type: 'string', minLength: 1 },
+        egressAllow: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 253 } },
+      },
+    },
     // Bearer tokens from an OpenID provider; see docs/operations.md. Environment variables override.
     auth: {
       type: 'object',

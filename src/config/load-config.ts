@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import type { DataManagementSettings } from '../domain/data-management.js';
 import { allowEntryProblem } from '../domain/egress-policy.js';
 import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
@@ -42,6 +43,8 @@ export interface Config {
   auth: AuthConfig;
   /** METRICS_TOKEN (or the file METRICS_TOKEN_FILE names): when set, /metrics wants it as a bearer token. */
   metricsToken?: string;
+  /** SRCNet's Data Management API (the sites file's `dataManagement`), where SKAO data without replicas is located. */
+  dataManagement?: DataManagementSettings;
 }
 
 export { ConfigError };
@@ -104,6 +107,7 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
 type SitesFile = { sites: SiteEntry[] } & {
   broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
   auth?: AuthFileBlock;
+  dataManagement?: { url: string; audience?: string; scope?: string; egressAllow?: string[] };
 };
 
 export function durationMs(text: string | undefined, fallback: string, what: string): number {
@@ -280,7 +284,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sites,
     auth,
     ...metricsToken(env),
+    ...dataManagement(file.dataManagement),
   };
+}
+
+function dataManagement(block: SitesFile['dataManagement']): { dataManagement?: DataManagementSettings } {
+  if (!block) return {};
+  for (const entry of block.egressAllow ?? []) {
+    const problem = allowEntryProblem(entry);
+    if (problem) throw new ConfigError(`dataManagement.egressAllow: ${problem}`);
+  }
+  return { dataManagement: { url: block.url, ...(block.audience ? { audience: block.audience } : {}), ...(block.scope ? { scope: block.scope } : {}), egressAllow: block.egressAllow ?? [] } };
 }
 
 /**

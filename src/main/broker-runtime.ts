@@ -37,6 +37,7 @@ import { ApptainerExecutor } from '../sites/apptainer-executor.js';
 import { ContainerCliExecutor } from '../sites/container-cli-executor.js';
 import { detectContainerRuntime } from '../sites/detect-container-runtime.js';
 import { machineEgressPolicy } from '../sites/egress-guard.js';
+import { DataManagementLocator } from '../sites/data-management-locator.js';
 import { HttpStager, preferredRses } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { probeSandbox } from '../sites/sandbox.js';
@@ -81,6 +82,12 @@ export interface BrokerRuntime {
 
 /** The built web page: dist/web of the package, whether this module runs from dist/ or src/ (tests). */
 const WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/** The user's token exchanged at the issuer for another audience (the Data Management API's). */
+function exchangeAt(issuer: OidcIssuer): ConstructorParameters<typeof DataManagementLocator>[1] {
+  const client = new TokenExchangeClient(issuer);
+  return (token, target) => client.exchange(token, target);
+}
 
 function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
   const byName = new Map(sites.map((site) => [site.name, site]));
@@ -158,6 +165,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers,
         composeSession: (input) => composeOfferedSession(input, newId),
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
+        ...(config.dataManagement ? { locator: new DataManagementLocator(config.dataManagement, issuer ? exchangeAt(issuer) : undefined, config) } : {}),
       };
       const outputsDeps = { clock, store, sites, reader: outputsDirectoryReader };
       const updateDeps = { clock, store, negotiator, userTokens: { vault, neededBy: (site: string) => Boolean(sites.get(site)?.tokenExchange) } };

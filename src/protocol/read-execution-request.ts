@@ -70,7 +70,7 @@ export function readExecutionRequest(doc: Doc): ReadRequest {
   });
   data.forEach((item, index) => {
     const kind = kindIn(item, 'data', 'data resource');
-    if (kind) needs.data.push(readData(item, kind, label(item, `data-${index + 1}`), error));
+    if (kind) needs.data.push(readData(item, kind, label(item, `data-${index + 1}`), error, index));
   });
   const mounts = compute && Array.isArray(compute.volumes) ? compute.volumes.filter(isDoc) : [];
   const knownMounts = mounts.filter((mount, index) => kindIn(mount, 'volume', `volume mount ${nameOf(mount) ?? index + 1}`) !== undefined);
@@ -144,7 +144,7 @@ function hostOf(location: string | undefined): string | undefined {
 
 const GIB = 1024 ** 3;
 
-function readData(item: Doc, kind: string, name: string, error: Report): DataNeeds {
+function readData(item: Doc, kind: string, name: string, error: Report, index: number): DataNeeds {
   const needs: DataNeeds = { name, kind, places: [] };
   const block = (key: string): Doc | undefined => (isDoc(item[key]) ? (item[key] as Doc) : undefined);
   switch (kind) {
@@ -177,6 +177,10 @@ function readData(item: Doc, kind: string, name: string, error: Report): DataNee
       const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc) : [];
       needs.location = replicas.map((r) => str(r.dataurl)).find((url) => url !== undefined)
         ?? (skao ? `skao://${str(skao.namespace) ?? ''}/${str(skao.objectname) ?? ''}` : undefined);
+      // Without replicas, SRCNet's Data Management API is asked where it is (broker/locate-data.ts).
+      if (skao && replicas.length === 0 && str(skao.namespace) && str(skao.objectname)) {
+        needs.locate = { namespace: str(skao.namespace)!, name: str(skao.objectname)!, index };
+      }
       for (const replica of replicas) {
         const rse = str(replica.rsename);
         if (rse) needs.places.push(rse);

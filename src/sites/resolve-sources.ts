@@ -21,6 +21,8 @@ export interface SourceItem {
   via?: 'rucio' | 'datalink';
   /** For `via: rucio`, `url` being Rucio's REST endpoint: the DID and its type (FILE, DATASET, CONTAINER). */
   rucio?: { scope: string; name: string; type?: string };
+  /** SKAO replicas by RSE: the one at the most preferred RSE is fetched instead of `url`. */
+  replicas?: Array<{ rse: string; url: string }>;
   /** Storage element (RSE) names in the order the site prefers them (its own first). */
   prefer?: string[];
 }
@@ -88,6 +90,12 @@ async function davCollection(item: SourceItem, secrets: StagingSecrets): Promise
     });
 }
 
+/** Where an RSE stands in the site's preference: its own first, unknown ones last. */
+const rankOf = (item: SourceItem) => (rse: string | undefined): number => {
+  const at = rse ? (item.prefer ?? []).indexOf(rse) : -1;
+  return at < 0 ? Number.MAX_SAFE_INTEGER : at;
+};
+
 interface RucioReplica { scope?: string; name?: string; bytes?: number; adler32?: string; md5?: string; pfns?: Record<string, { rse?: string; priority?: number }> }
 
 /**
@@ -110,10 +118,7 @@ async function rucioReplicas(item: SourceItem, secrets: StagingSecrets): Promise
   if (replicas.length === 0) throw new Error(`${item.name}: Rucio lists no replica of ${did.scope}:${did.name}`);
   const single = (did.type ?? 'FILE').toUpperCase() === 'FILE';
   if (single && replicas.length > 1) throw new Error(`${item.name}: ${did.scope}:${did.name} is a FILE, but Rucio lists ${replicas.length} files`);
-  const rank = (rse: string | undefined): number => {
-    const at = rse ? (item.prefer ?? []).indexOf(rse) : -1;
-    return at < 0 ? Number.MAX_SAFE_INTEGER : at;
-  };
+  const rank = rankOf(item);
   return replicas.map((replica) => {
     const file = `${replica.scope ?? did.scope}:${replica.name ?? '?'}`;
     const pfns = Object.entries(replica.pfns ?? {})
@@ -141,5 +146,9 @@ export async function resolveSources(item: SourceItem, secrets: StagingSecrets):
   if (item.via === 'rucio') return rucioReplicas(item, secrets);
   if (item.via === 'datalink') return dataLink(item, secrets);
   if (/^davs?:\/\/.*\/$/i.test(item.url)) return davCollection(item, secrets);
-  return [{ label: item.name, url: item.url, path: item.path, ...(item.checksum ? { checksum: item.checksum } : {}) }];
+  const rank = rankOf(item);
+  // The replica at the site's own (or best) storage element; ties keep the request's order, nearest first.
+  const replica = (item.replicas ?? []).map((r, i) => ({ ...r, i })).sort((a, b) => rank(a.rse) - rank(b.rse) || a.i - b.i)[0];
+  const url = replica && rank(replica.rse) !== Number.MAX_SAFE_INTEGER ? replica.url : item.url;
+  return [{ label: item.name, url, path: item.path, ...(item.checksum ? { checksum: item.checksum } : {}) }];
 }
