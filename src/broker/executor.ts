@@ -84,8 +84,10 @@ export interface StagingItem {
   url: string;
   maxBytes: number;
   checksum?: { type: string; value: string };
-  /** `url` is Rucio's REST endpoint listing the replicas of `rucio`, or a DataLink service to follow. */
-  via?: 'rucio' | 'datalink';
+  /** `url` is Rucio's REST endpoint listing the replicas of `rucio`, a DataLink service to follow, or an S3 endpoint. */
+  via?: 'rucio' | 'datalink' | 's3';
+  /** For `via: s3`: the bucket, and the object (none: the whole bucket, as a directory). */
+  s3?: { bucket: string; object?: string };
   rucio?: { scope: string; name: string; type?: string };
   /** SKAO replicas by RSE: the one at the site's most preferred storage element is fetched, else `url`. */
   replicas?: Array<{ rse: string; url: string }>;

@@ -28,6 +28,14 @@ export function stagingItemOf(data: Doc, maxBytes: number): Omit<StagingItem, 'm
     ...(checksum ? { checksum } : {}),
     ...(skao && typeof skao.datasize === 'number' && skao.datasize >= 0 && skao.datasize <= maxBytes ? { expectedBytes: skao.datasize } : {}),
   };
+  // An S3 data resource: endpoint, bucket and object (blank: the whole bucket); `template` is not needed with path-style requests.
+  if (str(data.bucket) || (str(data.endpoint) && !isDoc(data.rucio))) {
+    const endpoint = str(data.endpoint);
+    const bucket = str(data.bucket);
+    if (!endpoint || !/^https?:\/\//i.test(endpoint)) return `data [${name}] names no http(s) S3 endpoint`;
+    if (!bucket) return `data [${name}] names no S3 bucket`;
+    return { name, url: endpoint, via: 's3', s3: { bucket, ...(str(data.object) ? { object: String(data.object) } : {}) }, ...extras };
+  }
   const rucio = isDoc(data.rucio) ? data.rucio : undefined;
   if (rucio) {
     const endpoint = str(rucio.endpoint);

@@ -122,6 +122,23 @@ export const SITES_FILE_SCHEMA = {
               retention: { type: 'string' },
             },
           },
+          // Credentials per S3 endpoint, given to the site's downloader on its stdin only; each key inline or in a file.
+          s3: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['endpoint'],
+              properties: {
+                endpoint: { type: 'string', pattern: '^https?://[^/\\s]+(/\\S*)?$' },
+                region: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' },
+                accessKeyId: { type: 'string', minLength: 1 },
+                secretAccessKey: { type: 'string', minLength: 1 },
+                accessKeyIdFile: { type: 'string', pattern: '^/' },
+                secretAccessKeyFile: { type: 'string', pattern: '^/' },
+              },
+            },
+          },
           tokenExchange: {
             type: 'object',
             additionalProperties: false,

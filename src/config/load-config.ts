@@ -7,7 +7,8 @@ import type { DataManagementSettings } from '../domain/data-management.js';
 import { allowEntryProblem } from '../domain/egress-policy.js';
 import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
-import { defaultSiteLimits, type ExecutorConfig, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
+import { SecretToken } from '../domain/secret-token.js';
+import { defaultSiteLimits, type ExecutorConfig, type S3EndpointCredential, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
 import { ConfigError } from './config-error.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
@@ -100,10 +101,35 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
   executor?: ExecutorConfig;
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
+  s3?: S3Entry[];
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
   // With ProcessRunEntry's limits.processesPerRun (process-runs.ts).
   limits?: { outputBytes?: number | string; logBytes?: number | string; servedLogBytes?: number | string; retention?: string };
 } & ProcessRunEntry;
+type S3Entry = { endpoint: string; region?: string; accessKeyId?: string; secretAccessKey?: string; accessKeyIdFile?: string; secretAccessKeyFile?: string };
+
+/** One key of an S3 credential: given inline or read from a file (trimmed), exactly one of the two. */
+function s3Key(site: string, entry: S3Entry, key: 'accessKeyId' | 'secretAccessKey'): SecretToken {
+  const inline = entry[key];
+  const file = entry[`${key}File`];
+  if ((inline === undefined) === (file === undefined)) throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: give ${key} or ${key}File, one of the two`);
+  if (inline !== undefined) return new SecretToken(inline);
+  let text: string;
+  try { text = readFileSync(file!, 'utf8').trim(); } catch (error) { throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: cannot read ${key}File ${file}: ${(error as Error).message}`); }
+  if (!text) throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: ${key}File ${file} is empty`);
+  return new SecretToken(text);
+}
+
+function s3Credentials(site: string, entries: S3Entry[] | undefined): { s3?: S3EndpointCredential[] } {
+  if (!entries?.length) return {};
+  return { s3: entries.map((entry) => ({
+    endpoint: entry.endpoint.replace(/\/+$/, ''),
+    ...(entry.region ? { region: entry.region } : {}),
+    accessKeyId: s3Key(site, entry, 'accessKeyId'),
+    secretAccessKey: s3Key(site, entry, 'secretAccessKey'),
+  })) };
+}
+
 type SitesFile = { sites: SiteEntry[] } & {
   broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
   auth?: AuthFileBlock;
@@ -194,6 +220,7 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
       ...(site.tokenExchange.scope ? { scope: site.tokenExchange.scope } : {}),
       hosts: (site.tokenExchange.hosts ?? (site.storageElements ?? []).flatMap((element) => element.hosts ?? [])).map((host) => host.toLowerCase()),
     } } : {}),
+    ...s3Credentials(site.name, site.s3),
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
     processRuns: processRunSettings(site),

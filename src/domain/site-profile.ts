@@ -1,3 +1,4 @@
+import type { SecretToken } from './secret-token.js';
 import type { TokenExchangeSettings } from './auth-settings.js';
 
 /** What a site offers and the rules it applies; built by config/ from the sites file. */
@@ -45,6 +46,11 @@ export interface SiteProfile {
    * anonymous mode are exempt. Absent: no caps.
    */
   fairShare?: { coreHours: number; gpuHours: number; offerSets: number };
+  /**
+   * The site's credentials for S3 endpoints (the sites file's `s3`): given to its downloader on
+   * stdin only, and printed as `[redacted token]` everywhere else.
+   */
+  s3?: S3EndpointCredential[];
   /** Where the site's sessions get their directories (work, logs, outputs). */
   scratchDir: string;
   /** The host name clients reach the sessions' published ports on (default 127.0.0.1). */
@@ -90,6 +96,14 @@ export function defaultSiteLimits(scratchGiB: number): SiteLimits {
     servedLogBytes: 1024 * 1024,
     retentionMs: 24 * 3600_000,
   };
+}
+
+/** Access to one S3 endpoint: the key pair kept as SecretTokens so that no log or document shows them. */
+export interface S3EndpointCredential {
+  endpoint: string;
+  region?: string;
+  accessKeyId: SecretToken;
+  secretAccessKey: SecretToken;
 }
 
 export interface StorageElement {

@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EgressPolicy } from '../domain/egress-policy.js';
+import type { S3EndpointCredential } from '../domain/site-profile.js';
 import type { Stager, StagingCredentials, StagingItem, StagingStatus } from '../broker/executor.js';
 
 /** The downloader script: beside this file once built (tests run the sources, so look in dist/). */
@@ -22,9 +23,16 @@ export class HttpStager implements Stager {
   /**
    * `fileRoots`: where `file://` data may come from (the site's fileRoots; none refuses it);
    * `egress`: where http(s) data may come from (checked by the downloader on every connection);
-   * `prefer`: storage element (RSE) names in the order this site prefers a replica from (preferredRses).
+   * `prefer`: storage element (RSE) names in the order this site prefers a replica from (preferredRses);
+   * `s3`: the site's S3 credentials, which reach the downloader on its stdin only.
    */
-  constructor(private readonly scratchRoot: string, private readonly fileRoots: readonly string[] = [], private readonly egress: EgressPolicy = { allow: [] }, private readonly prefer: readonly string[] = []) {}
+  constructor(
+    private readonly scratchRoot: string,
+    private readonly fileRoots: readonly string[] = [],
+    private readonly egress: EgressPolicy = { allow: [] },
+    private readonly prefer: readonly string[] = [],
+    private readonly s3: readonly S3EndpointCredential[] = [],
+  ) {}
 
   private dir(sessionUuid: string): string {
     return join(this.scratchRoot, sessionUuid);
@@ -41,7 +49,10 @@ export class HttpStager implements Stager {
     await writeFile(join(staging, 'staging.json'), JSON.stringify({ state: 'running' }));
     const child = spawn(process.execPath, [SCRIPT, plan], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
-    const secrets = credentials ? { bearer: credentials.token.reveal(), hosts: credentials.hosts } : {};
+    const secrets = {
+      ...(credentials ? { bearer: credentials.token.reveal(), hosts: credentials.hosts } : {}),
+      ...(this.s3.length ? { s3: this.s3.map((c) => ({ endpoint: c.endpoint, ...(c.region ? { region: c.region } : {}), accessKeyId: c.accessKeyId.reveal(), secretAccessKey: c.secretAccessKey.reveal() })) } : {}),
+    };
     const stdin = child.stdin;
     if (!stdin) throw new Error('the downloader has no stdin');
     await new Promise<void>((resolve, reject) => {

@@ -3,9 +3,11 @@
 // inside the downloader (sites/stage-files.ts); every request goes through the egress guard.
 import type { IncomingMessage } from 'node:http';
 import { basename, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { EgressPolicy } from '../domain/egress-policy.js';
 import { readDataLinkTable, thisLink } from './datalink-table.js';
 import { EgressRefused, guardedRequest, type GuardedRequest } from './egress-guard.js';
+import type { S3Credential } from './s3-source.js';
 import { PROPFIND_BODY, readDavListing } from './webdav-listing.js';
 
 export interface Checksum { type: string; value: string }
@@ -18,7 +20,9 @@ export interface SourceItem {
   checksum?: Checksum;
   egress?: EgressPolicy;
   /** How `url` is read: absent, fetched as it is (a WebDAV collection, ending in `/`, as its files). */
-  via?: 'rucio' | 'datalink';
+  via?: 'rucio' | 'datalink' | 's3';
+  /** For `via: s3`, `url` being the S3 endpoint: the bucket and the object (none: the whole bucket). */
+  s3?: { bucket: string; object?: string };
   /** For `via: rucio`, `url` being Rucio's REST endpoint: the DID and its type (FILE, DATASET, CONTAINER). */
   rucio?: { scope: string; name: string; type?: string };
   /** SKAO replicas by RSE: the one at the most preferred RSE is fetched instead of `url`. */
@@ -27,11 +31,11 @@ export interface SourceItem {
   prefer?: string[];
 }
 
-/** A bearer token and the hosts that may see it (case-insensitive host names). */
-export interface StagingSecrets { bearer?: string; hosts?: string[] }
+/** A bearer token and the hosts that may see it (case-insensitive host names); the site's S3 credentials by endpoint. */
+export interface StagingSecrets { bearer?: string; hosts?: string[]; s3?: S3Credential[] }
 
-/** One file to fetch, and the name it is reported by. */
-export interface Fetch { label: string; url: string; path: string; checksum?: Checksum }
+/** One file to fetch, and the name it is reported by; `open` when it is not fetched by URL (S3). */
+export interface Fetch { label: string; url: string; path: string; checksum?: Checksum; open?: () => Promise<{ stream: Readable; size: number }> }
 
 /** The Authorization header for a URL: the token only for the listed hosts (each redirect's host is asked again). */
 export function authorizationFor(url: string, secrets: StagingSecrets): Record<string, string> {
@@ -141,8 +145,28 @@ async function dataLink(item: SourceItem, secrets: StagingSecrets): Promise<Fetc
   return [{ label: item.name, url: link.access_url, path: item.path, ...(item.checksum ? { checksum: item.checksum } : {}) }];
 }
 
+/** The object, or every object of the bucket, signed with the site's credentials for the endpoint. */
+async function s3Sources(item: SourceItem, secrets: StagingSecrets): Promise<Fetch[]> {
+  const source = { endpoint: item.url, bucket: item.s3?.bucket ?? '', ...(item.s3?.object ? { object: item.s3.object } : {}) };
+  // Loaded only for S3 data: the SDK is large, and most stagings never need it.
+  const { describeS3Error, openS3Object, s3ClientFor, s3Objects, sameEndpoint } = await import('./s3-source.js');
+  try {
+    const client = s3ClientFor(item.url, item.egress ?? { allow: [] }, (secrets.s3 ?? []).find((c) => sameEndpoint(c.endpoint, item.url)));
+    const objects = await s3Objects(client, item.name, source, item.path);
+    if (objects.length === 0) throw new Error(`${item.name}: the bucket ${source.bucket} at ${item.url} holds no objects`);
+    return objects.map((object) => ({
+      label: object.label, url: `s3://${object.bucket}/${object.key}`, path: object.path,
+      ...(item.checksum && source.object ? { checksum: item.checksum } : {}),
+      open: () => openS3Object(client, object).catch((error: unknown) => { throw describeS3Error(object.label, { ...source, object: object.key }, error); }),
+    }));
+  } catch (error) {
+    throw (error as Error).message.startsWith(`${item.name}: `) ? error : describeS3Error(item.name, source, error);
+  }
+}
+
 /** The files a data resource stands for. */
 export async function resolveSources(item: SourceItem, secrets: StagingSecrets): Promise<Fetch[]> {
+  if (item.via === 's3') return s3Sources(item, secrets);
   if (item.via === 'rucio') return rucioReplicas(item, secrets);
   if (item.via === 'datalink') return dataLink(item, secrets);
   if (/^davs?:\/\/.*\/$/i.test(item.url)) return davCollection(item, secrets);

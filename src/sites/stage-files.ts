@@ -68,6 +68,7 @@ async function openLocalFile(item: StagingItem, fetch: Fetch): Promise<{ stream:
 }
 
 async function openSource(item: StagingItem, fetch: Fetch, secrets: StagingSecrets): Promise<{ stream: Readable; size: number }> {
+  if (fetch.open) return fetch.open();
   if (/^file:/i.test(fetch.url)) return openLocalFile(item, fetch);
   if (!/^(https?|davs?):\/\//i.test(fetch.url)) throw new Error(`${fetch.label}: ${fetch.url} is not an http(s), dav(s) or file URL`);
   const response = await request({ ...item, name: fetch.label }, fetch.url, secrets);
