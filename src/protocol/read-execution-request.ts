@@ -168,7 +168,10 @@ function readData(item: Doc, kind: string, name: string, error: Report, index: n
       if (!ivoa) error('urn:missing-required-value', 'Ivoa metadata required for [{name}]', { name });
       else if (!str(ivoa.ivoid)) error('urn:missing-required-value', 'Ivoa ID (ivoid) required for [{name}]', { name });
       const obscore = ivoa && isDoc(ivoa.obscore) ? ivoa.obscore : {};
-      needs.location = str(obscore.access_url) ?? str(ivoa?.ivoid);
+      const datalink = ivoa && isDoc(ivoa.datalink) ? ivoa.datalink : {};
+      // A DataLink row (the data, or a DataLink service to follow) first, then ObsCore's access_url;
+      // an ivoid alone is a location no site fetches (there is no registry resolver), said as such.
+      needs.location = str(datalink.access_url) ?? str(obscore.access_url) ?? str(ivoa?.ivoid);
       break;
     }
     case 'data/skao-data-resource': {

@@ -139,7 +139,9 @@ async function rucioReplicas(item: SourceItem, secrets: StagingSecrets): Promise
 /** A DataLink service's `#this` link: the data itself. */
 async function dataLink(item: SourceItem, secrets: StagingSecrets): Promise<Fetch[]> {
   const response = await request(item, item.url, secrets, { accept: 'application/x-votable+xml, text/xml' });
-  const rows = readDataLinkTable(await bodyText(item, item.url, response));
+  const text = await bodyText(item, item.url, response);
+  let rows: ReturnType<typeof readDataLinkTable>;
+  try { rows = readDataLinkTable(text); } catch (error) { throw new Error(`${item.name}: ${item.url}: ${(error as Error).message}`); }
   const link = thisLink(rows);
   if (!link?.access_url) throw new Error(`${item.name}: the DataLink answer of ${item.url} has no #this link with an access_url`);
   return [{ label: item.name, url: link.access_url, path: item.path, ...(item.checksum ? { checksum: item.checksum } : {}) }];
