@@ -95,7 +95,10 @@ export interface StagingItem {
   expectedBytes?: number;
 }
 
-export type StagingStatus = { state: 'running' } | { state: 'done' } | { state: 'failed'; reason: string };
+/** Staging's progress while it runs: bytes written, bytes announced, and since when none arrived when it has stalled. */
+export interface StagingProgress { bytesDone: number; bytesExpected?: number; stalledSince?: number }
+
+export type StagingStatus = ({ state: 'running' } & Partial<StagingProgress>) | { state: 'done' } | { state: 'failed'; reason: string };
 
 /** A token sent with data requests to some hosts (and to no other), for a site acting for the user. */
 export interface StagingCredentials {
@@ -108,4 +111,6 @@ export interface Stager {
   /** Starts staging (doing nothing when it has started already); returns where each item will be. */
   start(sessionUuid: string, items: readonly StagingItem[], credentials?: StagingCredentials): Promise<Record<string, string>>;
   status(sessionUuid: string): Promise<StagingStatus>;
+  /** Stops a staging still running (a stalled one); does nothing when none is. */
+  stop?(sessionUuid: string): Promise<void>;
 }

@@ -122,7 +122,19 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
   const status = await deps.stager.status(uuid);
-  if (status.state === 'running') return repeat(deps, uuid, 'PREPARING', 'stage', seq + 1);
+  if (status.state === 'running') {
+    // Stalled (no byte for the site's stagingStall) and past the planned preparation: it will not make it.
+    if (status.stalledSince !== undefined && deps.now() >= timing.availableStart) {
+      await deps.stager.stop?.(uuid);
+      return fail(deps, uuid, 'Staging the data stalled: no bytes since {since}, past the planned end of preparing at {end}; {done} of {expected} bytes had arrived', {
+        since: new Date(status.stalledSince).toISOString(), end: new Date(timing.availableStart).toISOString(),
+        done: status.bytesDone ?? 0, expected: status.bytesExpected ?? 'an unknown number of',
+      });
+    }
+    const progress = status.bytesDone === undefined ? undefined : { bytesDone: status.bytesDone, ...(status.bytesExpected !== undefined ? { bytesExpected: status.bytesExpected } : {}) };
+    if (progress && (progress.bytesDone !== session.staging?.bytesDone || progress.bytesExpected !== session.staging?.bytesExpected)) await deps.store.setStaging(uuid, progress);
+    return repeat(deps, uuid, 'PREPARING', 'stage', seq + 1);
+  }
   if (status.state === 'failed') return fail(deps, uuid, 'Staging the data failed: {reason}', { reason: status.reason });
   return ready(deps, uuid, timing);
 }

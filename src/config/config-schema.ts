@@ -122,6 +122,8 @@ export const SITES_FILE_SCHEMA = {
               retention: { type: 'string' },
             },
           },
+          // How long staging may go without a byte before a session past its planned preparation fails (default PT1M).
+          stagingStall: { type: 'string' },
           // Credentials per S3 endpoint, given to the site's downloader on its stdin only; each key inline or in a file.
           s3: {
             type: 'array',

@@ -102,6 +102,7 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   executor?: ExecutorConfig;
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
   s3?: S3Entry[];
+  stagingStall?: string;
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
   // With ProcessRunEntry's limits.processesPerRun (process-runs.ts).
   limits?: { outputBytes?: number | string; logBytes?: number | string; servedLogBytes?: number | string; retention?: string };
@@ -221,6 +222,7 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
       hosts: (site.tokenExchange.hosts ?? (site.storageElements ?? []).flatMap((element) => element.hosts ?? [])).map((host) => host.toLowerCase()),
     } } : {}),
     ...s3Credentials(site.name, site.s3),
+    stagingStallMs: durationMs(site.stagingStall, 'PT1M', `site ${site.name}: stagingStall`),
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
     processRuns: processRunSettings(site),

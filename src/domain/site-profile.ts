@@ -51,6 +51,11 @@ export interface SiteProfile {
    * stdin only, and printed as `[redacted token]` everywhere else.
    */
   s3?: S3EndpointCredential[];
+  /**
+   * How long staging may go without a byte arriving before it counts as stalled: a session still
+   * PREPARING past its planned preparation then fails, saying so (the sites file's stagingStall).
+   */
+  stagingStallMs?: number;
   /** Where the site's sessions get their directories (work, logs, outputs). */
   scratchDir: string;
   /** The host name clients reach the sessions' published ports on (default 127.0.0.1). */

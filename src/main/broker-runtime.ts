@@ -134,7 +134,10 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = withOutputQuota(await executorFor(site, log), site.limits.outputBytes);
-        const stager = new HttpStager(site.scratchDir, site.fileRoots, machineEgressPolicy(site.egressAllow ?? [], config), preferredRses(site.storageElements), site.s3 ?? []);
+        const stager = new HttpStager(site.scratchDir, {
+          fileRoots: site.fileRoots, egress: machineEgressPolicy(site.egressAllow ?? [], config), prefer: preferredRses(site.storageElements),
+          s3: site.s3 ?? [], ...(site.stagingStallMs !== undefined ? { stallMs: site.stagingStallMs } : {}),
+        });
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
           : undefined;

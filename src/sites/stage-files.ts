@@ -31,6 +31,8 @@ export interface StagingState {
   /** Bytes written so far, and the bytes the sources announced (when they all did). */
   bytesDone?: number;
   bytesExpected?: number;
+  /** When the last byte arrived (ms since the epoch; the start before any): how a stall is seen. */
+  progressAt?: number;
 }
 
 const HASHES: Record<string, string> = { md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' };
@@ -134,15 +136,31 @@ async function main(planFile: string): Promise<void> {
   const progress: Progress = { done: 0 };
   const expected = items.map((item) => item.expectedBytes);
   if (expected.every((bytes) => typeof bytes === 'number')) progress.expected = expected.reduce<number>((a, b) => a + (b ?? 0), 0);
-  const snapshot = (): StagingState => ({ state: 'running', staged: [...staged], bytesDone: progress.done, ...(progress.expected !== undefined ? { bytesExpected: progress.expected } : {}) });
-  // At most one write of the state every quarter second while bytes arrive.
+  let lastByte = Date.now();
+  const snapshot = (): StagingState => ({
+    state: 'running', staged: [...staged], bytesDone: progress.done, progressAt: lastByte, ...(progress.expected !== undefined ? { bytesExpected: progress.expected } : {}),
+  });
+  // At most one write of the state every quarter second while bytes arrive, and one after the last.
   let last = 0;
+  let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
-  progress.report = () => {
-    const now = Date.now();
-    if (now - last < 250) return;
-    last = now;
+  const flush = (): void => {
+    timer = undefined;
+    last = Date.now();
     writing = writing.then(() => writeState(stateFile, snapshot())).catch(() => undefined);
+  };
+  progress.report = () => {
+    lastByte = Date.now();
+    if (timer) return;
+    const wait = 250 - (lastByte - last);
+    if (wait <= 0) flush();
+    else timer = setTimeout(flush, wait);
+  };
+  // The final state must not be overwritten by a pending progress write.
+  const settle = async (): Promise<void> => {
+    clearTimeout(timer);
+    timer = undefined;
+    await writing;
   };
   try {
     for (const item of items) {
@@ -150,10 +168,10 @@ async function main(planFile: string): Promise<void> {
       await stageItem(item, secrets, progress);
       staged.push(item.name);
     }
-    await writing;
+    await settle();
     await writeState(stateFile, { ...snapshot(), state: 'done' });
   } catch (error) {
-    await writing;
+    await settle();
     await writeState(stateFile, { ...snapshot(), state: 'failed', reason: (error as Error).message });
   }
 }

@@ -413,3 +413,11 @@ if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED
 redis.call('SET', key .. ':token', sealed, 'PXAT', expiresAt)
 return 1
 `;
+
+/** Staging's progress on a session still PREPARING (a late poll must not write to an ended or deleted one). ARGV: session key, progress JSON. */
+export const SET_STAGING = `
+local phase = redis.call('HGET', ARGV[1], 'phase')
+if phase ~= 'PREPARING' then return 0 end
+redis.call('HSET', ARGV[1], 'staging', ARGV[2])
+return 1
+`;
