@@ -3,6 +3,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Adler32 } from '../../src/sites/adler32.js';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/observability/logger.js';
+import { oidcEnv, SITE_AUDIENCE, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
+import { dumpRedis } from '../support/secret-scan.js';
 import { describeWithWebDav } from '../support/webdav-server.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
@@ -143,5 +148,52 @@ describeWithWebDav('staging Rucio data (a stand-in Rucio REST server, replicas o
     } finally {
       await plain.close();
     }
+  });
+
+  describe('for a site that acts for the user', () => {
+    let idp: TestIdentityProvider;
+    let acting: TestBroker;
+    const logs: string[] = [];
+    beforeAll(async () => {
+      idp = await startIdentityProvider();
+      acting = await startTestBroker({
+        env: { ...oidcEnv(idp.issuer), TOKEN_KEY: randomBytes(32).toString('base64') },
+        config: { sites: [demoSite({
+          preparationMs: 0, releasingMs: 0, dataSchemes: ['http', 'https', 'dav', 'davs', 'rucio'], egressAllow: ['127.0.0.1'],
+          storageElements: [{ name: 'DAV-RSE', hosts: ['127.0.0.1'], bandwidthMBps: 1000, local: true }],
+          tokenExchange: { audience: SITE_AUDIENCE, hosts: ['127.0.0.1'] },
+        })] },
+        logger: createLogger('test', { level: 'debug', destination: new Writable({ write(chunk, _encoding, done) { logs.push(String(chunk)); done(); } }) }),
+      });
+    });
+    afterAll(async () => {
+      await acting?.close();
+      await idp?.close();
+    });
+
+    it('sends Rucio the token exchanged for the site as X-Rucio-Auth-Token, and leaves it nowhere else', async () => {
+      const token = await idp.tokenFor('alice', { ttlSeconds: 3600 });
+      const auth = `Bearer ${token}`;
+      const set = (await acting.http.post('/requests').set('Authorization', auth).set('Content-Type', 'application/json').send(JSON.stringify(request('catalogue.csv', 'FILE', 'cat input/data')))).body as Doc;
+      expect(set.result).toBe('YES');
+      const uuid = set.offers[0].meta.uuid as string;
+      await acting.http.post(`/sessions/${uuid}`).set('Authorization', auth).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
+      let session: Doc = {};
+      for (let i = 0; i < 400 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        session = (await acting.http.get(`/sessions/${uuid}`).set('Authorization', auth)).body as Doc;
+      }
+      expect(session.phase).toBe('COMPLETED');
+      const exchange = idp.exchanges.find((e) => e.subject === 'alice' && e.audience === SITE_AUDIENCE);
+      expect(exchange).toBeDefined();
+      const sent = rucio.seen.filter((s) => s.path === '/replicas/list').at(-1)?.token;
+      expect(sent).toBe(exchange!.token);
+      await expect(idp.verify(sent!, SITE_AUDIENCE)).resolves.toMatchObject({ sub: 'alice', aud: SITE_AUDIENCE });
+      const signature = (jwt: string): string => jwt.split('.')[2] ?? jwt;
+      const places = { redis: await dumpRedis(acting.redis, acting.config.keyPrefix), log: logs.join('\n'), session: JSON.stringify(session) };
+      for (const [place, text] of Object.entries(places)) {
+        for (const secret of [token, exchange!.token].map(signature)) expect({ place, leaked: text.includes(secret) }).toEqual({ place, leaked: false });
+      }
+    });
   });
 });

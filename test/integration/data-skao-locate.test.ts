@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/observability/logger.js';
+import { dumpRedis } from '../support/secret-scan.js';
 import { DATA_MANAGEMENT_AUDIENCE, oidcEnv, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
@@ -27,6 +30,7 @@ describe('SKAO data located through the Data Management API (a stand-in)', () =>
   let dataBase = '';
   const seenAtDm: Array<{ path: string; audienceOk: boolean; sub?: unknown }> = [];
   const seenAtData: string[] = [];
+  const logs: string[] = [];
   const content = 'ra,dec\n10,-30\n';
   const MB = 1024 * 1024; // the planner's MB/s counts MiB
 
@@ -60,6 +64,7 @@ describe('SKAO data located through the Data Management API (a stand-in)', () =>
           demoSite({ ...site, name: 'near', storageElements: [{ name: 'NEAR-RSE', hosts: [], bandwidthMBps: 1000, local: true }] }),
         ],
       },
+      logger: createLogger('test', { level: 'debug', destination: new Writable({ write(chunk, _encoding, done) { logs.push(String(chunk)); done(); } }) }),
     });
   });
   afterAll(async () => {
@@ -143,5 +148,26 @@ describe('SKAO data located through the Data Management API (a stand-in)', () =>
     expect(refused.result).toBe('NO');
     expect(refused.meta.messages.map((m: Doc) => m.message).join(' | '))
       .toMatch(/SKAO data \[catalogue\] \(survey:catalogue\.csv\) could not be located: the issuer refused the token exchange for https:\/\/data-management\.test\.example \(invalid_grant/);
+  });
+
+  it('keeps the user\'s token and the one exchanged for the API out of Redis, logs and documents', async () => {
+    const token = await idp.tokenFor('alice', { ttlSeconds: 3600 });
+    const before = idp.exchanges.length;
+    const set = await ask(token, request('catalogue.csv'));
+    expect(set.result).toBe('YES');
+    const { session } = await runOffer(token, set.offers[0]);
+    expect(session.phase).toBe('COMPLETED');
+    const exchanged = idp.exchanges.slice(before).map((e) => e.token);
+    expect(exchanged).toHaveLength(1);
+    const signature = (jwt: string): string => jwt.split('.')[2] ?? jwt;
+    const places: Record<string, string> = {
+      redis: await dumpRedis(broker.redis, broker.config.keyPrefix),
+      'broker log': logs.join('\n'),
+      'offer set and session': JSON.stringify(set) + JSON.stringify(session),
+    };
+    expect(places['broker log']).not.toBe('');
+    for (const [place, text] of Object.entries(places)) {
+      for (const secret of [token, ...exchanged].map(signature)) expect({ place, leaked: text.includes(secret) }).toEqual({ place, leaked: false });
+    }
   });
 });
