@@ -107,6 +107,13 @@ describe('staging S3 data (a stand-in S3 server checking SigV4)', () => {
       const { session } = await run(strict, request('catalogue.csv', 'cat input/data'));
       expect(session.phase).toBe('FAILED');
       expect(session.meta.messages.at(-1).message).toBe(`Staging the data failed: data: ${s3.endpoint} is refused by the site's egress policy: 127.0.0.1 is a loopback address`);
+      // A name is judged on the address the connection would use (the SDK's agents look up through the guard).
+      const named = s3.endpoint.replace('127.0.0.1', 'localhost');
+      const body = request('catalogue.csv', 'cat input/data');
+      body.data[0].endpoint = named;
+      const byName = (await run(strict, body)).session;
+      expect(byName.phase).toBe('FAILED');
+      expect(byName.meta.messages.at(-1).message).toBe(`Staging the data failed: data: ${named} is refused by the site's egress policy: localhost (127.0.0.1) is a loopback address`);
       expect(s3.seen.length).toBe(before);
     } finally {
       await strict.close();
