@@ -122,6 +122,8 @@ export interface SessionEvents {
 /** What the API reads of a run's handle: where clients reach it, and where its outputs are. */
 export interface StoredRun {
   ports?: PublishedPort[];
+  /** Its server has answered (a notebook server, whose connector is AVAILABLE from then on). */
+  answering?: boolean;
   outputs?: string;
   /** When the site removed the session's directory (its retention after the end had passed), ms. */
   removed?: number;
@@ -317,6 +319,23 @@ export interface TokenVault {
 export interface SealedTokenStore {
   /** Stores the sealed text until `expiresAt` (ms), only while the session has not ended. */
   put(sessionUuid: string, sealed: string, expiresAt: number): Promise<boolean>;
+  get(sessionUuid: string): Promise<string | undefined>;
+}
+
+/**
+ * The secret of each interactive notebook session's server, made by the site (crypto random),
+ * kept sealed beside the session until it ends, and shown to the session's owner alone.
+ */
+export interface NotebookTokens {
+  /** The session's token, made the first time and the same after; undefined once the session has ended. */
+  issue(sessionUuid: string, keepUntil: number): Promise<SecretToken | undefined>;
+  read(sessionUuid: string): Promise<SecretToken | undefined>;
+}
+
+/** Where notebook tokens rest, sealed (store/). */
+export interface SealedNotebookTokenStore {
+  /** Keeps `sealed` unless the session has one already (then that one); undefined once the session has ended. */
+  keep(sessionUuid: string, sealed: string, expiresAt: number): Promise<string | undefined>;
   get(sessionUuid: string): Promise<string | undefined>;
 }
 

@@ -2,7 +2,7 @@ import type { Clock } from '../domain/clock.js';
 import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
-import { assessSite, withLocationElements } from '../domain/plan-offers.js';
+import { assessSite, withinCatalogueLimits, withLocationElements } from '../domain/plan-offers.js';
 import type { SecretToken } from '../domain/secret-token.js';
 import { faultPoint } from './fault-point.js';
 import { locateData, type DataLocator } from './locate-data.js';
@@ -38,6 +38,11 @@ export interface RequestOffersDeps {
   settings: BrokerSettings;
   /** SRCNet's Data Management API, for SKAO data that lists no replicas (none: such data is refused, saying so). */
   locator?: DataLocator;
+  /**
+   * The sites as the site capabilities catalogue says now (limits, GPUs, storage areas, disabled),
+   * read from the store per request; `sites` as they are when there is no catalogue.
+   */
+  currentSites?: () => Promise<SiteDirectory>;
 }
 
 export interface OffersInput {
@@ -94,10 +99,11 @@ export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput)
     await deps.store.saveOfferSet(offerSet, []);
     return { offerSet, sessions: [] };
   }
-  const needs = withLocationElements(checked.resolved, deps.sites.all());
+  const sites = deps.currentSites ? await deps.currentSites() : deps.sites;
+  const needs = withLocationElements(checked.resolved, sites.all());
 
   const expiresAt = now + deps.settings.offerLifetimeMs;
-  const answers = await askSites(deps, offerSet, needs, now, expiresAt, input.capped ?? false);
+  const answers = await askSites({ ...deps, sites }, offerSet, needs, now, expiresAt, input.capped ?? false);
   const ranked = answers.sort(byEarliestThenLargest);
   const chosen = ranked.slice(0, maxOffers);
   const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
@@ -155,10 +161,13 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
   const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
   await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
   const answers = await Promise.all(asked.map(async (site) => {
+    // A catalogued site's limits may be tighter than its worker's profile: its largest alternative is asked within them.
+    const within = withinCatalogueLimits(needs, site);
+    offerSet.messages.push(...within.messages);
     const answer = await deps.negotiator.negotiate({
       offerSetUuid: offerSet.uuid,
       site: site.name,
-      needs,
+      needs: within.needs,
       offerIds: offerIds.get(site.name) ?? [],
       now,
       answerBy: now + deps.settings.negotiationTimeoutMs,

@@ -141,6 +141,17 @@ export const SITES_FILE_SCHEMA = {
               },
             },
           },
+          // Which SRCNet Site Capabilities compute (and queue) this site is: ids or names (docs/operations.md).
+          siteCapabilities: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['compute'],
+            properties: {
+              site: { type: 'string', minLength: 1, maxLength: 256 },
+              compute: { type: 'string', minLength: 1, maxLength: 256 },
+              queue: { type: 'string', minLength: 1, maxLength: 256 },
+            },
+          },
           tokenExchange: {
             type: 'object',
             additionalProperties: false,
@@ -160,6 +171,7 @@ export const SITES_FILE_SCHEMA = {
                 properties: {
                   type: { const: 'local' },
                   containerRuntime: { enum: ['docker', 'podman', 'apptainer', 'none', 'auto'] },
+                  jupyterImage: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._\\-/:@+]{0,511}$' },
                   developmentImages: {
                     type: 'object',
                     additionalProperties: {

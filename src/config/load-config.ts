@@ -9,6 +9,7 @@ import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
 import { SecretToken } from '../domain/secret-token.js';
 import { defaultSiteLimits, type ExecutorConfig, type S3EndpointCredential, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
+import type { SiteCapabilitiesBinding } from '../domain/site-catalogue.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
 import { ConfigError } from './config-error.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
@@ -46,6 +47,17 @@ export interface Config {
   metricsToken?: string;
   /** SRCNet's Data Management API (the sites file's `dataManagement`), where SKAO data without replicas is located. */
   dataManagement?: DataManagementSettings;
+  /** SRCNet's site capabilities API (SITE_CAPABILITIES_URL), when the broker's sites come from it. */
+  siteCapabilities?: SiteCapabilitiesSettings;
+}
+
+export interface SiteCapabilitiesSettings {
+  url: string;
+  /** How often the catalogue is fetched again (SITE_CAPABILITIES_REFRESH, PT5M). */
+  refreshMs: number;
+  /** The audience (and scope) of the broker's own token for it (client credentials); none without the broker's client. */
+  audience?: string;
+  scope?: string;
 }
 
 export { ConfigError };
@@ -54,6 +66,9 @@ const validateSitesFile = ajv.compile(SITES_FILE_SCHEMA);
 
 /** The program the demo site runs for the SRCNet example's image (examples/srcnet/). */
 const SOURCE_FINDER = fileURLToPath(new URL('../../examples/srcnet/source-finder.sh', import.meta.url));
+
+/** The repository's examples/ (its demo notebook, examples/notebooks/): the demo site reads file:// locations there. */
+const EXAMPLES_DIR = fileURLToPath(new URL('../../examples', import.meta.url));
 
 /**
  * The site `npm start` serves when no sites file is given: one useful demo site, with room for the
@@ -70,7 +85,8 @@ export const DEMO_SITE_FILE = {
     architectures: ['amd64'],
     operatingSystems: ['linux'],
     dataSchemes: ['http', 'https'],
-    fileRoots: [],
+    // file:// notebooks and data under the repository's examples/ only (README, "Your first notebook").
+    fileRoots: [EXAMPLES_DIR],
     // The examples and tests serve their data from this machine (development only: see docs/operations.md).
     egressAllow: ['127.0.0.1'],
     maxDuration: 'P7D',
@@ -103,6 +119,7 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
   s3?: S3Entry[];
   stagingStall?: string;
+  siteCapabilities?: SiteCapabilitiesBinding;
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
   // With ProcessRunEntry's limits.processesPerRun (process-runs.ts).
   limits?: { outputBytes?: number | string; logBytes?: number | string; servedLogBytes?: number | string; retention?: string };
@@ -223,6 +240,7 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
     } } : {}),
     ...s3Credentials(site.name, site.s3),
     stagingStallMs: durationMs(site.stagingStall, 'PT1M', `site ${site.name}: stagingStall`),
+    ...(site.siteCapabilities ? { siteCapabilities: { ...site.siteCapabilities } } : {}),
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
     processRuns: processRunSettings(site),
@@ -314,7 +332,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth,
     ...metricsToken(env),
     ...dataManagement(file.dataManagement),
+    ...siteCapabilities(env, sites),
   };
+}
+
+/** SITE_CAPABILITIES_URL and its companions; sites bound to SCAPI need it, and it needs bound sites. */
+function siteCapabilities(env: NodeJS.ProcessEnv, sites: readonly SiteProfile[]): { siteCapabilities?: SiteCapabilitiesSettings } {
+  const url = env.SITE_CAPABILITIES_URL || undefined;
+  const bound = sites.filter((site) => site.siteCapabilities).map((site) => site.name);
+  if (!url) {
+    const stray = ['SITE_CAPABILITIES_REFRESH', 'SITE_CAPABILITIES_AUDIENCE', 'SITE_CAPABILITIES_SCOPE'].filter((name) => env[name]);
+    if (stray.length) throw new ConfigError(`${stray.join(', ')} set without SITE_CAPABILITIES_URL`);
+    if (bound.length) throw new ConfigError(`site ${bound.join(', ')} names a siteCapabilities compute, which needs SITE_CAPABILITIES_URL`);
+    return {};
+  }
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(url)) throw new ConfigError(`SITE_CAPABILITIES_URL must be an http(s) URL, not "${url}"`);
+  if (!bound.length) throw new ConfigError('SITE_CAPABILITIES_URL is set, but no site names its siteCapabilities compute');
+  return { siteCapabilities: {
+    url,
+    refreshMs: positive(durationMs(env.SITE_CAPABILITIES_REFRESH || undefined, 'PT5M', 'SITE_CAPABILITIES_REFRESH'), 'SITE_CAPABILITIES_REFRESH'),
+    ...(env.SITE_CAPABILITIES_AUDIENCE ? { audience: env.SITE_CAPABILITIES_AUDIENCE } : {}),
+    ...(env.SITE_CAPABILITIES_SCOPE ? { scope: env.SITE_CAPABILITIES_SCOPE } : {}),
+  } };
 }
 
 function dataManagement(block: SitesFile['dataManagement']): { dataManagement?: DataManagementSettings } {

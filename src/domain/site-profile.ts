@@ -1,5 +1,6 @@
 import type { SecretToken } from './secret-token.js';
 import type { TokenExchangeSettings } from './auth-settings.js';
+import type { CatalogueSite, SiteCapabilitiesBinding } from './site-catalogue.js';
 
 /** What a site offers and the rules it applies; built by config/ from the sites file. */
 export interface SiteProfile {
@@ -12,6 +13,19 @@ export interface SiteProfile {
   /** The largest single request the site takes (defaults to all it has). */
   maxCoresPerSession: number;
   maxMemoryGiBPerSession: number;
+  /** The most scratch one session may have (a SCAPI queue's `max_scratch_gb`); absent: all of it. */
+  maxScratchGiBPerSession?: number;
+  /** Which SRCNet Site Capabilities compute (and queue) the site is (the sites file's `siteCapabilities`). */
+  siteCapabilities?: SiteCapabilitiesBinding;
+  /** What the catalogue says the compute has (`gpu`, `high-mem`, `large-scratch`, `fast-scratch`). */
+  hardwareCapabilities?: string[];
+  /** Why the site is not offered now (the catalogue force-disables it, or does not have it). */
+  disabled?: string;
+  /**
+   * What the site capabilities catalogue last said of the site (where it is in SCAPI, its local
+   * services, storage areas and declared downtimes), for listings; absent without a catalogue.
+   */
+  catalogued?: CatalogueSite;
   /** Canonical executable kinds the site can run (`executable/docker-container`, ...). */
   executableKinds: string[];
   architectures: string[];
@@ -123,6 +137,11 @@ export type ExecutorConfig =
   | {
     type: 'local';
     containerRuntime?: 'docker' | 'podman' | 'apptainer' | 'none' | 'auto';
+    /**
+     * The container image Jupyter notebooks run in, on a site that runs containers (docker, podman,
+     * apptainer); without one such a site does not offer notebooks. Process sites use the host's Jupyter.
+     */
+    jupyterImage?: string;
     /** Without a container runtime: images run as a local program instead (development only). */
     developmentImages?: Record<string, { entrypoint: string; command?: string[] }>;
     /**

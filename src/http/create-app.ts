@@ -13,6 +13,7 @@ import { outputsRoutes } from './outputs-routes.js';
 import { eventsRoute } from './events-route.js';
 import { overviewRoutes } from './overview-routes.js';
 import { srcnetRoutes } from './srcnet-routes.js';
+import { globalExecutionRoutes } from './global-execution-routes.js';
 import { webPageRoutes } from './web-page-routes.js';
 
 /** Which methods each path serves, for 405 answers with an Allow header. */
@@ -62,6 +63,8 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   app.use(webPageRoutes(options.webRoot));
   const srcnet = srcnetRoutes(api, options);
   app.use(srcnet.probes);
+  const globalExecution = globalExecutionRoutes(api, options);
+  app.use(globalExecution.probes);
   if (options.extraRoutes) app.use(options.extraRoutes);
   app.use(authenticate(options.authenticator));
   app.use(executionBrokerRoutes(api, options));
@@ -69,6 +72,7 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
   app.use(eventsRoute(api, options));
   app.use(outputsRoutes(api, options));
   app.use(srcnet.api);
+  app.use(globalExecution.api);
   app.use(notServed);
   app.use(errorHandler(options));
   return app;

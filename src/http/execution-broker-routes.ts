@@ -91,9 +91,14 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
     sendDocument(req, res, 200, renderOfferSet(offerSet, sessions, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'OfferSetResponse');
   });
 
+  // The owner's own view of a session: a notebook server's connector carries its token (nobody
+  // else's view, no list, no event and no offer set does).
   router.get('/sessions/:uuid', async (req, res) => {
-    const session = await api.getSession(uuidParam(req), requestPrincipal(req));
-    sendDocument(req, res, 200, renderSession(session, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'AbstractExecutionSession');
+    const principal = requestPrincipal(req);
+    const session = await api.getSession(uuidParam(req), principal);
+    const notebookToken = await api.notebookToken(session, principal);
+    if (notebookToken) res.set('Cache-Control', 'no-store');
+    sendDocument(req, res, 200, renderSession(session, { baseUrl: baseUrlOf(req, options.publicUrl), ...(notebookToken ? { notebookToken } : {}) }), 'AbstractExecutionSession');
   });
 
   router.get('/sessions/:uuid/logs', async (req, res) => {

@@ -124,7 +124,11 @@ export function composeBoundSession(document: WireDocument, components: BoundCom
   }, aliases);
 }
 
-export interface RenderContext { baseUrl: string }
+export interface RenderContext {
+  baseUrl: string;
+  /** The session's notebook server token, given only when rendering the owner's own view of it. */
+  notebookToken?: string;
+}
 
 function componentPhase(phase: SessionPhase): ComponentPhase {
   switch (phase) {
@@ -177,7 +181,7 @@ export function renderSession(session: SessionRecord, context: RenderContext): W
   for (const key of ['storage', 'data'] as const) {
     if (doc[key]) doc[key] = (doc[key] as Doc[]).map((item) => ({ ...item, phase }));
   }
-  const connectors = sessionConnectors(session, context.baseUrl);
+  const connectors = sessionConnectors(session, context.baseUrl, context.notebookToken);
   if (connectors.length) doc.connectors = connectors;
   const { kind, meta: _stored, ...components } = doc;
   return rewriteKinds({ kind, meta, phase: session.phase, ...components }, session.family as KindFamily);

@@ -1,3 +1,4 @@
+import { NOTEBOOK_STAGING_NAME, readNotebookExecutable } from '../domain/notebook-executable.js';
 import type { DataNeeds, ExecutableNeeds, ExecutionNeeds, RangeRequest } from '../domain/execution-needs.js';
 import { parseDuration, parseInterval, type Interval } from '../domain/iso8601.js';
 import { makeMessage, type Message } from '../domain/messages.js';
@@ -72,6 +73,14 @@ export function readExecutionRequest(doc: Doc): ReadRequest {
     const kind = kindIn(item, 'data', 'data resource');
     if (kind) needs.data.push(readData(item, kind, label(item, `data-${index + 1}`), error, index));
   });
+  // A notebook is staged as data is: the sites are checked for its location as for data's.
+  if (executable && needs.executable?.kind === 'executable/jupyter-notebook' && str(executable.location)) {
+    const notebook = readNotebookExecutable(executable);
+    if (typeof notebook === 'string') error('urn:invalid-value', 'JupyterNotebook - {why}', { why: notebook });
+    const location = str(executable.location);
+    const host = hostOf(location);
+    needs.data.push({ name: NOTEBOOK_STAGING_NAME, kind: needs.executable.kind, location, scheme: schemeOf(location), places: host ? [host] : [] });
+  }
   const mounts = compute && Array.isArray(compute.volumes) ? compute.volumes.filter(isDoc) : [];
   const knownMounts = mounts.filter((mount, index) => kindIn(mount, 'volume', `volume mount ${nameOf(mount) ?? index + 1}`) !== undefined);
   linkResources(storage, data, knownMounts, error);

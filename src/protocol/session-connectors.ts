@@ -1,6 +1,7 @@
 import type { PublishedPort } from '../broker/executor.js';
 import type { SessionRecord } from '../broker/ports.js';
 import type { SessionPhase } from '../domain/phases.js';
+import { notebookExecutable, NOTEBOOK_SERVER_PORT, readNotebookExecutable } from '../domain/notebook-executable.js';
 
 type Doc = Record<string, unknown>;
 const isDoc = (value: unknown): value is Doc => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -9,6 +10,7 @@ export const CONNECTOR_KINDS = {
   logs: 'urn:srcnet:connector:logs',
   port: 'urn:srcnet:connector:port',
   outputs: 'urn:srcnet:connector:outputs',
+  notebook: 'urn:srcnet:connector:notebook',
 } as const;
 
 const LOGS_FROM: ReadonlySet<SessionPhase> = new Set(['RUNNING', 'RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED']);
@@ -44,12 +46,33 @@ function urlOf(port: Doc, published: PublishedPort): string {
 }
 
 /**
+ * An interactive notebook's server (`urn:srcnet:connector:notebook`, HTTP): PREPARING from the
+ * accept, AVAILABLE with the notebook's URL while RUNNING once the server has answered, FINISHED after. The URL carries the
+ * server's token (`?token=`) only when `token` is given: in the owner's own view of the session.
+ */
+function notebookConnector(session: SessionRecord, token: string | undefined): Doc | undefined {
+  const exe = notebookExecutable(session.document.executable);
+  const notebook = exe ? readNotebookExecutable(exe) : undefined;
+  if (!notebook || typeof notebook === 'string' || notebook.mode !== 'interactive') return undefined;
+  const phase = session.phase;
+  if (!BEFORE_RUN.has(phase) && phase !== 'RUNNING' && !AFTER_RUN.has(phase)) return undefined;
+  const published = session.run?.ports?.find((p) => p.internal === NOTEBOOK_SERVER_PORT && p.protocol !== 'UDP');
+  // AVAILABLE once the server has answered (the site looks at each poll), not merely started.
+  const status = AFTER_RUN.has(phase) ? 'FINISHED' : phase === 'RUNNING' && published && session.run?.answering ? 'AVAILABLE' : 'PREPARING';
+  if (!published || status === 'PREPARING') return { kind: CONNECTOR_KINDS.notebook, status, protocol: 'HTTP' };
+  const host = published.host.includes(':') && !published.host.startsWith('[') ? `[${published.host}]` : published.host;
+  const url = `http://${host}:${published.external}/notebooks/${encodeURIComponent(notebook.name)}`;
+  const shown = token && status === 'AVAILABLE' ? `${url}?token=${encodeURIComponent(token)}` : url;
+  return { kind: CONNECTOR_KINDS.notebook, status, protocol: 'HTTP', location: shown };
+}
+
+/**
  * The session's live access points, with the status vocabulary of the schema (PREPARING,
  * AVAILABLE, FINISHED): its log from the moment it runs; each port the executable exposes with
- * `access: true` once the session is accepted (a location once the port is published); and its
- * outputs once COMPLETED.
+ * `access: true` once the session is accepted (a location once the port is published); an
+ * interactive notebook's server (notebookConnector); and its outputs once COMPLETED.
  */
-export function sessionConnectors(session: SessionRecord, baseUrl: string): Doc[] {
+export function sessionConnectors(session: SessionRecord, baseUrl: string, notebookToken?: string): Doc[] {
   const connectors: Doc[] = [];
   const phase = session.phase;
   if (LOGS_FROM.has(phase)) {
@@ -63,6 +86,8 @@ export function sessionConnectors(session: SessionRecord, baseUrl: string): Doc[
       connectors.push({ kind: CONNECTOR_KINDS.port, status, protocol: protocolOf(port), ...(published ? { location: urlOf(port, published) } : {}) });
     }
   }
+  const notebook = notebookConnector(session, notebookToken);
+  if (notebook) connectors.push(notebook);
   if (phase === 'COMPLETED' && session.run?.outputs) {
     connectors.push({ kind: CONNECTOR_KINDS.outputs, status: 'AVAILABLE', protocol: 'HTTP', location: `${baseUrl}/sessions/${session.uuid}/outputs` });
   }

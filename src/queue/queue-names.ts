@@ -6,6 +6,8 @@ import type { NegotiationAnswer, NegotiationRequest } from '../broker/ports.js';
  */
 export const siteQueueName = (site: string): string => `site-${site}`;
 export const TIMERS_QUEUE = 'timers';
+/** The site capabilities catalogue's refresh (queue/catalogue-refresher.ts). */
+export const CATALOGUE_QUEUE = 'catalogue-refresh';
 
 export const JOB = {
   negotiate: 'negotiate',
@@ -19,6 +21,7 @@ export const JOB = {
   expire: 'expire',
   unbound: 'unbound',
   reconcile: 'reconcile',
+  refreshCatalogue: 'refresh-catalogue',
 } as const;
 
 /** How late a session's next step may be before the reconciler re-drives it (broker/reconcile-sessions.ts). */

@@ -287,6 +287,32 @@ end
 return {'gave-up'}
 `;
 
+/**
+ * Holds amounts over exactly [from, to], whatever else is held there: a site's declared downtime
+ * (domain/downtime-holds.ts), which takes the site's whole capacity. ARGV: prefix, site, hold id,
+ * from, to, then resource and amount for each resource. The hold is marked `kind downtime` (the
+ * audit knows it has no session). Holding the same again changes nothing; the same id over other
+ * buckets or amounts is released and held anew. Returns 1 when it changed the calendar.
+ */
+export const HOLD_FIXED = `${CALENDAR_HELPERS}
+local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
+local from, to = tonumber(ARGV[4]), tonumber(ARGV[5])
+local h = prefix .. ':hold:' .. id
+local sig = table.concat(ARGV, ',', 2)
+if redis.call('HGET', h, 'sig') == sig then return 0 end
+release(prefix, id)
+redis.call('HSET', h, 'site', site, 'from', from, 'to', to, 'sig', sig, 'kind', 'downtime')
+for i = 6, #ARGV, 2 do
+  local amount = tonumber(ARGV[i + 1])
+  if amount > 0 then
+    range_add(prefix .. ':cal:' .. site .. ':' .. ARGV[i], from, to, amount)
+    redis.call('HSET', h, 'r:' .. ARGV[i], amount)
+  end
+end
+flush()
+return 1
+`;
+
 /** The amount of one resource in use at a bucket. ARGV: prefix, site, resource, bucket. */
 export const USAGE_AT = `${CALENDAR_HELPERS}
 return range_at(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4]))

@@ -90,8 +90,9 @@ return result
 
 /**
  * Shared helpers: release a hold (calendar-lua.ts), end a session in a terminal phase. Ending a
- * session also deletes the user's sealed token (kept for sites that act for the user): every
- * terminal phase change goes through finish(), so no token outlives its session.
+ * session also deletes the user's sealed token (kept for sites that act for the user) and its
+ * notebook server's sealed token: every terminal phase change goes through finish(), so no token
+ * outlives its session.
  */
 const HELPERS = `${CALENDAR_HELPERS}${PHASE_HELPERS}
 local prefix = ARGV[1]
@@ -105,7 +106,7 @@ local function finish(id, phase, now, note, retention)
   -- A run may exist from AVAILABLE (being started) on; one that has ended (RELEASING) needs no stop.
   local running = session.phase == 'AVAILABLE' or session.phase == 'RUNNING'
   due(prefix, id, session.site, running and (phase == 'CANCELLED' or phase == 'FAILED') and 'stop 1' or nil, now)
-  redis.call('DEL', key .. ':token')
+  redis.call('DEL', key .. ':token', key .. ':notebook')
   redis.call('PEXPIRE', key, retention)
   redis.call('PEXPIRE', key .. ':messages', retention)
 end
@@ -420,4 +421,19 @@ local phase = redis.call('HGET', ARGV[1], 'phase')
 if phase ~= 'PREPARING' then return 0 end
 redis.call('HSET', ARGV[1], 'staging', ARGV[2])
 return 1
+`;
+
+/**
+ * The sealed token of a session's notebook server: kept the first time (SET NX), the same one
+ * after (a start step done twice gives the server the token the owner sees), and never for a
+ * session that has ended. ARGV: prefix, id, sealed, expiresAt (ms). Returns the sealed token kept,
+ * or false.
+ */
+export const KEEP_NOTEBOOK_TOKEN = `
+local prefix, id, sealed, expiresAt = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = prefix .. ':session:' .. id
+local phase = redis.call('HGET', key, 'phase')
+if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED' or phase == 'FAILED' or phase == 'CANCELLED' then return false end
+redis.call('SET', key .. ':notebook', sealed, 'NX', 'PXAT', expiresAt)
+return redis.call('GET', key .. ':notebook')
 `;

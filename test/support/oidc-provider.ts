@@ -112,14 +112,16 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
       jwks: { keys },
       clients: [
         { client_id: 'test-login', client_secret: 'test-login-secret', grant_types: [TEST_LOGIN_GRANT], redirect_uris: [], response_types: [] },
-        { client_id: BROKER_CLIENT.id, client_secret: BROKER_CLIENT.secret, grant_types: [TOKEN_EXCHANGE_GRANT], redirect_uris: [], response_types: [] },
+        { client_id: BROKER_CLIENT.id, client_secret: BROKER_CLIENT.secret, grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'], redirect_uris: [], response_types: [] },
       ],
       features: {
         devInteractions: { enabled: false },
         introspection: { enabled: true, allowedPolicy: (ctx) => ctx.oidc.client?.clientId === BROKER_CLIENT.id },
+        clientCredentials: { enabled: true },
         resourceIndicators: {
           enabled: true,
-          defaultResource: () => BROKER_AUDIENCE,
+          // The token endpoint keeps only its grant's own parameters; `audience` is read from the body.
+          defaultResource: (ctx) => String((ctx.oidc.body as Record<string, unknown> | undefined)?.audience ?? BROKER_AUDIENCE),
           useGrantedResource: () => true,
           getResourceServerInfo: (_ctx, indicator) => ({ audience: indicator, scope: `${BROKER_SCOPE} data:read`, accessTokenFormat: 'jwt' }),
         },

@@ -81,3 +81,39 @@ describe('session connectors', () => {
     expect(JSON.stringify(record.document)).toBe(before);
   });
 });
+
+describe('the connector of an interactive notebook', () => {
+  const notebook = (phase: SessionPhase, run?: SessionRecord['run'], extension?: Doc): SessionRecord => ({
+    ...session(phase, run),
+    document: {
+      kind: `${V1}/session/scheduled-execution-session.yaml`,
+      meta: { uuid: UUID },
+      executable: { kind: `${V1}/executable/jupyter-notebook.yaml`, location: 'https://notebooks.example/work/My%20analysis.ipynb', ...(extension ? { 'srcnet.notebook': extension } : {}) },
+    },
+  });
+  const started = { ports: [{ internal: 8888, external: 40100, protocol: 'HTTP', host: 'node1.example' }], outputs: '/scratch/x/outputs' };
+  const server = { ...started, answering: true };
+  const connector = (record: SessionRecord, token?: string): Doc | undefined =>
+    ((renderSession(record, { baseUrl: BASE, ...(token ? { notebookToken: token } : {}) }) as Doc).connectors as Doc[] | undefined)
+      ?.find((c) => c.kind === 'urn:srcnet:connector:notebook');
+
+  it('is PREPARING from the accept, with no location until the server has answered', () => {
+    expect(connector(notebook('WAITING'))).toEqual({ kind: 'urn:srcnet:connector:notebook', status: 'PREPARING', protocol: 'HTTP' });
+    expect(connector(notebook('AVAILABLE', server))).toEqual({ kind: 'urn:srcnet:connector:notebook', status: 'PREPARING', protocol: 'HTTP' });
+    expect(connector(notebook('RUNNING', started), 'abc_DEF-123')).toEqual({ kind: 'urn:srcnet:connector:notebook', status: 'PREPARING', protocol: 'HTTP' });
+  });
+
+  it('opens the notebook while RUNNING, with the token only in the view it is given to', () => {
+    expect(connector(notebook('RUNNING', server))).toEqual({ kind: 'urn:srcnet:connector:notebook', status: 'AVAILABLE', protocol: 'HTTP', location: 'http://node1.example:40100/notebooks/My%20analysis.ipynb' });
+    expect(connector(notebook('RUNNING', server), 'abc_DEF-123')?.location).toBe('http://node1.example:40100/notebooks/My%20analysis.ipynb?token=abc_DEF-123');
+  });
+
+  it('is FINISHED once the run has ended, never with a token', () => {
+    expect(connector(notebook('CANCELLED', server), 'abc_DEF-123')).toEqual({ kind: 'urn:srcnet:connector:notebook', status: 'FINISHED', protocol: 'HTTP', location: 'http://node1.example:40100/notebooks/My%20analysis.ipynb' });
+  });
+
+  it('is not there for a headless notebook, nor before an accept', () => {
+    expect(connector(notebook('RUNNING', server, { mode: 'headless' }))).toBeUndefined();
+    expect(connector(notebook('OFFERED'))).toBeUndefined();
+  });
+});

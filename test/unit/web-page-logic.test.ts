@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { readExecutionRequestBody } from '../../src/protocol/read-request-body.js';
 import { checkDocument } from '../../src/protocol/validator.js';
-import { buildRequest, DEFAULT_FORM, type RequestFormValues } from '../../src/web/lib/request-form.js';
+import { openableUrl, shownUrl } from '../../src/web/lib/connectors.js';
+import { buildRequest, DEFAULT_FORM, readParameters, type RequestFormValues } from '../../src/web/lib/request-form.js';
+import { kindsSitesRun } from '../../src/web/lib/site-kinds.js';
 import { SseParser, type SseEvent } from '../../src/web/lib/sse-parser.js';
 import { axisTicks, packLanes, peakWithin, usageSteps } from '../../src/web/lib/timeline-layout.js';
 
@@ -107,8 +109,73 @@ describe('the web page\'s request form', () => {
     [{ name: '' }, 'name'], [{ image: 'two words' }, 'image'], [{ coresMin: '0' }, 'coresMin'], [{ coresMin: '4', coresMax: '2' }, 'coresMax'],
     [{ memoryMin: 'lots' }, 'memoryMin'], [{ gpuCount: '-1' }, 'gpuCount'], [{ dataUrl: 'ftp://x' }, 'dataUrl'], [{ duration: '0' }, 'duration'],
     [{ startAfter: '2026-12-01T10:00', startBefore: '2026-12-01T09:00' }, 'startBefore'],
+    [{ kind: 'jupyter-notebook', notebookUrl: '' }, 'notebookUrl'], [{ kind: 'jupyter-notebook', notebookUrl: 'ftp://x/a.ipynb' }, 'notebookUrl'],
+    [{ kind: 'jupyter-notebook', notebookUrl: 'https://x/a.ipynb', notebookMode: 'headless', notebookParameters: 'n = 1\nnot a pair' }, 'notebookParameters'],
   ] as Array<[Partial<RequestFormValues>, keyof RequestFormValues]>)('refuses %j, saying what is wrong with %s', (changes, field) => {
     const built = build(changes);
     expect('errors' in built && built.errors[field]).toEqual(expect.any(String));
+  });
+});
+
+describe('the web page\'s notebook requests', () => {
+  const build = (changes: Partial<RequestFormValues>): Record<string, any> => {
+    const built = buildRequest({ ...DEFAULT_FORM, kind: 'jupyter-notebook', ...changes }, Date.parse);
+    if (!('request' in built)) throw new Error(`refused: ${JSON.stringify(built.errors)}`);
+    return built.request;
+  };
+
+  it('builds an interactive jupyter-notebook executable (its location, no mode, no image or command) that the broker reads', () => {
+    const document = build({ name: 'nb', notebookUrl: ' https://example.org/demo.ipynb ', image: 'two words', notebookParameters: 'ignored=1' });
+    expect(document.executable).toEqual({
+      kind: 'https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds/executable/jupyter-notebook.yaml',
+      meta: { name: 'nb' },
+      location: 'https://example.org/demo.ipynb',
+    });
+    expect(checkDocument('ExecutionRequest', document)).toEqual([]);
+    const read = readExecutionRequestBody(Buffer.from(JSON.stringify(document)), 'application/json');
+    expect(read.messages.filter((message) => message.level === 'ERROR')).toEqual([]);
+    expect(read.needs.executable?.kind).toBe('executable/jupyter-notebook');
+  });
+
+  it('sends mode: headless and the parameters, read as JSON where they are JSON, only when headless is chosen', () => {
+    const document = build({ notebookUrl: 'file:///srv/eb/examples/notebooks/demo.ipynb', notebookMode: 'headless', notebookParameters: 'n = 3\n\nname=M31\nflags=[1, "a"]\nratio=0.5\nquiet=true' });
+    expect(document.executable).toMatchObject({ location: 'file:///srv/eb/examples/notebooks/demo.ipynb', mode: 'headless', parameters: { n: 3, name: 'M31', flags: [1, 'a'], ratio: 0.5, quiet: true } });
+    expect(build({ notebookUrl: 'https://x/a.ipynb', notebookMode: 'headless' }).executable).not.toHaveProperty('parameters');
+    expect(readParameters('2x=1')).toEqual({ error: expect.stringMatching(/^Line 1: /) });
+  });
+});
+
+describe('the web page\'s reading of the sites\' executable kinds', () => {
+  it('gathers the kinds any site lists, whether as names, URIs or objects, leaving out those marked not runnable', () => {
+    const kinds = kindsSitesRun([
+      { executables: ['docker-container'] },
+      { executables: ['executable/singularity-container', { kind: 'jupyter-notebook', runnable: false }, 7, null] },
+      { name: 'no list' },
+    ]);
+    expect([...kinds!].sort()).toEqual(['docker-container', 'singularity-container']);
+    expect(kindsSitesRun([{ executables: [{ kind: 'https://www.purl.org/ivoa.net/EB/schema/v1.0/types/executable/jupyter-notebook-1.0' }] }])).toEqual(new Set(['jupyter-notebook']));
+    expect(kindsSitesRun([{ executables: [] }])).toEqual(new Set());
+  });
+
+  it('cannot tell (undefined) when no site lists its kinds', () => {
+    expect(kindsSitesRun([{ name: 'a' }, { name: 'b', executables: 'docker-container' }])).toBeUndefined();
+  });
+});
+
+describe('the web page\'s connectors', () => {
+  it('shows a URL without its user, query or fragment, and nothing for what is no URL', () => {
+    expect(shownUrl('http://127.0.0.1:8888/lab/tree/demo.ipynb?token=s3cret#x')).toBe('http://127.0.0.1:8888/lab/tree/demo.ipynb');
+    expect(shownUrl('https://me:pw@host.example/?token=s3cret')).toBe('https://host.example/');
+    expect(shownUrl('not a url')).toBeUndefined();
+  });
+
+  it('opens only an AVAILABLE HTTP(S) connector at an http(s) URL, with its token', () => {
+    const location = 'http://127.0.0.1:8888/?token=s3cret';
+    expect(openableUrl({ protocol: 'HTTP', status: 'AVAILABLE', location })).toBe(location);
+    expect(openableUrl({ protocol: 'https', status: 'AVAILABLE', location: 'https://h/' })).toBe('https://h/');
+    expect(openableUrl({ protocol: 'HTTP', status: 'FINISHED', location })).toBeUndefined();
+    expect(openableUrl({ protocol: 'TCP', status: 'AVAILABLE', location: 'tcp://127.0.0.1:22' })).toBeUndefined();
+    expect(openableUrl({ protocol: 'HTTP', status: 'AVAILABLE', location: 'javascript:alert(1)' })).toBeUndefined();
+    expect(openableUrl({ protocol: 'HTTP', status: 'AVAILABLE' })).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { ApiClient, Doc } from '../lib/api-client.js';
 import { countdown, dateTime, duration, isoDuration, startOf } from '../lib/format.js';
-import { buildRequest, DEFAULT_FORM, type FieldErrors, type RequestFormValues } from '../lib/request-form.js';
+import { buildRequest, DEFAULT_FORM, EXECUTABLE_KINDS, type FieldErrors, type RequestFormValues } from '../lib/request-form.js';
+import { kindsSitesRun } from '../lib/site-kinds.js';
 import { useNow } from './hooks.js';
 import { Problem } from './problem.js';
 
@@ -30,7 +31,10 @@ function Offer({ offer, index, now, busy, onAccept }: { offer: Doc; index: numbe
  * listed (and outlined on the timelines) with their expiry; one accepted, and its page opened.
  */
 export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient; sites: Doc[]; offers: Doc[]; onOffers: (offers: Doc[]) => void }) {
-  const [values, setValues] = useState<RequestFormValues>(DEFAULT_FORM);
+  const runs = useMemo(() => kindsSitesRun(sites), [sites]);
+  const runnable = (kind: string): boolean => !runs || runs.has(kind);
+  const [values, setValues] = useState<RequestFormValues>(() => (
+    runnable(DEFAULT_FORM.kind) ? DEFAULT_FORM : { ...DEFAULT_FORM, kind: EXECUTABLE_KINDS.find((item) => runnable(item.kind))?.kind ?? DEFAULT_FORM.kind }));
   const [errors, setErrors] = useState<FieldErrors>({});
   const [offerSet, setOfferSet] = useState<Doc | undefined>(undefined);
   const [problem, setProblem] = useState<unknown>(undefined);
@@ -47,6 +51,9 @@ export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient;
       {errors[field] ? <span class="field-error" id={`e-${field}`}>{errors[field]}</span> : null}
     </div>
   );
+
+  const notRun = EXECUTABLE_KINDS.filter((item) => !runnable(item.kind));
+  const notebook = values.kind === 'jupyter-notebook';
 
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault();
@@ -101,16 +108,44 @@ export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient;
           {input('name', 'Name')}
           <div class="field">
             <label for="f-kind">Kind</label>
-            <select id="f-kind" value={values.kind} onChange={set('kind')}>
-              <option value="docker-container">Docker container</option>
-              <option value="singularity-container">Singularity container</option>
+            <select id="f-kind" name="kind" value={values.kind} onChange={set('kind')} aria-describedby={notRun.length ? 'n-kind' : undefined}>
+              {EXECUTABLE_KINDS.map((item) => (
+                <option key={item.kind} value={item.kind} disabled={!runnable(item.kind)}>{item.label}{runnable(item.kind) ? '' : ' (no site runs it)'}</option>
+              ))}
             </select>
+            {notRun.length ? (
+              <span class="field-note" id="n-kind">No site here runs {notRun.map((item) => `${item.label.toLowerCase()}s`).join(' or ')}: those kinds are disabled.</span>
+            ) : null}
           </div>
-          {input('image', 'Image')}
-          <div class="field wide">
-            <label for="f-command">Command (run by /bin/sh -c; empty: the image's own)</label>
-            <textarea id="f-command" rows={2} value={values.command} onInput={set('command')} />
-          </div>
+          {notebook ? (
+            <>
+              {input('notebookUrl', 'Notebook URL', { type: 'url', placeholder: 'https://…/notebook.ipynb' })}
+              <fieldset class="field choice">
+                <legend>Notebook mode</legend>
+                {([['interactive', 'Interactive (a Jupyter server to open)'], ['headless', 'Headless (run top to bottom)']] as const).map(([mode, label]) => (
+                  <label key={mode}>
+                    <input type="radio" name="notebookMode" value={mode} checked={values.notebookMode === mode} onChange={set('notebookMode')} /> {label}
+                  </label>
+                ))}
+              </fieldset>
+              {values.notebookMode === 'headless' ? (
+                <div class="field wide">
+                  <label for="f-notebookParameters">Parameters (optional; one name=value a line)</label>
+                  <textarea id="f-notebookParameters" rows={2} value={values.notebookParameters} onInput={set('notebookParameters')}
+                    aria-invalid={errors.notebookParameters ? 'true' : undefined} aria-describedby={errors.notebookParameters ? 'e-notebookParameters' : undefined} />
+                  {errors.notebookParameters ? <span class="field-error" id="e-notebookParameters">{errors.notebookParameters}</span> : null}
+                </div>
+              ) : null}
+            </>
+          ) : (
+            <>
+              {input('image', 'Image')}
+              <div class="field wide">
+                <label for="f-command">Command (run by /bin/sh -c; empty: the image's own)</label>
+                <textarea id="f-command" rows={2} value={values.command} onInput={set('command')} />
+              </div>
+            </>
+          )}
         </fieldset>
         <fieldset>
           <legend>Size</legend>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient, Doc } from '../lib/api-client.js';
 import type { EventFeed } from '../lib/event-feed.js';
+import { BROKER_CONNECTORS, openableUrl, shownUrl } from '../lib/connectors.js';
 import { dateTime, duration, isoDuration, startOf } from '../lib/format.js';
 import { TERMINAL_PHASES } from '../lib/phases.js';
 import { useDebounced } from './hooks.js';
@@ -10,10 +11,33 @@ import { PhaseBadge } from './phase-badge.js';
 import { Problem } from './problem.js';
 
 const CONNECTOR_NAMES: Record<string, string> = {
-  'urn:srcnet:connector:logs': 'Log',
+  ...BROKER_CONNECTORS,
   'urn:srcnet:connector:port': 'Port',
-  'urn:srcnet:connector:outputs': 'Outputs',
 };
+
+/**
+ * One connector. The broker's own (log, outputs) as links to themselves; a service's (a port, a
+ * notebook server) shown without its query, and, while AVAILABLE over HTTP(S), an Open link to the
+ * whole URL (its token included) in a new tab that learns nothing of this page.
+ */
+function Connector({ connector }: { connector: Doc }) {
+  const kind = connector.kind as string;
+  const location = typeof connector.location === 'string' ? connector.location : undefined;
+  // A kind the page does not know yet (a notebook server's, say) by the last word of its URN.
+  const name = CONNECTOR_NAMES[kind] ?? ((/^urn:srcnet:connector:([a-z0-9-]+)$/i.exec(kind)?.[1] ?? kind).replace(/^./, (first) => first.toUpperCase()));
+  const label = `${name} (${connector.protocol}, ${connector.status})`;
+  if (!location) return <li data-kind={kind}>{label} no address yet</li>;
+  if (BROKER_CONNECTORS[kind]) return <li data-kind={kind}>{label} <a href={location} target="_blank" rel="noopener noreferrer">{location}</a></li>;
+  const shown = shownUrl(location) ?? 'an address that is not a URL';
+  const open = openableUrl(connector);
+  return (
+    <li data-kind={kind}>
+      {label}{' '}
+      {open ? <a class="open" href={open} target="_blank" rel="noopener noreferrer" aria-label={`Open ${shown} in a new tab`}>Open</a> : null}
+      <code class="connector-url">{shown}</code>
+    </li>
+  );
+}
 
 /**
  * One session: its phase (live), schedule, phase history, connectors, messages, log (followed
@@ -91,12 +115,7 @@ export function SessionPage({ api, feed, uuid }: { api: ApiClient; feed: EventFe
           <h3 id="connectors-title">Connectors</h3>
           {((session.connectors as Doc[] | undefined) ?? []).length === 0 ? <p>None yet.</p> : (
             <ul>
-              {(session.connectors as Doc[]).map((connector, index) => (
-                <li key={index}>
-                  {CONNECTOR_NAMES[connector.kind as string] ?? connector.kind} ({connector.protocol}, {connector.status}){' '}
-                  {connector.location ? <a href={connector.location as string} target="_blank" rel="noopener noreferrer">{connector.location}</a> : 'no address yet'}
-                </li>
-              ))}
+              {(session.connectors as Doc[]).map((connector, index) => <Connector key={index} connector={connector} />)}
             </ul>
           )}
         </section>

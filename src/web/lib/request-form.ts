@@ -4,7 +4,17 @@
  */
 export const V1_KINDS = 'https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds';
 
-export type ExecutableKind = 'docker-container' | 'singularity-container';
+export type ExecutableKind = 'docker-container' | 'singularity-container' | 'jupyter-notebook';
+
+/** The kinds the form composes, in the order it offers them. */
+export const EXECUTABLE_KINDS: ReadonlyArray<{ kind: ExecutableKind; label: string }> = [
+  { kind: 'docker-container', label: 'Docker container' },
+  { kind: 'singularity-container', label: 'Singularity container' },
+  { kind: 'jupyter-notebook', label: 'Jupyter notebook' },
+];
+
+/** Interactive: a Jupyter server with the notebook open. Headless: run top to bottom (the broker's `mode: headless` extension). */
+export type NotebookMode = 'interactive' | 'headless';
 
 export interface RequestFormValues {
   name: string;
@@ -12,6 +22,11 @@ export interface RequestFormValues {
   image: string;
   /** Run by `/bin/sh -c`; empty: the image's own entrypoint and command. */
   command: string;
+  /** A jupyter-notebook's `location`: http(s), or file:// where the site allows it. */
+  notebookUrl: string;
+  notebookMode: NotebookMode;
+  /** Headless only: one `name=value` a line; a value that reads as JSON is sent as such, else as text. */
+  notebookParameters: string;
   coresMin: string;
   coresMax: string;
   memoryMin: string;
@@ -35,6 +50,9 @@ export const DEFAULT_FORM: RequestFormValues = {
   kind: 'docker-container',
   image: 'docker.io/library/busybox:1.36',
   command: 'echo "hello from $(hostname)"; sleep 5; echo done',
+  notebookUrl: '',
+  notebookMode: 'interactive',
+  notebookParameters: '',
   coresMin: '1',
   coresMax: '2',
   memoryMin: '1',
@@ -66,13 +84,53 @@ function range(values: RequestFormValues, errors: FieldErrors, min: 'coresMin' |
   return { min: low ?? least, max: high ?? low ?? least };
 }
 
+/** `name=value` lines -> the parameters map, or the first bad line's complaint. */
+export function readParameters(text: string): { parameters: Record<string, unknown> } | { error: string } {
+  const parameters: Record<string, unknown> = {};
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trim();
+    if (!line) continue;
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!match) return { error: `Line ${index + 1}: name=value, the name a Python identifier` };
+    const [, name, value] = match as unknown as [string, string, string];
+    let parsed: unknown = value;
+    try { parsed = JSON.parse(value); } catch { /* plain text */ }
+    parameters[name] = parsed;
+  }
+  return { parameters };
+}
+
+/** The executable part of the request, or the complaints about its fields. */
+function buildExecutable(values: RequestFormValues, name: string, errors: FieldErrors): Record<string, unknown> {
+  const executable: Record<string, unknown> = { kind: `${V1_KINDS}/executable/${values.kind}.yaml`, meta: { name } };
+  if (values.kind === 'jupyter-notebook') {
+    const location = values.notebookUrl.trim();
+    if (!/^(https?:\/\/|file:\/\/\/)\S+$/i.test(location)) errors.notebookUrl = 'The notebook\'s http(s) URL (or file:/// where the site allows it)';
+    executable.location = location;
+    if (values.notebookMode === 'headless') {
+      executable.mode = 'headless';
+      const read = readParameters(values.notebookParameters);
+      if ('error' in read) errors.notebookParameters = read.error;
+      else if (Object.keys(read.parameters).length > 0) executable.parameters = read.parameters;
+    }
+    return executable;
+  }
+  const image = values.image.trim();
+  if (!image || /\s/.test(image)) errors.image = 'An image reference, such as docker.io/library/busybox:1.36';
+  executable.image = { locations: [image] };
+  if (values.command.trim()) {
+    executable.entrypoint = '/bin/sh';
+    executable.command = ['-c', values.command];
+  }
+  return executable;
+}
+
 /** Checks the values; either the request document, or what is wrong with which field. */
 export function buildRequest(values: RequestFormValues, parseLocal: LocalTimeReader): { request: Record<string, unknown> } | { errors: FieldErrors } {
   const errors: FieldErrors = {};
   const name = values.name.trim();
   if (!/^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$/.test(name)) errors.name = 'Letters, digits, ".", "_", "-" or spaces; 64 at most';
-  const image = values.image.trim();
-  if (!image || /\s/.test(image)) errors.image = 'An image reference, such as docker.io/library/busybox:1.36';
+  const executable = buildExecutable(values, name, errors);
   const cores = range(values, errors, 'coresMin', 'coresMax', whole, 1);
   const memory = range(values, errors, 'memoryMin', 'memoryMax', amount, 0.001);
   const gpus = whole(values.gpuCount);
@@ -92,15 +150,6 @@ export function buildRequest(values: RequestFormValues, parseLocal: LocalTimeRea
   }
   if (Object.keys(errors).length > 0) return { errors };
 
-  const executable: Record<string, unknown> = {
-    kind: `${V1_KINDS}/executable/${values.kind}.yaml`,
-    meta: { name },
-    image: { locations: [image] },
-  };
-  if (values.command.trim()) {
-    executable.entrypoint = '/bin/sh';
-    executable.command = ['-c', values.command];
-  }
   const compute: Record<string, unknown> = {
     kind: `${V1_KINDS}/compute/simple-compute-resource.yaml`,
     meta: { name: `${name}-compute` },
