@@ -160,7 +160,8 @@ return 'done'
 /**
  * Offer expiry (the timer). ARGV: prefix, now, note, retention, id... For each id: an OFFERED
  * session becomes EXPIRED and lets go of its capacity; a hold whose session was never stored (the
- * API gave up waiting) is released. Accepted sessions are left alone. Returns how many expired.
+ * API gave up waiting) is released, and its id closed for an hour to holds that come later.
+ * Accepted sessions are left alone. Returns how many expired.
  */
 export const EXPIRE = announcing(HELPERS, `
 local now, note, retention = tonumber(ARGV[2]), ARGV[3], ARGV[4]
@@ -173,6 +174,9 @@ for i = 5, #ARGV do
     expired = expired + 1
   elseif not phase then
     release(prefix, id)
+    -- Closed to late holds: a site held up past the negotiation's deadline (a loaded host) that
+    -- still tries to hold for this id finds it closed (FIND_AND_HOLD), instead of holding for ever.
+    redis.call('SET', prefix .. ':hold-closed:' .. id, '1', 'PX', 3600000)
   end
 end
 return expired
