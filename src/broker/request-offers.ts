@@ -26,9 +26,6 @@ export interface ComposeInput {
   components: unknown;
 }
 
-/** How long after a negotiation's deadline its expiry timer comes at the earliest (clocks and Lua calls take a moment). */
-const EXPIRY_AFTER_ANSWER_MS = 1_000;
-
 export interface RequestOffersDeps {
   clock: Clock;
   newId: () => string;
@@ -162,11 +159,10 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
   const asked = eligible.filter((site) => live.has(site.name));
   if (asked.length === 0) return [];
   const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
-  // The timer releases whatever these ids hold, so it must come after the last moment a site may
-  // still hold for them (answerBy: a site that answers later holds nothing), even when offers live
-  // shorter than a negotiation may take (the offers' own expiry is checked on accept by the clock).
+  // The timer releases what these ids hold at `expires`, and closes those it finds without a
+  // session to holds and sessions that come later (a site or an API held up past it: lua-scripts.ts EXPIRE).
   const answerBy = now + deps.settings.negotiationTimeoutMs;
-  await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), Math.max(expiresAt, answerBy + EXPIRY_AFTER_ANSWER_MS));
+  await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
   const answers = await Promise.all(asked.map(async (site) => {
     // A catalogued site's limits may be tighter than its worker's profile: its largest alternative is asked within them.
     const within = withinCatalogueLimits(needs, site);

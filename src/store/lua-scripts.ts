@@ -174,8 +174,9 @@ for i = 5, #ARGV do
     expired = expired + 1
   elseif not phase then
     release(prefix, id)
-    -- Closed to late holds: a site held up past the negotiation's deadline (a loaded host) that
-    -- still tries to hold for this id finds it closed (FIND_AND_HOLD), instead of holding for ever.
+    -- Closed to what comes later: a site held up past the deadline (a loaded host) that still
+    -- tries to hold for this id finds it closed (FIND_AND_HOLD), instead of holding for ever, and
+    -- an offer stored later (SAVE_OFFER_SET) is stored EXPIRED.
     redis.call('SET', prefix .. ':hold-closed:' .. id, '1', 'PX', 3600000)
   end
 end
@@ -258,6 +259,13 @@ while i <= #ARGV do
     f[ARGV[j]] = ARGV[j + 1]
     values[#values + 1] = ARGV[j]
     values[#values + 1] = ARGV[j + 1]
+  end
+  -- An offer whose expiry timer has run already (this API was held up past its expires): it is stored EXPIRED, holding nothing.
+  if f.phase == 'OFFERED' and redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then
+    f.phase = 'EXPIRED'
+    for k = 1, #values, 2 do
+      if values[k] == 'phase' then values[k + 1] = 'EXPIRED' end
+    end
   end
   local before = redis.call('HGET', session, 'phase')
   local changed = f.phase and f.phase ~= before

@@ -124,6 +124,11 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
       expect(await lua.usageAt(site.name, 'cores', BASE)).toBe(0);
       expect(await redis.exists(keys.hold('slow-site'))).toBe(0);
       expect((await auditLedger(redis, keys, [site], 0)).leakedHolds).toEqual([]);
+      // An API held up as long stores its offer after the timer: EXPIRED, never OFFERED with nothing held.
+      await store.saveOfferSet({ uuid: 'set', created: 0, family: 'v1', result: 'YES', messages: [], sessionUuids: ['slow-site'], owner: 'anonymous' }, [{
+        uuid: 'slow-site', offerSetUuid: 'set', site: site.name, phase: 'OFFERED', created: 0, modified: 0, expires: 1, family: 'v1', owner: 'anonymous', document: {}, messages: [],
+      }]);
+      expect((await store.getSession('slow-site'))?.phase).toBe('EXPIRED');
     } finally {
       await deleteKeys(redis, keys.prefix);
     }
