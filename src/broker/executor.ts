@@ -114,12 +114,25 @@ export interface Executor {
 /** One data resource to bring to the site before the run. */
 export interface StagingItem {
   name: string;
+  /** What is fetched (http(s), dav(s), file), or read to find it (`via`). */
   url: string;
   maxBytes: number;
   checksum?: { type: string; value: string };
+  /** `url` is Rucio's REST endpoint listing the replicas of `rucio`, a DataLink service to follow, or an S3 endpoint. */
+  via?: 'rucio' | 'datalink' | 's3';
+  /** For `via: s3`: the bucket, and the object (none: the whole bucket, as a directory). */
+  s3?: { bucket: string; object?: string };
+  rucio?: { scope: string; name: string; type?: string };
+  /** SKAO replicas by RSE: the one at the site's most preferred storage element is fetched, else `url`. */
+  replicas?: Array<{ rse: string; url: string }>;
+  /** The size the request announces (SKAO `datasize`), for progress. */
+  expectedBytes?: number;
 }
 
-export type StagingStatus = { state: 'running' } | { state: 'done' } | { state: 'failed'; reason: string };
+/** Staging's progress while it runs: bytes written, bytes announced, and since when none arrived when it has stalled. */
+export interface StagingProgress { bytesDone: number; bytesExpected?: number; stalledSince?: number }
+
+export type StagingStatus = ({ state: 'running' } & Partial<StagingProgress>) | { state: 'done' } | { state: 'failed'; reason: string };
 
 /** A token sent with data requests to some hosts (and to no other), for a site acting for the user. */
 export interface StagingCredentials {
@@ -132,4 +145,6 @@ export interface Stager {
   /** Starts staging (doing nothing when it has started already); returns where each item will be. */
   start(sessionUuid: string, items: readonly StagingItem[], credentials?: StagingCredentials): Promise<Record<string, string>>;
   status(sessionUuid: string): Promise<StagingStatus>;
+  /** Stops a staging still running (a stalled one); does nothing when none is. */
+  stop?(sessionUuid: string): Promise<void>;
 }

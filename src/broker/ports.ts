@@ -28,6 +28,8 @@ export interface SessionRecord {
   messages: Message[];
   /** The executor's handle of the run, once the site has started one (its ports, its outputs). */
   run?: StoredRun;
+  /** How far the data's staging has come, while PREPARING (bytes written and announced). */
+  staging?: { bytesDone: number; bytesExpected?: number };
   /** Who asked for it (a token's subject, or `anonymous`): only they, and operators, see it. */
   owner: string;
   /** Set when the session was accepted to wait for its executable (an SRCNet provision). */
@@ -197,6 +199,8 @@ export interface BrokerStore {
   /** The executor's handle of a session's run, kept so that any worker can poll or cancel it. */
   setRun(uuid: string, run: Record<string, unknown>): Promise<void>;
   getRun(uuid: string): Promise<Record<string, unknown> | undefined>;
+  /** Records how far staging has come (shown while PREPARING). */
+  setStaging(uuid: string, progress: { bytesDone: number; bytesExpected?: number }): Promise<void>;
   /**
    * Adds log text (kept to the last `maxBytes`); `skipped`: bytes the site left out before it (what
    * was kept before is dropped then, so that the kept text is one stretch).

@@ -3,7 +3,9 @@ import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
 import { assessSite, withinCatalogueLimits, withLocationElements } from '../domain/plan-offers.js';
+import type { SecretToken } from '../domain/secret-token.js';
 import { faultPoint } from './fault-point.js';
+import { locateData, type DataLocator } from './locate-data.js';
 import { slotOfPlan } from './session-slot.js';
 import type {
   BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
@@ -34,6 +36,8 @@ export interface RequestOffersDeps {
   /** Builds the offered session document (protocol/ knows the wire shape). */
   composeSession: (input: ComposeInput) => WireDocument;
   settings: BrokerSettings;
+  /** SRCNet's Data Management API, for SKAO data that lists no replicas (none: such data is refused, saying so). */
+  locator?: DataLocator;
   /**
    * The sites as the site capabilities catalogue says now (limits, GPUs, storage areas, disabled),
    * read from the store per request; `sites` as they are when there is no catalogue.
@@ -55,6 +59,8 @@ export interface OffersInput {
   owner: string;
   /** Whether the sites' fair share applies to the owner (not to operators, nor in anonymous mode). */
   capped?: boolean;
+  /** The requester's token, exchanged for the Data Management API's audience to locate data (never stored). */
+  token?: SecretToken;
 }
 
 export interface OfferSetResult {
@@ -70,7 +76,9 @@ export interface OfferSetResult {
  * what comes back and stores the offer set. A site that cannot fit, has no live worker or does not
  * answer in time is named in a message, and the answer is NO only when no site offers anything.
  */
-export async function requestOffers(deps: RequestOffersDeps, input: OffersInput): Promise<OfferSetResult> {
+export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput): Promise<OfferSetResult> {
+  const { token, ...input } = await locateData(deps.locator, asked, asked.token);
+  void token; // used to locate data only: the offer set and its sessions never see it
   const now = deps.clock.now();
   const offerSet: OfferSetRecord = {
     uuid: deps.newId(),
@@ -151,6 +159,9 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
   const asked = eligible.filter((site) => live.has(site.name));
   if (asked.length === 0) return [];
   const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
+  // The timer releases what these ids hold at `expires`, and closes those it finds without a
+  // session to holds and sessions that come later (a site or an API held up past it: lua-scripts.ts EXPIRE).
+  const answerBy = now + deps.settings.negotiationTimeoutMs;
   await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
   const answers = await Promise.all(asked.map(async (site) => {
     // A catalogued site's limits may be tighter than its worker's profile: its largest alternative is asked within them.
@@ -162,7 +173,7 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
       needs: within.needs,
       offerIds: offerIds.get(site.name) ?? [],
       now,
-      answerBy: now + deps.settings.negotiationTimeoutMs,
+      answerBy,
       expiresAt,
       maxOffers: perSite,
       ...(capped && offerSet.owner ? { cappedOwner: offerSet.owner } : {}),

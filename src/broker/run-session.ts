@@ -6,6 +6,7 @@ import { notebookExecutable, NOTEBOOK_SERVER_PORT, NOTEBOOK_STAGING_NAME, readNo
 import { holdsCapacity, isTerminal, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { Executor, RunHandle, RunSpec, Stager, StagingCredentials, StagingItem } from './executor.js';
 import { faultPoint, type FaultPoint } from './fault-point.js';
+import { stagingItemsOf, stagingName } from './staging-sources.js';
 import type { BrokerStore, NextStep, NotebookTokens, SessionRecord, SiteCredentials } from './ports.js';
 
 /** The steps of a session's life on its site, each a delayed job with a deterministic id. */
@@ -126,7 +127,19 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
   const status = await deps.stager.status(uuid);
-  if (status.state === 'running') return repeat(deps, uuid, 'PREPARING', 'stage', seq + 1);
+  if (status.state === 'running') {
+    // Stalled (no byte for the site's stagingStall) and past the planned preparation: it will not make it.
+    if (status.stalledSince !== undefined && deps.now() >= timing.availableStart) {
+      await deps.stager.stop?.(uuid);
+      return fail(deps, uuid, 'Staging the data stalled: no bytes since {since}, past the planned end of preparing at {end}; {done} of {expected} bytes had arrived', {
+        since: new Date(status.stalledSince).toISOString(), end: new Date(timing.availableStart).toISOString(),
+        done: status.bytesDone ?? 0, expected: status.bytesExpected ?? 'an unknown number of',
+      });
+    }
+    const progress = status.bytesDone === undefined ? undefined : { bytesDone: status.bytesDone, ...(status.bytesExpected !== undefined ? { bytesExpected: status.bytesExpected } : {}) };
+    if (progress && (progress.bytesDone !== session.staging?.bytesDone || progress.bytesExpected !== session.staging?.bytesExpected)) await deps.store.setStaging(uuid, progress);
+    return repeat(deps, uuid, 'PREPARING', 'stage', seq + 1);
+  }
   if (status.state === 'failed') return fail(deps, uuid, 'Staging the data failed: {reason}', { reason: status.reason });
   return ready(deps, uuid, timing);
 }
@@ -134,13 +147,10 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
 type Doc = Record<string, unknown>;
 const isDoc = (value: unknown): value is Doc => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The name a data resource is staged under: its own name, else its uuid. */
-const stagingName = (data: Doc): string =>
-  String((data.meta as Doc | undefined)?.name ?? (data.meta as Doc | undefined)?.uuid ?? 'data');
-
 /**
  * What the stager brings before the run: a notebook executable's notebook (with the same size
- * limit and egress policy as data), then each data resource, from its http(s) or file:/// URL.
+ * limit and egress policy as data), then each data resource, from where its kind says it is
+ * (broker/staging-sources.ts).
  */
 function stagingItems(session: SessionRecord, maxBytes: number): StagingItem[] | string {
   const items: StagingItem[] = [];
@@ -150,16 +160,11 @@ function stagingItems(session: SessionRecord, maxBytes: number): StagingItem[] |
     if (typeof notebook === 'string') return notebook;
     items.push({ name: NOTEBOOK_STAGING_NAME, url: notebook.location, maxBytes });
   }
-  for (const data of Array.isArray(session.document.data) ? session.document.data.filter(isDoc) : []) {
-    const name = stagingName(data);
-    if (items.some((item) => item.name === name)) return `data [${name}] has the name the notebook is staged under, or another data resource's`;
-    const skao = isDoc(data.skao) ? data.skao : undefined;
-    const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc).map((r) => String(r.dataurl ?? '')) : [];
-    const url = [typeof data.location === 'string' ? data.location : '', ...replicas].find((u) => /^(https?:\/\/|file:\/\/\/)/i.test(u));
-    if (!url) return `data [${name}] has no http(s) or file:/// location this site can fetch`;
-    const checksum = skao && isDoc(skao.checksum) && typeof skao.checksum.type === 'string' && typeof skao.checksum.value === 'string'
-      ? { type: skao.checksum.type, value: skao.checksum.value } : undefined;
-    items.push({ name, url, maxBytes, ...(checksum ? { checksum } : {}) });
+  const data = stagingItemsOf(session.document, maxBytes);
+  if (typeof data === 'string') return data;
+  for (const item of data) {
+    if (items.some((other) => other.name === item.name)) return `data [${item.name}] has the name the notebook is staged under, or another data resource's`;
+    items.push(item);
   }
   return items;
 }

@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import type { DataManagementSettings } from '../domain/data-management.js';
 import { allowEntryProblem } from '../domain/egress-policy.js';
 import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
-import { defaultSiteLimits, type ExecutorConfig, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
+import { SecretToken } from '../domain/secret-token.js';
+import { defaultSiteLimits, type ExecutorConfig, type S3EndpointCredential, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
 import type { SiteCapabilitiesBinding } from '../domain/site-catalogue.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
 import { ConfigError } from './config-error.js';
@@ -43,6 +45,8 @@ export interface Config {
   auth: AuthConfig;
   /** METRICS_TOKEN (or the file METRICS_TOKEN_FILE names): when set, /metrics wants it as a bearer token. */
   metricsToken?: string;
+  /** SRCNet's Data Management API (the sites file's `dataManagement`), where SKAO data without replicas is located. */
+  dataManagement?: DataManagementSettings;
   /** SRCNet's site capabilities API (SITE_CAPABILITIES_URL), when the broker's sites come from it. */
   siteCapabilities?: SiteCapabilitiesSettings;
 }
@@ -113,14 +117,41 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
   executor?: ExecutorConfig;
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
+  s3?: S3Entry[];
+  stagingStall?: string;
   siteCapabilities?: SiteCapabilitiesBinding;
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
   // With ProcessRunEntry's limits.processesPerRun (process-runs.ts).
   limits?: { outputBytes?: number | string; logBytes?: number | string; servedLogBytes?: number | string; retention?: string };
 } & ProcessRunEntry;
+type S3Entry = { endpoint: string; region?: string; accessKeyId?: string; secretAccessKey?: string; accessKeyIdFile?: string; secretAccessKeyFile?: string };
+
+/** One key of an S3 credential: given inline or read from a file (trimmed), exactly one of the two. */
+function s3Key(site: string, entry: S3Entry, key: 'accessKeyId' | 'secretAccessKey'): SecretToken {
+  const inline = entry[key];
+  const file = entry[`${key}File`];
+  if ((inline === undefined) === (file === undefined)) throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: give ${key} or ${key}File, one of the two`);
+  if (inline !== undefined) return new SecretToken(inline);
+  let text: string;
+  try { text = readFileSync(file!, 'utf8').trim(); } catch (error) { throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: cannot read ${key}File ${file}: ${(error as Error).message}`); }
+  if (!text) throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: ${key}File ${file} is empty`);
+  return new SecretToken(text);
+}
+
+function s3Credentials(site: string, entries: S3Entry[] | undefined): { s3?: S3EndpointCredential[] } {
+  if (!entries?.length) return {};
+  return { s3: entries.map((entry) => ({
+    endpoint: entry.endpoint.replace(/\/+$/, ''),
+    ...(entry.region ? { region: entry.region } : {}),
+    accessKeyId: s3Key(site, entry, 'accessKeyId'),
+    secretAccessKey: s3Key(site, entry, 'secretAccessKey'),
+  })) };
+}
+
 type SitesFile = { sites: SiteEntry[] } & {
   broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
   auth?: AuthFileBlock;
+  dataManagement?: { url: string; audience?: string; scope?: string; egressAllow?: string[] };
 };
 
 export function durationMs(text: string | undefined, fallback: string, what: string): number {
@@ -207,6 +238,8 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
       ...(site.tokenExchange.scope ? { scope: site.tokenExchange.scope } : {}),
       hosts: (site.tokenExchange.hosts ?? (site.storageElements ?? []).flatMap((element) => element.hosts ?? [])).map((host) => host.toLowerCase()),
     } } : {}),
+    ...s3Credentials(site.name, site.s3),
+    stagingStallMs: durationMs(site.stagingStall, 'PT1M', `site ${site.name}: stagingStall`),
     ...(site.siteCapabilities ? { siteCapabilities: { ...site.siteCapabilities } } : {}),
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
@@ -298,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sites,
     auth,
     ...metricsToken(env),
+    ...dataManagement(file.dataManagement),
     ...siteCapabilities(env, sites),
   };
 }
@@ -320,6 +354,15 @@ function siteCapabilities(env: NodeJS.ProcessEnv, sites: readonly SiteProfile[])
     ...(env.SITE_CAPABILITIES_AUDIENCE ? { audience: env.SITE_CAPABILITIES_AUDIENCE } : {}),
     ...(env.SITE_CAPABILITIES_SCOPE ? { scope: env.SITE_CAPABILITIES_SCOPE } : {}),
   } };
+}
+
+function dataManagement(block: SitesFile['dataManagement']): { dataManagement?: DataManagementSettings } {
+  if (!block) return {};
+  for (const entry of block.egressAllow ?? []) {
+    const problem = allowEntryProblem(entry);
+    if (problem) throw new ConfigError(`dataManagement.egressAllow: ${problem}`);
+  }
+  return { dataManagement: { url: block.url, ...(block.audience ? { audience: block.audience } : {}), ...(block.scope ? { scope: block.scope } : {}), egressAllow: block.egressAllow ?? [] } };
 }
 
 /**

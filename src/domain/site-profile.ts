@@ -1,3 +1,4 @@
+import type { SecretToken } from './secret-token.js';
 import type { TokenExchangeSettings } from './auth-settings.js';
 import type { CatalogueSite, SiteCapabilitiesBinding } from './site-catalogue.js';
 
@@ -59,6 +60,16 @@ export interface SiteProfile {
    * anonymous mode are exempt. Absent: no caps.
    */
   fairShare?: { coreHours: number; gpuHours: number; offerSets: number };
+  /**
+   * The site's credentials for S3 endpoints (the sites file's `s3`): given to its downloader on
+   * stdin only, and printed as `[redacted token]` everywhere else.
+   */
+  s3?: S3EndpointCredential[];
+  /**
+   * How long staging may go without a byte arriving before it counts as stalled: a session still
+   * PREPARING past its planned preparation then fails, saying so (the sites file's stagingStall).
+   */
+  stagingStallMs?: number;
   /** Where the site's sessions get their directories (work, logs, outputs). */
   scratchDir: string;
   /** The host name clients reach the sessions' published ports on (default 127.0.0.1). */
@@ -104,6 +115,14 @@ export function defaultSiteLimits(scratchGiB: number): SiteLimits {
     servedLogBytes: 1024 * 1024,
     retentionMs: 24 * 3600_000,
   };
+}
+
+/** Access to one S3 endpoint: the key pair kept as SecretTokens so that no log or document shows them. */
+export interface S3EndpointCredential {
+  endpoint: string;
+  region?: string;
+  accessKeyId: SecretToken;
+  secretAccessKey: SecretToken;
 }
 
 export interface StorageElement {

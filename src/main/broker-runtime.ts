@@ -50,7 +50,8 @@ import { ContainerCliExecutor } from '../sites/container-cli-executor.js';
 import { detectContainerRuntime } from '../sites/detect-container-runtime.js';
 import { findApptainer, type HostTools } from '../sites/detect-abilities.js';
 import { machineEgressPolicy } from '../sites/egress-guard.js';
-import { HttpStager } from '../sites/http-stager.js';
+import { DataManagementLocator } from '../sites/data-management-locator.js';
+import { HttpStager, preferredRses } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { probeSandbox } from '../sites/sandbox.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
@@ -96,6 +97,12 @@ export interface BrokerRuntime {
 
 /** The built web page: dist/web of the package, whether this module runs from dist/ or src/ (tests). */
 const WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/** The user's token exchanged at the issuer for another audience (the Data Management API's). */
+function exchangeAt(issuer: OidcIssuer): ConstructorParameters<typeof DataManagementLocator>[1] {
+  const client = new TokenExchangeClient(issuer);
+  return (token, target) => client.exchange(token, target);
+}
 
 function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
   const byName = new Map(sites.map((site) => [site.name, site]));
@@ -166,7 +173,10 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = withOutputQuota(await executorFor(site, log, parts.hostTools ?? {}), site.limits.outputBytes);
-        const stager = new HttpStager(site.scratchDir, site.fileRoots, machineEgressPolicy(site.egressAllow ?? [], config));
+        const stager = new HttpStager(site.scratchDir, {
+          fileRoots: site.fileRoots, egress: machineEgressPolicy(site.egressAllow ?? [], config), prefer: preferredRses(site.storageElements),
+          s3: site.s3 ?? [], ...(site.stagingStallMs !== undefined ? { stallMs: site.stagingStallMs } : {}),
+        });
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
           : undefined;
@@ -198,6 +208,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers,
         composeSession: (input) => composeOfferedSession(input, newId),
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
+        ...(config.dataManagement ? { locator: new DataManagementLocator(config.dataManagement, issuer ? exchangeAt(issuer) : undefined, config) } : {}),
         ...(catalogue ? { currentSites: () => catalogueSites(catalogue, sites) } : {}),
       };
       const outputsDeps = { clock, store, sites, reader: outputsDirectoryReader };

@@ -229,12 +229,14 @@ end
  * Finds the earliest fit and holds it. ARGV: prefix, site, hold id, now, answerBy, earliest,
  * latest, length, owner ('' for none capped), offer set, the owner's caps in core-buckets,
  * GPU-buckets and open offer sets, then resource, amount, capacity for each resource. Returns
- * {held, start}, {none}, {gave-up}, {late} or {cap, cores|gpus|sets, used, limit} (the owner's
+ * {held, start}, {none}, {gave-up}, {late} (past answerBy, or the id's expiry has run) or {cap, cores|gpus|sets, used, limit} (the owner's
  * fair share is used up); a hold that already exists (a retried job) answers {held, start}.
  */
 export const FIND_AND_HOLD = `${CALENDAR_HELPERS}
 local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
 if tonumber(ARGV[4]) > tonumber(ARGV[5]) then return {'late'} end
+-- The expiry timer has been for this id already (the worker was held up): too late to hold.
+if redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then return {'late'} end
 local existing = redis.call('HGET', prefix .. ':hold:' .. id, 'from')
 if existing then return {'held', tonumber(existing)} end
 local earliest, latest, length = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])

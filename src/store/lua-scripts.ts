@@ -160,7 +160,8 @@ return 'done'
 /**
  * Offer expiry (the timer). ARGV: prefix, now, note, retention, id... For each id: an OFFERED
  * session becomes EXPIRED and lets go of its capacity; a hold whose session was never stored (the
- * API gave up waiting) is released. Accepted sessions are left alone. Returns how many expired.
+ * API gave up waiting) is released, and its id closed for an hour to holds that come later.
+ * Accepted sessions are left alone. Returns how many expired.
  */
 export const EXPIRE = announcing(HELPERS, `
 local now, note, retention = tonumber(ARGV[2]), ARGV[3], ARGV[4]
@@ -173,6 +174,10 @@ for i = 5, #ARGV do
     expired = expired + 1
   elseif not phase then
     release(prefix, id)
+    -- Closed to what comes later: a site held up past the deadline (a loaded host) that still
+    -- tries to hold for this id finds it closed (FIND_AND_HOLD), instead of holding for ever, and
+    -- an offer stored later (SAVE_OFFER_SET) is stored EXPIRED.
+    redis.call('SET', prefix .. ':hold-closed:' .. id, '1', 'PX', 3600000)
   end
 end
 return expired
@@ -254,6 +259,13 @@ while i <= #ARGV do
     f[ARGV[j]] = ARGV[j + 1]
     values[#values + 1] = ARGV[j]
     values[#values + 1] = ARGV[j + 1]
+  end
+  -- An offer whose expiry timer has run already (this API was held up past its expires): it is stored EXPIRED, holding nothing.
+  if f.phase == 'OFFERED' and redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then
+    f.phase = 'EXPIRED'
+    for k = 1, #values, 2 do
+      if values[k] == 'phase' then values[k + 1] = 'EXPIRED' end
+    end
   end
   local before = redis.call('HGET', session, 'phase')
   local changed = f.phase and f.phase ~= before
@@ -412,6 +424,14 @@ local key = prefix .. ':session:' .. id
 local phase = redis.call('HGET', key, 'phase')
 if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED' or phase == 'FAILED' or phase == 'CANCELLED' then return 0 end
 redis.call('SET', key .. ':token', sealed, 'PXAT', expiresAt)
+return 1
+`;
+
+/** Staging's progress on a session still PREPARING (a late poll must not write to an ended or deleted one). ARGV: session key, progress JSON. */
+export const SET_STAGING = `
+local phase = redis.call('HGET', ARGV[1], 'phase')
+if phase ~= 'PREPARING' then return 0 end
+redis.call('HSET', ARGV[1], 'staging', ARGV[2])
 return 1
 `;
 

@@ -87,5 +87,7 @@ describe('choosing a container runtime', () => {
           : sandboxed('found', 'egress', 256, ' (containerRuntime: auto)'))
         : `site found: sessions run in ${detected} containers (containerRuntime: auto), in ${scratch}`,
     ]);
-  });
+    // Five sites' start-up asks podman, apptainer, bubblewrap and Jupyter (Python) what they can do:
+    // seconds each on a loaded machine.
+  }, 90_000);
 });

@@ -18,6 +18,8 @@ export const BROKER_CLIENT = { id: 'execution-broker', secret: 'broker-secret-fo
 export const BROKER_SCOPE = 'eb:use';
 /** Audiences the broker may exchange a user's token for: the sites'. */
 export const SITE_AUDIENCE = 'https://data.site-a.test.example';
+/** SRCNet's Data Management API (where SKAO data is located): the broker may exchange for it too. */
+export const DATA_MANAGEMENT_AUDIENCE = 'https://data-management.test.example';
 
 /** Users: two plain ones and an operator; groups as an IAM would list them. */
 export const ACCOUNTS: Record<string, { groups: string[] }> = {
@@ -201,15 +203,16 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
       } catch {
         throw new errors.InvalidGrant('subject_token is not a valid token for the broker');
       }
-      if (params.audience !== SITE_AUDIENCE) throw new errors.InvalidTarget('the broker may not get tokens for that audience');
+      const audience = params.audience ?? '';
+      if (audience !== SITE_AUDIENCE && audience !== DATA_MANAGEMENT_AUDIENCE) throw new errors.InvalidTarget('the broker may not get tokens for that audience');
       if (refuseExchangesFor.has(subject)) throw new errors.InvalidGrant('this user may not act at that audience');
       const scope = params.scope ?? 'data:read';
       const token = new provider.AccessToken({
         accountId: subject, client: ctx.oidc.client, scope, gty: 'token-exchange',
-        resourceServer: resourceServer(provider, SITE_AUDIENCE, 'jwt', scope), expiresIn: 300,
+        resourceServer: resourceServer(provider, audience, 'jwt', scope), expiresIn: 300,
       } as never);
       const value = await token.save();
-      exchanges.push({ clientId: ctx.oidc.client.clientId, subject, audience: SITE_AUDIENCE, token: value });
+      exchanges.push({ clientId: ctx.oidc.client.clientId, subject, audience, token: value });
       ctx.body = { access_token: value, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: 300, scope };
     }, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope']);
     return provider;
