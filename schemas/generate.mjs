@@ -77,8 +77,28 @@ function collectDefs(files) {
  * Our documented extensions, added beside the upstream definitions (docs/protocol.md):
  * - `srcnet.gpu` on SimpleComputeResource: GPUs by count and model. v1.0 has no field for GPUs;
  *   the dotted name cannot collide with a future unprefixed one, and is a valid XML name.
+ * - `srcnet.notebook` on JupyterNotebook: how the notebook runs (interactive server or headless)
+ *   and, headless, the parameters injected before it runs.
  */
 function addExtensions(defs, origin) {
+  defs.SrcnetNotebook = {
+    type: 'object',
+    title: 'SrcnetNotebook',
+    description: 'SRCNet extension: how a Jupyter notebook runs. interactive (the default): a notebook server with the notebook open, for its owner; headless: the notebook runs top to bottom, and the executed notebook goes into the outputs.',
+    properties: {
+      mode: { type: 'string', enum: ['interactive', 'headless'], description: 'interactive (the default) or headless.' },
+      parameters: {
+        description: 'Headless only: name => value, injected as Python string variables in a code cell after the one tagged "parameters" (else first), papermill-style.',
+        $ref: '../../utils.yaml#/components/schemas/NameValueMap',
+      },
+    },
+  };
+  origin.SrcnetNotebook = 'kinds/executable/jupyter-notebook.yaml';
+  const notebook = defs.JupyterNotebook;
+  defs.JupyterNotebook = {
+    ...notebook,
+    allOf: [...notebook.allOf, { type: 'object', properties: { 'srcnet.notebook': { $ref: '#/components/schemas/SrcnetNotebook' } } }],
+  };
   defs.SrcnetGpu = {
     type: 'object',
     title: 'SrcnetGpu',

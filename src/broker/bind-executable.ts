@@ -1,3 +1,4 @@
+import { siteAbilities, type KindAbility } from '../domain/executable-abilities.js';
 import type { Clock } from '../domain/clock.js';
 import { decideAccess } from '../domain/ownership.js';
 import type { Principal } from '../domain/principal.js';
@@ -29,6 +30,11 @@ export interface BindDeps {
   /** Sites that act for the user (token exchange) get the submitter's token kept for them. */
   userTokens?: { vault: TokenVault; neededBy(site: string): boolean };
   notify?: NotifyGate;
+  /**
+   * What the site's live workers published they can run (one list per worker; none when no worker
+   * runs now, and then the binding waits for one, as before).
+   */
+  workerAbilities?: (site: string) => Promise<ReadonlyArray<readonly KindAbility[]>>;
 }
 
 export type BindOutcome =
@@ -68,6 +74,13 @@ export async function bindExecutable(deps: BindDeps, uuid: string, principal: Pr
   if (!site) return { outcome: 'refused', messages: [makeMessage('urn:not-supported', 'ERROR', 'Site {site} is no longer configured', { site: session.site })] };
   const planned = planBinding(session.provision, binding, site, now);
   if ('messages' in planned) return { outcome: 'refused', messages: planned.messages };
+  // A kind the site lists but its workers cannot run is refused here as in a negotiation.
+  const kind = planned.needs.executable.kind;
+  const workers = site.executableKinds.includes(kind) && deps.workerAbilities ? await deps.workerAbilities(site.name) : [];
+  const cannot = workers.length ? siteAbilities([kind], workers, site.name)[0] : undefined;
+  if (cannot && !cannot.runnable) {
+    return { outcome: 'refused', messages: [makeMessage('urn:not-supported', 'ERROR', 'Site {site} cannot run executables of kind [{kind}]: {reason}', { site: site.name, kind, reason: cannot.reason })] };
+  }
   const document = deps.composeBound(session.document, binding.components, planned.plan, now);
   const note = stamp(makeMessage('urn:phase-change', 'INFO', 'An executable was bound; it runs on site {site} from {start}',
     { site: site.name, start: formatInstant(planned.plan.availableStart) }), now);

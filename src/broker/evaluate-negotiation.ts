@@ -1,5 +1,6 @@
 import { dataLocality, offerFromHold, noRoomMessage, planAsks } from '../domain/plan-offers.js';
 import { shareCaps, shareMessage } from '../domain/fair-share.js';
+import { whyNotRunnable, type KindAbility } from '../domain/executable-abilities.js';
 import { makeMessage } from '../domain/messages.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { CapacityLedger, NegotiationAnswer, NegotiationRequest, SiteOffer } from './ports.js';
@@ -10,11 +11,22 @@ import type { CapacityLedger, NegotiationAnswer, NegotiationRequest, SiteOffer }
  * offer ids before asking, so a hold whose answer never reaches anyone is still released.
  */
 export async function evaluateNegotiation(
-  deps: { ledger: CapacityLedger; now: () => number; givesGpus?: (model: string) => boolean },
+  deps: {
+    ledger: CapacityLedger; now: () => number; givesGpus?: (model: string) => boolean;
+    /** What this worker can run (executable-abilities.ts); absent: whatever the site's configuration lists. */
+    abilities?: readonly KindAbility[];
+  },
   site: SiteProfile,
   request: NegotiationRequest,
 ): Promise<NegotiationAnswer> {
   const { asks, messages } = planAsks(request.needs, site, request.now);
+  // A kind the site lists but cannot run here is NO, saying why, before any capacity is held.
+  const kind = request.needs.executable.kind;
+  const cannot = site.executableKinds.includes(kind) && deps.abilities ? whyNotRunnable(deps.abilities, kind) : undefined;
+  if (cannot !== undefined) {
+    messages.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} cannot run executables of kind [{kind}]: {reason}', { site: site.name, kind, reason: cannot }));
+    return { site: site.name, offers: [], messages };
+  }
   if (asks.length === 0) return { site: site.name, offers: [], messages };
   const model = asks[0]?.gpu?.model;
   if (model !== undefined && deps.givesGpus && !deps.givesGpus(model)) {

@@ -9,7 +9,9 @@ const FAULT_AFTER = typeof process === 'object' ? process.env.EB_FAULT_AFTER : u
 
 export type FaultPoint =
   | 'accept' | 'reject' | 'cancel' | 'offer' | 'direct' | 'provision' | 'submit'
-  | 'activate' | 'prepare' | 'stage' | 'ready' | 'start' | 'poll' | 'release' | 'stop';
+  | 'activate' | 'prepare' | 'stage' | 'ready' | 'start' | 'poll' | 'release' | 'stop'
+  /** After the executor made the run, before its handle is stored (the one window not after a phase change). */
+  | 'run-made';
 
 export function faultPoint(point: FaultPoint): void {
   if (FAULT_AFTER === point) process.kill(process.pid, 'SIGKILL');

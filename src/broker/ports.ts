@@ -29,6 +29,8 @@ export interface SessionRecord {
   messages: Message[];
   /** The executor's handle of the run, once the site has started one (its ports, its outputs). */
   run?: StoredRun;
+  /** How far the data's staging has come, while PREPARING (bytes written and announced). */
+  staging?: { bytesDone: number; bytesExpected?: number };
   /** Who asked for it (a token's subject, or `anonymous`): only they, and operators, see it. */
   owner: string;
   /** Set when the session was accepted to wait for its executable (an SRCNet provision). */
@@ -129,6 +131,8 @@ export interface SessionEvents {
 /** What the API reads of a run's handle: where clients reach it, and where its outputs are. */
 export interface StoredRun {
   ports?: PublishedPort[];
+  /** Its server has answered (a notebook server, whose connector is AVAILABLE from then on). */
+  answering?: boolean;
   outputs?: string;
   /** When the site removed the session's directory (its retention after the end had passed), ms. */
   removed?: number;
@@ -204,6 +208,8 @@ export interface BrokerStore {
   /** The executor's handle of a session's run, kept so that any worker can poll or cancel it. */
   setRun(uuid: string, run: Record<string, unknown>): Promise<void>;
   getRun(uuid: string): Promise<Record<string, unknown> | undefined>;
+  /** Records how far staging has come (shown while PREPARING). */
+  setStaging(uuid: string, progress: { bytesDone: number; bytesExpected?: number }): Promise<void>;
   /**
    * Adds log text (kept to the last `maxBytes`); `skipped`: bytes the site left out before it (what
    * was kept before is dropped then, so that the kept text is one stretch).
@@ -322,6 +328,23 @@ export interface TokenVault {
 export interface SealedTokenStore {
   /** Stores the sealed text until `expiresAt` (ms), only while the session has not ended. */
   put(sessionUuid: string, sealed: string, expiresAt: number): Promise<boolean>;
+  get(sessionUuid: string): Promise<string | undefined>;
+}
+
+/**
+ * The secret of each interactive notebook session's server, made by the site (crypto random),
+ * kept sealed beside the session until it ends, and shown to the session's owner alone.
+ */
+export interface NotebookTokens {
+  /** The session's token, made the first time and the same after; undefined once the session has ended. */
+  issue(sessionUuid: string, keepUntil: number): Promise<SecretToken | undefined>;
+  read(sessionUuid: string): Promise<SecretToken | undefined>;
+}
+
+/** Where notebook tokens rest, sealed (store/). */
+export interface SealedNotebookTokenStore {
+  /** Keeps `sealed` unless the session has one already (then that one); undefined once the session has ended. */
+  keep(sessionUuid: string, sealed: string, expiresAt: number): Promise<string | undefined>;
   get(sessionUuid: string): Promise<string | undefined>;
 }
 

@@ -1,4 +1,5 @@
 import { makeMessage, stamp } from '../domain/messages.js';
+import { unservedLocations } from '../domain/served-locations.js';
 import { faultPoint } from './fault-point.js';
 import type { OfferSetRecord, SessionRecord } from './ports.js';
 import { requestOffers, type OffersInput, type RequestOffersDeps } from './request-offers.js';
@@ -17,12 +18,23 @@ function withBindWindow(input: OffersInput, bindWindowMs: number): OffersInput {
 }
 
 /**
+ * A provision's data places are SRCNet locations: one that no site serves makes the request a NO
+ * before any site is asked (requestOffers stops at an ERROR it is given), naming the known ones.
+ */
+async function provisionInput(deps: RequestOffersDeps, input: OffersInput, bindWindowMs: number): Promise<OffersInput> {
+  const sites = deps.currentSites ? await deps.currentSites() : deps.sites;
+  const unserved = unservedLocations(input.needs, sites.all());
+  const asked = withBindWindow(input, bindWindowMs);
+  return unserved.length ? { ...asked, messages: [...asked.messages, ...unserved] } : asked;
+}
+
+/**
  * Holds capacity for an executable to come (SRCNet's provision): negotiates as for any request,
  * accepts the best offer at once and keeps it waiting for its executable until `bindBy`, when a
  * timer expires it and releases its capacity unless an executable was bound (bindExecutable).
  */
 export async function provisionSession(deps: RequestOffersDeps, input: OffersInput, bindWindowMs: number): Promise<ProvisionOutcome> {
-  const { offerSet, sessions, offers, needs } = await requestOffers(deps, withBindWindow(input, bindWindowMs));
+  const { offerSet, sessions, offers, needs } = await requestOffers(deps, await provisionInput(deps, input, bindWindowMs));
   const best = sessions[0];
   const plan = offers?.[0]?.plan;
   if (!best || !plan || !needs) return { outcome: 'none', offerSet };
@@ -47,7 +59,7 @@ export async function provisionSession(deps: RequestOffersDeps, input: OffersInp
  * offer go at once, so the answer reflects the real calendar and holds nothing.
  */
 export async function queryProvision(deps: RequestOffersDeps, input: OffersInput, bindWindowMs: number): Promise<{ available: boolean; offerSet: OfferSetRecord }> {
-  const { offerSet, sessions } = await requestOffers(deps, withBindWindow(input, bindWindowMs));
+  const { offerSet, sessions } = await requestOffers(deps, await provisionInput(deps, input, bindWindowMs));
   const now = deps.clock.now();
   const note = stamp(makeMessage('urn:phase-change', 'INFO', 'Released at once: the request only asked whether it could be served'), now);
   for (const session of sessions) await deps.store.transition(session.uuid, 'REJECTED', ['OFFERED'], now, note);

@@ -2,7 +2,8 @@ import type { Clock } from '../domain/clock.js';
 import { BrokerError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import { checkAccess } from './check-access.js';
-import type { BrokerStore, OfferSetRecord, SessionRecord } from './ports.js';
+import { notebookExecutable } from '../domain/notebook-executable.js';
+import type { BrokerStore, NotebookTokens, OfferSetRecord, SessionRecord } from './ports.js';
 
 /**
  * An OFFERED session past its expiry is shown as EXPIRED even before the expiry timer has run:
@@ -21,6 +22,15 @@ export async function getSession(deps: { clock: Clock; store: BrokerStore }, uui
   if (!session) throw new BrokerError('not-found', { values: { what: 'session', uuid } });
   checkAccess(principal, session.owner, 'read', { what: 'session', uuid });
   return asSeenAt(session, deps.clock.now());
+}
+
+/**
+ * The token of a session's notebook server, for the session's owner alone (not operators, not
+ * anyone else) and only while it runs; undefined otherwise. `session` was read for `principal`.
+ */
+export async function notebookToken(deps: { tokens: NotebookTokens }, session: SessionRecord, principal: Principal): Promise<string | undefined> {
+  if (session.owner !== principal.subject || session.phase !== 'RUNNING' || !notebookExecutable(session.document.executable)) return undefined;
+  return (await deps.tokens.read(session.uuid))?.reveal();
 }
 
 export async function getOfferSet(deps: { clock: Clock; store: BrokerStore }, uuid: string, principal: Principal):

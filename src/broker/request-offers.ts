@@ -4,8 +4,10 @@ import type { Clock } from '../domain/clock.js';
 import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
-import { assessSite, withLocationElements } from '../domain/plan-offers.js';
+import { assessSite, withinCatalogueLimits, withLocationElements } from '../domain/plan-offers.js';
+import type { SecretToken } from '../domain/secret-token.js';
 import { faultPoint } from './fault-point.js';
+import { locateData, type DataLocator } from './locate-data.js';
 import { slotOfPlan } from './session-slot.js';
 import type {
   BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
@@ -36,6 +38,13 @@ export interface RequestOffersDeps {
   /** Builds the offered session document (protocol/ knows the wire shape). */
   composeSession: (input: ComposeInput) => WireDocument;
   settings: BrokerSettings;
+  /** SRCNet's Data Management API, for SKAO data that lists no replicas (none: such data is refused, saying so). */
+  locator?: DataLocator;
+  /**
+   * The sites as the site capabilities catalogue says now (limits, GPUs, storage areas, disabled),
+   * read from the store per request; `sites` as they are when there is no catalogue.
+   */
+  currentSites?: () => Promise<SiteDirectory>;
   /** Checks subscribers and gives webhooks their secret; without it, a request with subscribers is refused. */
   notify?: NotifyGate;
 }
@@ -66,6 +75,8 @@ export interface OffersInput {
   capped?: boolean;
   /** Who is told of the sessions' phase changes (the request's `srcnet.notify`). */
   subscriptions?: Subscription[];
+  /** The requester's token, exchanged for the Data Management API's audience to locate data (never stored). */
+  token?: SecretToken;
 }
 
 export interface OfferSetResult {
@@ -83,7 +94,9 @@ export interface OfferSetResult {
  * what comes back and stores the offer set. A site that cannot fit, has no live worker or does not
  * answer in time is named in a message, and the answer is NO only when no site offers anything.
  */
-export async function requestOffers(deps: RequestOffersDeps, input: OffersInput): Promise<OfferSetResult> {
+export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput): Promise<OfferSetResult> {
+  const { token, ...input } = await locateData(deps.locator, asked, asked.token);
+  void token; // used to locate data only: the offer set and its sessions never see it
   const now = deps.clock.now();
   const offerSet: OfferSetRecord = {
     uuid: deps.newId(),
@@ -106,10 +119,11 @@ export async function requestOffers(deps: RequestOffersDeps, input: OffersInput)
     await deps.store.saveOfferSet(offerSet, []);
     return { offerSet, sessions: [] };
   }
-  const needs = withLocationElements(checked.resolved, deps.sites.all());
+  const sites = deps.currentSites ? await deps.currentSites() : deps.sites;
+  const needs = withLocationElements(checked.resolved, sites.all());
 
   const expiresAt = now + deps.settings.offerLifetimeMs;
-  const answers = await askSites(deps, offerSet, needs, now, expiresAt, input.capped ?? false);
+  const answers = await askSites({ ...deps, sites }, offerSet, needs, now, expiresAt, input.capped ?? false);
   const ranked = answers.sort(byEarliestThenLargest);
   const chosen = ranked.slice(0, maxOffers);
   const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
@@ -174,15 +188,21 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
   const asked = eligible.filter((site) => live.has(site.name));
   if (asked.length === 0) return [];
   const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
+  // The timer releases what these ids hold at `expires`, and closes those it finds without a
+  // session to holds and sessions that come later (a site or an API held up past it: lua-scripts.ts EXPIRE).
+  const answerBy = now + deps.settings.negotiationTimeoutMs;
   await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
   const answers = await Promise.all(asked.map(async (site) => {
+    // A catalogued site's limits may be tighter than its worker's profile: its largest alternative is asked within them.
+    const within = withinCatalogueLimits(needs, site);
+    offerSet.messages.push(...within.messages);
     const answer = await deps.negotiator.negotiate({
       offerSetUuid: offerSet.uuid,
       site: site.name,
-      needs,
+      needs: within.needs,
       offerIds: offerIds.get(site.name) ?? [],
       now,
-      answerBy: now + deps.settings.negotiationTimeoutMs,
+      answerBy,
       expiresAt,
       maxOffers: perSite,
       ...(capped && offerSet.owner ? { cappedOwner: offerSet.owner } : {}),

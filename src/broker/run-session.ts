@@ -1,9 +1,13 @@
+import { KINDS_THAT_RUN } from '../domain/executable-abilities.js';
 import { parseDuration, parseInstant, parseInterval } from '../domain/iso8601.js';
 import { makeMessage, stamp, type Message } from '../domain/messages.js';
+import { connectPath } from '../domain/connect-path.js';
+import { notebookExecutable, NOTEBOOK_SERVER_PORT, NOTEBOOK_STAGING_NAME, readNotebookExecutable } from '../domain/notebook-executable.js';
 import { holdsCapacity, isTerminal, SESSION_PHASES, type SessionPhase } from '../domain/phases.js';
 import type { Executor, RunHandle, RunSpec, Stager, StagingCredentials, StagingItem } from './executor.js';
 import { faultPoint, type FaultPoint } from './fault-point.js';
-import type { BrokerStore, NextStep, SessionRecord, SiteCredentials } from './ports.js';
+import { stagingItemsOf, stagingName } from './staging-sources.js';
+import type { BrokerStore, NextStep, NotebookTokens, SessionRecord, SiteCredentials } from './ports.js';
 
 /** The steps of a session's life on its site, each a delayed job with a deterministic id. */
 export type LifecycleStep = 'activate' | 'prepare' | 'stage' | 'start' | 'poll' | 'stop';
@@ -26,6 +30,8 @@ export interface RunSessionDeps {
   site: string;
   pollIntervalMs: number;
   maxLogBytes: number;
+  /** Where interactive notebook servers' tokens are made and kept (sealed); without, interactive notebooks fail. */
+  notebookTokens?: NotebookTokens;
 }
 
 const note = (now: number, kind: string, template: string, values: Record<string, string | number> = {}): Message =>
@@ -121,7 +127,19 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
   const timing = timingOf(session);
   if (!timing) return fail(deps, uuid, 'The session has no schedule the site can follow');
   const status = await deps.stager.status(uuid);
-  if (status.state === 'running') return repeat(deps, uuid, 'PREPARING', 'stage', seq + 1);
+  if (status.state === 'running') {
+    // Stalled (no byte for the site's stagingStall) and past the planned preparation: it will not make it.
+    if (status.stalledSince !== undefined && deps.now() >= timing.availableStart) {
+      await deps.stager.stop?.(uuid);
+      return fail(deps, uuid, 'Staging the data stalled: no bytes since {since}, past the planned end of preparing at {end}; {done} of {expected} bytes had arrived', {
+        since: new Date(status.stalledSince).toISOString(), end: new Date(timing.availableStart).toISOString(),
+        done: status.bytesDone ?? 0, expected: status.bytesExpected ?? 'an unknown number of',
+      });
+    }
+    const progress = status.bytesDone === undefined ? undefined : { bytesDone: status.bytesDone, ...(status.bytesExpected !== undefined ? { bytesExpected: status.bytesExpected } : {}) };
+    if (progress && (progress.bytesDone !== session.staging?.bytesDone || progress.bytesExpected !== session.staging?.bytesExpected)) await deps.store.setStaging(uuid, progress);
+    return repeat(deps, uuid, 'PREPARING', 'stage', seq + 1);
+  }
   if (status.state === 'failed') return fail(deps, uuid, 'Staging the data failed: {reason}', { reason: status.reason });
   return ready(deps, uuid, timing);
 }
@@ -129,22 +147,24 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
 type Doc = Record<string, unknown>;
 const isDoc = (value: unknown): value is Doc => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The name a data resource is staged under: its own name, else its uuid. */
-const stagingName = (data: Doc): string =>
-  String((data.meta as Doc | undefined)?.name ?? (data.meta as Doc | undefined)?.uuid ?? 'data');
-
-/** The URL each data resource is fetched from (http and https only, for now). */
+/**
+ * What the stager brings before the run: a notebook executable's notebook (with the same size
+ * limit and egress policy as data), then each data resource, from where its kind says it is
+ * (broker/staging-sources.ts).
+ */
 function stagingItems(session: SessionRecord, maxBytes: number): StagingItem[] | string {
   const items: StagingItem[] = [];
-  for (const data of Array.isArray(session.document.data) ? session.document.data.filter(isDoc) : []) {
-    const name = stagingName(data);
-    const skao = isDoc(data.skao) ? data.skao : undefined;
-    const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc).map((r) => String(r.dataurl ?? '')) : [];
-    const url = [typeof data.location === 'string' ? data.location : '', ...replicas].find((u) => /^(https?:\/\/|file:\/\/\/)/i.test(u));
-    if (!url) return `data [${name}] has no http(s) or file:/// location this site can fetch`;
-    const checksum = skao && isDoc(skao.checksum) && typeof skao.checksum.type === 'string' && typeof skao.checksum.value === 'string'
-      ? { type: skao.checksum.type, value: skao.checksum.value } : undefined;
-    items.push({ name, url, maxBytes, ...(checksum ? { checksum } : {}) });
+  const exe = notebookExecutable(session.document.executable);
+  if (exe) {
+    const notebook = readNotebookExecutable(exe);
+    if (typeof notebook === 'string') return notebook;
+    items.push({ name: NOTEBOOK_STAGING_NAME, url: notebook.location, maxBytes });
+  }
+  const data = stagingItemsOf(session.document, maxBytes);
+  if (typeof data === 'string') return data;
+  for (const item of data) {
+    if (items.some((other) => other.name === item.name)) return `data [${item.name}] has the name the notebook is staged under, or another data resource's`;
+    items.push(item);
   }
   return items;
 }
@@ -193,10 +213,36 @@ function portsOf(exe: Doc): RunSpec['ports'] | string {
   return ports;
 }
 
+/** The executable's kind as the broker names it (`executable/<name>`), from the stored v1.0 kind URI. */
+function canonicalExecutableKind(uri: string): string | undefined {
+  const match = /\/executable\/([A-Za-z0-9-]+)\.yaml$/.exec(uri);
+  return match ? `executable/${match[1]}` : undefined;
+}
+
+/** A notebook executable's run: the staged notebook, served (one port, published) or run headless. */
+function notebookSpec(session: SessionRecord, exe: Doc, timing: Timing): RunSpec | string {
+  const notebook = readNotebookExecutable(exe);
+  if (typeof notebook === 'string') return notebook;
+  return {
+    sessionUuid: session.uuid, kind: 'executable/jupyter-notebook', command: [], environment: {}, timeLimitMs: timing.durationMs,
+    ...(notebook.mode === 'interactive' ? { ports: [{ internal: NOTEBOOK_SERVER_PORT, protocol: 'HTTP' }] } : {}),
+    // The staged copy's path is filled in once the stager says where it is.
+    notebook: { source: '', name: notebook.name, mode: notebook.mode, parameters: notebook.parameters, baseUrl: `${connectPath(session.uuid)}/` },
+  };
+}
+
 /** What the executable asks to run; a string (why) when no site could run it. */
 function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
   const exe = session.document.executable as Record<string, unknown> | undefined;
-  if (!exe || !String(exe.kind ?? '').endsWith('docker-container.yaml')) return 'only docker-container executables run here yet';
+  const notebook = notebookExecutable(exe);
+  if (notebook) return notebookSpec(session, notebook, timing);
+  const kind = exe ? canonicalExecutableKind(String(exe.kind ?? '')) : undefined;
+  if (!exe || !kind || !KINDS_THAT_RUN.includes(kind)) return `this broker does not run ${kind?.replace(/^executable\//, '') ?? 'these'} executables yet`;
+  if (kind === 'executable/singularity-container') {
+    const location = typeof exe.location === 'string' && exe.location !== '' ? exe.location : undefined;
+    if (!location) return 'the singularity-container executable names no location';
+    return { sessionUuid: session.uuid, kind, image: location, command: [], environment: {}, timeLimitMs: timing.durationMs };
+  }
   const image = isDoc(exe.image) && Array.isArray(exe.image.locations) ? exe.image.locations.find((l): l is string => typeof l === 'string' && l !== '') : undefined;
   const entrypoint = typeof exe.entrypoint === 'string' && exe.entrypoint !== '' ? exe.entrypoint : undefined;
   if (!image && !entrypoint) return 'the executable names neither an image nor an entrypoint';
@@ -205,7 +251,7 @@ function runSpec(session: SessionRecord, timing: Timing): RunSpec | string {
   const ports = portsOf(exe);
   if (typeof ports === 'string') return ports;
   return {
-    sessionUuid: session.uuid, ...(image ? { image } : {}), ...(entrypoint ? { entrypoint } : {}),
+    sessionUuid: session.uuid, kind, ...(image ? { image } : {}), ...(entrypoint ? { entrypoint } : {}),
     command, environment, timeLimitMs: timing.durationMs,
     ...(ports?.length ? { ports } : {}),
     ...(exe.privileged === true ? { privileged: true } : {}),
@@ -227,12 +273,26 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   const spec = runSpec(session, timing);
   // The offered size first: whether the executor can give it (GPUs) is part of what it supports.
   if (typeof spec !== 'string') Object.assign(spec, offeredCompute(session));
-  const why = typeof spec === 'string' ? spec : deps.executor.unsupported?.(spec);
+  const why = typeof spec === 'string' ? spec
+    : spec.notebook && !deps.executor.runsNotebooks ? 'jupyter-notebook executables run only on sites that run processes (containerRuntime: none), for now'
+      : await deps.executor.unsupported?.(spec);
   if (why !== undefined || typeof spec === 'string') return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: why ?? '' });
   const items = stagingItems(session, deps.maxStagingBytes);
-  if (typeof items !== 'string' && items.length) spec.mounts = mountsOf(session, await deps.stager.start(uuid, items));
-  // A start retried after a crash finds the run it already made.
+  if (typeof items !== 'string' && items.length) {
+    const staged = await deps.stager.start(uuid, items);
+    spec.mounts = mountsOf(session, staged);
+    if (spec.notebook) spec.notebook.source = staged[NOTEBOOK_STAGING_NAME] ?? '';
+  }
+  if (spec.notebook?.mode === 'interactive') {
+    // Kept until a while after the offered end (the Lua step that ends the session deletes it sooner).
+    const token = await deps.notebookTokens?.issue(uuid, deps.now() + timing.durationMs + 3_600_000);
+    if (!token) return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: 'no token could be made for the notebook server' });
+    spec.notebook.token = token;
+  }
+  // A start retried after a crash finds the run it already made: stored, or (killed between the
+  // two) found by the executor itself, whose submit gives back the run it made for this session.
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined ?? await deps.executor.submit(spec);
+  faultPoint('run-made');
   // Where the outputs are is kept with the run, for the API to find them once COMPLETED.
   await deps.store.setRun(uuid, { ...run, outputs: deps.executor.outputs(run) });
   const running = await advanceThen(deps, uuid, 'AVAILABLE', 'RUNNING', note(deps.now(), 'urn:phase-change', 'Running on site {site}', { site: deps.site }),
@@ -263,7 +323,11 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
   const run = await copyLog(deps, executor, uuid, stored);
   if (isTerminal(session.phase)) return; // cancelled meanwhile: `stop` ends the run
   const status = await executor.poll(run);
-  if (status.state === 'running') return repeat(deps, uuid, 'RUNNING', 'poll', seq + 1);
+  if (status.state === 'running') {
+    // Kept with the run: the connector of a server says AVAILABLE once it has answered.
+    if (status.answering && !run.answering) await deps.store.setRun(uuid, { ...run, answering: true });
+    return repeat(deps, uuid, 'RUNNING', 'poll', seq + 1);
+  }
   // What the run wrote between the copy above and its end.
   await copyLog(deps, executor, uuid, run);
   // Should this process die before the end is recorded, a poll (seq 0, which no chain uses) ends it.
@@ -284,6 +348,8 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
       { status: status.exitCode, memory: offeredMemory(session) });
   } else if (status.state === 'exited' && killedBy(status.exitCode)) {
     await fail(deps, uuid, 'The executable exited with status {status}: killed by {signal}', { status: status.exitCode, signal: killedBy(status.exitCode) ?? '' });
+  } else if (status.state === 'exited' && status.detail) {
+    await fail(deps, uuid, 'The executable exited with status {status}: {why}', { status: status.exitCode, why: status.detail });
   } else if (status.state === 'exited') {
     await fail(deps, uuid, 'The executable exited with status {status}', { status: status.exitCode });
   } else if (status.state === 'stopped') {

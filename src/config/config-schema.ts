@@ -24,6 +24,18 @@ export const SITES_FILE_SCHEMA = {
         retention: { type: 'string' },
       },
     },
+    // SRCNet's Data Management API, where SKAO data without replicas is located; see docs/operations.md.
+    dataManagement: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^https?://[^/\\s]+(/\\S*)?$' },
+        audience: { type: 'string', minLength: 1 },
+        scope: { type: 'string', minLength: 1 },
+        egressAllow: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 253 } },
+      },
+    },
     // Bearer tokens from an OpenID provider; see docs/operations.md. Environment variables override.
     auth: {
       type: 'object',
@@ -110,6 +122,36 @@ export const SITES_FILE_SCHEMA = {
               retention: { type: 'string' },
             },
           },
+          // How long staging may go without a byte before a session past its planned preparation fails (default PT1M).
+          stagingStall: { type: 'string' },
+          // Credentials per S3 endpoint, given to the site's downloader on its stdin only; each key inline or in a file.
+          s3: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['endpoint'],
+              properties: {
+                endpoint: { type: 'string', pattern: '^https?://[^/\\s]+(/\\S*)?$' },
+                region: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' },
+                accessKeyId: { type: 'string', minLength: 1 },
+                secretAccessKey: { type: 'string', minLength: 1 },
+                accessKeyIdFile: { type: 'string', pattern: '^/' },
+                secretAccessKeyFile: { type: 'string', pattern: '^/' },
+              },
+            },
+          },
+          // Which SRCNet Site Capabilities compute (and queue) this site is: ids or names (docs/operations.md).
+          siteCapabilities: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['compute'],
+            properties: {
+              site: { type: 'string', minLength: 1, maxLength: 256 },
+              compute: { type: 'string', minLength: 1, maxLength: 256 },
+              queue: { type: 'string', minLength: 1, maxLength: 256 },
+            },
+          },
           tokenExchange: {
             type: 'object',
             additionalProperties: false,
@@ -129,6 +171,7 @@ export const SITES_FILE_SCHEMA = {
                 properties: {
                   type: { const: 'local' },
                   containerRuntime: { enum: ['docker', 'podman', 'apptainer', 'none', 'auto'] },
+                  jupyterImage: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._\\-/:@+]{0,511}$' },
                   developmentImages: {
                     type: 'object',
                     additionalProperties: {

@@ -22,6 +22,8 @@ export interface AuthFileBlock {
 export interface AuthConfig {
   /** Undefined: anonymous mode (no issuer configured). */
   oidc?: OidcSettings;
+  /** The page's login with the broker's client (authorization code + PKCE); undefined without a client or with OIDC_LOGIN=false. */
+  login?: { scope: string; redirectUrl?: string; postLogoutRedirectUrl?: string; maxAgeMs: number; refreshBeforeMs: number };
   /** AES-256 key for user tokens at rest: TOKEN_KEY, or made up for this process when none is needed. */
   tokenKey: Uint8Array;
   /** True when TOKEN_KEY was given: every process of the broker shares it. */
@@ -63,6 +65,11 @@ function checkIssuer(text: string): string {
   return text;
 }
 
+function httpUrl(text: string, what: string): string {
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(text)) throw new ConfigError(`${what} must be an http(s) URL, not "${text}"`);
+  return text;
+}
+
 /** TOKEN_KEY: 32 bytes, as 64 hex digits or base64. */
 function tokenKeyFrom(text: string): Uint8Array {
   const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
@@ -100,11 +107,21 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv, file: AuthFileBlock, site
   if (exchangeSites.length && !clientId) throw new ConfigError(`site ${exchangeSites.join(', ')} exchanges tokens, which needs the broker's client (OIDC_CLIENT_ID, OIDC_CLIENT_SECRET)`);
   if (exchangeSites.length && !keyText) throw new ConfigError(`site ${exchangeSites.join(', ')} keeps user tokens, which needs TOKEN_KEY (the same in every process)`);
   const operatorGroup = env.OIDC_OPERATOR_GROUP || file.operatorGroup || undefined;
+  const requiredScopes = list(env.OIDC_SCOPES) ?? file.scopes ?? [];
+  const login = clientId && flag(env, 'OIDC_LOGIN', true) ? {
+    scope: (list(env.OIDC_LOGIN_SCOPES) ?? ['openid', 'offline_access', ...requiredScopes]).join(' '),
+    ...(env.OIDC_REDIRECT_URL ? { redirectUrl: httpUrl(env.OIDC_REDIRECT_URL, 'OIDC_REDIRECT_URL') } : {}),
+    ...(env.OIDC_POST_LOGOUT_REDIRECT_URL ? { postLogoutRedirectUrl: httpUrl(env.OIDC_POST_LOGOUT_REDIRECT_URL, 'OIDC_POST_LOGOUT_REDIRECT_URL') } : {}),
+    maxAgeMs: seconds(env.OIDC_LOGIN_MAX_AGE, 'PT12H', 'OIDC_LOGIN_MAX_AGE') * 1000,
+    refreshBeforeMs: seconds(env.OIDC_REFRESH_BEFORE, 'PT60S', 'OIDC_REFRESH_BEFORE') * 1000,
+  } : undefined;
+  if (login && !login.scope.split(' ').includes('openid')) throw new ConfigError('OIDC_LOGIN_SCOPES must include openid (the login needs an ID token)');
   return {
+    ...(login ? { login } : {}),
     oidc: {
       issuer: checkIssuer(issuer),
       audience,
-      requiredScopes: list(env.OIDC_SCOPES) ?? file.scopes ?? [],
+      requiredScopes,
       groupsClaim: env.OIDC_GROUPS_CLAIM || file.groupsClaim || 'groups',
       ...(operatorGroup ? { operatorGroup } : {}),
       requiredGroups: list(env.OIDC_REQUIRED_GROUPS) ?? file.requiredGroups ?? [],

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import type { DataManagementSettings } from '../domain/data-management.js';
 import { allowEntryProblem } from '../domain/egress-policy.js';
 import { defaultFairShare } from '../domain/fair-share.js';
 import { parseDuration } from '../domain/iso8601.js';
-import { defaultSiteLimits, type ExecutorConfig, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
+import { SecretToken } from '../domain/secret-token.js';
+import { defaultSiteLimits, type ExecutorConfig, type S3EndpointCredential, type SiteLimits, type SiteProfile } from '../domain/site-profile.js';
+import type { SiteCapabilitiesBinding } from '../domain/site-catalogue.js';
 import { ajv, describeErrors } from '../protocol/validator.js';
 import { loadNotifyConfig, type NotifyConfig } from './load-notify-config.js';
 import { ConfigError } from './config-error.js';
@@ -45,6 +48,19 @@ export interface Config {
   metricsToken?: string;
   /** Webhooks and mail on phase changes (load-notify-config.ts). */
   notify: NotifyConfig;
+  /** SRCNet's Data Management API (the sites file's `dataManagement`), where SKAO data without replicas is located. */
+  dataManagement?: DataManagementSettings;
+  /** SRCNet's site capabilities API (SITE_CAPABILITIES_URL), when the broker's sites come from it. */
+  siteCapabilities?: SiteCapabilitiesSettings;
+}
+
+export interface SiteCapabilitiesSettings {
+  url: string;
+  /** How often the catalogue is fetched again (SITE_CAPABILITIES_REFRESH, PT5M). */
+  refreshMs: number;
+  /** The audience (and scope) of the broker's own token for it (client credentials); none without the broker's client. */
+  audience?: string;
+  scope?: string;
 }
 
 export { ConfigError };
@@ -53,6 +69,9 @@ const validateSitesFile = ajv.compile(SITES_FILE_SCHEMA);
 
 /** The program the demo site runs for the SRCNet example's image (examples/srcnet/). */
 const SOURCE_FINDER = fileURLToPath(new URL('../../examples/srcnet/source-finder.sh', import.meta.url));
+
+/** The repository's examples/ (its demo notebook, examples/notebooks/): the demo site reads file:// locations there. */
+const EXAMPLES_DIR = fileURLToPath(new URL('../../examples', import.meta.url));
 
 /**
  * The site `npm start` serves when no sites file is given: one useful demo site, with room for the
@@ -69,7 +88,8 @@ export const DEMO_SITE_FILE = {
     architectures: ['amd64'],
     operatingSystems: ['linux'],
     dataSchemes: ['http', 'https'],
-    fileRoots: [],
+    // file:// notebooks and data under the repository's examples/ only (README, "Your first notebook").
+    fileRoots: [EXAMPLES_DIR],
     // The examples and tests serve their data from this machine (development only: see docs/operations.md).
     egressAllow: ['127.0.0.1'],
     maxDuration: 'P7D',
@@ -100,13 +120,41 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   storageElements?: Array<{ name: string; hosts?: string[]; bandwidthMBps?: number; local?: boolean }>;
   executor?: ExecutorConfig;
   tokenExchange?: { audience: string; scope?: string; hosts?: string[] };
+  s3?: S3Entry[];
+  stagingStall?: string;
+  siteCapabilities?: SiteCapabilitiesBinding;
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
   // With ProcessRunEntry's limits.processesPerRun (process-runs.ts).
   limits?: { outputBytes?: number | string; logBytes?: number | string; servedLogBytes?: number | string; retention?: string };
 } & ProcessRunEntry;
+type S3Entry = { endpoint: string; region?: string; accessKeyId?: string; secretAccessKey?: string; accessKeyIdFile?: string; secretAccessKeyFile?: string };
+
+/** One key of an S3 credential: given inline or read from a file (trimmed), exactly one of the two. */
+function s3Key(site: string, entry: S3Entry, key: 'accessKeyId' | 'secretAccessKey'): SecretToken {
+  const inline = entry[key];
+  const file = entry[`${key}File`];
+  if ((inline === undefined) === (file === undefined)) throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: give ${key} or ${key}File, one of the two`);
+  if (inline !== undefined) return new SecretToken(inline);
+  let text: string;
+  try { text = readFileSync(file!, 'utf8').trim(); } catch (error) { throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: cannot read ${key}File ${file}: ${(error as Error).message}`); }
+  if (!text) throw new ConfigError(`site ${site}: s3 ${entry.endpoint}: ${key}File ${file} is empty`);
+  return new SecretToken(text);
+}
+
+function s3Credentials(site: string, entries: S3Entry[] | undefined): { s3?: S3EndpointCredential[] } {
+  if (!entries?.length) return {};
+  return { s3: entries.map((entry) => ({
+    endpoint: entry.endpoint.replace(/\/+$/, ''),
+    ...(entry.region ? { region: entry.region } : {}),
+    accessKeyId: s3Key(site, entry, 'accessKeyId'),
+    secretAccessKey: s3Key(site, entry, 'secretAccessKey'),
+  })) };
+}
+
 type SitesFile = { sites: SiteEntry[] } & {
   broker?: { maxOffers?: number; offerLifetime?: string; provisionLifetime?: string; negotiationTimeout?: string; retention?: string };
   auth?: AuthFileBlock;
+  dataManagement?: { url: string; audience?: string; scope?: string; egressAllow?: string[] };
 };
 
 export function durationMs(text: string | undefined, fallback: string, what: string): number {
@@ -193,6 +241,9 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
       ...(site.tokenExchange.scope ? { scope: site.tokenExchange.scope } : {}),
       hosts: (site.tokenExchange.hosts ?? (site.storageElements ?? []).flatMap((element) => element.hosts ?? [])).map((host) => host.toLowerCase()),
     } } : {}),
+    ...s3Credentials(site.name, site.s3),
+    stagingStallMs: durationMs(site.stagingStall, 'PT1M', `site ${site.name}: stagingStall`),
+    ...(site.siteCapabilities ? { siteCapabilities: { ...site.siteCapabilities } } : {}),
     scratchDir: site.scratchDir ?? join(tmpdir(), 'srcnet-eb', site.name),
     publicHost: site.publicHost ?? '127.0.0.1',
     processRuns: processRunSettings(site),
@@ -284,7 +335,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth,
     ...metricsToken(env),
     notify: loadNotifyConfig(env),
+    ...dataManagement(file.dataManagement),
+    ...siteCapabilities(env, sites),
   };
+}
+
+/** SITE_CAPABILITIES_URL and its companions; sites bound to SCAPI need it, and it needs bound sites. */
+function siteCapabilities(env: NodeJS.ProcessEnv, sites: readonly SiteProfile[]): { siteCapabilities?: SiteCapabilitiesSettings } {
+  const url = env.SITE_CAPABILITIES_URL || undefined;
+  const bound = sites.filter((site) => site.siteCapabilities).map((site) => site.name);
+  if (!url) {
+    const stray = ['SITE_CAPABILITIES_REFRESH', 'SITE_CAPABILITIES_AUDIENCE', 'SITE_CAPABILITIES_SCOPE'].filter((name) => env[name]);
+    if (stray.length) throw new ConfigError(`${stray.join(', ')} set without SITE_CAPABILITIES_URL`);
+    if (bound.length) throw new ConfigError(`site ${bound.join(', ')} names a siteCapabilities compute, which needs SITE_CAPABILITIES_URL`);
+    return {};
+  }
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(url)) throw new ConfigError(`SITE_CAPABILITIES_URL must be an http(s) URL, not "${url}"`);
+  if (!bound.length) throw new ConfigError('SITE_CAPABILITIES_URL is set, but no site names its siteCapabilities compute');
+  return { siteCapabilities: {
+    url,
+    refreshMs: positive(durationMs(env.SITE_CAPABILITIES_REFRESH || undefined, 'PT5M', 'SITE_CAPABILITIES_REFRESH'), 'SITE_CAPABILITIES_REFRESH'),
+    ...(env.SITE_CAPABILITIES_AUDIENCE ? { audience: env.SITE_CAPABILITIES_AUDIENCE } : {}),
+    ...(env.SITE_CAPABILITIES_SCOPE ? { scope: env.SITE_CAPABILITIES_SCOPE } : {}),
+  } };
+}
+
+function dataManagement(block: SitesFile['dataManagement']): { dataManagement?: DataManagementSettings } {
+  if (!block) return {};
+  for (const entry of block.egressAllow ?? []) {
+    const problem = allowEntryProblem(entry);
+    if (problem) throw new ConfigError(`dataManagement.egressAllow: ${problem}`);
+  }
+  return { dataManagement: { url: block.url, ...(block.audience ? { audience: block.audience } : {}), ...(block.scope ? { scope: block.scope } : {}), egressAllow: block.egressAllow ?? [] } };
 }
 
 /**

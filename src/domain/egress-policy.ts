@@ -170,7 +170,8 @@ export function formatAddress(address: Address): string {
  */
 export function urlRefusal(policy: EgressPolicy, url: string): string | undefined {
   let parsed: URL;
-  try { parsed = new URL(url); } catch { return undefined; }
+  // WebDAV is HTTP: dav:// read as http, davs:// as https (so that every spelling of an address is parsed as HTTP's).
+  try { parsed = new URL(url.replace(/^dav(s?):\/\//i, (_all, s: string) => `http${s.toLowerCase()}://`)); } catch { return undefined; }
   if (!/^https?:$/.test(parsed.protocol)) return undefined;
   const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
   const literal = parseAddress(parsed.hostname);

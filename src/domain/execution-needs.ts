@@ -41,6 +41,11 @@ export interface DataNeeds {
   sizeGiB?: number;
   /** Where copies are: storage element (RSE) names and URL hosts. */
   places: string[];
+  /**
+   * An SKAO data resource that lists no replicas: located through SRCNet's Data Management API
+   * before planning (broker/locate-data.ts); `index` is its place among the request's data.
+   */
+  locate?: { namespace: string; name: string; index: number };
 }
 
 /**

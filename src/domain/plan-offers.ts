@@ -65,6 +65,7 @@ export function assessSite(needs: ResolvedNeeds, site: SiteProfile): Message[] {
   const out: Message[] = [];
   const at = { site: site.name };
   const exe = needs.executable;
+  if (site.disabled) return [makeMessage('urn:site-disabled', 'ERROR', '{reason}', { reason: site.disabled })];
   if (!site.executableKinds.includes(exe.kind)) {
     out.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} cannot run executables of kind [{kind}]', { ...at, kind: exe.kind }));
   }
@@ -105,7 +106,7 @@ export function assessSite(needs: ResolvedNeeds, site: SiteProfile): Message[] {
   }
   out.push(...limit('cores', needs.cores.min, Math.min(site.cores, site.maxCoresPerSession), site.name));
   out.push(...limit('memory GiB', needs.memory.min, Math.min(site.memoryGiB, site.maxMemoryGiBPerSession), site.name));
-  out.push(...limit('storage GiB', needs.storageGiB.reduce((sum, range) => sum + range.min, 0), site.scratchGiB, site.name));
+  out.push(...limit('storage GiB', needs.storageGiB.reduce((sum, range) => sum + range.min, 0), Math.min(site.scratchGiB, site.maxScratchGiBPerSession ?? Infinity), site.name));
   if (needs.gpu) {
     const model = gpuModelFor(needs, site);
     const have = model ? site.gpus[model] ?? 0 : 0;
@@ -253,6 +254,22 @@ export function planAsks(needs: ResolvedNeeds, site: SiteProfile, now: number): 
   const asks = [ask('earliest', needs.cores.min, needs.memory.min)];
   if (largestCores !== needs.cores.min || largestMemory !== needs.memory.min) asks.push(ask('largest', largestCores, largestMemory));
   return { asks, messages };
+}
+
+/**
+ * For a site whose limits come from the site capabilities catalogue (its worker plans with the
+ * sites file's): the request's maxima brought within them, saying so, so that the worker's largest
+ * alternative stays inside the queue's limits. Other sites' requests pass as they are.
+ */
+export function withinCatalogueLimits(needs: ResolvedNeeds, site: SiteProfile): { needs: ResolvedNeeds; messages: Message[] } {
+  if (site.hardwareCapabilities === undefined) return { needs, messages: [] };
+  const cores = Math.min(needs.cores.max, site.cores, site.maxCoresPerSession);
+  const memory = Math.min(needs.memory.max, site.memoryGiB, site.maxMemoryGiBPerSession);
+  const messages: Message[] = [];
+  if (cores < needs.cores.max) messages.push(capped('cores', needs.cores.max, cores, site.name));
+  if (memory < needs.memory.max) messages.push(capped('memory GiB', needs.memory.max, memory, site.name));
+  if (!messages.length) return { needs, messages };
+  return { needs: { ...needs, cores: { ...needs.cores, max: Math.max(cores, needs.cores.min) }, memory: { ...needs.memory, max: Math.max(memory, needs.memory.min) } }, messages };
 }
 
 function capped(resource: string, requested: number, limitTo: number, site: string): Message {

@@ -17,5 +17,5 @@ export const ANONYMOUS_SUBJECT = 'anonymous';
 export const ANONYMOUS: Principal = Object.freeze({ subject: ANONYMOUS_SUBJECT, authenticated: false, operator: false });
 
 /** The owner of what a principal asks for, and whether the sites' fair share caps it (operators and anonymous mode are exempt). */
-export const offerOwner = (principal: Principal): { owner: string; capped: boolean } =>
-  ({ owner: principal.subject, capped: principal.authenticated && !principal.operator });
+export const offerOwner = (principal: Principal): { owner: string; capped: boolean; token?: SecretToken } =>
+  ({ owner: principal.subject, capped: principal.authenticated && !principal.operator, ...(principal.token ? { token: principal.token } : {}) });

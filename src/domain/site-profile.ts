@@ -1,4 +1,6 @@
+import type { SecretToken } from './secret-token.js';
 import type { TokenExchangeSettings } from './auth-settings.js';
+import type { CatalogueSite, SiteCapabilitiesBinding } from './site-catalogue.js';
 
 /** What a site offers and the rules it applies; built by config/ from the sites file. */
 export interface SiteProfile {
@@ -11,6 +13,19 @@ export interface SiteProfile {
   /** The largest single request the site takes (defaults to all it has). */
   maxCoresPerSession: number;
   maxMemoryGiBPerSession: number;
+  /** The most scratch one session may have (a SCAPI queue's `max_scratch_gb`); absent: all of it. */
+  maxScratchGiBPerSession?: number;
+  /** Which SRCNet Site Capabilities compute (and queue) the site is (the sites file's `siteCapabilities`). */
+  siteCapabilities?: SiteCapabilitiesBinding;
+  /** What the catalogue says the compute has (`gpu`, `high-mem`, `large-scratch`, `fast-scratch`). */
+  hardwareCapabilities?: string[];
+  /** Why the site is not offered now (the catalogue force-disables it, or does not have it). */
+  disabled?: string;
+  /**
+   * What the site capabilities catalogue last said of the site (where it is in SCAPI, its local
+   * services, storage areas and declared downtimes), for listings; absent without a catalogue.
+   */
+  catalogued?: CatalogueSite;
   /** Canonical executable kinds the site can run (`executable/docker-container`, ...). */
   executableKinds: string[];
   architectures: string[];
@@ -45,6 +60,16 @@ export interface SiteProfile {
    * anonymous mode are exempt. Absent: no caps.
    */
   fairShare?: { coreHours: number; gpuHours: number; offerSets: number };
+  /**
+   * The site's credentials for S3 endpoints (the sites file's `s3`): given to its downloader on
+   * stdin only, and printed as `[redacted token]` everywhere else.
+   */
+  s3?: S3EndpointCredential[];
+  /**
+   * How long staging may go without a byte arriving before it counts as stalled: a session still
+   * PREPARING past its planned preparation then fails, saying so (the sites file's stagingStall).
+   */
+  stagingStallMs?: number;
   /** Where the site's sessions get their directories (work, logs, outputs). */
   scratchDir: string;
   /** The host name clients reach the sessions' published ports on (default 127.0.0.1). */
@@ -92,6 +117,14 @@ export function defaultSiteLimits(scratchGiB: number): SiteLimits {
   };
 }
 
+/** Access to one S3 endpoint: the key pair kept as SecretTokens so that no log or document shows them. */
+export interface S3EndpointCredential {
+  endpoint: string;
+  region?: string;
+  accessKeyId: SecretToken;
+  secretAccessKey: SecretToken;
+}
+
 export interface StorageElement {
   name: string;
   hosts: string[];
@@ -104,6 +137,11 @@ export type ExecutorConfig =
   | {
     type: 'local';
     containerRuntime?: 'docker' | 'podman' | 'apptainer' | 'none' | 'auto';
+    /**
+     * The container image Jupyter notebooks run in, on a site that runs containers (docker, podman,
+     * apptainer); without one such a site does not offer notebooks. Process sites use the host's Jupyter.
+     */
+    jupyterImage?: string;
     /** Without a container runtime: images run as a local program instead (development only). */
     developmentImages?: Record<string, { entrypoint: string; command?: string[] }>;
     /**

@@ -1,3 +1,4 @@
+import type { KindAbility } from '../domain/executable-abilities.js';
 import type { Binding, BindOutcome } from '../broker/bind-executable.js';
 import type { DirectOutcome } from '../broker/direct-execution.js';
 import type { ProvisionOutcome } from '../broker/provision-session.js';
@@ -19,6 +20,8 @@ export interface BrokerApi {
   directExecution(input: Omit<OffersInput, 'owner'>, principal: Principal): Promise<DirectOutcome>;
   getOfferSet(uuid: string, principal: Principal): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] }>;
   getSession(uuid: string, principal: Principal): Promise<SessionRecord>;
+  /** The token of the session's notebook server, for its owner alone while it runs (else undefined). */
+  notebookToken(session: SessionRecord, principal: Principal): Promise<string | undefined>;
   updateSessionPhase(uuid: string, target: SessionPhase, principal: Principal): Promise<SessionRecord>;
   /** The session's log text so far (the site copies it to Redis while the session runs). */
   getSessionLog(uuid: string, principal: Principal): Promise<string>;
@@ -34,12 +37,15 @@ export interface BrokerApi {
   provision(input: OffersInput): Promise<ProvisionOutcome>;
   /** Binds an executable and its data to a provision, for its owner only; its session then runs (SRCNet's submit). */
   bindExecutable(uuid: string, principal: Principal, binding: Binding): Promise<BindOutcome>;
+  /** How the site capabilities catalogue's refreshes went; absent when the broker reads none. */
+  siteCatalogueStatus?(): Promise<import('../broker/refresh-site-catalogue.js').CatalogueStatus>;
   /** Whether the broker can serve: its store answers and at least one site has a live worker. */
   availability(): Promise<{ available: boolean; note: string }>;
   /** The principal's sessions (an operator's: everyone's), newest first, a page at a time. */
   listSessions(query: SessionQuery, principal: Principal): Promise<SessionPage>;
   /** Every site, and whether a worker of it runs now. */
-  listSites(principal: Principal): Promise<Array<{ site: SiteProfile; online: boolean }>>;
+  /** Every site, whether a worker of it runs now, and its configured kinds as its live workers can run them. */
+  listSites(principal: Principal): Promise<Array<{ site: SiteProfile; online: boolean; abilities?: KindAbility[] }>>;
   /** What holds capacity on a site over a window (others' reservations without who or what). */
   siteTimeline(site: string, window: TimelineWindow, principal: Principal): Promise<SiteTimeline>;
   /**
@@ -55,6 +61,10 @@ export interface AppOptions {
   bodyLimitBytes: number;
   /** Who each request acts for (bearer tokens, or everyone anonymous). */
   authenticator: Authenticator;
+  /** The issuer's URL, named in 401 challenges (AuthVO `ivoa_bearer`). */
+  issuer?: string;
+  /** The page's login (the broker as OAuth client); without it the page has no login and only bearer tokens work. */
+  login?: import('../auth/browser-login.js').BrowserLogin;
   /** Routes mounted before authentication and the 404 handler (the benchmark's baseline route). */
   extraRoutes?: import('express').Router;
   logError(error: unknown, context: { method: string; path: string }): void;

@@ -2,7 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { apiDocsRoutes } from './api-docs-routes.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { authenticate } from './authenticate.js';
+import { connectProxyRoute, connectProxyUpgrade } from './connect-proxy.js';
+import { loginRoutes } from './login-routes.js';
+import { ownOrigin } from './login-cookie.js';
 import { availabilityRoute } from './availability-route.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { capabilitiesRoute } from './capabilities-route.js';
@@ -13,6 +18,7 @@ import { outputsRoutes } from './outputs-routes.js';
 import { eventsRoute } from './events-route.js';
 import { overviewRoutes } from './overview-routes.js';
 import { srcnetRoutes } from './srcnet-routes.js';
+import { globalExecutionRoutes } from './global-execution-routes.js';
 import { webPageRoutes } from './web-page-routes.js';
 
 /** Which methods each path serves, for 405 answers with an Allow header. */
@@ -32,16 +38,28 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/(openapi\.yaml|openapi\.json|docs)\/?$/, 'GET, HEAD'],
 ];
 
-const notServed: RequestHandler = (req, _res, next) => {
-  const allowed = ALLOWED.find(([pattern]) => pattern.test(req.path))?.[1];
+/** The login's paths, where the page's login is on. */
+const LOGIN_ALLOWED: ReadonlyArray<[RegExp, string]> = [
+  [/^\/login(\/callback)?\/?$/, 'GET, HEAD'],
+  [/^\/logout\/?$/, 'POST'],
+];
+
+const notServed = (allowedPaths: ReadonlyArray<[RegExp, string]>): RequestHandler => (req, _res, next) => {
+  const allowed = allowedPaths.find(([pattern]) => pattern.test(req.path))?.[1];
   next(allowed
     ? new BrokerError('method-not-allowed', { values: { method: req.method, path: req.path, allowed } })
     : new BrokerError('route-not-found', { values: { method: req.method, path: req.path.slice(0, 200) } }));
 };
 
+/** The app, and what its HTTP server hands it for an upgrade (WebSockets through the connect proxy). */
+export type BrokerApp = Express & { handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void };
+
 /** Builds the broker's Express app. It never listens: entry points and tests do that. */
-export function createApp(api: BrokerApi, options: AppOptions): Express {
-  const app = express();
+export function createApp(api: BrokerApi, options: AppOptions): BrokerApp {
+  const app = express() as BrokerApp;
+  const cookies = options.login ? { login: options.login, publicUrl: options.publicUrl } : undefined;
+  const origin = (req: IncomingMessage): string => ownOrigin(req, options.publicUrl);
+  app.handleUpgrade = connectProxyUpgrade(api, options.authenticator, cookies, origin, options.shutdown);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(observeRequests({ ...(options.logger ? { logger: options.logger } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) }));
@@ -57,19 +75,24 @@ export function createApp(api: BrokerApi, options: AppOptions): Express {
     });
   }
   app.use(availabilityRoute(api));
-  app.use(capabilitiesRoute({ publicUrl: options.publicUrl, authenticated: options.authenticator.required }));
+  app.use(capabilitiesRoute({ publicUrl: options.publicUrl, authenticated: options.authenticator.required, cookie: Boolean(options.login) }));
   app.use(apiDocsRoutes());
   app.use(webPageRoutes(options.webRoot));
   const srcnet = srcnetRoutes(api, options);
   app.use(srcnet.probes);
+  const globalExecution = globalExecutionRoutes(api, options);
+  app.use(globalExecution.probes);
+  if (options.login) app.use(loginRoutes(options.login, options.publicUrl));
   if (options.extraRoutes) app.use(options.extraRoutes);
-  app.use(authenticate(options.authenticator));
+  app.use(authenticate(options.authenticator, cookies));
+  app.use(connectProxyRoute(api, origin));
   app.use(executionBrokerRoutes(api, options));
   app.use(overviewRoutes(api, options));
   app.use(eventsRoute(api, options));
   app.use(outputsRoutes(api, options));
   app.use(srcnet.api);
-  app.use(notServed);
+  app.use(globalExecution.api);
+  app.use(notServed(options.login ? [...ALLOWED, ...LOGIN_ALLOWED] : ALLOWED));
   app.use(errorHandler(options));
   return app;
 }

@@ -44,7 +44,17 @@ function bearerChallenge(error: BrokerError): string | undefined {
   return `Bearer ${params.join(', ')}`;
 }
 
-export function errorHandler(options: { bodyLimitBytes: number; logError: (error: unknown, context: { method: string; path: string }) => void }): ErrorRequestHandler {
+/**
+ * AuthVO's challenge beside RFC 6750's on a 401, so that a VO client finds where to get a token:
+ * `ivoa_bearer` with the OAuth standard's identifier and the issuer's discovery document.
+ */
+function ivoaChallenge(error: BrokerError, issuer: string | undefined): string | undefined {
+  if (!issuer || ERROR_CATALOGUE[error.code].status !== 401) return undefined;
+  const discovery = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  return `ivoa_bearer standard_id="ivo://ivoa.net/sso#OAuth", access_url="${discovery.replace(/["\\]/g, '')}"`;
+}
+
+export function errorHandler(options: { bodyLimitBytes: number; issuer?: string; logError: (error: unknown, context: { method: string; path: string }) => void }): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) { next(error); return; }
     const brokerError = normaliseError(error, options.bodyLimitBytes);
@@ -55,8 +65,9 @@ export function errorHandler(options: { bodyLimitBytes: number; logError: (error
     if (brokerError.code === 'method-not-allowed' && brokerError.values.allowed) res.set('Allow', brokerError.values.allowed);
     const retryAfter = ERROR_CATALOGUE[brokerError.code].retryAfterSeconds;
     if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
-    const challenge = bearerChallenge(brokerError);
-    if (challenge) res.set('WWW-Authenticate', challenge);
+    // /metrics wants the scrapers' token, which no issuer gives: no ivoa_bearer there.
+    const challenges = [bearerChallenge(brokerError), req.path === '/metrics' ? undefined : ivoaChallenge(brokerError, options.issuer)].filter((c): c is string => c !== undefined);
+    if (challenges.length) res.set('WWW-Authenticate', challenges);
     res.status(status).type(`${negotiated.mediaType}; charset=utf-8`).vary('Accept').send(body);
   };
 }

@@ -101,6 +101,8 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
     sendDocument(req, res, 200, renderOfferSet(offerSet, sessions, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'OfferSetResponse');
   });
 
+  // A notebook server's connector points at the broker's proxy, which adds the server's token
+  // itself: no view of a session carries it.
   router.get('/sessions/:uuid', async (req, res) => {
     const session = await api.getSession(uuidParam(req), requestPrincipal(req));
     sendDocument(req, res, 200, renderSession(session, { baseUrl: baseUrlOf(req, options.publicUrl) }), 'AbstractExecutionSession');

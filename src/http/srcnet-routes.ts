@@ -10,6 +10,7 @@ import { ERROR_CATALOGUE } from '../protocol/error-catalogue.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { normaliseError } from './error-handler.js';
 import { offerOwner } from '../domain/principal.js';
+import { catalogueHealth } from './catalogue-health.js';
 import { requestPrincipal } from './request-principal.js';
 import { baseUrlOf } from './respond.js';
 
@@ -68,7 +69,7 @@ export function srcnetRoutes(api: BrokerApi, options: AppOptions): { probes: Rou
     res.status(state.available && issuer ? 200 : 500).json({
       uptime: Math.round((Date.now() - started) / 1000),
       number_of_managed_requests: managed,
-      dependent_services: { 'permissions-api': status(issuer), redis: { status: store }, 'site-workers': status(state.available) },
+      dependent_services: { 'permissions-api': status(issuer), redis: { status: store }, 'site-workers': status(state.available), ...(await catalogueHealth(api)) },
     });
   });
 

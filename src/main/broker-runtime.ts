@@ -8,20 +8,32 @@ import { BearerAuthenticator } from '../auth/bearer-authenticator.js';
 import { OidcIssuer } from '../auth/oidc-issuer.js';
 import { ExchangingSiteCredentials } from '../auth/site-credentials.js';
 import { TokenCipher } from '../auth/token-cipher.js';
+import { BrowserLogin } from '../auth/browser-login.js';
+import { RedisLoginStore } from '../store/redis-login-store.js';
 import { TokenExchangeClient } from '../auth/token-exchange-client.js';
 import { SealedTokenVault } from '../auth/token-vault.js';
+import { SealedNotebookTokens } from '../auth/notebook-tokens.js';
 import { bindExecutable } from '../broker/bind-executable.js';
 import { directExecution } from '../broker/direct-execution.js';
 import { provisionSession, queryProvision } from '../broker/provision-session.js';
 import { listSessions } from '../broker/list-sessions.js';
-import { getOfferSet, getSession } from '../broker/read-records.js';
+import { getOfferSet, getSession, notebookToken } from '../broker/read-records.js';
 import { siteTimeline } from '../broker/site-timeline.js';
 import { watchSessions } from '../broker/watch-sessions.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
 import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs.js';
 import { updateSessionPhase } from '../broker/update-session.js';
+import { catalogueSites, refreshSiteCatalogue } from '../broker/refresh-site-catalogue.js';
+import { ClientCredentialsToken } from '../auth/client-credentials-token.js';
+import { startCatalogueRefresher } from '../queue/catalogue-refresher.js';
+import { SiteCapabilitiesClient } from '../sites/site-capabilities-client.js';
+import { checkNodes } from '../protocol/srcnet/site-capabilities-schema.js';
+import { RedisSiteCatalogue } from '../store/redis-site-catalogue.js';
+import { RedisDowntimeHolds } from '../store/redis-downtime-holds.js';
+import { downtimeHolds } from '../domain/downtime-holds.js';
 import type { SiteDirectory, TokenVault } from '../broker/ports.js';
 import type { Clock } from '../domain/clock.js';
+import { siteAbilities } from '../domain/executable-abilities.js';
 import { droppedLogLine } from '../domain/messages.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Config } from '../config/load-config.js';
@@ -37,8 +49,10 @@ import type { Executor } from '../broker/executor.js';
 import { ApptainerExecutor } from '../sites/apptainer-executor.js';
 import { ContainerCliExecutor } from '../sites/container-cli-executor.js';
 import { detectContainerRuntime } from '../sites/detect-container-runtime.js';
+import { findApptainer, type HostTools } from '../sites/detect-abilities.js';
 import { machineEgressPolicy } from '../sites/egress-guard.js';
-import { HttpStager } from '../sites/http-stager.js';
+import { DataManagementLocator } from '../sites/data-management-locator.js';
+import { HttpStager, preferredRses } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
 import { probeSandbox } from '../sites/sandbox.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
@@ -52,7 +66,7 @@ import { notifyGate } from '../sites/notify-gate.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
 import { redisKeys } from '../store/redis-keys.js';
-import { RedisSealedTokens } from '../store/redis-sealed-tokens.js';
+import { RedisNotebookTokens, RedisSealedTokens } from '../store/redis-sealed-tokens.js';
 import { SUBSCRIBER_OPTIONS } from '../store/channel-subscription.js';
 import { RedisSessionEvents } from '../store/redis-session-events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -74,6 +88,8 @@ export interface RuntimeParts {
   timers?: boolean;
   /** Deliver notifications (webhooks, mail) from the outbox. */
   notify?: boolean;
+  /** Where site workers look for apptainer and Jupyter (default: the process's PATH); tests run a host without them. */
+  hostTools?: HostTools;
 }
 
 export interface BrokerRuntime {
@@ -87,6 +103,12 @@ export interface BrokerRuntime {
 
 /** The built web page: dist/web of the package, whether this module runs from dist/ or src/ (tests). */
 const WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/** The user's token exchanged at the issuer for another audience (the Data Management API's). */
+function exchangeAt(issuer: OidcIssuer): ConstructorParameters<typeof DataManagementLocator>[1] {
+  const client = new TokenExchangeClient(issuer);
+  return (token, target) => client.exchange(token, target);
+}
 
 function siteDirectory(sites: readonly SiteProfile[]): SiteDirectory {
   const byName = new Map(sites.map((site) => [site.name, site]));
@@ -110,11 +132,13 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
   const closers: Array<() => Promise<unknown>> = [];
   const store = new RedisBrokerStore(storeConnection, keys, { retentionMs: config.retentionMs });
   const sites = siteDirectory(config.sites);
+  const catalogue = config.siteCapabilities ? new RedisSiteCatalogue(storeConnection, keys) : undefined;
   const now = () => clock.now();
   // One issuer per process: its discovery and JWKS are shared by the API and the site workers.
   const issuer = config.auth.oidc ? new OidcIssuer(config.auth.oidc) : undefined;
   const cipher = new TokenCipher(config.auth.tokenKey);
   const vault: TokenVault = new SealedTokenVault(cipher, new RedisSealedTokens(storeConnection, keys));
+  const notebookTokens = new SealedNotebookTokens(cipher, new RedisNotebookTokens(storeConnection, keys));
   const shutdown = new AbortController();
   const beginShutdown = (): void => shutdown.abort();
   let runtime: BrokerRuntime = { config, beginShutdown, close: async () => undefined };
@@ -133,18 +157,42 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const notify = await startNotifyRuntime({ config, connection: queueConnection, producer: producerConnection, store: storeConnection, keys, brokerStore: store, cipher: notifyCipher, now, logger });
       closers.push(() => notify.close());
     }
+    if (parts.timers && config.siteCapabilities && catalogue) {
+      const settings = config.siteCapabilities;
+      const credentials = issuer && config.auth.oidc?.client ? new ClientCredentialsToken(issuer, { audience: settings.audience, scope: settings.scope }) : undefined;
+      const client = new SiteCapabilitiesClient(settings.url, { check: checkNodes, ...(credentials ? { token: () => credentials.token() } : {}) });
+      const downtimes = new RedisDowntimeHolds(storeConnection, keys);
+      // A declared downtime is capacity held: the site's whole calendar over it (domain/downtime-holds.ts).
+      const holdDowntimes = async (catalogued: import('../domain/site-catalogue.js').SiteCatalogue): Promise<void> => {
+        for (const site of config.sites.filter((s) => s.siteCapabilities)) {
+          await downtimes.sync(site.name, downtimeHolds(catalogued.sites[site.name], site, clock.now()));
+        }
+      };
+      const refresher = await startCatalogueRefresher({
+        connection: queueConnection, producer: producerConnection, keys, everyMs: settings.refreshMs,
+        refresh: () => refreshSiteCatalogue({
+          fetchNodes: () => client.nodes(), store: catalogue, sites: config.sites, clock,
+          log: (level, message, fields) => logger[level]({ ...fields, url: settings.url }, message),
+          apply: holdDowntimes,
+        }),
+      });
+      closers.push(() => refresher.close());
+    }
     if (parts.siteWorkers) {
       const names = parts.siteWorkers === true ? config.sites.map((s) => s.name) : parts.siteWorkers;
       const ledger = new RedisCapacityLedger(storeConnection, keys);
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
-        const executor = withOutputQuota(await executorFor(site, log), site.limits.outputBytes);
-        const stager = new HttpStager(site.scratchDir, site.fileRoots, machineEgressPolicy(site.egressAllow ?? [], config));
+        const executor = withOutputQuota(await executorFor(site, log, parts.hostTools ?? {}), site.limits.outputBytes);
+        const stager = new HttpStager(site.scratchDir, {
+          fileRoots: site.fileRoots, egress: machineEgressPolicy(site.egressAllow ?? [], config), prefer: preferredRses(site.storageElements),
+          s3: site.s3 ?? [], ...(site.stagingStallMs !== undefined ? { stallMs: site.stagingStallMs } : {}),
+        });
         const credentials = site.tokenExchange && issuer
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
           : undefined;
-        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, now, logger,
+        const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, notebookTokens, now, logger,
           reconcileIntervalMs: config.reconcileIntervalMs, directories: new ScratchDirectories(site.scratchDir) });
         closers.push(() => running.close());
       }
@@ -167,6 +215,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         redis: storeConnection, keys, sites: siteNames,
         queueCounts: async () => ({ ...(await negotiator.jobCounts()), ...(await timers.jobCounts()), ...(await notifyQueue.jobCounts()) }),
         liveWorkers: () => negotiator.workerCounts(siteNames),
+        ...(catalogue ? { siteCatalogue: () => catalogue.status() } : {}),
       });
       const newId = () => randomUUID();
       const notify = notifyGate({ policy: machineEgressPolicy(config.notify.egressAllow, config), mail: Boolean(config.notify.mail), cipher: notifyCipher });
@@ -174,6 +223,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers, notify,
         composeSession: (input) => composeOfferedSession(input, newId),
         settings: { maxOffers: config.maxOffers, offerLifetimeMs: config.offerLifetimeMs, negotiationTimeoutMs: config.negotiationTimeoutMs },
+        ...(config.dataManagement ? { locator: new DataManagementLocator(config.dataManagement, issuer ? exchangeAt(issuer) : undefined, config) } : {}),
+        ...(catalogue ? { currentSites: () => catalogueSites(catalogue, sites) } : {}),
       };
       const outputsDeps = { clock, store, sites, reader: outputsDirectoryReader };
       const updateDeps = { clock, store, negotiator, userTokens: { vault, neededBy: (site: string) => Boolean(sites.get(site)?.tokenExchange) } };
@@ -182,11 +233,13 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         directExecution: (input, principal) => directExecution({ ...offersDeps, ...updateDeps }, input, principal),
         getOfferSet: (uuid, principal) => getOfferSet({ clock, store }, uuid, principal),
         getSession: (uuid, principal) => getSession({ clock, store }, uuid, principal),
+        notebookToken: (session, principal) => notebookToken({ tokens: notebookTokens }, session, principal),
         updateSessionPhase: (uuid, target, principal) => updateSessionPhase(updateDeps, uuid, target, principal),
         queryProvision: (input) => queryProvision(offersDeps, input, config.provisionLifetimeMs),
         provision: (input) => provisionSession(offersDeps, input, config.provisionLifetimeMs),
         bindExecutable: (uuid, principal, binding) => bindExecutable({
           clock, store, sites, negotiator, userTokens: updateDeps.userTokens, notify,
+          workerAbilities: async (name) => (await negotiator.workerAbilities([name])).get(name) ?? [],
           composeBound: (document, components, plan, at) => composeBoundSession(document, components as BoundComponents, plan, at, newId),
         }, uuid, principal, binding),
         getSessionLog: async (uuid, principal) => {
@@ -203,11 +256,15 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         sessionOutputFile: (uuid, segments, principal) => sessionOutputFile(outputsDeps, uuid, segments, principal),
         listSessions: (query, principal) => listSessions({ clock, store }, query, principal),
         listSites: async () => {
-          const live = await negotiator.liveSites(siteNames);
-          return config.sites.map((site) => ({ site, online: live.has(site.name) }));
+          const [live, published] = await Promise.all([negotiator.liveSites(siteNames), negotiator.workerAbilities(siteNames)]);
+          const current = catalogue ? (await catalogueSites(catalogue, sites)).all() : config.sites;
+          return current.map((site) => ({
+            site, online: live.has(site.name), abilities: siteAbilities(site.executableKinds, published.get(site.name) ?? [], site.name),
+          }));
         },
         siteTimeline: (site, window, principal) => siteTimeline({ clock, store, sites }, site, window, principal),
         watchSessions: (principal, listener) => watchSessions(events, principal, listener),
+        ...(catalogue ? { siteCatalogueStatus: () => catalogue.status() } : {}),
         availability: async () => {
           if (!(await store.ping())) return { available: false, note: 'The broker cannot reach its Redis store' };
           const live = await negotiator.liveSites(config.sites.map((s) => s.name));
@@ -219,6 +276,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         publicUrl: config.publicUrl,
         bodyLimitBytes: config.bodyLimitBytes,
         authenticator: issuer ? new BearerAuthenticator(issuer) : new AnonymousAuthenticator(),
+        ...(issuer ? { issuer: issuer.settings.issuer } : {}),
+        ...(issuer && config.auth.login
+          ? { login: new BrowserLogin(issuer, new TokenCipher(config.auth.tokenKey), new RedisLoginStore(storeConnection, keys), config.auth.login) } : {}),
         extraRoutes: parts.extraRoutes,
         logError: (error, context) => logger.error({ ...context, error: String((error as Error)?.stack ?? error) }, 'request failed'),
         logger,
@@ -237,12 +297,13 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
 }
 
 /**
- * The executor a site's configuration asks for. A Slurm site whose host has no sbatch still
- * negotiates, and its sessions fail with a message that says why. `auto` is probed once per process.
+ * The executor a site's configuration asks for. A Slurm site whose host has no sbatch still has a
+ * worker, which answers NO to every request saying why (and fails a session accepted before, the
+ * same way). `auto` is probed once per process.
  */
-async function executorFor(site: SiteProfile, log: (line: string) => void): Promise<Executor | { unavailable: string }> {
+async function executorFor(site: SiteProfile, log: (line: string) => void, tools: HostTools): Promise<Executor | { unavailable: string }> {
   if (site.executor.type === 'slurm') {
-    const executor = createSlurmExecutor(site.scratchDir, site.executor, { logBytes: site.limits.logBytes });
+    const executor = createSlurmExecutor(site.scratchDir, site.executor, { logBytes: site.limits.logBytes, site: site.name, tools });
     log(`site ${site.name}: ${'unavailable' in executor ? `cannot run sessions: ${executor.unavailable}` : `sessions run as Slurm batch jobs, in ${site.scratchDir} (which the compute nodes must share)`}`);
     return executor;
   }
@@ -252,24 +313,32 @@ async function executorFor(site: SiteProfile, log: (line: string) => void): Prom
   const publicHost = site.publicHost ?? '127.0.0.1';
   const gpuDevices = site.executor.gpuDevices ?? {};
   const processesPerRun = site.processRuns.processesPerRun;
+  const jupyterImage = site.executor.jupyterImage ? { jupyterImage: site.executor.jupyterImage } : {};
   if (runtime === 'docker' || runtime === 'podman') {
     log(`site ${site.name}: sessions run in ${runtime} containers${found}, in ${site.scratchDir}`);
-    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices, processesPerRun, logBytes: site.limits.logBytes });
+    return new ContainerCliExecutor({ runtime, scratchRoot: site.scratchDir, site: site.name, publicHost, gpuDevices, processesPerRun, logBytes: site.limits.logBytes, ...jupyterImage });
   }
+  // apptainer as found on the host's PATH (or singularity), so that what is detected is what runs.
+  const apptainer = await findApptainer(tools);
+  const apptainerOptions = { scratchRoot: site.scratchDir, publicHost, gpuDevices, logBytes: site.limits.logBytes, site: site.name, tools, ...(apptainer ? { program: apptainer } : {}) };
   if (runtime === 'apptainer') {
     log(`site ${site.name}: sessions run in apptainer containers, in ${site.scratchDir}`);
-    return new ApptainerExecutor({ scratchRoot: site.scratchDir, publicHost, gpuDevices, logBytes: site.limits.logBytes });
+    if (!apptainer) log(`site ${site.name}: WARNING: neither apptainer nor singularity answers on this host: the site offers nothing`);
+    return new ApptainerExecutor({ ...apptainerOptions, ...jupyterImage });
   }
-  return processExecutor(site, found, log);
+  return processExecutor(site, found, log, tools, apptainer ? new ApptainerExecutor(apptainerOptions) : undefined);
 }
 
 /**
  * A site's runs as processes of this host: in a bubblewrap sandbox, unless the site says
  * `isolation: none` (or `auto` and no sandbox works here), which is said loudly.
  */
-async function processExecutor(site: SiteProfile, found: string, log: (line: string) => void): Promise<Executor | { unavailable: string }> {
+async function processExecutor(site: SiteProfile, found: string, log: (line: string) => void, tools: HostTools, singularity: Executor | undefined): Promise<Executor | { unavailable: string }> {
   const settings = site.processRuns;
-  const options = { publicHost: site.publicHost ?? '127.0.0.1', gpuDevices: site.executor.type === 'local' ? site.executor.gpuDevices ?? {} : {}, logBytes: site.limits.logBytes };
+  const options = {
+    publicHost: site.publicHost ?? '127.0.0.1', gpuDevices: site.executor.type === 'local' ? site.executor.gpuDevices ?? {} : {}, logBytes: site.limits.logBytes,
+    site: site.name, tools, ...(singularity ? { singularity } : {}),
+  };
   const images = site.executor.type === 'local' ? site.executor.developmentImages : undefined;
   const problem = settings.isolation === 'none' ? 'the site says isolation: none' : await probeSandbox(settings.runUid);
   if (!problem) {

@@ -15,6 +15,8 @@ export interface MetricsSources {
   liveWorkers(): Promise<Record<string, number>>;
   /** This process's Redis subscriptions, and whether each is subscribed now. */
   subscriptions?(): Record<string, boolean>;
+  /** How the site capabilities catalogue's refreshes went (when the broker reads one). */
+  siteCatalogue?(): Promise<{ fetchedAt?: number; lastAttempt?: number; lastError?: string }>;
 }
 
 /**
@@ -58,6 +60,24 @@ export class BrokerMetrics {
         this.inc({ event: 'expired' }, count(values, 'phase:EXPIRED'));
       },
     });
+    if (sources.siteCatalogue) {
+      const catalogue = sources.siteCatalogue;
+      new Gauge({
+        name: 'eb_site_catalogue_up', help: 'Whether the last refresh of the site capabilities catalogue worked (1) or failed (0: the last good catalogue is in use)', registers,
+        async collect() {
+          const status = await catalogue();
+          this.set(status.lastAttempt !== undefined && !status.lastError ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'eb_site_catalogue_age_seconds', help: 'How old the site capabilities catalogue in use is (absent before the first good refresh)', registers,
+        async collect() {
+          this.reset();
+          const status = await catalogue();
+          if (status.fetchedAt !== undefined) this.set(Math.max(0, (Date.now() - status.fetchedAt) / 1000));
+        },
+      });
+    }
     new Gauge({
       name: 'eb_sessions', help: 'Sessions now in each phase that is not terminal', labelNames: ['phase'], registers,
       async collect() {

@@ -2,6 +2,7 @@ import type { SessionPage } from '../broker/list-sessions.js';
 import type { SessionListing, SessionRecord, SessionSlot, Span } from '../broker/ports.js';
 import type { SiteTimeline } from '../broker/site-timeline.js';
 import { formatDuration, formatInstant, formatStartInterval } from '../domain/iso8601.js';
+import type { KindAbility } from '../domain/executable-abilities.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import { encodeCursor } from './listing-query.js';
 
@@ -56,7 +57,11 @@ export function renderSessionList(page: SessionPage, context: ListingContext): D
 }
 
 /** What a client may know of a site: its size, limits and what it runs; nothing of how (executors, credentials, paths). */
-function siteItem(site: SiteProfile, online: boolean): Doc {
+function siteItem(site: SiteProfile, online: boolean, abilities: readonly KindAbility[] | undefined): Doc {
+  const name = (kind: string): string => kind.replace(/^executable\//, '');
+  // What the live workers can run of what the site lists; without their word, what it lists.
+  const runnable = abilities ? abilities.filter((ability) => ability.runnable).map((ability) => ability.kind) : site.executableKinds;
+  const unavailable = (abilities ?? []).flatMap((ability) => (ability.runnable ? [] : [{ kind: name(ability.kind), reason: ability.reason }]));
   return {
     name: site.name,
     online,
@@ -72,7 +77,8 @@ function siteItem(site: SiteProfile, online: boolean): Doc {
     },
     preparation: formatDuration(site.preparationMs),
     releasing: formatDuration(site.releasingMs),
-    executables: site.executableKinds.map((kind) => kind.replace(/^executable\//, '')),
+    executables: runnable.map(name),
+    ...(unavailable.length ? { unavailableExecutables: unavailable } : {}),
     architectures: [...site.architectures],
     operatingSystems: [...site.operatingSystems],
     dataSchemes: [...site.dataSchemes],
@@ -93,9 +99,13 @@ function isolationOf(site: SiteProfile): string {
   return isolation === 'auto' ? 'sandbox-if-available (development only)' : isolation === 'none' ? 'none (development only)' : 'sandbox';
 }
 
-/** `GET /sites`: every site, and whether a worker of it runs now. */
-export function renderSiteList(sites: ReadonlyArray<{ site: SiteProfile; online: boolean }>): Doc {
-  return { sites: sites.map(({ site, online }) => siteItem(site, online)) };
+/**
+ * `GET /sites`: every site, and whether a worker of it runs now. `executables`: the kinds the site
+ * lists that its live workers can run now; `unavailableExecutables`: the kinds it lists that they
+ * cannot, each with the reason (a site with no live worker runs none).
+ */
+export function renderSiteList(sites: ReadonlyArray<{ site: SiteProfile; online: boolean; abilities?: readonly KindAbility[] }>): Doc {
+  return { sites: sites.map(({ site, online, abilities }) => siteItem(site, online, abilities)) };
 }
 
 /** `GET /sites/{name}/timeline`: the site's capacity and the reservations over the window. */

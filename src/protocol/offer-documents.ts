@@ -1,7 +1,7 @@
 import type { ComposeInput } from '../broker/request-offers.js';
 import type { OfferSetRecord, SessionRecord, WireDocument } from '../broker/ports.js';
 import { formatDuration, formatInstant, formatStartInterval } from '../domain/iso8601.js';
-import type { Message } from '../domain/messages.js';
+import { makeMessage, type Message } from '../domain/messages.js';
 import { clientTransitions, type ComponentPhase, type SessionPhase } from '../domain/phases.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
 import { kindUri, rewriteKinds, type KindFamily } from './kind-uris.js';
@@ -124,7 +124,9 @@ export function composeBoundSession(document: WireDocument, components: BoundCom
   }, aliases);
 }
 
-export interface RenderContext { baseUrl: string }
+export interface RenderContext {
+  baseUrl: string;
+}
 
 function componentPhase(phase: SessionPhase): ComponentPhase {
   switch (phase) {
@@ -148,13 +150,25 @@ function messageItems(messages: readonly Message[]): Doc[] {
   });
 }
 
+/**
+ * While PREPARING, how far staging has come, as the last message (its values `done` and, when the
+ * sizes were announced, `expected`, in bytes), for the page and `eb watch` to draw a progress bar.
+ */
+function stagingProgress(staging: SessionRecord['staging']): Message | undefined {
+  if (!staging) return undefined;
+  return staging.bytesExpected !== undefined
+    ? makeMessage('urn:staging-progress', 'INFO', 'Staging the data: {done} of {expected} bytes', { done: staging.bytesDone, expected: staging.bytesExpected })
+    : makeMessage('urn:staging-progress', 'INFO', 'Staging the data: {done} bytes so far', { done: staging.bytesDone });
+}
+
 export function renderSession(session: SessionRecord, context: RenderContext): WireDocument {
   // Shallow copies of what changes (meta, each component's phase): the stored document is shared.
   const doc: Doc = { ...session.document };
   const meta: Doc = { ...(doc.meta as Doc | undefined) };
   meta.url = `${context.baseUrl}/sessions/${session.uuid}`;
   if (session.modified !== session.created) meta.modified = formatInstant(session.modified);
-  if (session.messages.length) meta.messages = messageItems(session.messages);
+  const progress = session.phase === 'PREPARING' ? stagingProgress(session.staging) : undefined;
+  if (session.messages.length || progress) meta.messages = messageItems([...session.messages, ...(progress ? [progress] : [])]);
   const allowed = clientTransitions(session.phase);
   if (allowed.length) meta.options = [{ kind: 'uri:enum-value-option', path: '/phase', values: allowed }];
   const phase = componentPhase(session.phase);

@@ -1,3 +1,4 @@
+import { NOTEBOOK_STAGING_NAME, readNotebookExecutable } from '../domain/notebook-executable.js';
 import type { DataNeeds, ExecutableNeeds, ExecutionNeeds, RangeRequest } from '../domain/execution-needs.js';
 import { parseDuration, parseInterval, type Interval } from '../domain/iso8601.js';
 import { makeMessage, type Message } from '../domain/messages.js';
@@ -70,8 +71,16 @@ export function readExecutionRequest(doc: Doc): ReadRequest {
   });
   data.forEach((item, index) => {
     const kind = kindIn(item, 'data', 'data resource');
-    if (kind) needs.data.push(readData(item, kind, label(item, `data-${index + 1}`), error));
+    if (kind) needs.data.push(readData(item, kind, label(item, `data-${index + 1}`), error, index));
   });
+  // A notebook is staged as data is: the sites are checked for its location as for data's.
+  if (executable && needs.executable?.kind === 'executable/jupyter-notebook' && str(executable.location)) {
+    const notebook = readNotebookExecutable(executable);
+    if (typeof notebook === 'string') error('urn:invalid-value', 'JupyterNotebook - {why}', { why: notebook });
+    const location = str(executable.location);
+    const host = hostOf(location);
+    needs.data.push({ name: NOTEBOOK_STAGING_NAME, kind: needs.executable.kind, location, scheme: schemeOf(location), places: host ? [host] : [] });
+  }
   const mounts = compute && Array.isArray(compute.volumes) ? compute.volumes.filter(isDoc) : [];
   const knownMounts = mounts.filter((mount, index) => kindIn(mount, 'volume', `volume mount ${nameOf(mount) ?? index + 1}`) !== undefined);
   linkResources(storage, data, knownMounts, error);
@@ -144,7 +153,7 @@ function hostOf(location: string | undefined): string | undefined {
 
 const GIB = 1024 ** 3;
 
-function readData(item: Doc, kind: string, name: string, error: Report): DataNeeds {
+function readData(item: Doc, kind: string, name: string, error: Report, index: number): DataNeeds {
   const needs: DataNeeds = { name, kind, places: [] };
   const block = (key: string): Doc | undefined => (isDoc(item[key]) ? (item[key] as Doc) : undefined);
   switch (kind) {
@@ -168,7 +177,10 @@ function readData(item: Doc, kind: string, name: string, error: Report): DataNee
       if (!ivoa) error('urn:missing-required-value', 'Ivoa metadata required for [{name}]', { name });
       else if (!str(ivoa.ivoid)) error('urn:missing-required-value', 'Ivoa ID (ivoid) required for [{name}]', { name });
       const obscore = ivoa && isDoc(ivoa.obscore) ? ivoa.obscore : {};
-      needs.location = str(obscore.access_url) ?? str(ivoa?.ivoid);
+      const datalink = ivoa && isDoc(ivoa.datalink) ? ivoa.datalink : {};
+      // A DataLink row (the data, or a DataLink service to follow) first, then ObsCore's access_url;
+      // an ivoid alone is a location no site fetches (there is no registry resolver), said as such.
+      needs.location = str(datalink.access_url) ?? str(obscore.access_url) ?? str(ivoa?.ivoid);
       break;
     }
     case 'data/skao-data-resource': {
@@ -177,6 +189,10 @@ function readData(item: Doc, kind: string, name: string, error: Report): DataNee
       const replicas = skao && Array.isArray(skao.replicas) ? skao.replicas.filter(isDoc) : [];
       needs.location = replicas.map((r) => str(r.dataurl)).find((url) => url !== undefined)
         ?? (skao ? `skao://${str(skao.namespace) ?? ''}/${str(skao.objectname) ?? ''}` : undefined);
+      // Without replicas, SRCNet's Data Management API is asked where it is (broker/locate-data.ts).
+      if (skao && replicas.length === 0 && str(skao.namespace) && str(skao.objectname)) {
+        needs.locate = { namespace: str(skao.namespace)!, name: str(skao.objectname)!, index };
+      }
       for (const replica of replicas) {
         const rse = str(replica.rsename);
         if (rse) needs.places.push(rse);

@@ -1,3 +1,4 @@
+import type { KindAbility } from '../domain/executable-abilities.js';
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -117,6 +118,22 @@ export class BullNegotiator implements Negotiator {
     for (const name of names) pipeline.zcount(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf');
     const replies = (await pipeline.exec()) ?? [];
     return new Set(names.filter((_, index) => Number(replies[index]?.[1] ?? 0) > 0));
+  }
+
+  /**
+   * What each live worker of each site published with its heartbeat that it can run (site ->
+   * one list of kinds per live worker); a site with no live worker has none.
+   */
+  async workerAbilities(names: readonly string[]): Promise<Map<string, KindAbility[][]>> {
+    const now = this.now();
+    const pipeline = this.connections.store.pipeline();
+    for (const name of names) pipeline.zrangebyscore(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf').hgetall(this.keys.siteAbilities(name));
+    const replies = (await pipeline.exec()) ?? [];
+    return new Map(names.map((name, index) => {
+      const live = (replies[2 * index]?.[1] ?? []) as string[];
+      const published = (replies[2 * index + 1]?.[1] ?? {}) as Record<string, string>;
+      return [name, live.filter((worker) => Object.hasOwn(published, worker)).map((worker) => JSON.parse(published[worker] as string) as KindAbility[])];
+    }));
   }
 
   /** Jobs in each site's queue by state (for /metrics). */

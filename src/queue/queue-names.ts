@@ -8,6 +8,8 @@ export const siteQueueName = (site: string): string => `site-${site}`;
 export const TIMERS_QUEUE = 'timers';
 /** Webhook and mail deliveries (queue/notify-worker.ts). */
 export const NOTIFY_QUEUE = 'notify';
+/** The site capabilities catalogue's refresh (queue/catalogue-refresher.ts). */
+export const CATALOGUE_QUEUE = 'catalogue-refresh';
 
 export const JOB = {
   negotiate: 'negotiate',
@@ -21,6 +23,7 @@ export const JOB = {
   expire: 'expire',
   unbound: 'unbound',
   reconcile: 'reconcile',
+  refreshCatalogue: 'refresh-catalogue',
 } as const;
 
 /** How late a session's next step may be before the reconciler re-drives it (broker/reconcile-sessions.ts). */

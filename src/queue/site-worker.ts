@@ -3,13 +3,14 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
 import type { Executor, Stager } from '../broker/executor.js';
-import type { BrokerStore, CapacityLedger, NegotiationAnswer, SiteCredentials } from '../broker/ports.js';
+import type { BrokerStore, CapacityLedger, NegotiationAnswer, NotebookTokens, SiteCredentials } from '../broker/ports.js';
 import { reconcileSessions } from '../broker/reconcile-sessions.js';
 import {
   activateSession, checkStaging, giveUpStep, pollSession, prepareSession, startSession, stopSession,
   type LifecycleScheduler, type LifecycleStep, type RunSessionDeps,
 } from '../broker/run-session.js';
 import { removeSessionDirectory, sweepSessionDirectories, type RetentionDeps, type SessionDirectories } from '../broker/session-retention.js';
+import { defaultAbilities, nothingRuns, withinConfigured } from '../domain/executable-abilities.js';
 import { isTerminal } from '../domain/phases.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Logger } from '../observability/logger.js';
@@ -32,6 +33,8 @@ export interface SiteWorkerOptions {
   stager: Stager;
   /** For a site that acts for the user (token exchange): its tokens, and the hosts that may see them. */
   credentials?: { source: SiteCredentials; hosts: readonly string[] };
+  /** Where interactive notebook servers' tokens are made and kept. */
+  notebookTokens?: NotebookTokens;
   now: () => number;
   concurrency?: number;
   pollIntervalMs?: number;
@@ -87,18 +90,25 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     store: retention ? removingAfterEnd(options.store, retention) : options.store,
     executor: options.executor, stager: options.stager, scheduler, now: options.now, site: site.name,
     ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.notebookTokens ? { notebookTokens: options.notebookTokens } : {}),
     pollIntervalMs: options.pollIntervalMs ?? 500, maxLogBytes: site.limits.servedLogBytes,
     maxStagingBytes: Math.max(1, site.scratchGiB) * 1024 ** 3,
   };
   const executor = options.executor;
   const givesGpus = 'unavailable' in executor ? undefined : executor.givesGpus?.bind(executor);
+  // What this worker can really run, found once: negotiation refuses the rest, and the heartbeat publishes it.
+  const found = 'unavailable' in executor
+    ? nothingRuns(`site ${site.name} cannot run sessions: ${executor.unavailable}`)
+    : await executor.abilities?.() ?? defaultAbilities();
+  const abilities = withinConfigured(found, site.executableKinds, site.name);
+  options.logger?.info({ site: site.name, abilities: abilities.map((a) => (a.runnable ? `${a.kind}: runnable` : `${a.kind}: not runnable (${a.reason})`)) }, 'executable kinds');
   // The answer goes straight to the API process that asked, and stays as the job's return value.
   const negotiate = async (job: Job): Promise<NegotiationAnswer> => {
     const request = job.data as NegotiationJob;
     const reply = (message: NegotiationReply): Promise<number> => options.producer.publish(request.replyTo, JSON.stringify(message));
     let answer: NegotiationAnswer;
     try {
-      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus }, site, request);
+      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities }, site, request);
     } catch (error) {
       await reply({ jobId: job.id ?? '', site: site.name, error: (error as Error).message }).catch(() => 0);
       throw error;
@@ -162,12 +172,17 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     return redriven;
   };
 
+  // The heartbeat carries the worker's abilities, so that every API process can list them.
+  const published = JSON.stringify(abilities);
   const beat = async (): Promise<void> => {
     const now = options.now();
-    await connection.multi()
+    const forgotten = await connection.zrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS);
+    const transaction = connection.multi()
       .zadd(keys.siteWorkers(site.name), now, workerId)
-      .zremrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS)
-      .exec();
+      .hset(keys.siteAbilities(site.name), workerId, published)
+      .zremrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS);
+    if (forgotten.length) transaction.hdel(keys.siteAbilities(site.name), ...forgotten);
+    await transaction.exec();
   };
   await worker.waitUntilReady();
   await beat();
@@ -191,7 +206,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       await sweeping;
       await worker.close();
       await queue.close();
-      await connection.zrem(keys.siteWorkers(site.name), workerId).catch(() => undefined);
+      await connection.multi().zrem(keys.siteWorkers(site.name), workerId).hdel(keys.siteAbilities(site.name), workerId).exec().catch(() => undefined);
     },
   };
 }

@@ -1,11 +1,17 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
+import type { KindAbility } from '../domain/executable-abilities.js';
+import { answers, detectAbilities, findApptainer, type HostTools } from './detect-abilities.js';
 import { cliEnvironment } from './container-cli-executor.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
-import type { LogRead } from './log-file.js';
 import { LocalProcessExecutor } from './local-process-executor.js';
 import { portEnvironment, publishPorts } from './publish-ports.js';
+
+/** The apptainer run's handle (ports included) and its ports, kept in the session's directory. */
+const HANDLE_FILE = 'handle.json';
+const PORTS_FILE = 'apptainer-ports.json';
 
 export interface ApptainerOptions {
   /** The program to call (`apptainer`, found on PATH, unless given). */
@@ -16,6 +22,24 @@ export interface ApptainerOptions {
   gpuDevices?: Readonly<Record<string, readonly string[]>>;
   /** The most of a run's log kept on disk (its end). */
   logBytes?: number;
+  /** The site's name, for the reasons its abilities give. */
+  site?: string;
+  /** Where apptainer is looked for, when `program` is not given (the worker's PATH by default). */
+  tools?: HostTools;
+  /** The image notebooks would run in (the site's executor.jupyterImage). */
+  jupyterImage?: string;
+}
+
+/** The image sources apptainer pulls from itself; a singularity-container's location must be one. */
+const SINGULARITY_SOURCES = /^(docker|library|oras|shub):\/\/[A-Za-z0-9]/;
+
+const isSingularity = (spec: RunSpec): boolean => spec.kind === 'executable/singularity-container';
+
+/** Why apptainer cannot run this singularity-container location; undefined when it can. */
+export function singularityLocationProblem(spec: RunSpec): string | undefined {
+  if (!isSingularity(spec)) return undefined;
+  if (!SINGULARITY_SOURCES.test(spec.image ?? '')) return `singularity image location ${JSON.stringify((spec.image ?? '').slice(0, 100))} is not a docker://, library://, oras:// or shub:// reference (the only ones this site pulls)`;
+  return undefined;
 }
 
 /** The `apptainer` arguments for a spec: `exec` with an entrypoint, else `run` (the image's own). */
@@ -28,7 +52,8 @@ export function apptainerArguments(spec: RunSpec, run: { dir: string; gpus?: rea
   if (spec.workingDirectory !== undefined) {
     args.push(`--bind=${join(run.dir, 'work')}:${CONTAINER_WORK}`, `--pwd=${posix.join(CONTAINER_WORK, posix.normalize(spec.workingDirectory))}`);
   }
-  args.push(`docker://${spec.image ?? ''}`);
+  // A singularity-container names its source itself (docker://, library://, ...); a docker-container's image comes from a registry.
+  args.push(isSingularity(spec) ? spec.image ?? '' : `docker://${spec.image ?? ''}`);
   if (spec.entrypoint !== undefined) args.push(spec.entrypoint);
   args.push(...spec.command);
   return args;
@@ -62,7 +87,18 @@ export class ApptainerExecutor implements Executor {
   }
 
   unsupported(spec: RunSpec): string | undefined {
-    return containerSpecProblem(spec) ?? this.gpus.problem(spec);
+    if (spec.kind !== undefined && spec.kind !== 'executable/docker-container' && !isSingularity(spec)) return `apptainer runs docker-container and singularity-container executables, not ${spec.kind}`;
+    return singularityLocationProblem(spec) ?? containerSpecProblem(spec) ?? this.gpus.problem(spec);
+  }
+
+  /** apptainer answering `--version` (the program given, else apptainer or singularity on the PATH). */
+  async abilities(): Promise<readonly KindAbility[]> {
+    const program = this.options.program;
+    const present = program !== undefined ? await answers(program, ['--version'], this.options.tools) : (await findApptainer(this.options.tools)) !== undefined;
+    return detectAbilities({
+      site: this.options.site ?? 'this', family: 'apptainer', apptainer: present,
+      ...(this.options.jupyterImage ? { jupyterImage: this.options.jupyterImage } : {}),
+    }, this.options.tools);
   }
 
   givesGpus(model: string): boolean {
@@ -73,7 +109,15 @@ export class ApptainerExecutor implements Executor {
     const problem = this.unsupported(spec);
     if (problem) throw new Error(problem);
     const dir = join(this.options.scratchRoot, spec.sessionUuid);
-    const ports = await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
+    // A start retried after a crash finds the run it already made (its handle, ports included, is kept below).
+    const made = await readFile(join(dir, HANDLE_FILE), 'utf8').catch(() => undefined);
+    const madeHandle = made ? JSON.parse(made) as RunHandle : undefined;
+    if (madeHandle?.executor === 'apptainer') return madeHandle;
+    // The ports are kept before the run starts: one made by a start that died before keeping its handle has them.
+    const kept = madeHandle ? await readFile(join(dir, PORTS_FILE), 'utf8').catch(() => undefined) : undefined;
+    const ports = kept ? JSON.parse(kept) as PublishedPort[] : await publishPorts(spec.ports, this.options.publicHost ?? '127.0.0.1');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, PORTS_FILE), JSON.stringify(ports));
     const gpus = await this.gpus.forRun(spec);
     const handle = await this.processes.submit({
       sessionUuid: spec.sessionUuid,
@@ -88,7 +132,9 @@ export class ApptainerExecutor implements Executor {
       ...(spec.cores ? { cores: spec.cores } : {}),
       ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
     });
-    return { ...handle, executor: 'apptainer', ...(ports.length ? { ports } : {}) };
+    const run: RunHandle = { ...handle, executor: 'apptainer', ...(ports.length ? { ports } : {}) };
+    await writeFile(join(dir, HANDLE_FILE), JSON.stringify(run));
+    return run;
   }
 
   poll(handle: RunHandle): Promise<RunStatus> {
@@ -99,7 +145,7 @@ export class ApptainerExecutor implements Executor {
     return this.processes.cancel(handle);
   }
 
-  logs(handle: RunHandle, offset?: number, limit?: number): Promise<LogRead> {
+  logs(handle: RunHandle, offset?: number, limit?: number): ReturnType<Executor['logs']> {
     return this.processes.logs(handle, offset, limit);
   }
 

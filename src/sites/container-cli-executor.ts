@@ -4,6 +4,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, posix } from 'node:path';
 import type { Executor, PublishedPort, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
+import type { KindAbility } from '../domain/executable-abilities.js';
+import { detectAbilities } from './detect-abilities.js';
 import { CONTAINER_OUTPUTS, CONTAINER_WORK, containerPath, containerSpecProblem } from './container-spec-checks.js';
 import { GpuClaims } from './gpu-claims.js';
 import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
@@ -26,6 +28,8 @@ export interface ContainerCliOptions {
   processesPerRun?: number;
   /** The most of a run's log kept on disk (its end). */
   logBytes?: number;
+  /** The image notebooks would run in (the site's executor.jupyterImage); without one, notebooks are not run here. */
+  jupyterImage?: string;
 }
 
 /** Seconds a container has to stop on TERM before the runtime kills it. */
@@ -106,7 +110,15 @@ export class ContainerCliExecutor implements Executor {
   }
 
   unsupported(spec: RunSpec): string | undefined {
+    if (spec.kind !== undefined && spec.kind !== 'executable/docker-container') return `${this.options.runtime} runs docker-container executables, not ${spec.kind}`;
     return containerSpecProblem(spec) ?? this.gpus.problem(spec);
+  }
+
+  abilities(): Promise<readonly KindAbility[]> {
+    return detectAbilities({
+      site: this.options.site, family: 'container', runtime: this.options.runtime, apptainer: false,
+      ...(this.options.jupyterImage ? { jupyterImage: this.options.jupyterImage } : {}),
+    });
   }
 
   givesGpus(model: string): boolean {

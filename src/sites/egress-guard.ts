@@ -41,14 +41,20 @@ export function checkLiteral(policy: EgressPolicy, url: URL): void {
   if (why) throw new EgressRefused(why);
 }
 
-function getOnce(url: URL, policy: EgressPolicy, headers: Record<string, string>): Promise<IncomingMessage> {
+/** A request other than a plain GET: its method and body (sent again on a 307/308). */
+export interface GuardedRequest {
+  method?: string;
+  body?: string;
+}
+
+function sendOnce(url: URL, policy: EgressPolicy, headers: Record<string, string>, request: GuardedRequest): Promise<IncomingMessage> {
   checkLiteral(policy, url);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     // agent: false: a fresh connection each time, never a pooled one opened for another host.
-    const req = send(url, { headers, agent: false, lookup: guardedLookup(policy, portOf(url)) }, resolve);
+    const req = send(url, { method: request.method ?? 'GET', headers, agent: false, lookup: guardedLookup(policy, portOf(url)) }, resolve);
     req.once('error', reject);
-    req.end();
+    req.end(request.body);
   });
 }
 
@@ -57,12 +63,22 @@ function getOnce(url: URL, policy: EgressPolicy, headers: Record<string, string>
  * hop was. `headersFor` gives each hop's headers (a token only for the hosts that may see it).
  */
 export async function guardedGet(url: string, policy: EgressPolicy, headersFor: (url: string) => Record<string, string>, maxRedirects = 5): Promise<IncomingMessage> {
+  return guardedRequest(url, policy, headersFor, {}, maxRedirects);
+}
+
+/**
+ * Any request under the policy (PROPFIND of a WebDAV collection, POST to Rucio's REST API): a GET
+ * follows every redirect, another method only 307 and 308, which keep the method and body.
+ */
+export async function guardedRequest(url: string, policy: EgressPolicy, headersFor: (url: string) => Record<string, string>, request: GuardedRequest, maxRedirects = 5): Promise<IncomingMessage> {
   let current = new URL(url);
+  const method = request.method ?? 'GET';
+  const follows = method === 'GET' ? [301, 302, 303, 307, 308] : [307, 308];
   for (let hop = 0; ; hop++) {
     if (!/^https?:$/.test(current.protocol)) throw new EgressRefused(`a redirect to ${current.protocol} is not followed`);
-    const response = await getOnce(current, policy, headersFor(current.href));
+    const response = await sendOnce(current, policy, headersFor(current.href), request);
     const location = response.headers.location;
-    if (!location || ![301, 302, 303, 307, 308].includes(response.statusCode ?? 0)) return response;
+    if (!location || !follows.includes(response.statusCode ?? 0)) return response;
     response.resume();
     if (hop >= maxRedirects) throw new Error(`more than ${maxRedirects} redirects from ${url}`);
     current = new URL(location, current);

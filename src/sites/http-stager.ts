@@ -4,12 +4,26 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EgressPolicy } from '../domain/egress-policy.js';
+import type { S3EndpointCredential } from '../domain/site-profile.js';
 import type { Stager, StagingCredentials, StagingItem, StagingStatus } from '../broker/executor.js';
 
 /** The downloader script: beside this file once built (tests run the sources, so look in dist/). */
 const SCRIPT = fileURLToPath(import.meta.url.endsWith('.ts')
   ? new URL('../../dist/sites/stage-files.js', import.meta.url)
   : new URL('./stage-files.js', import.meta.url));
+
+export interface HttpStagerOptions {
+  /** Where `file://` data may come from (the site's fileRoots; none refuses it). */
+  fileRoots?: readonly string[];
+  /** Where data may come from (checked by the downloader on every connection). */
+  egress?: EgressPolicy;
+  /** Storage element (RSE) names in the order this site prefers a replica from (preferredRses). */
+  prefer?: readonly string[];
+  /** The site's S3 credentials, which reach the downloader on its stdin only. */
+  s3?: readonly S3EndpointCredential[];
+  /** How long without a byte before a running staging reports itself stalled (default one minute). */
+  stallMs?: number;
+}
 
 /**
  * Stages http(s) data (and file:// data under the site's roots) into `<scratch>/<session>/data/<name>` with a detached downloader process
@@ -19,11 +33,19 @@ const SCRIPT = fileURLToPath(import.meta.url.endsWith('.ts')
  * its environment, so it is on no disk and in no process listing.
  */
 export class HttpStager implements Stager {
-  /**
-   * `fileRoots`: where `file://` data may come from (the site's fileRoots; none refuses it);
-   * `egress`: where http(s) data may come from (checked by the downloader on every connection).
-   */
-  constructor(private readonly scratchRoot: string, private readonly fileRoots: readonly string[] = [], private readonly egress: EgressPolicy = { allow: [] }) {}
+  private readonly fileRoots: readonly string[];
+  private readonly egress: EgressPolicy;
+  private readonly prefer: readonly string[];
+  private readonly s3: readonly S3EndpointCredential[];
+  private readonly stallMs: number;
+
+  constructor(private readonly scratchRoot: string, options: HttpStagerOptions = {}, private readonly now: () => number = Date.now) {
+    this.fileRoots = options.fileRoots ?? [];
+    this.egress = options.egress ?? { allow: [] };
+    this.prefer = options.prefer ?? [];
+    this.s3 = options.s3 ?? [];
+    this.stallMs = options.stallMs ?? 60_000;
+  }
 
   private dir(sessionUuid: string): string {
     return join(this.scratchRoot, sessionUuid);
@@ -36,11 +58,14 @@ export class HttpStager implements Stager {
     if (existsSync(join(staging, 'staging.json'))) return paths;
     await mkdir(staging, { recursive: true });
     const plan = join(staging, 'plan.json');
-    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name], fileRoots: this.fileRoots, egress: this.egress }))));
+    await writeFile(plan, JSON.stringify(items.map((item) => ({ ...item, path: paths[item.name], fileRoots: this.fileRoots, egress: this.egress, prefer: this.prefer }))));
     await writeFile(join(staging, 'staging.json'), JSON.stringify({ state: 'running' }));
     const child = spawn(process.execPath, [SCRIPT, plan], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
-    const secrets = credentials ? { bearer: credentials.token.reveal(), hosts: credentials.hosts } : {};
+    const secrets = {
+      ...(credentials ? { bearer: credentials.token.reveal(), hosts: credentials.hosts } : {}),
+      ...(this.s3.length ? { s3: this.s3.map((c) => ({ endpoint: c.endpoint, ...(c.region ? { region: c.region } : {}), accessKeyId: c.accessKeyId.reveal(), secretAccessKey: c.secretAccessKey.reveal() })) } : {}),
+    };
     const stdin = child.stdin;
     if (!stdin) throw new Error('the downloader has no stdin');
     await new Promise<void>((resolve, reject) => {
@@ -56,18 +81,42 @@ export class HttpStager implements Stager {
     const staging = join(this.dir(sessionUuid), 'staging');
     const text = await readFile(join(staging, 'staging.json'), 'utf8').catch(() => undefined);
     if (!text) return { state: 'failed', reason: 'staging never started' };
-    const state = JSON.parse(text) as { state: string; reason?: string };
+    const state = JSON.parse(text) as DownloaderState;
     if (state.state === 'done') return { state: 'done' };
     if (state.state === 'failed') return { state: 'failed', reason: state.reason ?? 'staging failed' };
     const pid = Number(readText(join(staging, 'pid')));
     if (!pid || !alive(pid)) {
       // Read again: it may have finished between the two looks.
-      const last = JSON.parse(await readFile(join(staging, 'staging.json'), 'utf8')) as { state: string; reason?: string };
+      const last = JSON.parse(await readFile(join(staging, 'staging.json'), 'utf8')) as DownloaderState;
       if (last.state === 'done') return { state: 'done' };
       return { state: 'failed', reason: last.reason ?? 'the downloader stopped before it finished' };
     }
-    return { state: 'running' };
+    const lastByte = state.progressAt;
+    const stalled = lastByte !== undefined && this.now() - lastByte >= this.stallMs;
+    return {
+      state: 'running',
+      ...(state.bytesDone !== undefined ? { bytesDone: state.bytesDone } : {}),
+      ...(state.bytesExpected !== undefined ? { bytesExpected: state.bytesExpected } : {}),
+      ...(stalled ? { stalledSince: lastByte } : {}),
+    };
   }
+
+  /** Ends the downloader's process (a stalled staging); its state file says why it stopped. */
+  async stop(sessionUuid: string): Promise<void> {
+    const staging = join(this.dir(sessionUuid), 'staging');
+    const pid = Number(readText(join(staging, 'pid')));
+    if (pid && alive(pid)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+    }
+  }
+}
+
+/** What the downloader writes to its state file (sites/stage-files.ts, StagingState). */
+interface DownloaderState { state: string; reason?: string; bytesDone?: number; bytesExpected?: number; progressAt?: number }
+
+/** A site's storage elements in the order it fetches replicas from them: its own, then the fastest. */
+export function preferredRses(elements: ReadonlyArray<{ name: string; local: boolean; bandwidthMBps: number }>): string[] {
+  return [...elements].sort((a, b) => Number(b.local) - Number(a.local) || b.bandwidthMBps - a.bandwidthMBps).map((element) => element.name);
 }
 
 function alive(pid: number): boolean {

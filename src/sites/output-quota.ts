@@ -1,6 +1,7 @@
 import { lstat, opendir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
+import { defaultAbilities } from '../domain/executable-abilities.js';
 import { readText } from './run-files.js';
 
 /** The file that says a run was stopped for its outputs (read by every later poll, whichever worker). */
@@ -43,8 +44,16 @@ export class OutputQuota implements Executor {
 
   constructor(private readonly inner: Executor, private readonly outputBytes: number) {}
 
-  unsupported(spec: RunSpec): string | undefined {
+  get runsNotebooks(): boolean {
+    return this.inner.runsNotebooks ?? false;
+  }
+
+  unsupported(spec: RunSpec): string | undefined | Promise<string | undefined> {
     return this.inner.unsupported?.(spec);
+  }
+
+  abilities(): ReturnType<NonNullable<Executor['abilities']>> {
+    return this.inner.abilities?.() ?? Promise.resolve(defaultAbilities());
   }
 
   givesGpus(model: string): boolean {

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executor, RunHandle, RunSpec, RunStatus } from '../broker/executor.js';
+import type { KindAbility } from '../domain/executable-abilities.js';
+import { detectAbilities, type HostTools } from './detect-abilities.js';
 import { AWAIT_LOG_WRITER, removeLogPipe, DEFAULT_LOG_BYTES, type LogRead, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { MARK_TIME_OUT, timedOut } from './run-files.js';
 import { prepareSessionDirectory } from './session-directory.js';
@@ -23,6 +25,10 @@ export interface SlurmExecutorOptions {
   cancelWaitMs?: number;
   /** The most of a run's log kept on disk (its end). */
   logBytes?: number;
+  /** The site's name, for the reasons its abilities give. */
+  site?: string;
+  /** Where Jupyter is looked for (the worker's PATH by default; the nodes are taken to have what the worker's host has). */
+  tools?: HostTools;
 }
 
 /**
@@ -65,14 +71,19 @@ export class SlurmExecutor implements Executor {
   private readonly cancelWaitMs: number;
   private readonly logBytes: number;
 
-  constructor(private readonly scratchRoot: string, private readonly settings: SlurmSettings = {}, options: SlurmExecutorOptions = {}) {
+  constructor(private readonly scratchRoot: string, private readonly settings: SlurmSettings = {}, private readonly options: SlurmExecutorOptions = {}) {
     this.logBytes = options.logBytes ?? DEFAULT_LOG_BYTES;
     this.slurm = new SlurmCommands(settings.commands, settings.slurmConf ?? process.env.SLURM_CONF);
     this.lostAfterMs = options.lostAfterMs ?? 300_000;
     this.cancelWaitMs = options.cancelWaitMs ?? 120_000;
   }
 
+  abilities(): Promise<readonly KindAbility[]> {
+    return detectAbilities({ site: this.options.site ?? 'this', family: 'slurm', apptainer: false }, this.options.tools);
+  }
+
   unsupported(spec: RunSpec): string | undefined {
+    if (spec.kind !== undefined && spec.kind !== 'executable/docker-container') return `a Slurm site runs docker-container executables' entrypoints, not ${spec.kind}`;
     if (spec.entrypoint) return undefined;
     return `a Slurm site runs the executable's entrypoint as a program on its nodes, without a container, and this executable names none${spec.image ? ` (only image ${spec.image})` : ''}`;
   }

@@ -55,6 +55,8 @@ export async function auditLedger(redis: Redis, keys: RedisKeys, sites: readonly
   const sessions = (await sessionPipeline.exec()) ?? [];
   holds.forEach((hold, index) => {
     const [phase, expires] = (sessions[index]?.[1] ?? []) as [string | null, string | null];
+    // A declared downtime's hold (calendar-lua.ts HOLD_FIXED) belongs to no session.
+    if (hold.fields.kind === 'downtime') return;
     if (phase ? !holdsCapacity(phase as SessionPhase) : true) {
       // A hold without a stored session is fine until its offer would have expired.
       if (phase || expires === null || Number(expires) <= now) audit.leakedHolds.push(`${hold.id} (${phase ?? 'no session'})`);

@@ -229,12 +229,14 @@ end
  * Finds the earliest fit and holds it. ARGV: prefix, site, hold id, now, answerBy, earliest,
  * latest, length, owner ('' for none capped), offer set, the owner's caps in core-buckets,
  * GPU-buckets and open offer sets, then resource, amount, capacity for each resource. Returns
- * {held, start}, {none}, {gave-up}, {late} or {cap, cores|gpus|sets, used, limit} (the owner's
+ * {held, start}, {none}, {gave-up}, {late} (past answerBy, or the id's expiry has run) or {cap, cores|gpus|sets, used, limit} (the owner's
  * fair share is used up); a hold that already exists (a retried job) answers {held, start}.
  */
 export const FIND_AND_HOLD = `${CALENDAR_HELPERS}
 local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
 if tonumber(ARGV[4]) > tonumber(ARGV[5]) then return {'late'} end
+-- The expiry timer has been for this id already (the worker was held up): too late to hold.
+if redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then return {'late'} end
 local existing = redis.call('HGET', prefix .. ':hold:' .. id, 'from')
 if existing then return {'held', tonumber(existing)} end
 local earliest, latest, length = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -285,6 +287,32 @@ for step = 1, MAX_STEPS do
   start = blocked
 end
 return {'gave-up'}
+`;
+
+/**
+ * Holds amounts over exactly [from, to], whatever else is held there: a site's declared downtime
+ * (domain/downtime-holds.ts), which takes the site's whole capacity. ARGV: prefix, site, hold id,
+ * from, to, then resource and amount for each resource. The hold is marked `kind downtime` (the
+ * audit knows it has no session). Holding the same again changes nothing; the same id over other
+ * buckets or amounts is released and held anew. Returns 1 when it changed the calendar.
+ */
+export const HOLD_FIXED = `${CALENDAR_HELPERS}
+local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
+local from, to = tonumber(ARGV[4]), tonumber(ARGV[5])
+local h = prefix .. ':hold:' .. id
+local sig = table.concat(ARGV, ',', 2)
+if redis.call('HGET', h, 'sig') == sig then return 0 end
+release(prefix, id)
+redis.call('HSET', h, 'site', site, 'from', from, 'to', to, 'sig', sig, 'kind', 'downtime')
+for i = 6, #ARGV, 2 do
+  local amount = tonumber(ARGV[i + 1])
+  if amount > 0 then
+    range_add(prefix .. ':cal:' .. site .. ':' .. ARGV[i], from, to, amount)
+    redis.call('HSET', h, 'r:' .. ARGV[i], amount)
+  end
+end
+flush()
+return 1
 `;
 
 /** The amount of one resource in use at a bucket. ARGV: prefix, site, resource, bucket. */

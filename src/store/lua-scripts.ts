@@ -112,8 +112,9 @@ return result
 
 /**
  * Shared helpers: release a hold (calendar-lua.ts), end a session in a terminal phase. Ending a
- * session also deletes the user's sealed token (kept for sites that act for the user): every
- * terminal phase change goes through finish(), so no token outlives its session.
+ * session also deletes the user's sealed token (kept for sites that act for the user) and its
+ * notebook server's sealed token: every terminal phase change goes through finish(), so no token
+ * outlives its session.
  */
 const HELPERS = `${CALENDAR_HELPERS}${PHASE_HELPERS}
 local prefix = ARGV[1]
@@ -127,7 +128,7 @@ local function finish(id, phase, now, note, retention)
   -- A run may exist from AVAILABLE (being started) on; one that has ended (RELEASING) needs no stop.
   local running = session.phase == 'AVAILABLE' or session.phase == 'RUNNING'
   due(prefix, id, session.site, running and (phase == 'CANCELLED' or phase == 'FAILED') and 'stop 1' or nil, now)
-  redis.call('DEL', key .. ':token')
+  redis.call('DEL', key .. ':token', key .. ':notebook')
   redis.call('PEXPIRE', key, retention)
   redis.call('PEXPIRE', key .. ':messages', retention)
 end
@@ -181,7 +182,8 @@ return 'done'
 /**
  * Offer expiry (the timer). ARGV: prefix, now, note, retention, id... For each id: an OFFERED
  * session becomes EXPIRED and lets go of its capacity; a hold whose session was never stored (the
- * API gave up waiting) is released. Accepted sessions are left alone. Returns how many expired.
+ * API gave up waiting) is released, and its id closed for an hour to holds that come later.
+ * Accepted sessions are left alone. Returns how many expired.
  */
 export const EXPIRE = announcing(HELPERS, `
 local now, note, retention = tonumber(ARGV[2]), ARGV[3], ARGV[4]
@@ -194,6 +196,10 @@ for i = 5, #ARGV do
     expired = expired + 1
   elseif not phase then
     release(prefix, id)
+    -- Closed to what comes later: a site held up past the deadline (a loaded host) that still
+    -- tries to hold for this id finds it closed (FIND_AND_HOLD), instead of holding for ever, and
+    -- an offer stored later (SAVE_OFFER_SET) is stored EXPIRED.
+    redis.call('SET', prefix .. ':hold-closed:' .. id, '1', 'PX', 3600000)
   end
 end
 return expired
@@ -275,6 +281,13 @@ while i <= #ARGV do
     f[ARGV[j]] = ARGV[j + 1]
     values[#values + 1] = ARGV[j]
     values[#values + 1] = ARGV[j + 1]
+  end
+  -- An offer whose expiry timer has run already (this API was held up past its expires): it is stored EXPIRED, holding nothing.
+  if f.phase == 'OFFERED' and redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then
+    f.phase = 'EXPIRED'
+    for k = 1, #values, 2 do
+      if values[k] == 'phase' then values[k + 1] = 'EXPIRED' end
+    end
   end
   local before = redis.call('HGET', session, 'phase')
   local changed = f.phase and f.phase ~= before
@@ -436,4 +449,27 @@ local phase = redis.call('HGET', key, 'phase')
 if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED' or phase == 'FAILED' or phase == 'CANCELLED' then return 0 end
 redis.call('SET', key .. ':token', sealed, 'PXAT', expiresAt)
 return 1
+`;
+
+/** Staging's progress on a session still PREPARING (a late poll must not write to an ended or deleted one). ARGV: session key, progress JSON. */
+export const SET_STAGING = `
+local phase = redis.call('HGET', ARGV[1], 'phase')
+if phase ~= 'PREPARING' then return 0 end
+redis.call('HSET', ARGV[1], 'staging', ARGV[2])
+return 1
+`;
+
+/**
+ * The sealed token of a session's notebook server: kept the first time (SET NX), the same one
+ * after (a start step done twice gives the server the token the owner sees), and never for a
+ * session that has ended. ARGV: prefix, id, sealed, expiresAt (ms). Returns the sealed token kept,
+ * or false.
+ */
+export const KEEP_NOTEBOOK_TOKEN = `
+local prefix, id, sealed, expiresAt = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = prefix .. ':session:' .. id
+local phase = redis.call('HGET', key, 'phase')
+if not phase or phase == 'REJECTED' or phase == 'EXPIRED' or phase == 'COMPLETED' or phase == 'FAILED' or phase == 'CANCELLED' then return false end
+redis.call('SET', key .. ':notebook', sealed, 'NX', 'PXAT', expiresAt)
+return redis.call('GET', key .. ':notebook')
 `;

@@ -171,6 +171,11 @@ export class RedisBrokerStore implements BrokerStore {
     await this.redis.hset(this.keys.session(uuid), 'run', json(run));
   }
 
+  async setStaging(uuid: string, progress: { bytesDone: number; bytesExpected?: number }): Promise<void> {
+    // Only while PREPARING: a late write must not bring an ended or deleted session back as a stray field.
+    await this.scripts.ebSetStaging(this.keys.session(uuid), json(progress));
+  }
+
   async getRun(uuid: string): Promise<Record<string, unknown> | undefined> {
     const text = await this.redis.hget(this.keys.session(uuid), 'run');
     return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
@@ -248,6 +253,7 @@ function toSession(uuid: string, fields: Record<string, string> | undefined, mes
     document: JSON.parse(fields.doc ?? '{}') as Record<string, unknown>,
     messages: (messages ?? []).map((text) => JSON.parse(text) as Message),
     ...(fields.run ? { run: JSON.parse(fields.run) as SessionRecord['run'] } : {}),
+    ...(fields.staging ? { staging: JSON.parse(fields.staging) as SessionRecord['staging'] } : {}),
     owner: fields.owner ?? '',
     ...(fields.bindby && fields.provision ? { provision: provisionOf(fields) } : {}),
     ...(fields.history ? { history: historyOf(fields.history) } : {}),

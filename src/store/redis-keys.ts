@@ -10,9 +10,12 @@ export interface RedisKeys {
   sessionLog(uuid: string): string;
   /** The user's token, sealed, while a session whose site acts for the user has not ended. */
   sessionToken(uuid: string): string;
+  notebookToken(uuid: string): string;
   hold(id: string): string;
   ledger(site: string): string;
   siteWorkers(site: string): string;
+  /** What each worker of a site can run (worker id -> JSON of its kinds), beaten with its heartbeat. */
+  siteAbilities(site: string): string;
   /** Counts for /metrics, kept by the Lua scripts (lua-scripts.ts PHASE_HELPERS). */
   stats: string;
   /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
@@ -37,8 +40,17 @@ export interface RedisKeys {
   notifyKey: string;
   /** The pub/sub channel (not a key) on which the Lua steps name sessions with a new event to tell (a hint). */
   notifyWake: string;
+  /** A browser's login session (its tokens, sealed), by the hash of the cookie that names it. */
+  loginSession(id: string): string;
+  /** A login under way (PKCE verifier, state, nonce, sealed), by the hash of its cookie. */
+  pendingLogin(id: string): string;
   /** The prefix BullMQ puts before its own keys. */
   bullPrefix: string;
+  /** The last good site capabilities catalogue (JSON), and how its refreshes went (a hash). */
+  siteCatalogue: string;
+  siteCatalogueStatus: string;
+  /** The holds that keep a site's declared downtimes out of its calendar (their ids). */
+  downtimes(site: string): string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -49,9 +61,11 @@ export function redisKeys(prefix: string): RedisKeys {
     sessionMessages: (uuid) => `${prefix}:session:${uuid}:messages`,
     sessionLog: (uuid) => `${prefix}:session:${uuid}:log`,
     sessionToken: (uuid) => `${prefix}:session:${uuid}:token`,
+    notebookToken: (uuid) => `${prefix}:session:${uuid}:notebook`,
     hold: (id) => `${prefix}:hold:${id}`,
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,
+    siteAbilities: (site) => `${prefix}:abilities:${site}`,
     stats: `${prefix}:stats`,
     negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
     sessionsByTime: `${prefix}:sessions-by-time`,
@@ -66,6 +80,11 @@ export function redisKeys(prefix: string): RedisKeys {
     notifyFacts: (uuid) => `${prefix}:notify-facts:${uuid}`,
     notifyKey: `${prefix}:notify-key`,
     notifyWake: `${prefix}:notify-wake`,
+    loginSession: (id) => `${prefix}:login:${id}`,
+    pendingLogin: (id) => `${prefix}:login-pending:${id}`,
     bullPrefix: `${prefix}:bull`,
+    siteCatalogue: `${prefix}:site-catalogue`,
+    siteCatalogueStatus: `${prefix}:site-catalogue:status`,
+    downtimes: (site) => `${prefix}:downtimes:${site}`,
   };
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { SealedTokenStore } from '../broker/ports.js';
+import type { SealedNotebookTokenStore, SealedTokenStore } from '../broker/ports.js';
 import type { RedisKeys } from './redis-keys.js';
 import { brokerScripts } from './redis-scripts.js';
 
@@ -20,5 +20,23 @@ export class RedisSealedTokens implements SealedTokenStore {
 
   async get(sessionUuid: string): Promise<string | undefined> {
     return (await this.redis.get(this.keys.sessionToken(sessionUuid))) ?? undefined;
+  }
+}
+
+/** Sealed notebook server tokens beside their sessions (`<prefix>:session:<uuid>:notebook`), deleted by the Lua step that ends the session. */
+export class RedisNotebookTokens implements SealedNotebookTokenStore {
+  private readonly scripts;
+
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
+    this.scripts = brokerScripts(redis);
+  }
+
+  async keep(sessionUuid: string, sealed: string, expiresAt: number): Promise<string | undefined> {
+    const kept = await this.scripts.ebKeepNotebookToken(this.keys.prefix, sessionUuid, sealed, Math.ceil(expiresAt));
+    return typeof kept === 'string' ? kept : undefined;
+  }
+
+  async get(sessionUuid: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.notebookToken(sessionUuid))) ?? undefined;
   }
 }

@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describeWithChromium, launchBrowser, RESULTS_DIR, screenshot, type TestBrowser } from '../support/browser.js';
@@ -44,7 +44,10 @@ describeWithChromium('the web page under load', () => {
   const created: Array<{ uuid: string; site: string }> = [];
   beforeAll(async () => {
     const sites = Array.from({ length: SITES }, (_, i) => demoSite({ name: `site-${i + 1}`, cores: 64, memoryGiB: 512, preparationMs: MINUTE, releasingMs: MINUTE / 2 }));
-    broker = await startTestBroker({ config: { sites, maxOffers: 2 * SITES } });
+    // Its 500 requests, 8 at a time, share the test's process with the broker: on a loaded machine a
+    // Redis answer can wait past the 1 s that makes the API answer 503 (fail fast), which is not
+    // what this test measures.
+    broker = await startTestBroker({ config: { sites, maxOffers: 2 * SITES, redisCommandTimeoutMs: 5_000 } });
     const started = Date.now();
     const first = Date.now() + 10 * MINUTE;
     // Through the API, as any client: a request per session (every site offers), then an accept
@@ -89,6 +92,7 @@ describeWithChromium('the web page under load', () => {
     expect(created).toHaveLength(SESSIONS);
     expect(perSite.size).toBe(SITES);
 
+    const loadAtStart = loadavg()[0]!;
     const { page, problems } = await browser.newPage();
     await page.addInitScript(recordPerformance);
     await page.goto(broker.baseUrl);
@@ -148,6 +152,7 @@ describeWithChromium('the web page under load', () => {
       firstRender: { ...load, fullMs: Math.max(load.timelineReadyMs, load.listReadyMs) },
       longTasks: { count: perf.longTasks.length, totalMs: round(perf.longTasks.reduce((sum, task) => sum + task.duration, 0)), maxMs: round(longest), all: perf.longTasks.map((task) => ({ atMs: round(task.start), ms: round(task.duration) })) },
       liveUpdateMs,
+      loadPerCore: round(Math.max(loadAtStart, loadavg()[0]!) / cpus().length),
       input: {
         spanClickToNextFrameMs: round(spanClickMs),
         filterToListShownMs: filterToListMs,
@@ -163,12 +168,16 @@ describeWithChromium('the web page under load', () => {
     await page.evaluate(() => { setTimeout(() => { const until = performance.now() + 150; while (performance.now() < until) { /* busy */ } }, 0); });
     await page.waitForFunction(() => window.perf.longTasks.some((task) => task.duration >= 150), undefined, { timeout: 5000 });
 
+    // The bounds are for a machine with a core free; one that runs more than it has cores (other
+    // test runs, builds) stretches every wall-clock time by about its load per core, so they stretch
+    // with it (the one-minute load average, the larger of before and after: it lags).
+    const stretch = Math.max(1, loadAtStart / cpus().length, loadavg()[0]! / cpus().length);
     expect(problems).toEqual([]);
     expect(results.firstRender.fullMs).toBeGreaterThan(0);
-    expect(results.firstRender.fullMs).toBeLessThan(5000);
-    expect(longest).toBeLessThan(500);
-    expect(Math.max(...liveUpdateMs)).toBeLessThan(2000);
-    expect(spanClickMs).toBeLessThan(500);
-    expect(filterToListMs).toBeLessThan(2000);
+    expect(results.firstRender.fullMs).toBeLessThan(5000 * stretch);
+    expect(longest).toBeLessThan(500 * stretch);
+    expect(Math.max(...liveUpdateMs)).toBeLessThan(2000 * stretch);
+    expect(spanClickMs).toBeLessThan(500 * stretch);
+    expect(filterToListMs).toBeLessThan(2000 * stretch);
   }, 120_000);
 });

@@ -43,7 +43,7 @@ describe('bearer tokens', () => {
   });
 
   it('answers a request without a token with 401 and a bare Bearer challenge', async () => {
-    await refusedWith(undefined, 401, /^Bearer realm="ExecutionBroker"$/, 'authentication-required');
+    await refusedWith(undefined, 401, /^Bearer realm="ExecutionBroker", ivoa_bearer standard_id="ivo:\/\/ivoa.net\/sso#OAuth", access_url="[^"]+"$/, 'authentication-required');
     const basic = await broker.http.get(`/sessions/${randomUUID()}`).set('Authorization', 'Basic YWxpY2U6cHc=');
     expect(basic.status).toBe(401);
     expect(basic.body.detail).toContain(idp.issuer);

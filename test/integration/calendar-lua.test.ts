@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { InMemoryCapacityLedger } from '../../src/broker/in-memory-capacity-ledger.js';
 import { BLOCK } from '../../src/domain/capacity-calendar.js';
+import { offerExpiredNote } from '../../src/domain/messages.js';
 import type { SiteProfile } from '../../src/domain/site-profile.js';
 import { auditLedger } from '../../src/store/audit-ledger.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
@@ -104,6 +105,30 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
       expect(await lua.usageAt(site.name, 'cores', BASE)).toBe(4);
       expect(await lua.findAndHold(site, { ...ask, id: 'late' }, 2, 1)).toEqual({ outcome: 'late' });
       expect(await lua.findAndHold(site, { ...ask, id: 'next' }, 0, 1)).toEqual({ outcome: 'held', start: BASE + 5 });
+    } finally {
+      await deleteKeys(redis, keys.prefix);
+    }
+  });
+
+  it('refuses a hold for an id whose expiry timer has run already (a site held up past the deadline), and holds nothing', async () => {
+    const keys = redisKeys(randomPrefix());
+    const site = demoSite({ cores: 4, memoryGiB: 4 });
+    const lua = new RedisCapacityLedger(redis, keys);
+    const store = new RedisBrokerStore(redis, keys, { retentionMs: 60_000 });
+    try {
+      const ask = { id: 'slow-site', amounts: { cores: 4, memory: 1 }, earliest: BASE, latest: BASE + 10, length: 5 };
+      // The timer for an offer set whose answer never came: no session, nothing held yet.
+      expect(await store.expireOffers(['slow-site'], 0, offerExpiredNote(0))).toBe(0);
+      // The site, by its own clock still in time, comes afterwards.
+      expect(await lua.findAndHold(site, ask, 0, 1)).toEqual({ outcome: 'late' });
+      expect(await lua.usageAt(site.name, 'cores', BASE)).toBe(0);
+      expect(await redis.exists(keys.hold('slow-site'))).toBe(0);
+      expect((await auditLedger(redis, keys, [site], 0)).leakedHolds).toEqual([]);
+      // An API held up as long stores its offer after the timer: EXPIRED, never OFFERED with nothing held.
+      await store.saveOfferSet({ uuid: 'set', created: 0, family: 'v1', result: 'YES', messages: [], sessionUuids: ['slow-site'], owner: 'anonymous' }, [{
+        uuid: 'slow-site', offerSetUuid: 'set', site: site.name, phase: 'OFFERED', created: 0, modified: 0, expires: 1, family: 'v1', owner: 'anonymous', document: {}, messages: [],
+      }]);
+      expect((await store.getSession('slow-site'))?.phase).toBe('EXPIRED');
     } finally {
       await deleteKeys(redis, keys.prefix);
     }

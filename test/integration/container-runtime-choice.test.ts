@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startBrokerRuntime } from '../../src/main/broker-runtime.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { findApptainer } from '../../src/sites/detect-abilities.js';
 import { detectContainerRuntime, probeContainerRuntime } from '../../src/sites/detect-container-runtime.js';
 import { probeSandbox } from '../../src/sites/sandbox.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -68,6 +69,7 @@ describe('choosing a container runtime', () => {
     const runtime = await startBrokerRuntime(config, { siteWorkers: true }, undefined, createLogger('test', { destination }));
     await runtime.close();
     const detected = await detectContainerRuntime();
+    const apptainer = await findApptainer();
     const scratch = demoSite().scratchDir;
     const noSandbox = await probeSandbox();
     const sandboxed = (name: string, network: string, processes: number, found = '') => (noSandbox
@@ -78,11 +80,14 @@ describe('choosing a container runtime', () => {
       sandboxed('boxed', 'none', 100),
       `site pods: sessions run in podman containers, in ${scratch}`,
       `site hpc: sessions run in apptainer containers, in ${scratch}`,
+      ...(apptainer ? [] : ['site hpc: WARNING: neither apptainer nor singularity answers on this host: the site offers nothing']),
       detected === 'none'
         ? (noSandbox
           ? `site found: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${noSandbox}) (containerRuntime: auto), in ${scratch}`
           : sandboxed('found', 'egress', 256, ' (containerRuntime: auto)'))
         : `site found: sessions run in ${detected} containers (containerRuntime: auto), in ${scratch}`,
     ]);
-  });
+    // Five sites' start-up asks podman, apptainer, bubblewrap and Jupyter (Python) what they can do:
+    // seconds each on a loaded machine.
+  }, 90_000);
 });

@@ -287,6 +287,23 @@ sites:
       expect(await reaches(uuid, TERMINAL, restarted, fault)).toBe('COMPLETED');
     }, 60_000);
 
+    it('run made: killed after making the run and before storing its handle, the retried start finds that run (no second), and a cancel stops it', async () => {
+      const marker = `eb-window-made-${Date.now()}`;
+      let uuid = '';
+      const died = await crashing('worker', 'run-made', async () => accept(uuid = await offer(`sleep 45; echo ${marker}`)).expect(200),
+        async () => expect(processesWith(marker).length).toBeGreaterThan(0));
+      // The start job died while active: BullMQ gives it again once its lock has lapsed and the
+      // stalled-job check has run (site-worker.ts: lockDuration 10 s, stalledInterval 5 s).
+      await reaches(uuid, ['RUNNING'], died + 15_000, 'run made');
+      // One run's wrapper (its command line names the run), not a second started by the retried start.
+      const wrappers = (): string[] => processesWith(marker).filter((line) => line.includes(' eb-run '));
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(wrappers()).toHaveLength(1);
+      await move(uuid, 'CANCELLED').expect(200);
+      await gone(marker, Date.now(), 'run made (cancelled)');
+      expect(await phaseOf(uuid)).toBe('CANCELLED');
+    }, 60_000);
+
     it('stop: killed before it stopped the run, the run is stopped within the bound', async () => {
       const marker = `eb-window-stop-${Date.now()}`;
       const uuid = await runningWith(marker);

@@ -12,11 +12,22 @@ describe('examples/', () => {
   beforeAll(async () => { broker = await startTestBroker({ config: { sites: [demoSite({ cores: 1000, memoryGiB: 1000 })] } }); });
   afterAll(async () => { await broker.close(); });
 
-  it.each(readdirSync(`${EXAMPLES}requests`))('requests/%s gets offers', async (file) => {
+  // Offers where the demo site's worker can run the example's kind (a notebook only once notebooks
+  // run, and where Jupyter is); elsewhere a NO that gives the site's reason.
+  it.each(readdirSync(`${EXAMPLES}requests`))('requests/%s gets offers where its kind runs, else says why', async (file) => {
     const type = TYPES[file.split('.').pop() ?? ''];
-    const res = await broker.http.post('/requests').set('Content-Type', type ?? '').send(readFileSync(`${EXAMPLES}requests/${file}`, 'utf8'));
+    const text = readFileSync(`${EXAMPLES}requests/${file}`, 'utf8');
+    const kind = /executable\/([a-z-]+)\.yaml/.exec(text)?.[1] ?? 'docker-container';
+    const site = (await broker.http.get('/sites').expect(200)).body.sites[0] as Record<string, any>;
+    const res = await broker.http.post('/requests').set('Content-Type', type ?? '').send(text);
     expect(res.status).toBe(303);
-    expect(res.body.result).toBe('YES');
+    if ((site.executables as string[]).includes(kind)) {
+      expect(res.body.result).toBe('YES');
+    } else {
+      const why = (site.unavailableExecutables as Array<{ kind: string; reason: string }>).find((entry) => entry.kind === kind)!.reason;
+      expect(res.body.result).toBe('NO');
+      expect(res.body.meta.messages.map((m: { message: string }) => m.message)).toContain(`Site demo cannot run executables of kind [executable/${kind}]: ${why}`);
+    }
   });
 
   it('sites-oidc.yaml is a valid sites file for a broker behind an OpenID provider', () => {

@@ -27,8 +27,12 @@ describe('slow clients', () => {
   afterAll(async () => { await broker.close(); });
 
   it('answers 408 and closes when a body announced larger than sent does not arrive within the request time-out', async () => {
-    const { answer, ms } = await rawExchange(broker.baseUrl, 'POST /requests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"executable":');
+    const { answer, ms } = await rawExchange(broker.baseUrl, 'POST /requests HTTP/1.1\r\nHost: x\r\nAccept: application/xml\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"executable":');
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    // In the client's format (its Accept), as every error of the broker.
+    expect(answer).toMatch(/\r\nContent-Type: application\/problem\+xml; charset=utf-8\r\n/);
+    expect(answer).toContain('<code>request-timeout</code>');
+    expect(answer).toContain('The request did not arrive within 1.5 s (the body had not all arrived)');
     expect(ms).toBeGreaterThan(1_400);
     expect(ms).toBeLessThan(1_500 + 1_000);
   });
@@ -36,7 +40,18 @@ describe('slow clients', () => {
   it('answers 408 and closes when the headers do not arrive within the headers time-out', async () => {
     const { answer, ms } = await rawExchange(broker.baseUrl, 'GET /availability HTTP/1.1\r\nHost: x\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    const problem = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    expect(problem).toMatchObject({ status: 408, code: 'request-timeout', detail: 'The request did not arrive within 0.8 s (the headers had not all arrived)' });
     expect(ms).toBeLessThan(800 + 1_000);
+  });
+
+  it('answers headers too large and bytes that are not HTTP with a problem document, and closes', async () => {
+    const large = await rawExchange(broker.baseUrl, `GET /availability HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(large.answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(large.answer.slice(large.answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431, code: 'headers-too-large' });
+    const garbage = await rawExchange(broker.baseUrl, 'HELLO THERE\r\n\r\n');
+    expect(garbage.answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbage.answer.slice(garbage.answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 400, code: 'malformed-request' });
   });
 
   it('still serves a client that sends its request in time', async () => {

@@ -181,12 +181,17 @@ describe('the overview resources', () => {
       name: 'beta', online: true, cores: 16, memoryGiB: 256, scratchGiB: 10_000, gpus: { K40: 1 },
       limits: { cores: 32, memoryGiB: 256, duration: 'PT168H', horizon: 'PT720H' },
       preparation: 'PT0S', releasing: 'PT0S',
-      executables: ['docker-container', 'singularity-container', 'jupyter-notebook'],
+      // What the live worker can run of the three kinds the demo site lists; the rest, with the reason.
+      executables: expect.arrayContaining(['docker-container']),
+      ...(res.body.sites[1].unavailableExecutables ? { unavailableExecutables: expect.any(Array) } : {}),
       architectures: ['amd64'], operatingSystems: ['linux'], dataSchemes: ['http', 'https'], locations: ['democity'],
       storage: [{ name: 'DEMOCITY-RSE', local: true }],
       // The demo site's runs: sandboxed where bubblewrap works, else plain processes, and it says so.
       isolation: 'sandbox-if-available (development only)',
     });
+    const { executables, unavailableExecutables = [] } = res.body.sites[1] as Doc;
+    expect([...executables, ...unavailableExecutables.map((entry: Doc) => entry.kind)].sort()).toEqual(['docker-container', 'jupyter-notebook', 'singularity-container']);
+    expect(unavailableExecutables.every((entry: Doc) => typeof entry.reason === 'string' && entry.reason.length > 0)).toBe(true);
     const text = JSON.stringify(res.body);
     for (const secret of ['executor', 'scratch' + 'Dir', 'developmentImages', 'source-finder', 'localhost', broker.config.sites[0]!.scratchDir]) expect(text).not.toContain(secret);
     const xml = await broker.http.get('/sites').set('Accept', 'application/xml').expect(200);

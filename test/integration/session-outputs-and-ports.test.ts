@@ -95,19 +95,24 @@ describe('session outputs and ports without a container', () => {
     const running = await until(uuid, ['RUNNING', 'COMPLETED', 'FAILED']);
     expect(running.phase).toBe('RUNNING');
     const connector = (running.connectors as Doc[]).find((c) => c.kind === 'urn:srcnet:connector:port')!;
-    expect(connector).toMatchObject({ status: 'AVAILABLE', protocol: 'HTTP', location: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/) });
-    const port = new URL(connector.location).port;
+    // Reached through the broker's connect proxy; the published port is in the executable.
+    expect(connector).toMatchObject({ status: 'AVAILABLE', protocol: 'HTTP', location: `${broker.baseUrl}/sessions/${uuid}/connect/` });
+    const port = String(running.executable.network.ports[0].external.port);
+    const direct = `http://127.0.0.1:${port}/`;
     let answer = '';
     for (let i = 0; i < 100 && answer === ''; i++) {
-      answer = await fetch(connector.location).then((res) => res.text(), () => '');
+      // 502 connector-unavailable until the server listens (a port is AVAILABLE once published).
+      answer = await fetch(connector.location).then((res) => (res.ok ? res.text() : ''), () => '');
       if (!answer) await new Promise((r) => setTimeout(r, 100));
     }
     expect(answer).toBe(`port ${port} is EB_PORT_8080 ${port}`);
+    expect(await (await fetch(direct)).text()).toBe(answer);
     await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('CANCELLED')).expect(200);
     expect((await until(uuid, ['CANCELLED'])).connectors.find((c: Doc) => c.kind === 'urn:srcnet:connector:port').status).toBe('FINISHED');
+    expect((await fetch(connector.location)).status).toBe(404);
     let refused = false;
     for (let i = 0; i < 100 && !refused; i++) {
-      refused = await fetch(connector.location).then(() => false, () => true);
+      refused = await fetch(direct).then(() => false, () => true);
       if (!refused) await new Promise((r) => setTimeout(r, 100));
     }
     expect(refused).toBe(true);

@@ -123,11 +123,16 @@ describe('sites and their workers', () => {
       const res = await api.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest({ min: 2, max: 2 })));
       expect(res.body.result).toBe('YES');
       expect(await api.heldNow()).toBe(2);
+      // Its abilities reach this API process through Redis: what the worker process found on this host.
+      const listed = (await api.http.get('/sites').expect(200)).body.sites[0] as Doc;
+      expect(listed.executables).toContain('docker-container');
+      expect(await api.redis.hlen(`${api.config.keyPrefix}:abilities:demo`)).toBe(1);
       child.kill('SIGTERM');
       const exitCode = await new Promise<number | null>((done) => child!.once('exit', (code) => done(code)));
       expect(exitCode).toBe(0);
       // A worker that stops takes its heartbeat with it.
       expect(await api.redis.zcard(`${api.config.keyPrefix}:workers:demo`)).toBe(0);
+      expect(await api.redis.hlen(`${api.config.keyPrefix}:abilities:demo`)).toBe(0);
     } finally {
       if (child && child.exitCode === null) child.kill('SIGKILL');
       await api.close();

@@ -98,22 +98,17 @@ describeWithSlurm('sessions on a Slurm site', (cluster) => {
 
 /** Needs no Slurm: a site configured for Slurm on a host without its clients. */
 describe('a Slurm site whose host has no sbatch', () => {
-  it('still negotiates, and fails its sessions saying what is missing', async () => {
+  it('offers nothing, and says what is missing (an offer is a promise it could not keep)', async () => {
     const site = demoSite({ name: 'hpc', preparationMs: 0, releasingMs: 0, executor: { type: 'slurm', commands: { sbatch: '/nonexistent/sbatch' } } });
     const broker = await startTestBroker({ config: { sites: [site] } });
     try {
       const body = { executable: { kind: `${V1}/executable/docker-container.yaml`, image: { locations: ['busybox'] }, entrypoint: '/bin/true' }, schedule: { requested: { duration: 'PT1M' } } };
       const set = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body))).body as Doc;
-      const uuid = set.offers[0].meta.uuid as string;
-      await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
-      let session: Doc = {};
-      for (let i = 0; i < 200 && !ENDED.includes(session.phase); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        session = (await broker.http.get(`/sessions/${uuid}`)).body as Doc;
-      }
-      expect(session.phase).toBe('FAILED');
-      expect(session.meta.messages.at(-1).message).toBe("Site hpc cannot run sessions: sbatch (/nonexistent/sbatch) is not found on the worker's host: install the Slurm clients there, or set the site's executor.commands.sbatch");
+      expect(set.result).toBe('NO');
+      expect((set.meta.messages as Doc[]).map((m) => m.message)).toContain("Site hpc cannot run executables of kind [executable/docker-container]: site hpc cannot run sessions: sbatch (/nonexistent/sbatch) is not found on the worker's host: install the Slurm clients there, or set the site's executor.commands.sbatch");
       expect(await broker.heldNow('cores', 'hpc')).toBe(0);
+      const listed = (await broker.http.get('/sites').expect(200)).body.sites[0] as Doc;
+      expect(listed).toMatchObject({ online: true, executables: [] });
     } finally {
       await broker.close();
     }

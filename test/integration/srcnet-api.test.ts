@@ -67,6 +67,17 @@ describe('the SRCNet compute API', () => {
       expect(huge.body.response_code).toBe(1);
     });
 
+    it('answers 1, naming the known locations, for a data_location no site serves, holding nothing', async () => {
+      const heldBefore = await broker.heldNow('cores');
+      const query = await send(broker.http, 'post', '/v1/query', smallQuery({ data_location: 'atlantis' })).expect(200);
+      expect(query.body).toEqual({ response_code: 1, response_text: 'Not available: No site serves the data location atlantis; the known locations are: democity' });
+      const held = await send(broker.http, 'put', '/v1/provision', smallQuery({ data_location: 'atlantis' })).expect(200);
+      expect(held.body).toEqual({ ...query.body, provision_id: null, provision_validity: null });
+      expect(await broker.heldNow('cores')).toBe(heldBefore);
+      // A served location is matched without regard to case, as the planner matches it.
+      expect((await send(broker.http, 'post', '/v1/query', smallQuery({ data_location: 'DemoCity' }))).body.response_code).toBe(0);
+    });
+
     it('answers 2 when the deadline is past, or too close for the runtime', async () => {
       const past = await send(broker.http, 'post', '/v1/query', smallQuery({ deadline: '2020-01-01T00:00:00' }));
       expect(past.body.response_code).toBe(2);

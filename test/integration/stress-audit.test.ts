@@ -22,7 +22,7 @@ const CONCURRENCY = 40;
 const EXECUTOR = "executor: { type: local, containerRuntime: none, developmentImages: { 'stress/sleep:1': { entrypoint: /bin/sh, command: [-c, 'sleep 600'] } } }";
 const SITES = `
 sites:
-  - { name: s1, cores: 8, memoryGiB: 32, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, egressAllow: ['127.0.0.1'], ${EXECUTOR} }
+  - { name: s1, cores: 8, memoryGiB: 32, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, egressAllow: ['127.0.0.1'], locations: [democity], ${EXECUTOR} }
   - { name: s2, cores: 6, memoryGiB: 24, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, egressAllow: ['127.0.0.1'], ${EXECUTOR} }
   - { name: s3, cores: 4, memoryGiB: 16, scratchGiB: 100, preparation: PT5S, releasing: PT5S, maxDuration: P1D, egressAllow: ['127.0.0.1'], ${EXECUTOR} }
 `;

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
@@ -93,7 +94,14 @@ describe('every answer of a session against the upstream v1.0 schema', () => {
     dataServer = createServer((_req, res) => { res.end('some data\n'); });
     await new Promise<void>((ready) => dataServer.listen(0, '127.0.0.1', ready));
     dataUrl = `http://127.0.0.1:${(dataServer.address() as AddressInfo).port}/input.txt`;
-    broker = await startTestBroker({ config: { sites: [demoSite({ cores: 64, memoryGiB: 256, preparationMs: 0, releasingMs: 0 })] } });
+    // apptainer (the fake, test/support/fake-apptainer.mjs) on the worker's PATH, so that the demo site runs singularity images.
+    const tools = mkdtempSync(join(tmpdir(), 'eb-upstream-tools-'));
+    symlinkSync(process.execPath, join(tools, 'node'));
+    symlinkSync(fileURLToPath(new URL('../support/fake-apptainer.mjs', import.meta.url)), join(tools, 'apptainer'));
+    broker = await startTestBroker({
+      config: { sites: [demoSite({ cores: 64, memoryGiB: 256, preparationMs: 0, releasingMs: 0 })] },
+      parts: { api: true, siteWorkers: true, timers: true, hostTools: { path: tools } },
+    });
   });
   afterAll(async () => {
     await broker.close();

@@ -50,9 +50,18 @@ function checkChromium() {
   }
 }
 
+/** The WebDAV staging tests (test/support/webdav-server.ts) start Debian's apache2 with mod_dav; say loudly when they will be skipped. */
+function checkApache() {
+  const missing = ['/usr/sbin/apache2', '/usr/lib/apache2/modules/mod_dav_fs.so'].find((path) => { try { accessSync(path, constants.R_OK); return false; } catch { return true; } });
+  if (!missing) return;
+  if (process.env.EB_REQUIRE_WEBDAV === '1') console.error(`\nEB_REQUIRE_WEBDAV=1 but ${missing} is missing. The WebDAV and Rucio staging tests will fail.\n`);
+  else console.warn(`\n${'!'.repeat(78)}\n! The WebDAV and Rucio staging tests are SKIPPED: ${missing} is missing.\n! Install Debian's apache2 (apt-get install -y apache2); EB_REQUIRE_WEBDAV=1 (as in\n! .ci/run) makes them fail instead.\n${'!'.repeat(78)}\n`);
+}
+
 export default async function globalSetup() {
   prepareSlurm();
   checkChromium();
+  checkApache();
   // Brokers the tests start as processes (npm start's demo site, containerRuntime: auto) run
   // sessions without a container: a podman found here could not pull the tests' images. The
   // container tests name their runtime.

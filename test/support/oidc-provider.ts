@@ -1,7 +1,9 @@
 // A real OpenID provider (oidc-provider) on 127.0.0.1 for the tests: discovery, a JWKS, JWT and
 // opaque access tokens, introspection, and an RFC 8693 token-exchange grant for the broker.
-// The one stand-in is how users get tokens: a test-only grant (TEST_LOGIN_GRANT) issues a user's
-// access token directly, in place of a browser login that no test could drive.
+// Users get tokens two ways: by logging in in a browser (authorization code with PKCE, the
+// provider's development login form, where any password does) as the broker's client, once
+// allowLogin() names the broker's callback; or, for scripts, by a test-only grant
+// (TEST_LOGIN_GRANT) that issues a user's access token directly.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
@@ -16,6 +18,8 @@ export const BROKER_CLIENT = { id: 'execution-broker', secret: 'broker-secret-fo
 export const BROKER_SCOPE = 'eb:use';
 /** Audiences the broker may exchange a user's token for: the sites'. */
 export const SITE_AUDIENCE = 'https://data.site-a.test.example';
+/** SRCNet's Data Management API (where SKAO data is located): the broker may exchange for it too. */
+export const DATA_MANAGEMENT_AUDIENCE = 'https://data-management.test.example';
 
 /** Users: two plain ones and an operator; groups as an IAM would list them. */
 export const ACCOUNTS: Record<string, { groups: string[] }> = {
@@ -48,6 +52,15 @@ export interface TestIdentityProvider {
   verify(token: string, audience: string): Promise<Record<string, unknown>>;
   /** How many times the provider's JWKS was fetched. */
   readonly jwksFetches: number;
+  /**
+   * Lets the broker's client log users in (authorization code, refresh tokens) with these
+   * callback and post-logout URLs; access tokens from a login last `accessTtlSeconds` (600).
+   */
+  allowLogin(options: { redirectUri: string; postLogoutRedirectUri: string; accessTtlSeconds?: number }): void;
+  /** Grants made at the token endpoint, by grant type (authorization_code, refresh_token, ...). */
+  readonly grants: Record<string, number>;
+  /** Forgets every refresh token it issued (as a provider does when the user's session there ends): refreshes are refused. */
+  forgetRefreshTokens(): void;
   /** Restarts the provider at the same URL with a new signing key; the old one is no longer published. */
   rotateKeys(): Promise<void>;
   close(): Promise<void>;
@@ -72,7 +85,13 @@ class MemoryAdapter {
     const entry = MemoryAdapter.store.get(this.key(id));
     return Promise.resolve(entry && entry.until > Date.now() ? entry.payload : undefined);
   }
-  findByUid(): Promise<undefined> { return Promise.resolve(undefined); }
+  /** Sessions are found by their uid (the login form's interaction looks its session up so). */
+  findByUid(uid: string): Promise<Record<string, unknown> | undefined> {
+    for (const [key, entry] of MemoryAdapter.store) {
+      if (key.startsWith(`${this.model}:`) && entry.payload.uid === uid && entry.until > Date.now()) return Promise.resolve(entry.payload);
+    }
+    return Promise.resolve(undefined);
+  }
   findByUserCode(): Promise<undefined> { return Promise.resolve(undefined); }
   consume(id: string): Promise<void> {
     const entry = MemoryAdapter.store.get(this.key(id));
@@ -80,6 +99,9 @@ class MemoryAdapter {
     return Promise.resolve();
   }
   destroy(id: string): Promise<void> { MemoryAdapter.store.delete(this.key(id)); return Promise.resolve(); }
+  static forget(model: string): void {
+    for (const key of [...MemoryAdapter.store.keys()]) if (key.startsWith(`${model}:`)) MemoryAdapter.store.delete(key);
+  }
   revokeByGrantId(): Promise<void> { return Promise.resolve(); }
 }
 
@@ -101,6 +123,8 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const exchanges: Exchange[] = [];
   const refuseExchangesFor = new Set<string>();
+  let login: { redirectUri: string; postLogoutRedirectUri: string; accessTtlSeconds?: number } | undefined;
+  const grants: Record<string, number> = {};
 
   const build = (): Provider => {
     const resourceServer = (provider: Provider, audience: string, format: 'jwt' | 'opaque', scope: string) =>
@@ -110,14 +134,31 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
       jwks: { keys },
       clients: [
         { client_id: 'test-login', client_secret: 'test-login-secret', grant_types: [TEST_LOGIN_GRANT], redirect_uris: [], response_types: [] },
-        { client_id: BROKER_CLIENT.id, client_secret: BROKER_CLIENT.secret, grant_types: [TOKEN_EXCHANGE_GRANT], redirect_uris: [], response_types: [] },
+        login
+          ? {
+            client_id: BROKER_CLIENT.id, client_secret: BROKER_CLIENT.secret,
+            grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials', 'authorization_code', 'refresh_token'], response_types: ['code'],
+            redirect_uris: [login.redirectUri], post_logout_redirect_uris: [login.postLogoutRedirectUri],
+          }
+          : { client_id: BROKER_CLIENT.id, client_secret: BROKER_CLIENT.secret, grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'], redirect_uris: [], response_types: [] },
       ],
+      cookies: { keys: ['test-provider-cookie-key'] },
+      scopes: ['openid', 'offline_access'],
+      // Logins' access tokens, short-lived when a test asks (to see them refreshed).
+      ttl: {
+        AccessToken: (ctx, token) => ((token as { gty?: string }).gty?.split(' ').some((g) => g === 'authorization_code' || g === 'refresh_token')
+          ? login?.accessTtlSeconds ?? 600 : (token as { expiresIn?: number }).expiresIn ?? 600),
+        IdToken: 3600, Interaction: 600, Session: 3600, Grant: 3600, RefreshToken: 3600, AuthorizationCode: 60,
+      },
       features: {
-        devInteractions: { enabled: false },
+        // The provider's own login and consent pages (any login, any password): the browser tests fill them.
+        devInteractions: { enabled: Boolean(login) },
         introspection: { enabled: true, allowedPolicy: (ctx) => ctx.oidc.client?.clientId === BROKER_CLIENT.id },
+        clientCredentials: { enabled: true },
         resourceIndicators: {
           enabled: true,
-          defaultResource: () => BROKER_AUDIENCE,
+          // The token endpoint keeps only its grant's own parameters; `audience` is read from the body.
+          defaultResource: (ctx) => String((ctx.oidc.body as Record<string, unknown> | undefined)?.audience ?? BROKER_AUDIENCE),
           useGrantedResource: () => true,
           getResourceServerInfo: (_ctx, indicator) => ({ audience: indicator, scope: `${BROKER_SCOPE} data:read`, accessTokenFormat: 'jwt' }),
         },
@@ -134,6 +175,10 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
       },
     };
     const provider = new Provider(issuer, configuration);
+    provider.on('grant.success', (ctx) => {
+      const type = String((ctx.oidc.params as Record<string, unknown> | undefined)?.grant_type ?? '');
+      grants[type] = (grants[type] ?? 0) + 1;
+    });
     provider.registerGrantType(TEST_LOGIN_GRANT, async (ctx) => {
       const params = ctx.oidc.params as Record<string, string | undefined>;
       const user = params.username ?? '';
@@ -158,15 +203,16 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
       } catch {
         throw new errors.InvalidGrant('subject_token is not a valid token for the broker');
       }
-      if (params.audience !== SITE_AUDIENCE) throw new errors.InvalidTarget('the broker may not get tokens for that audience');
+      const audience = params.audience ?? '';
+      if (audience !== SITE_AUDIENCE && audience !== DATA_MANAGEMENT_AUDIENCE) throw new errors.InvalidTarget('the broker may not get tokens for that audience');
       if (refuseExchangesFor.has(subject)) throw new errors.InvalidGrant('this user may not act at that audience');
       const scope = params.scope ?? 'data:read';
       const token = new provider.AccessToken({
         accountId: subject, client: ctx.oidc.client, scope, gty: 'token-exchange',
-        resourceServer: resourceServer(provider, SITE_AUDIENCE, 'jwt', scope), expiresIn: 300,
+        resourceServer: resourceServer(provider, audience, 'jwt', scope), expiresIn: 300,
       } as never);
       const value = await token.save();
-      exchanges.push({ clientId: ctx.oidc.client.clientId, subject, audience: SITE_AUDIENCE, token: value });
+      exchanges.push({ clientId: ctx.oidc.client.clientId, subject, audience, token: value });
       ctx.body = { access_token: value, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: 300, scope };
     }, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope']);
     return provider;
@@ -185,6 +231,12 @@ export async function startIdentityProvider(options: { keys?: JWK[] } = {}): Pro
     get keys() { return keys; },
     get jwksFetches() { return jwksFetches; },
     exchanges,
+    grants,
+    forgetRefreshTokens() { MemoryAdapter.forget('RefreshToken'); },
+    allowLogin(options) {
+      login = options;
+      install();
+    },
     refuseExchangesFor,
     async tokenFor(user, options = {}) {
       const body = new URLSearchParams({

@@ -1,5 +1,5 @@
 import type { RunSpec } from '../../src/broker/executor.js';
-import { apptainerArguments, apptainerEnvironment } from '../../src/sites/apptainer-executor.js';
+import { apptainerArguments, apptainerEnvironment, singularityLocationProblem } from '../../src/sites/apptainer-executor.js';
 import { cliEnvironment, containerRunArguments } from '../../src/sites/container-cli-executor.js';
 import { containerSpecProblem } from '../../src/sites/container-spec-checks.js';
 import { bindAddress, portEnvironment } from '../../src/sites/publish-ports.js';
@@ -9,6 +9,16 @@ const run = { name: 'eb-abc', dir: '/scratch/abc', site: 'demo', ports: [], bind
 
 /** What a container runtime is asked to do, argument by argument. */
 describe('container runtime arguments', () => {
+  it('runs a singularity-container\'s location as apptainer names it, and refuses a location apptainer would not pull', () => {
+    const sif: RunSpec = { ...base, kind: 'executable/singularity-container', image: 'docker://busybox:1.36' };
+    expect(apptainerArguments(sif, { dir: '/scratch/abc' })).toEqual(['run', '--cleanenv', '--containall', '--no-home', '--bind=/scratch/abc/outputs:/outputs', 'docker://busybox:1.36']);
+    expect(apptainerArguments({ ...sif, image: 'library://alpine:3' }, { dir: '/d' }).at(-1)).toBe('library://alpine:3');
+    expect(singularityLocationProblem(sif)).toBeUndefined();
+    for (const location of ['/etc/passwd', 'https://example.org/x.sif', '--bind=/:/x']) expect(singularityLocationProblem({ ...sif, image: location })).toMatch(/is not a docker:\/\/, library:\/\/, oras:\/\/ or shub:\/\/ reference/);
+    // A docker-container's image still comes from a registry.
+    expect(apptainerArguments(base, { dir: '/d' }).at(-1)).toBe('docker://example.org/tool:1');
+  });
+
   it('builds docker and podman `run` arguments, each request value one argument joined to its option', () => {
     const spec: RunSpec = {
       ...base, entrypoint: '/bin/sh', command: ['-c', 'echo "$A" > x; --not-an-option'], environment: { A: 'one, two', B: 'x=y' },

@@ -11,10 +11,10 @@ describe('the error catalogue', () => {
     }
   });
 
-  it('maps client mistakes to 4xx and only our own failures to 5xx', () => {
+  it('maps client mistakes to 4xx and only our own failures (and a session server the proxy cannot reach, 502) to 5xx', () => {
     for (const code of ERROR_CODES) {
       const status = ERROR_CATALOGUE[code].status;
-      expect(status >= 500).toBe(['internal-error', 'service-unavailable', 'identity-provider-unavailable'].includes(code));
+      expect(status >= 500).toBe(['internal-error', 'service-unavailable', 'identity-provider-unavailable', 'connector-unavailable'].includes(code));
     }
   });
 });

@@ -58,6 +58,12 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  it('takes a Jupyter image for a container site, and refuses one that is not an image reference', () => {
+    const yaml = (image: string): string => `sites:\n  - name: c\n    cores: 1\n    memoryGiB: 4\n    executor: { type: local, containerRuntime: podman, jupyterImage: "${image}" }\n`;
+    expect(loadConfig({ BROKER_CONFIG: file('j.yaml', yaml('quay.io/jupyter/base-notebook:2024-12-02')) }).sites[0]?.executor).toMatchObject({ jupyterImage: 'quay.io/jupyter/base-notebook:2024-12-02' });
+    expect(() => loadConfig({ BROKER_CONFIG: file('j.yaml', yaml('--privileged')) })).toThrow(/\/sites\/0\/executor/);
+  });
+
   it('refuses a sites file that is invalid, naming the field', () => {
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - name: x\n    cores: -1\n    memoryGiB: 4\n') })).toThrow(/\/sites\/0\/cores must be >= 1/);
     expect(() => loadConfig({ BROKER_CONFIG: file('s.yaml', 'sites:\n  - name: x\n    cores: 1\n    memoryGiB: 4\n    colour: red\n') })).toThrow(/must NOT have additional properties \(colour\)/);
@@ -167,5 +173,44 @@ describe('authentication settings', () => {
     expect(() => loadConfig({ BROKER_CONFIG: exchangeSite() })).toThrow(/site x acts for the user \(tokenExchange\), which needs an issuer/);
     expect(() => loadConfig({ BROKER_CONFIG: exchangeSite(), OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', TOKEN_KEY: key })).toThrow(/needs the broker's client/);
     expect(() => loadConfig({ BROKER_CONFIG: exchangeSite(), OIDC_ISSUER: 'https://iam.example', OIDC_AUDIENCE: 'b', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's' })).toThrow(/needs TOKEN_KEY/);
+  });
+
+  it('reads a site\'s S3 credentials inline or from files, keeping them as secrets, and the Data Management API', () => {
+    const secretFile = file('secret', 'from-a-file\n');
+    const config = loadConfig({ BROKER_CONFIG: file('s.yaml', [
+      'dataManagement: {url: "https://dm.example/api/v1", audience: "https://dm.example", egressAllow: ["10.1.0.0/16"]}',
+      'sites:',
+      '  - name: x',
+      '    cores: 1',
+      '    memoryGiB: 1',
+      `    s3: [{endpoint: "https://s3.example/", region: eu-west-2, accessKeyId: AKIAX, secretAccessKeyFile: ${secretFile}}]`,
+      '',
+    ].join('\n')) });
+    const [credential] = config.sites[0]?.s3 ?? [];
+    expect([credential?.endpoint, credential?.region, credential?.accessKeyId.reveal(), credential?.secretAccessKey.reveal()]).toEqual(['https://s3.example', 'eu-west-2', 'AKIAX', 'from-a-file']);
+    expect(JSON.stringify(config)).not.toMatch(/AKIAX|from-a-file/);
+    expect(config.dataManagement).toEqual({ url: 'https://dm.example/api/v1', audience: 'https://dm.example', egressAllow: ['10.1.0.0/16'] });
+    const s3Site = (entry: string) => file('s.yaml', `sites:\n  - {name: x, cores: 1, memoryGiB: 1, s3: [${entry}]}\n`);
+    expect(() => loadConfig({ BROKER_CONFIG: s3Site('{endpoint: "https://s3.example", accessKeyId: a}') })).toThrow(/site x: s3 https:\/\/s3\.example: give secretAccessKey or secretAccessKeyFile, one of the two/);
+    expect(() => loadConfig({ BROKER_CONFIG: s3Site(`{endpoint: "https://s3.example", accessKeyId: a, secretAccessKey: b, secretAccessKeyFile: ${secretFile}}`) })).toThrow(/one of the two/);
+    expect(() => loadConfig({ BROKER_CONFIG: s3Site('{endpoint: "s3.example", accessKeyId: a, secretAccessKey: b}') })).toThrow(/\/sites\/0\/s3\/0\/endpoint must match/);
+    expect(() => loadConfig({ BROKER_CONFIG: s3Site('{endpoint: "https://s3.example", accessKeyId: a, secretAccessKeyFile: /nonexistent/key}') })).toThrow(/cannot read secretAccessKeyFile \/nonexistent\/key/);
+  });
+
+  it('binds a site to a site capabilities compute and queue, which needs SITE_CAPABILITIES_URL, and refuses a binding it cannot use', () => {
+    const site = (extra: string) => file('sites.yaml', `sites:\n  - { name: s, cores: 4, memoryGiB: 4${extra} }\n  - { name: t, cores: 4, memoryGiB: 4 }\n`);
+    const bound = site(', siteCapabilities: { site: TEST_A, compute: db1d3ee3-74e4-48aa-afaf-8d7709a2f57c, queue: test-queue-1 }');
+    const config = loadConfig({ BROKER_CONFIG: bound, SITE_CAPABILITIES_URL: 'https://scapi.example/api/v1', SITE_CAPABILITIES_REFRESH: 'PT1M', SITE_CAPABILITIES_AUDIENCE: 'site-capabilities-api' });
+    expect(config.sites[0]?.siteCapabilities).toEqual({ site: 'TEST_A', compute: 'db1d3ee3-74e4-48aa-afaf-8d7709a2f57c', queue: 'test-queue-1' });
+    expect(config.sites[1]?.siteCapabilities).toBeUndefined();
+    expect(config.siteCapabilities).toEqual({ url: 'https://scapi.example/api/v1', refreshMs: 60_000, audience: 'site-capabilities-api' });
+    expect(loadConfig({ BROKER_CONFIG: bound, SITE_CAPABILITIES_URL: 'https://scapi.example/api/v1' }).siteCapabilities?.refreshMs).toBe(300_000);
+    expect(loadConfig({}).siteCapabilities).toBeUndefined();
+    expect(() => loadConfig({ BROKER_CONFIG: bound })).toThrow('site s names a siteCapabilities compute, which needs SITE_CAPABILITIES_URL');
+    expect(() => loadConfig({ SITE_CAPABILITIES_URL: 'https://scapi.example/api/v1' })).toThrow('SITE_CAPABILITIES_URL is set, but no site names its siteCapabilities compute');
+    expect(() => loadConfig({ BROKER_CONFIG: bound, SITE_CAPABILITIES_URL: 'ftp://scapi.example' })).toThrow(/SITE_CAPABILITIES_URL must be an http\(s\) URL/);
+    expect(() => loadConfig({ SITE_CAPABILITIES_REFRESH: 'PT1M' })).toThrow('SITE_CAPABILITIES_REFRESH set without SITE_CAPABILITIES_URL');
+    expect(() => loadConfig({ BROKER_CONFIG: site(', siteCapabilities: { queue: q }') })).toThrow(/not a valid sites file: \/sites\/0\/siteCapabilities must have required property 'compute'/);
+    expect(() => loadConfig({ BROKER_CONFIG: site(', siteCapabilities: { compute: c, partition: p }') })).toThrow(/siteCapabilities must NOT have additional properties/);
   });
 });

@@ -35,7 +35,7 @@ const LISTING_ROOTS: Record<ListingType, string> = {
   SessionList: 'session-list', SiteList: 'site-list', SiteTimeline: 'site-timeline', SessionHistory: 'session-history',
 };
 const LISTING_ITEMS: Record<string, string> = {
-  sessions: 'session', sites: 'site', reservations: 'reservation', history: 'change', executables: 'executable',
+  sessions: 'session', sites: 'site', reservations: 'reservation', history: 'change', executables: 'executable', unavailableExecutables: 'executable',
   architectures: 'architecture', operatingSystems: 'operatingSystem', dataSchemes: 'scheme', locations: 'location', storage: 'element',
 };
 const isListing = (type: DocumentType): type is ListingType => Object.hasOwn(LISTING_ROOTS, type);

@@ -51,7 +51,7 @@ const LOCATION_MAX = 256;
 const OPTION_NAME = /^-{0,2}[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Bytes -> a JSON object, or the 422 details FastAPI gives for a body that is not one. */
-function readObject(bytes: Uint8Array): ReadResult<Doc> {
+export function readObject(bytes: Uint8Array): ReadResult<Doc> {
   const text = Buffer.from(bytes).toString('utf8');
   if (text.trim() === '') return { ok: false, detail: [{ type: 'missing', loc: ['body'], msg: 'Field required' }] };
   let value: unknown;
@@ -74,7 +74,7 @@ function readObject(bytes: Uint8Array): ReadResult<Doc> {
   return { ok: true, value: value as Doc };
 }
 
-class Fields {
+export class Fields {
   readonly detail: ValidationDetail[] = [];
   constructor(private readonly body: Doc) {}
 

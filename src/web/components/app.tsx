@@ -7,29 +7,15 @@ import { Overview } from './overview.js';
 import { Problem } from './problem.js';
 import { SessionPage } from './session-page.js';
 
-const TOKEN_KEY = 'eb-token';
-
-/** The token lives in this tab's sessionStorage only: never in a URL, a cookie or a log. */
-function storedToken(): string | undefined {
-  try { return sessionStorage.getItem(TOKEN_KEY) ?? undefined; } catch { return undefined; }
-}
-function storeToken(token: string | undefined): void {
-  try {
-    if (token) sessionStorage.setItem(TOKEN_KEY, token);
-    else sessionStorage.removeItem(TOKEN_KEY);
-  } catch { /* storage refused: the token lasts as long as the page */ }
-}
-
 type Auth = { state: 'checking' } | { state: 'ok'; sites: Doc[] } | { state: 'needed'; error: ApiError } | { state: 'failed'; error: unknown };
 
 /**
- * The page: who the viewer is (a token, or anonymous where the broker runs without one), the
+ * The page: who the viewer is (their login, or anonymous where the broker runs without one), the
  * overview (timelines, the request form, the sessions) and a session's own page, by hash route.
- * Everything shown comes from the API for the viewer's token: the API decides what they see.
+ * Everything shown comes from the API for the viewer's login: the API decides what they see.
  */
 export function App() {
-  const [token, setToken] = useState(storedToken());
-  const api = useMemo(() => new ApiClient(token), [token]);
+  const api = useMemo(() => new ApiClient(), []);
   const feed = useMemo(() => new EventFeed(api), [api]);
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
   const [feedState, setFeedState] = useState<FeedState>('connecting');
@@ -53,29 +39,24 @@ export function App() {
     return () => { stop(); feed.stop(); };
   }, [feed, auth.state]);
 
-  const useToken = (value: string | undefined): void => {
-    storeToken(value);
-    setToken(value);
-  };
-
   const sessionMatch = /^#\/sessions\/([0-9a-fA-F-]{36})$/.exec(route);
   return (
     <div class="page">
       <header class="top">
         <h1><a href="#/">SRCNet ExecutionBroker</a></h1>
-        <AuthBar api={api} hasToken={Boolean(token)} signedIn={auth.state === 'ok'} onToken={useToken} />
+        <AuthBar api={api} signedIn={auth.state === 'ok'} needed={auth.state === 'needed'} />
         <span class={`feed feed-${feedState}`} role="status" aria-live="polite">
-          {auth.state !== 'ok' ? '' : feedState === 'live' ? 'Live' : feedState === 'connecting' ? 'Connecting…' : feedState === 'unauthenticated' ? 'Updates need a token' : 'Reconnecting…'}
+          {auth.state !== 'ok' ? '' : feedState === 'live' ? 'Live' : feedState === 'connecting' ? 'Connecting…' : feedState === 'unauthenticated' ? 'Updates need a login' : 'Reconnecting…'}
         </span>
       </header>
       <main>
         {auth.state === 'checking' ? <p class="loading">Asking the broker…</p> : null}
         {auth.state === 'needed' ? (
-          <section class="token-needed" aria-labelledby="token-needed-title">
-            <h2 id="token-needed-title">This broker needs a token</h2>
-            <p>{auth.error.detail || 'Requests need a bearer token.'}</p>
-            <p>Paste an access token for the broker in the <strong>Token</strong> field above. It is kept in this tab only, and sent only to this broker.</p>
-            {token ? <Problem error={auth.error} what="The token was refused" /> : null}
+          <section class="login-needed" aria-labelledby="login-needed-title">
+            <h2 id="login-needed-title">Log in to use this broker</h2>
+            <p>{auth.error.detail || 'Requests need a login.'}</p>
+            <p><a class="login" href={`/login${location.hash ? `?then=${encodeURIComponent(location.hash)}` : ''}`}>Log in</a> with your account at the identity provider; you come back here. Scripts use bearer tokens, as before.</p>
+            {auth.error.code && auth.error.code !== 'authentication-required' ? <Problem error={auth.error} what="The login was refused" /> : null}
           </section>
         ) : null}
         {auth.state === 'failed' ? <Problem error={auth.error} what="The broker did not answer" /> : null}

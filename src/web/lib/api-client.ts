@@ -32,7 +32,7 @@ export class ApiClient {
   /** The subject the broker says the requests act for (X-VO-Authenticated), once known. */
   subject: string | undefined;
 
-  constructor(private token: string | undefined) {}
+  constructor(private token?: string) {}
 
   setToken(token: string | undefined): void { this.token = token; }
   get hasToken(): boolean { return Boolean(this.token); }
@@ -84,6 +84,12 @@ export class ApiClient {
   history(uuid: string): Promise<Doc> { return this.json(`/sessions/${uuid}/history`); }
   outputs(uuid: string): Promise<Doc> { return this.json(`/sessions/${uuid}/outputs`); }
   async log(uuid: string): Promise<string> { return (await this.send(`/sessions/${uuid}/logs`, { headers: { Accept: 'text/plain' } })).text(); }
+
+  /** Ends the login (POST /logout, with the cookie): where to send the browser next. */
+  async logout(): Promise<string> {
+    const answer = await this.json('/logout', { method: 'POST' });
+    return typeof answer.location === 'string' ? answer.location : '/';
+  }
 
   /** POST /requests: the offer set (fetch follows the 303 to it). */
   requestOffers(request: Doc): Promise<Doc> {
