@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { decideAbilities, type HostFacts, type KindAbility } from '../domain/executable-abilities.js';
-import { detectJupyter, RUN_PATH, type JupyterAvailability } from './detect-jupyter.js';
+import { detectJupyterOnce, RUN_PATH } from './detect-jupyter.js';
 
 /**
  * Where a site's worker looks for the programs its runs need (apptainer, jupyter): `path` is the
@@ -51,23 +51,6 @@ export async function findApptainer(tools: HostTools = {}): Promise<string | und
   return undefined;
 }
 
-const jupyterChecks = new Map<string, Promise<JupyterAvailability>>();
-
-/**
- * Jupyter as notebook runs see it (detect-jupyter.ts: the notebook server, and nbconvert and
- * ipykernel in Jupyter's own Python), on the PATH given, else the one process runs get; asked
- * once per PATH in a process (each answer takes Python a second).
- */
-function jupyterOnce(tools: HostTools): Promise<JupyterAvailability> {
-  const path = tools.path ?? RUN_PATH;
-  let found = jupyterChecks.get(path);
-  if (!found) {
-    found = detectJupyter({ PATH: path }, tools.timeoutMs ?? 20_000);
-    jupyterChecks.set(path, found);
-  }
-  return found;
-}
-
 /**
  * What the site's executor can really run on this host, kind by kind, with the reason for each it
  * cannot. `apptainer`: whether the executor has apptainer to run singularity images with (found
@@ -80,6 +63,6 @@ export async function detectAbilities(
   runs?: readonly string[],
 ): Promise<KindAbility[]> {
   const onHost = facts.family === 'process' || facts.family === 'slurm';
-  const jupyter = onHost ? await jupyterOnce(tools) : undefined;
+  const jupyter = onHost ? await detectJupyterOnce(tools.path ?? RUN_PATH, tools.timeoutMs ?? 20_000) : undefined;
   return decideAbilities({ ...facts, jupyter: jupyter?.available === true, ...(jupyter && !jupyter.available ? { jupyterProblem: jupyter.reason } : {}) }, runs);
 }

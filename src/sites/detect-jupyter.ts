@@ -64,10 +64,17 @@ export async function detectJupyter(env: NodeJS.ProcessEnv = { PATH: RUN_PATH },
   return { available: true, python };
 }
 
-let detected: Promise<JupyterAvailability> | undefined;
+const detected = new Map<string, Promise<JupyterAvailability>>();
 
-/** detectJupyter() for the run's PATH, once per process. */
-export function detectJupyterOnce(): Promise<JupyterAvailability> {
-  detected ??= detectJupyter();
-  return detected;
+/**
+ * detectJupyter() once per PATH in a process (each answer takes Python a second): the worker's
+ * abilities at start-up and the executor's checks share the answer.
+ */
+export function detectJupyterOnce(path = RUN_PATH, timeoutMs?: number): Promise<JupyterAvailability> {
+  let found = detected.get(path);
+  if (!found) {
+    found = detectJupyter({ PATH: path }, timeoutMs);
+    detected.set(path, found);
+  }
+  return found;
 }

@@ -86,7 +86,7 @@ export class LocalProcessExecutor implements Executor {
   readonly runsNotebooks = true;
 
   private jupyter(): Promise<JupyterAvailability> {
-    return (this.options.jupyter ?? detectJupyterOnce)();
+    return this.options.jupyter ? this.options.jupyter() : detectJupyterOnce();
   }
 
   abilities(): Promise<readonly KindAbility[]> {

@@ -2,10 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readDataLinkTable, thisLink } from '../../src/sites/datalink-table.js';
 import { readDavListing } from '../../src/sites/webdav-listing.js';
-import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { acceptAndFollow, demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
-const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
 
 /** A DataLink answer as IVOA services write it: a namespaced VOTable, the standard columns, rows of links. */
 const votable = (rows: string[][], status = 'OK'): string => `<?xml version="1.0" encoding="UTF-8"?>
@@ -78,13 +77,7 @@ describe('staging IVOA data through DataLink', () => {
     const set = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body))).body as Doc;
     if (set.result !== 'YES') return { set, session: {}, log: '' };
     const uuid = set.offers[0].meta.uuid as string;
-    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
-    let session: Doc = {};
-    for (let i = 0; i < 400 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      session = (await broker.http.get(`/sessions/${uuid}`)).body as Doc;
-    }
-    return { set, session, log: (await broker.http.get(`/sessions/${uuid}/logs`)).text };
+    return { set, ...(await acceptAndFollow(broker, uuid)) };
   }
 
   it('follows a datalink block\'s service to its #this link and stages that', async () => {

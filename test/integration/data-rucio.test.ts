@@ -9,7 +9,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { oidcEnv, SITE_AUDIENCE, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
 import { dumpRedis } from '../support/secret-scan.js';
 import { describeWithWebDav } from '../support/webdav-server.js';
-import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { acceptAndFollow, demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
 const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
@@ -97,13 +97,7 @@ describeWithWebDav('staging Rucio data (a stand-in Rucio REST server, replicas o
     const set = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body))).body as Doc;
     expect({ result: set.result, messages: set.result === 'YES' ? [] : set.meta?.messages }).toEqual({ result: 'YES', messages: [] });
     const uuid = set.offers[0].meta.uuid as string;
-    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
-    let session: Doc = {};
-    for (let i = 0; i < 400 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      session = (await broker.http.get(`/sessions/${uuid}`)).body as Doc;
-    }
-    return { session, log: (await broker.http.get(`/sessions/${uuid}/logs`)).text };
+    return acceptAndFollow(broker, uuid);
   }
 
   it('stages a DATASET of three files as a directory of three files, from the site\'s own RSE', async () => {

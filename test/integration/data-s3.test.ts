@@ -6,10 +6,9 @@ import { SecretToken } from '../../src/domain/secret-token.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startS3StandIn, type S3StandIn } from '../support/s3-stand-in.js';
 import { dumpFiles, dumpRedis, processTexts } from '../support/secret-scan.js';
-import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { acceptAndFollow, demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
-const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
 
 const ACCESS_KEY = 'AKIAEBTESTS3KEY00001';
 const SECRET_KEY = 'eb-s3-secret/NeverLogged+kR9vQ2wX7zL4pT8mY1nB6cD3fG5h';
@@ -62,14 +61,7 @@ describe('staging S3 data (a stand-in S3 server checking SigV4)', () => {
     const set = (await on.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body))).body as Doc;
     expect({ result: set.result, messages: set.result === 'YES' ? [] : set.meta?.messages }).toEqual({ result: 'YES', messages: [] });
     const uuid = set.offers[0].meta.uuid as string;
-    await on.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
-    let session: Doc = {};
-    for (let i = 0; i < 400 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      session = (await on.http.get(`/sessions/${uuid}`)).body as Doc;
-      if (session.phase === 'PREPARING' && whilePreparing) { whilePreparing(); whilePreparing = undefined; }
-    }
-    return { session, log: (await on.http.get(`/sessions/${uuid}/logs`)).text };
+    return acceptAndFollow(on, uuid, whilePreparing);
   }
 
   it('stages an object as a file, every request signed with the site\'s key for the endpoint', async () => {

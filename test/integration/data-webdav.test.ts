@@ -2,10 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Adler32 } from '../../src/sites/adler32.js';
 import { describeWithWebDav } from '../support/webdav-server.js';
-import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { acceptAndFollow, demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
-const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
 const adler32 = (text: string): string => new Adler32().update(Buffer.from(text)).digest('hex');
 
 /**
@@ -52,13 +51,7 @@ describeWithWebDav('staging data from a real WebDAV server', (dav) => {
     const set = (await on.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body))).body as Doc;
     expect({ result: set.result, messages: set.result === 'YES' ? [] : set.meta?.messages }).toEqual({ result: 'YES', messages: [] });
     const uuid = set.offers[0].meta.uuid as string;
-    await on.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('ACCEPTED')).expect(200);
-    let session: Doc = {};
-    for (let i = 0; i < 400 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      session = (await on.http.get(`/sessions/${uuid}`)).body as Doc;
-    }
-    return { session, log: (await on.http.get(`/sessions/${uuid}/logs`)).text };
+    return acceptAndFollow(on, uuid);
   }
 
   it('stages a file from a dav:// URL and the run reads its bytes', async () => {

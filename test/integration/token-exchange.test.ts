@@ -1,56 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/observability/logger.js';
 import { sessionOfProvision } from '../../src/protocol/srcnet/srcnet-ids.js';
 import { finalStatus, send, smallQuery } from '../support/srcnet.js';
 import { oidcEnv, SITE_AUDIENCE, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider.js';
 import { RedisMonitor } from '../support/redis-monitor.js';
+import { dumpFiles, dumpRedis } from '../support/secret-scan.js';
 import { demoSite, redisUrl, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
 const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
-
-/** Every key under the prefix (BullMQ's included) with every value it holds, as text. */
-async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.getBuffer(key))?.toString('latin1') ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-      else parts.push(`<${type}>`);
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
-}
-
-/** Every file under a directory, as text. */
-function dumpFiles(dir: string): string {
-  const parts: string[] = [];
-  const walk = (path: string): void => {
-    for (const name of readdirSync(path)) {
-      const full = join(path, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else parts.push(`${full}\n${readFileSync(full).toString('latin1')}`);
-    }
-  };
-  walk(dir);
-  return parts.join('\n');
-}
 
 /** A token's signature: random, long, and in any copy of the token, so a search for it finds every leak. */
 const signatureOf = (token: string): string => token.split('.')[2] ?? token;

@@ -12,14 +12,15 @@ export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) {
-      const type = await redis.type(key);
       parts.push(key);
+      const type = await redis.type(key);
       if (type === 'string') parts.push((await redis.getBuffer(key))?.toString('latin1') ?? '');
       else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
       else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
       else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
+      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
       else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+      else parts.push(`<${type}>`);
     }
   } while (cursor !== '0');
   return parts.join('\n');
