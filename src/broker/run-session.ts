@@ -71,11 +71,13 @@ async function advanceThen(deps: RunSessionDeps, uuid: string, from: SessionPhas
 }
 
 /** A repeated step (stage, poll) of a session still in `phase`: recorded as its next step, then added. */
-async function repeat(deps: RunSessionDeps, uuid: string, phase: SessionPhase, step: 'stage' | 'poll', seq: number): Promise<void> {
+/** Plans the next look in this phase; false when the session has left it (cancelled, say). */
+async function repeat(deps: RunSessionDeps, uuid: string, phase: SessionPhase, step: 'stage' | 'poll', seq: number): Promise<boolean> {
   const next = { step, seq, at: deps.now() + deps.pollIntervalMs };
-  if (!(await deps.store.planNext(uuid, phase, next))) return;
+  if (!(await deps.store.planNext(uuid, phase, next))) return false;
   faultPoint(step);
   await deps.scheduler.schedule(step, uuid, next.at, seq);
+  return true;
 }
 
 /** ACCEPTED -> WAITING, and the preparation timer at `preparing.start`. */
@@ -113,7 +115,8 @@ export async function prepareSession(deps: RunSessionDeps, uuid: string): Promis
   }
   if (items.length === 0) return ready(deps, uuid, timing);
   await deps.stager.start(uuid, items, credentials);
-  await repeat(deps, uuid, 'PREPARING', 'stage', 1);
+  // Cancelled while the downloader was starting: the stop step may have run before it existed.
+  if (!(await repeat(deps, uuid, 'PREPARING', 'stage', 1))) await deps.stager.stop?.(uuid);
 }
 
 async function ready(deps: RunSessionDeps, uuid: string, timing: Timing): Promise<void> {
@@ -138,7 +141,8 @@ export async function checkStaging(deps: RunSessionDeps, uuid: string, seq: numb
     }
     const progress = status.bytesDone === undefined ? undefined : { bytesDone: status.bytesDone, ...(status.bytesExpected !== undefined ? { bytesExpected: status.bytesExpected } : {}) };
     if (progress && (progress.bytesDone !== session.staging?.bytesDone || progress.bytesExpected !== session.staging?.bytesExpected)) await deps.store.setStaging(uuid, progress);
-    return repeat(deps, uuid, 'PREPARING', 'stage', seq + 1);
+    if (!(await repeat(deps, uuid, 'PREPARING', 'stage', seq + 1))) await deps.stager.stop?.(uuid);
+    return;
   }
   if (status.state === 'failed') return fail(deps, uuid, 'Staging the data failed: {reason}', { reason: status.reason });
   return ready(deps, uuid, timing);
@@ -326,7 +330,8 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
   if (status.state === 'running') {
     // Kept with the run: the connector of a server says AVAILABLE once it has answered.
     if (status.answering && !run.answering) await deps.store.setRun(uuid, { ...run, answering: true });
-    return repeat(deps, uuid, 'RUNNING', 'poll', seq + 1);
+    await repeat(deps, uuid, 'RUNNING', 'poll', seq + 1);
+    return;
   }
   // What the run wrote between the copy above and its end.
   await copyLog(deps, executor, uuid, run);
@@ -371,9 +376,11 @@ const offeredMemory = (session: SessionRecord): string => {
   return isDoc(compute.memory) && typeof compute.memory.max === 'number' ? `${compute.memory.max} GiB` : 'no limit';
 };
 
-/** After a cancel: stops the run, if there is one, and copies the last of its log. */
+/** After a cancel: stops the staging and the run, if there are any, and copies the last of the log. */
 export async function stopSession(deps: RunSessionDeps, uuid: string): Promise<void> {
   faultPoint('stop');
+  // A download still running (cancelled while PREPARING) would go on filling the site's disk.
+  await deps.stager.stop?.(uuid);
   const run = (await deps.store.getRun(uuid)) as RunHandle | undefined;
   if (run && !('unavailable' in deps.executor)) {
     await deps.executor.cancel(run);

@@ -101,6 +101,19 @@ describe('staging progress and stalls', () => {
     expect(() => process.kill(pid, 0)).toThrow(); // the downloader is gone
   });
 
+  it('stops the downloader of a session cancelled while PREPARING, which closes its connection', async () => {
+    const uuid = await accept(request('/cancelled-while-staging', 'ELSEWHERE'));
+    await until(uuid, (s) => s.phase === 'PREPARING' && progressOf(s)?.values?.done === String(total / 4));
+    const pid = Number(readFileSync(join(scratchDir, uuid, 'staging', 'pid'), 'utf8'));
+    expect(() => process.kill(pid, 0)).not.toThrow(); // downloading
+    const response = held.get('/cancelled-while-staging')!;
+    const closed = new Promise<void>((done) => response.once('close', () => done()));
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('CANCELLED')).expect(200);
+    await Promise.race([closed, new Promise((_, fail) => setTimeout(() => fail(new Error('the download went on after the cancel')), 10_000))]);
+    expect(() => process.kill(pid, 0)).toThrow(); // the downloader is gone
+    expect(statSync(join(scratchDir, uuid, 'data', 'data'), { throwIfNoEntry: false })?.size ?? 0).toBeLessThan(total);
+  });
+
   it('lets a stalled staging wait while its planned preparation has not ended', async () => {
     const uuid = await accept(request('/slow-but-planned', 'ELSEWHERE'));
     const session = await until(uuid, (s) => s.phase === 'PREPARING' && progressOf(s) !== undefined);
