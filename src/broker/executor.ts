@@ -83,8 +83,6 @@ export interface Executor {
    * NO for a kind not runnable. Absent: the kinds the broker runs (KINDS_THAT_RUN), all of them.
    */
   abilities?(): Promise<readonly KindAbility[]>;
-  /** Runs `RunSpec.notebook` (process runs, with Jupyter on the host); without, notebook executables are refused. */
-  readonly runsNotebooks?: boolean;
   /** Why this executor cannot run the spec (checked before submit); undefined when it can. */
   unsupported?(spec: RunSpec): string | undefined | Promise<string | undefined>;
   /**

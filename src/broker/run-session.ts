@@ -277,9 +277,8 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   const spec = runSpec(session, timing);
   // The offered size first: whether the executor can give it (GPUs) is part of what it supports.
   if (typeof spec !== 'string') Object.assign(spec, offeredCompute(session));
-  const why = typeof spec === 'string' ? spec
-    : spec.notebook && !deps.executor.runsNotebooks ? 'jupyter-notebook executables run only on sites that run processes (containerRuntime: none), for now'
-      : await deps.executor.unsupported?.(spec);
+  // Each executor refuses the kinds it cannot run (a notebook's spec has kind executable/jupyter-notebook).
+  const why = typeof spec === 'string' ? spec : await deps.executor.unsupported?.(spec);
   if (why !== undefined || typeof spec === 'string') return fail(deps, uuid, 'Site {site} cannot run this executable: {why}', { site: deps.site, why: why ?? '' });
   const items = stagingItems(session, deps.maxStagingBytes);
   if (typeof items !== 'string' && items.length) {

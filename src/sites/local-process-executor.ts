@@ -83,8 +83,6 @@ export class LocalProcessExecutor implements Executor {
 
   private readonly gpus: GpuClaims;
 
-  readonly runsNotebooks = true;
-
   private jupyter(): Promise<JupyterAvailability> {
     return this.options.jupyter ? this.options.jupyter() : detectJupyterOnce();
   }

@@ -44,10 +44,6 @@ export class OutputQuota implements Executor {
 
   constructor(private readonly inner: Executor, private readonly outputBytes: number) {}
 
-  get runsNotebooks(): boolean {
-    return this.inner.runsNotebooks ?? false;
-  }
-
   unsupported(spec: RunSpec): string | undefined | Promise<string | undefined> {
     return this.inner.unsupported?.(spec);
   }
