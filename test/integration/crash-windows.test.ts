@@ -293,8 +293,11 @@ sites:
       const died = await crashing('worker', 'run-made', async () => accept(uuid = await offer(`sleep 45; echo ${marker}`)).expect(200),
         async () => expect(processesWith(marker).length).toBeGreaterThan(0));
       // The start job died while active: BullMQ gives it again once its lock has lapsed and the
-      // stalled-job check has run (site-worker.ts: lockDuration 10 s, stalledInterval 5 s).
-      await reaches(uuid, ['RUNNING'], died + 15_000, 'run made');
+      // restarted worker's stalled-job check has run (site-worker.ts: lockDuration 10 s,
+      // stalledInterval 5 s). The restart itself (crashing() waits for it) takes a while on a
+      // loaded machine, so the bound counts from whichever comes last.
+      const restarted = Date.now();
+      await reaches(uuid, ['RUNNING'], Math.max(died + 10_000, restarted) + 5_000, 'run made');
       // One run's wrapper (its command line names the run), not a second started by the retried start.
       const wrappers = (): string[] => processesWith(marker).filter((line) => line.includes(' eb-run '));
       await new Promise((r) => setTimeout(r, 1_000));
