@@ -176,6 +176,31 @@ local function range_first_at_or_below(base, from, threshold)
     b = b + 1
   end
 end
+-- The largest amount in [from, to] within one block's tree (an absent node: its span is all zero).
+local function cal_max(key, id, lo, hi, from, to, above)
+  if to < lo or from > hi then return nil end
+  local a, mx = getnode(key, id)
+  if not a then return above end
+  if from <= lo and hi <= to then return above + mx end
+  local mid = (lo + hi - 1) / 2
+  local l = cal_max(key, 2 * id, lo, mid, from, to, above + a)
+  local r = cal_max(key, 2 * id + 1, mid + 1, hi, from, to, above + a)
+  if l == nil then return r end
+  if r == nil then return l end
+  return max(l, r)
+end
+local function range_max(base, from, to)
+  local most = nil
+  for b = math.floor(from / SIZE), math.floor(to / SIZE) do
+    local lo = b * SIZE
+    local key = base .. ':' .. b
+    local f, t = math.max(from, lo) - lo, math.min(to, lo + SIZE - 1) - lo
+    prefetch(key, f, t)
+    local found = cal_max(key, 1, 0, SIZE - 1, f, t, 0)
+    if found and (not most or found > most) then most = found end
+  end
+  return most or 0
+end
 local function range_at(base, bucket)
   local b = math.floor(bucket / SIZE)
   return cal_at(base .. ':' .. b, bucket - b * SIZE)
@@ -318,6 +343,29 @@ return 1
 /** The amount of one resource in use at a bucket. ARGV: prefix, site, resource, bucket. */
 export const USAGE_AT = `${CALENDAR_HELPERS}
 return range_at(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4]))
+`;
+
+/**
+ * What a site's calendar holds now and over the coming steps, for the catalogue (`GET /sites`):
+ * read only, one call per site. ARGV: prefix, site, now (bucket), step (buckets), steps, then the
+ * resources. Returns, per resource, a list: the amount in use at `now`, then the largest amount in
+ * use in each step [now + i * step, now + (i + 1) * step - 1] (the least that stays free all step
+ * long is the capacity less it). Amounts are strings (memory may be fractional).
+ */
+export const CALENDAR_OUTLOOK = `${CALENDAR_HELPERS}
+local base = ARGV[1] .. ':cal:' .. ARGV[2] .. ':'
+local now, step, steps = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+for i = 6, #ARGV do
+  local key = base .. ARGV[i]
+  local row = { tostring(range_at(key, now)) }
+  for s = 0, steps - 1 do
+    local from = now + s * step
+    row[#row + 1] = tostring(range_max(key, from, from + step - 1))
+  end
+  out[#out + 1] = row
+end
+return out
 `;
 
 /** Adds an amount over buckets, outside any hold (tests and audits). ARGV: prefix, site, resource, from, to, amount. */
