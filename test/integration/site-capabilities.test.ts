@@ -228,6 +228,16 @@ describe('sites from the site capabilities API (against a stand-in SCAPI)', () =
       expect(await broker.heldNow('cores', 'alpha')).toBe(32);
       expect(await broker.heldNow('memory', 'alpha')).toBe(256);
       expect(await broker.heldNow('cores', 'gamma')).toBe(0); // TEST_B has no downtime
+      // The catalogue tells it: the downtime under way, nothing free now nor in the first hour, all free after it.
+      const listed = (await broker.http.get('/sites?hours=4').expect(200)).body.sites as Doc[];
+      const alphaListed = listed.find((entry) => entry.name === 'alpha')!;
+      expect(alphaListed.nextDowntime).toEqual({ start: new Date(downtime.start).toISOString().replace('.000', ''), end: new Date(downtime.end).toISOString().replace('.000', ''), type: 'Planned', reason: 'test site', of: 'site TEST_A' });
+      expect(alphaListed.free.now).toMatchObject({ cores: 0, memoryGiB: 0 });
+      expect(alphaListed.free.hours.map((hour: Doc) => hour.cores)).toEqual([0, 0, 32, 32]);
+      expect(alphaListed.catalogue).toMatchObject({ node: 'TEST', site: 'TEST_A', queue: 'test-queue-1', storageAreas: expect.arrayContaining([expect.objectContaining({ type: 'rse' })]) });
+      expect(listed.find((entry) => entry.name === 'gamma')!.nextDowntime).toBeUndefined();
+      expect(listed.find((entry) => entry.name === 'beta')!.disabled).toMatch(/force-disabled/);
+      expect((await broker.http.get('/sites?cores=1').expect(200)).body.sites.map((entry: Doc) => entry.name)).not.toEqual(expect.arrayContaining(['alpha']));
       const offered = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request(30))).expect(303)).body as Doc;
       const alphas = (offered.offers as Doc[]).filter((offer) => siteOf(offer) === 'alpha');
       expect(alphas.length).toBeGreaterThan(0);
