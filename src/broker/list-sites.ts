@@ -37,6 +37,8 @@ export interface ListedSite {
   site: SiteProfile;
   online: boolean;
   abilities?: KindAbility[];
+  /** What the site's live workers make their runs with, by name, as they publish it (absent: none said). */
+  executors?: string[];
   /** Present when a query asked for the catalogue (it reads the calendar). */
   free?: SiteFree;
   /** The declared downtime under way or next to come (from the site capabilities catalogue). */

@@ -258,10 +258,11 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         sessionOutputFile: (uuid, segments, principal) => sessionOutputFile(outputsDeps, uuid, segments, principal),
         listSessions: (query, principal) => listSessions({ clock, store }, query, principal),
         listSites: async (_principal, query) => {
-          const [live, published] = await Promise.all([negotiator.liveSites(siteNames), negotiator.workerAbilities(siteNames)]);
+          const [live, published, executors] = await Promise.all([negotiator.liveSites(siteNames), negotiator.workerAbilities(siteNames), negotiator.workerExecutors(siteNames)]);
           const current = catalogue ? (await catalogueSites(catalogue, sites)).all() : config.sites;
           const listed = current.map((site) => ({
             site, online: live.has(site.name), abilities: siteAbilities(site.executableKinds, published.get(site.name) ?? [], site.name),
+            ...(executors.get(site.name)?.length ? { executors: executors.get(site.name) } : {}),
           }));
           return query ? listSiteCatalogue({ clock, outlook: capacityOutlook }, listed, query) : listed;
         },

@@ -72,9 +72,11 @@ function freeItem(free: SiteFree): Doc {
 
 /**
  * What runs the site's sessions, by name only (never its settings): `slurm`, `docker`, `podman`,
- * `apptainer`, `processes`, or `auto` (docker or podman where the worker finds one, else processes).
+ * `apptainer`, `processes`, as its live workers say; without their word, as the sites file says,
+ * where `auto` is docker or podman if the worker finds one, else processes.
  */
-export function executorsOf(site: SiteProfile): string[] {
+export function executorsOf(site: SiteProfile, published?: readonly string[]): string[] {
+  if (published?.length) return [...published];
   if (site.executor.type === 'slurm') return ['slurm'];
   const runtime = site.executor.containerRuntime ?? 'auto';
   return [runtime === 'none' ? 'processes' : runtime];
@@ -98,7 +100,7 @@ const downtimeItem = (downtime: CatalogueDowntime): Doc => ({
 });
 
 /** What a client may know of a site: its size, limits, what it runs and with what; nothing of how it is set up (credentials, paths, hosts). */
-function siteItem({ site, online, abilities, free, nextDowntime }: ListedSite): Doc {
+function siteItem({ site, online, abilities, executors, free, nextDowntime }: ListedSite): Doc {
   const name = (kind: string): string => kind.replace(/^executable\//, '');
   // What the live workers can run of what the site lists; without their word, what it lists.
   const runnable = abilities ? abilities.filter((ability) => ability.runnable).map((ability) => ability.kind) : site.executableKinds;
@@ -126,7 +128,7 @@ function siteItem({ site, online, abilities, free, nextDowntime }: ListedSite): 
     locations: [...site.locations],
     storage: site.storageElements.map((element) => ({ name: element.name, local: element.local })),
     isolation: isolationOf(site),
-    executors: executorsOf(site),
+    executors: executorsOf(site, executors),
     ...(site.disabled ? { disabled: site.disabled } : {}),
     ...(site.catalogued ? { catalogue: cataloguedItem(site.catalogued) } : {}),
     ...(nextDowntime ? { nextDowntime: downtimeItem(nextDowntime) } : {}),

@@ -85,6 +85,10 @@ export class LocalProcessExecutor implements Executor {
 
   readonly runsNotebooks = true;
 
+  get names(): readonly string[] {
+    return this.options.singularity ? ['processes', 'apptainer'] : ['processes'];
+  }
+
   private jupyter(): Promise<JupyterAvailability> {
     return this.options.jupyter ? this.options.jupyter() : detectJupyterOnce();
   }

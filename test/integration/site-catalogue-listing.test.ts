@@ -1,5 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { decodeBody } from '../../src/protocol/codecs/body-codec.js';
+import { detectContainerRuntime } from '../../src/sites/detect-container-runtime.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
 import { demoSite, dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
@@ -184,5 +186,32 @@ describe('the catalogue of sites', () => {
     expect(await names('?cores=8')).not.toContain('alpha'); // alpha has 8 cores; an offer of 8 holds them all now
     await reject(made);
     expect(await names('?cores=8')).toEqual(['alpha', 'beta']);
+  });
+});
+
+/** `executors` says what the site's live workers make runs with, as they found it (`containerRuntime: auto` resolved). */
+describe('the catalogue\'s executors', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await startTestBroker({ config: { sites: [
+      demoSite({ name: 'chosen', executor: { type: 'local', containerRuntime: 'auto' } }),
+      demoSite({ name: 'plain' }),
+    ] } });
+  }, 60_000);
+  afterAll(async () => { await broker.close(); });
+
+  it('names the runtime the worker found for auto, and processes for a site without containers', async () => {
+    const found = await detectContainerRuntime();
+    const listed = (await broker.http.get('/sites').expect(200)).body.sites as Doc[];
+    const chosen = listed.find((entry) => entry.name === 'chosen')!;
+    expect(chosen.executors).toEqual(found === 'none' ? expect.arrayContaining(['processes']) : [found]);
+    expect(listed.find((entry) => entry.name === 'plain')!.executors).toEqual(expect.arrayContaining(['processes']));
+    // Published per worker beside its abilities, and read only for live workers.
+    const keys = redisKeys(broker.config.keyPrefix);
+    const published = Object.values(await broker.redis.hgetall(keys.siteExecutors('chosen'))).map((text) => JSON.parse(text));
+    expect(published).toEqual([chosen.executors]);
+    await broker.redis.del(keys.siteWorkers('chosen')); // as if its worker had stopped beating
+    const without = ((await broker.http.get('/sites').expect(200)).body.sites as Doc[]).find((entry) => entry.name === 'chosen')!;
+    expect(without.executors).toEqual(['auto']); // the sites file's word
   });
 });
