@@ -153,6 +153,11 @@ describe('sites from the site capabilities API (against a stand-in SCAPI)', () =
     expect(alpha!.maxCoresPerSession).toBe(3);
     expect(gamma!.disabled).toBe('Site gamma is force-disabled in the site capabilities catalogue (compute TEST)');
     const answer = await ask({ min: 4, max: 4 });
+    // Within the new limits: the force-disabled compute (gamma) and queue (beta) are never offered; alpha and epsilon (TEST_A's, 3 cores now) are.
+    const small = await ask({ min: 2, max: 2 });
+    const offeredOn = new Set(((small.offers ?? []) as Doc[]).map((offer) => String(offer.meta.description).replace(/^Offered by site /, '')));
+    expect(offeredOn.has('alpha') || offeredOn.has('epsilon')).toBe(true);
+    expect([...offeredOn].filter((site) => ['gamma', 'beta', 'delta'].includes(site))).toEqual([]);
     expect(messages(answer)).toEqual(expect.arrayContaining([
       'Site alpha: 4 cores asked, 3 exist',
       'Site gamma is force-disabled in the site capabilities catalogue (compute TEST)',
