@@ -5,10 +5,10 @@ import type { CatalogueDowntime } from '../domain/site-catalogue.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { CapacityOutlook } from './ports.js';
 
-/** The catalogue's outlook steps an hour; `hours` of them (24 by default, a week at most). */
+/** The catalogue's outlook steps an hour; `hours` of them (24 by default, 3 days at most: test/bench/catalogue.mjs). */
 export const OUTLOOK_STEP_MS = 3600_000;
 export const DEFAULT_OUTLOOK_HOURS = 24;
-export const MAX_OUTLOOK_HOURS = 168;
+export const MAX_OUTLOOK_HOURS = 72;
 
 /**
  * `GET /sites`' filters: a site is listed when it matches all that are given. `kind`: its live

@@ -104,7 +104,7 @@ function positive(query: Query, key: string, pattern: RegExp, what: string): num
 
 /**
  * `GET /sites`' filters: kind, gpu (a model), cores and memoryGiB (free now), hours (how far the
- * outlook of free capacity reaches: 0 to 168, 24 by default). A parameter it does not know is
+ * outlook of free capacity reaches: 0 to 72, 24 by default). A parameter it does not know is
  * refused, so that a misspelt filter never answers every site.
  */
 export function readSiteQuery(query: Query): SiteQuery {

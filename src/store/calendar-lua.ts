@@ -176,30 +176,51 @@ local function range_first_at_or_below(base, from, threshold)
     b = b + 1
   end
 end
--- The largest amount in [from, to] within one block's tree (an absent node: its span is all zero).
-local function cal_max(key, id, lo, hi, from, to, above)
-  if to < lo or from > hi then return nil end
-  local a, mx = getnode(key, id)
-  if not a then return above end
-  if from <= lo and hi <= to then return above + mx end
-  local mid = (lo + hi - 1) / 2
-  local l = cal_max(key, 2 * id, lo, mid, from, to, above + a)
-  local r = cal_max(key, 2 * id + 1, mid + 1, hi, from, to, above + a)
-  if l == nil then return r end
-  if r == nil then return l end
-  return max(l, r)
-end
-local function range_max(base, from, to)
-  local most = nil
-  for b = math.floor(from / SIZE), math.floor(to / SIZE) do
-    local lo = b * SIZE
-    local key = base .. ':' .. b
-    local f, t = math.max(from, lo) - lo, math.min(to, lo + SIZE - 1) - lo
-    prefetch(key, f, t)
-    local found = cal_max(key, 1, 0, SIZE - 1, f, t, 0)
-    if found and (not most or found > most) then most = found end
+-- The most in use in each of the steps (each of step buckets, from bucket from), into out[1..steps]: one
+-- walk of each block's tree, level by level (one HMGET per level for the nodes not read yet). A
+-- node inside one step gives its max; an absent node, a span all at the sum above it; any other
+-- node is split. So the work is about the steps times the tree's depth, whatever it holds.
+local function steps_max(base, from, step, steps, out)
+  local last = from + step * steps - 1
+  local function put(s, value)
+    local i = s + 1
+    if i >= 1 and i <= steps and (out[i] == nil or value > out[i]) then out[i] = value end
   end
-  return most or 0
+  for b = math.floor(from / SIZE), math.floor(last / SIZE) do
+    local lo0 = b * SIZE
+    local key = base .. ':' .. b
+    local nodes = nodes_of(key)
+    local f, t = math.max(from, lo0) - lo0, math.min(last, lo0 + SIZE - 1) - lo0
+    local off = from - lo0
+    local frontier = { { 1, 0, SIZE - 1, 0 } }
+    while #frontier > 0 do
+      local ids, n = {}, 0
+      for _, node in ipairs(frontier) do
+        if nodes[node[1]] == nil then n = n + 1; ids[n] = node[1]; nodes[node[1]] = false end
+      end
+      if n > 0 then
+        local values = call('HMGET', key, unpack(ids))
+        for i = 1, n do nodes[ids[i]] = decode(values[i]) end
+      end
+      local nextf = {}
+      for _, node in ipairs(frontier) do
+        local id, lo, hi, above = node[1], node[2], node[3], node[4]
+        local v = nodes[id]
+        local s1 = math.floor((math.max(lo, f) - off) / step)
+        local s2 = math.floor((math.min(hi, t) - off) / step)
+        if not v then
+          for s = s1, s2 do put(s, above) end
+        elseif lo == hi or (s1 == s2 and lo >= f and hi <= t) then
+          put(s1, above + v[2])
+        else
+          local mid = (lo + hi - 1) / 2
+          if f <= mid then nextf[#nextf + 1] = { 2 * id, lo, mid, above + v[1] } end
+          if t > mid then nextf[#nextf + 1] = { 2 * id + 1, mid + 1, hi, above + v[1] } end
+        end
+      end
+      frontier = nextf
+    end
+  end
 end
 local function range_at(base, bucket)
   local b = math.floor(bucket / SIZE)
@@ -359,9 +380,10 @@ local out = {}
 for i = 6, #ARGV do
   local key = base .. ARGV[i]
   local row = { tostring(range_at(key, now)) }
-  for s = 0, steps - 1 do
-    local from = now + s * step
-    row[#row + 1] = tostring(range_max(key, from, from + step - 1))
+  if steps > 0 then
+    local most = {}
+    steps_max(key, now, step, steps, most)
+    for s = 1, steps do row[#row + 1] = tostring(most[s] or 0) end
   end
   out[#out + 1] = row
 end
