@@ -83,6 +83,11 @@ export interface Executor {
    * NO for a kind not runnable. Absent: the kinds the broker runs (KINDS_THAT_RUN), all of them.
    */
   abilities?(): Promise<readonly KindAbility[]>;
+  /**
+   * What makes the runs, by name, for the catalogue (`GET /sites` executors): `processes`,
+   * `docker`, `podman`, `apptainer`, `slurm`; never settings or paths.
+   */
+  readonly names?: readonly string[];
   /** Why this executor cannot run the spec (checked before submit); undefined when it can. */
   unsupported?(spec: RunSpec): string | undefined | Promise<string | undefined>;
   /**

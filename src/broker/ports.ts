@@ -258,6 +258,15 @@ export interface CapacityLedger {
   usageAt(site: string, resource: string, bucket: number): Promise<number>;
 }
 
+/** Per resource: the amount held at `now`, and the most held in each step after it. */
+export type CalendarOutlook = Record<string, { now: number; peaks: number[] }>;
+
+/** What a site's calendar holds now and over the coming hours, read in one step (`GET /sites`). */
+export interface CapacityOutlook {
+  /** Buckets: `now`, then `steps` steps of `step` buckets each, from `now` on. */
+  outlook(site: string, resources: readonly string[], now: number, step: number, steps: number): Promise<CalendarOutlook>;
+}
+
 export interface NegotiationRequest {
   offerSetUuid: string;
   site: string;

@@ -6,6 +6,7 @@ import type { OfferSetResult, OffersInput } from '../broker/request-offers.js';
 import type { SessionPage, SessionQuery } from '../broker/list-sessions.js';
 import type { Authenticator, LogChunk, OfferSetRecord, SessionEvent, SessionRecord } from '../broker/ports.js';
 import type { SiteTimeline, TimelineWindow } from '../broker/site-timeline.js';
+import type { ListedSite, SiteQuery } from '../broker/list-sites.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { SessionPhase } from '../domain/phases.js';
 import type { Principal } from '../domain/principal.js';
@@ -43,9 +44,12 @@ export interface BrokerApi {
   availability(): Promise<{ available: boolean; note: string }>;
   /** The principal's sessions (an operator's: everyone's), newest first, a page at a time. */
   listSessions(query: SessionQuery, principal: Principal): Promise<SessionPage>;
-  /** Every site, and whether a worker of it runs now. */
-  /** Every site, whether a worker of it runs now, and its configured kinds as its live workers can run them. */
-  listSites(principal: Principal): Promise<Array<{ site: SiteProfile; online: boolean; abilities?: KindAbility[] }>>;
+  /**
+   * Every site, whether a worker of it runs now, and its configured kinds as its live workers can
+   * run them; with a query, the catalogue: the sites that match it, each with what its calendar
+   * leaves free now and over the coming hours and its next downtime.
+   */
+  listSites(principal: Principal, query?: SiteQuery): Promise<ListedSite[]>;
   /** What holds capacity on a site over a window (others' reservations without who or what). */
   siteTimeline(site: string, window: TimelineWindow, principal: Principal): Promise<SiteTimeline>;
   /**

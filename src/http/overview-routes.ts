@@ -1,7 +1,7 @@
 import express, { type Request, type Router } from 'express';
 import { BrokerError } from '../domain/errors.js';
 import { renderHistory, renderSessionList, renderSiteList, renderTimeline } from '../protocol/listing-documents.js';
-import { readSessionQuery, readTimelineWindow } from '../protocol/listing-query.js';
+import { readSessionQuery, readSiteQuery, readTimelineWindow } from '../protocol/listing-query.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { requestPrincipal } from './request-principal.js';
 import { baseUrlOf, sendDocument } from './respond.js';
@@ -33,7 +33,8 @@ export function overviewRoutes(api: BrokerApi, options: AppOptions): Router {
   });
 
   router.get('/sites', async (req, res) => {
-    sendDocument(req, res, 200, renderSiteList(await api.listSites(requestPrincipal(req))), 'SiteList');
+    const query = readSiteQuery(req.query as Record<string, unknown>);
+    sendDocument(req, res, 200, renderSiteList(await api.listSites(requestPrincipal(req), query)), 'SiteList');
   });
 
   router.get('/sites/:name/timeline', async (req, res) => {

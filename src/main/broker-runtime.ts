@@ -19,6 +19,7 @@ import { provisionSession, queryProvision } from '../broker/provision-session.js
 import { listSessions } from '../broker/list-sessions.js';
 import { getOfferSet, getSession, notebookToken } from '../broker/read-records.js';
 import { siteTimeline } from '../broker/site-timeline.js';
+import { listSiteCatalogue } from '../broker/list-sites.js';
 import { watchSessions } from '../broker/watch-sessions.js';
 import { requestOffers, type RequestOffersDeps } from '../broker/request-offers.js';
 import { listSessionOutputs, sessionOutputFile } from '../broker/session-outputs.js';
@@ -218,6 +219,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         ...(catalogue ? { siteCatalogue: () => catalogue.status() } : {}),
       });
       const newId = () => randomUUID();
+      const capacityOutlook = new RedisCapacityLedger(storeConnection, keys);
       const notify = notifyGate({ policy: machineEgressPolicy(config.notify.egressAllow, config), mail: Boolean(config.notify.mail), cipher: notifyCipher });
       const offersDeps: RequestOffersDeps = {
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers, notify,
@@ -255,12 +257,14 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         listSessionOutputs: (uuid, principal) => listSessionOutputs(outputsDeps, uuid, principal),
         sessionOutputFile: (uuid, segments, principal) => sessionOutputFile(outputsDeps, uuid, segments, principal),
         listSessions: (query, principal) => listSessions({ clock, store }, query, principal),
-        listSites: async () => {
-          const [live, published] = await Promise.all([negotiator.liveSites(siteNames), negotiator.workerAbilities(siteNames)]);
+        listSites: async (_principal, query) => {
+          const [live, published, executors] = await Promise.all([negotiator.liveSites(siteNames), negotiator.workerAbilities(siteNames), negotiator.workerExecutors(siteNames)]);
           const current = catalogue ? (await catalogueSites(catalogue, sites)).all() : config.sites;
-          return current.map((site) => ({
+          const listed = current.map((site) => ({
             site, online: live.has(site.name), abilities: siteAbilities(site.executableKinds, published.get(site.name) ?? [], site.name),
+            ...(executors.get(site.name)?.length ? { executors: executors.get(site.name) } : {}),
           }));
+          return query ? listSiteCatalogue({ clock, outlook: capacityOutlook }, listed, query) : listed;
         },
         siteTimeline: (site, window, principal) => siteTimeline({ clock, store, sites }, site, window, principal),
         watchSessions: (principal, listener) => watchSessions(events, principal, listener),

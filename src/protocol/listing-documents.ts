@@ -2,7 +2,8 @@ import type { SessionPage } from '../broker/list-sessions.js';
 import type { SessionListing, SessionRecord, SessionSlot, Span } from '../broker/ports.js';
 import type { SiteTimeline } from '../broker/site-timeline.js';
 import { formatDuration, formatInstant, formatStartInterval } from '../domain/iso8601.js';
-import type { KindAbility } from '../domain/executable-abilities.js';
+import type { CatalogueDowntime, CatalogueSite } from '../domain/site-catalogue.js';
+import { OUTLOOK_STEP_MS, type FreeAmounts, type ListedSite, type SiteFree } from '../broker/list-sites.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import { encodeCursor } from './listing-query.js';
 
@@ -56,8 +57,50 @@ export function renderSessionList(page: SessionPage, context: ListingContext): D
   };
 }
 
-/** What a client may know of a site: its size, limits and what it runs; nothing of how (executors, credentials, paths). */
-function siteItem(site: SiteProfile, online: boolean, abilities: readonly KindAbility[] | undefined): Doc {
+/** Free amounts as the catalogue writes them. */
+const freeAmounts = (amounts: FreeAmounts): Doc => ({ cores: amounts.cores, memoryGiB: amounts.memoryGiB, gpus: { ...amounts.gpus } });
+
+/** What the site's calendar leaves free now, and the least it leaves free in each coming hour. */
+function freeItem(free: SiteFree): Doc {
+  return {
+    at: formatInstant(free.at),
+    now: freeAmounts(free.now),
+    step: formatDuration(OUTLOOK_STEP_MS),
+    hours: free.hours.map((hour) => ({ start: formatInstant(hour.start), end: formatInstant(hour.end), ...freeAmounts(hour) })),
+  };
+}
+
+/**
+ * What runs the site's sessions, by name only (never its settings): `slurm`, `docker`, `podman`,
+ * `apptainer`, `processes`, as its live workers say; without their word, as the sites file says,
+ * where `auto` is docker or podman if the worker finds one, else processes.
+ */
+export function executorsOf(site: SiteProfile, published?: readonly string[]): string[] {
+  if (published?.length) return [...published];
+  if (site.executor.type === 'slurm') return ['slurm'];
+  const runtime = site.executor.containerRuntime ?? 'auto';
+  return [runtime === 'none' ? 'processes' : runtime];
+}
+
+/** What the site capabilities catalogue says of the site: where it is, its services, hardware, storage areas. */
+function cataloguedItem(entry: CatalogueSite): Doc {
+  return {
+    ...(entry.node ? { node: entry.node } : {}),
+    ...(entry.scapiSite ? { site: entry.scapiSite } : {}),
+    ...(entry.compute ? { compute: entry.compute } : {}),
+    ...(entry.queue ? { queue: entry.queue } : {}),
+    hardware: [...entry.hardwareCapabilities],
+    services: [...new Set(entry.services.map((service) => service.type))],
+    storageAreas: entry.storageAreas.map((area) => ({ id: area.id, ...(area.name ? { name: area.name } : {}), type: area.type })),
+  };
+}
+
+const downtimeItem = (downtime: CatalogueDowntime): Doc => ({
+  start: formatInstant(downtime.start), end: formatInstant(downtime.end), type: downtime.type, reason: downtime.reason, of: downtime.of,
+});
+
+/** What a client may know of a site: its size, limits, what it runs and with what; nothing of how it is set up (credentials, paths, hosts). */
+function siteItem({ site, online, abilities, executors, free, nextDowntime }: ListedSite): Doc {
   const name = (kind: string): string => kind.replace(/^executable\//, '');
   // What the live workers can run of what the site lists; without their word, what it lists.
   const runnable = abilities ? abilities.filter((ability) => ability.runnable).map((ability) => ability.kind) : site.executableKinds;
@@ -85,6 +128,11 @@ function siteItem(site: SiteProfile, online: boolean, abilities: readonly KindAb
     locations: [...site.locations],
     storage: site.storageElements.map((element) => ({ name: element.name, local: element.local })),
     isolation: isolationOf(site),
+    executors: executorsOf(site, executors),
+    ...(site.disabled ? { disabled: site.disabled } : {}),
+    ...(site.catalogued ? { catalogue: cataloguedItem(site.catalogued) } : {}),
+    ...(nextDowntime ? { nextDowntime: downtimeItem(nextDowntime) } : {}),
+    ...(free ? { free: freeItem(free) } : {}),
   };
 }
 
@@ -104,8 +152,8 @@ function isolationOf(site: SiteProfile): string {
  * lists that its live workers can run now; `unavailableExecutables`: the kinds it lists that they
  * cannot, each with the reason (a site with no live worker runs none).
  */
-export function renderSiteList(sites: ReadonlyArray<{ site: SiteProfile; online: boolean; abilities?: readonly KindAbility[] }>): Doc {
-  return { sites: sites.map(({ site, online, abilities }) => siteItem(site, online, abilities)) };
+export function renderSiteList(sites: readonly ListedSite[]): Doc {
+  return { sites: sites.map(siteItem) };
 }
 
 /** `GET /sites/{name}/timeline`: the site's capacity and the reservations over the window. */

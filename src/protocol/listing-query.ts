@@ -1,5 +1,6 @@
 import type { SessionQuery } from '../broker/list-sessions.js';
 import type { TimelineWindow } from '../broker/site-timeline.js';
+import { DEFAULT_OUTLOOK_HOURS, MAX_OUTLOOK_HOURS, type SiteQuery } from '../broker/list-sites.js';
 import { BrokerError } from '../domain/errors.js';
 import { parseInstant } from '../domain/iso8601.js';
 import { SESSION_PHASES, isSessionPhase, type SessionPhase } from '../domain/phases.js';
@@ -89,4 +90,41 @@ export function readTimelineWindow(query: Query): TimelineWindow {
   const from = instant(query, 'from');
   const to = instant(query, 'to');
   return { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+}
+
+const SITE_PARAMETERS = new Set(['kind', 'gpu', 'cores', 'memoryGiB', 'hours']);
+
+function positive(query: Query, key: string, pattern: RegExp, what: string): number | undefined {
+  const text = single(query, key);
+  if (text === undefined) return undefined;
+  const value = pattern.test(text) ? Number(text) : NaN;
+  if (!(value > 0 && value <= 1_000_000)) throw invalid(key, `${key} must be ${what} above 0, not "${text.slice(0, 20)}"`);
+  return value;
+}
+
+/**
+ * `GET /sites`' filters: kind, gpu (a model), cores and memoryGiB (free now), hours (how far the
+ * outlook of free capacity reaches: 0 to 72, 24 by default). A parameter it does not know is
+ * refused, so that a misspelt filter never answers every site.
+ */
+export function readSiteQuery(query: Query): SiteQuery {
+  const unknown = Object.keys(query).find((key) => !SITE_PARAMETERS.has(key));
+  if (unknown !== undefined) throw invalid(unknown.slice(0, 64), `GET /sites takes the parameters ${[...SITE_PARAMETERS].join(', ')}, not ${unknown.slice(0, 64)}`);
+  const kind = name(query, 'kind');
+  const gpu = name(query, 'gpu');
+  const cores = positive(query, 'cores', /^\d{1,7}$/, 'a whole number');
+  const memoryGiB = positive(query, 'memoryGiB', /^\d{1,7}(\.\d{1,6})?$/, 'a number (GiB)');
+  const hoursText = single(query, 'hours');
+  let hours = DEFAULT_OUTLOOK_HOURS;
+  if (hoursText !== undefined) {
+    hours = /^\d{1,3}$/.test(hoursText) ? Number(hoursText) : NaN;
+    if (!(hours >= 0 && hours <= MAX_OUTLOOK_HOURS)) throw invalid('hours', `hours must be a whole number from 0 to ${MAX_OUTLOOK_HOURS}, not "${hoursText.slice(0, 20)}"`);
+  }
+  return {
+    ...(kind !== undefined ? { kind } : {}),
+    ...(gpu !== undefined ? { gpu } : {}),
+    ...(cores !== undefined ? { cores } : {}),
+    ...(memoryGiB !== undefined ? { memoryGiB } : {}),
+    hours,
+  };
 }

@@ -136,6 +136,22 @@ export class BullNegotiator implements Negotiator {
     }));
   }
 
+  /** What the live workers of each site make their runs with, by name (each worker's list, as it published it). */
+  async workerExecutors(names: readonly string[]): Promise<Map<string, string[]>> {
+    const now = this.now();
+    const pipeline = this.connections.store.pipeline();
+    for (const name of names) pipeline.zrangebyscore(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf').hgetall(this.keys.siteExecutors(name));
+    const replies = (await pipeline.exec()) ?? [];
+    return new Map(names.map((name, index) => {
+      const live = (replies[2 * index]?.[1] ?? []) as string[];
+      const published = (replies[2 * index + 1]?.[1] ?? {}) as Record<string, string>;
+      const all = live.filter((worker) => Object.hasOwn(published, worker)).flatMap((worker) => {
+        try { return (JSON.parse(published[worker] as string) as unknown[]).filter((item): item is string => typeof item === 'string'); } catch { return []; }
+      });
+      return [name, [...new Set(all)]];
+    }));
+  }
+
   /** Jobs in each site's queue by state (for /metrics). */
   async jobCounts(): Promise<Record<string, Record<string, number>>> {
     const entries = await Promise.all([...this.queues.entries()].map(async ([site, queue]) => [siteQueueName(site), await queue.getJobCounts(...JOB_STATES)] as const));

@@ -174,14 +174,16 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
 
   // The heartbeat carries the worker's abilities, so that every API process can list them.
   const published = JSON.stringify(abilities);
+  const executorNames = JSON.stringify('unavailable' in executor ? [] : executor.names ?? []);
   const beat = async (): Promise<void> => {
     const now = options.now();
     const forgotten = await connection.zrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS);
     const transaction = connection.multi()
       .zadd(keys.siteWorkers(site.name), now, workerId)
       .hset(keys.siteAbilities(site.name), workerId, published)
+      .hset(keys.siteExecutors(site.name), workerId, executorNames)
       .zremrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS);
-    if (forgotten.length) transaction.hdel(keys.siteAbilities(site.name), ...forgotten);
+    if (forgotten.length) transaction.hdel(keys.siteAbilities(site.name), ...forgotten).hdel(keys.siteExecutors(site.name), ...forgotten);
     await transaction.exec();
   };
   await worker.waitUntilReady();
@@ -206,7 +208,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       await sweeping;
       await worker.close();
       await queue.close();
-      await connection.multi().zrem(keys.siteWorkers(site.name), workerId).hdel(keys.siteAbilities(site.name), workerId).exec().catch(() => undefined);
+      await connection.multi().zrem(keys.siteWorkers(site.name), workerId).hdel(keys.siteAbilities(site.name), workerId).hdel(keys.siteExecutors(site.name), workerId).exec().catch(() => undefined);
     },
   };
 }

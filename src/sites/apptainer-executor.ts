@@ -81,6 +81,8 @@ export class ApptainerExecutor implements Executor {
 
   private readonly gpus: GpuClaims;
 
+  readonly names: readonly string[] = ['apptainer'];
+
   constructor(private readonly options: ApptainerOptions) {
     this.processes = new LocalProcessExecutor(options.scratchRoot, {}, options.logBytes === undefined ? {} : { logBytes: options.logBytes });
     this.gpus = new GpuClaims(options.scratchRoot, options.gpuDevices);

@@ -104,6 +104,10 @@ export class ContainerCliExecutor implements Executor {
 
   private readonly gpus: GpuClaims;
 
+  get names(): readonly string[] {
+    return [this.options.runtime];
+  }
+
   constructor(private readonly options: ContainerCliOptions) {
     this.program = options.program ?? options.runtime;
     this.gpus = new GpuClaims(options.scratchRoot, options.gpuDevices);

@@ -83,6 +83,10 @@ export class LocalProcessExecutor implements Executor {
 
   private readonly gpus: GpuClaims;
 
+  get names(): readonly string[] {
+    return this.options.singularity ? ['processes', 'apptainer'] : ['processes'];
+  }
+
   private jupyter(): Promise<JupyterAvailability> {
     return this.options.jupyter ? this.options.jupyter() : detectJupyterOnce();
   }

@@ -44,6 +44,10 @@ export class OutputQuota implements Executor {
 
   constructor(private readonly inner: Executor, private readonly outputBytes: number) {}
 
+  get names(): readonly string[] | undefined {
+    return this.inner.names;
+  }
+
   unsupported(spec: RunSpec): string | undefined | Promise<string | undefined> {
     return this.inner.unsupported?.(spec);
   }

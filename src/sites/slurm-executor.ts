@@ -71,6 +71,8 @@ export class SlurmExecutor implements Executor {
   private readonly cancelWaitMs: number;
   private readonly logBytes: number;
 
+  readonly names: readonly string[] = ['slurm'];
+
   constructor(private readonly scratchRoot: string, private readonly settings: SlurmSettings = {}, private readonly options: SlurmExecutorOptions = {}) {
     this.logBytes = options.logBytes ?? DEFAULT_LOG_BYTES;
     this.slurm = new SlurmCommands(settings.commands, settings.slurmConf ?? process.env.SLURM_CONF);

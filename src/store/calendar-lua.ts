@@ -176,6 +176,52 @@ local function range_first_at_or_below(base, from, threshold)
     b = b + 1
   end
 end
+-- The most in use in each of the steps (each of step buckets, from bucket from), into out[1..steps]: one
+-- walk of each block's tree, level by level (one HMGET per level for the nodes not read yet). A
+-- node inside one step gives its max; an absent node, a span all at the sum above it; any other
+-- node is split. So the work is about the steps times the tree's depth, whatever it holds.
+local function steps_max(base, from, step, steps, out)
+  local last = from + step * steps - 1
+  local function put(s, value)
+    local i = s + 1
+    if i >= 1 and i <= steps and (out[i] == nil or value > out[i]) then out[i] = value end
+  end
+  for b = math.floor(from / SIZE), math.floor(last / SIZE) do
+    local lo0 = b * SIZE
+    local key = base .. ':' .. b
+    local nodes = nodes_of(key)
+    local f, t = math.max(from, lo0) - lo0, math.min(last, lo0 + SIZE - 1) - lo0
+    local off = from - lo0
+    local frontier = { { 1, 0, SIZE - 1, 0 } }
+    while #frontier > 0 do
+      local ids, n = {}, 0
+      for _, node in ipairs(frontier) do
+        if nodes[node[1]] == nil then n = n + 1; ids[n] = node[1]; nodes[node[1]] = false end
+      end
+      if n > 0 then
+        local values = call('HMGET', key, unpack(ids))
+        for i = 1, n do nodes[ids[i]] = decode(values[i]) end
+      end
+      local nextf = {}
+      for _, node in ipairs(frontier) do
+        local id, lo, hi, above = node[1], node[2], node[3], node[4]
+        local v = nodes[id]
+        local s1 = math.floor((math.max(lo, f) - off) / step)
+        local s2 = math.floor((math.min(hi, t) - off) / step)
+        if not v then
+          for s = s1, s2 do put(s, above) end
+        elseif lo == hi or (s1 == s2 and lo >= f and hi <= t) then
+          put(s1, above + v[2])
+        else
+          local mid = (lo + hi - 1) / 2
+          if f <= mid then nextf[#nextf + 1] = { 2 * id, lo, mid, above + v[1] } end
+          if t > mid then nextf[#nextf + 1] = { 2 * id + 1, mid + 1, hi, above + v[1] } end
+        end
+      end
+      frontier = nextf
+    end
+  end
+end
 local function range_at(base, bucket)
   local b = math.floor(bucket / SIZE)
   return cal_at(base .. ':' .. b, bucket - b * SIZE)
@@ -318,6 +364,30 @@ return 1
 /** The amount of one resource in use at a bucket. ARGV: prefix, site, resource, bucket. */
 export const USAGE_AT = `${CALENDAR_HELPERS}
 return range_at(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4]))
+`;
+
+/**
+ * What a site's calendar holds now and over the coming steps, for the catalogue (`GET /sites`):
+ * read only, one call per site. ARGV: prefix, site, now (bucket), step (buckets), steps, then the
+ * resources. Returns, per resource, a list: the amount in use at `now`, then the largest amount in
+ * use in each step [now + i * step, now + (i + 1) * step - 1] (the least that stays free all step
+ * long is the capacity less it). Amounts are strings (memory may be fractional).
+ */
+export const CALENDAR_OUTLOOK = `${CALENDAR_HELPERS}
+local base = ARGV[1] .. ':cal:' .. ARGV[2] .. ':'
+local now, step, steps = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+for i = 6, #ARGV do
+  local key = base .. ARGV[i]
+  local row = { tostring(range_at(key, now)) }
+  if steps > 0 then
+    local most = {}
+    steps_max(key, now, step, steps, most)
+    for s = 1, steps do row[#row + 1] = tostring(most[s] or 0) end
+  end
+  out[#out + 1] = row
+end
+return out
 `;
 
 /** Adds an amount over buckets, outside any hold (tests and audits). ARGV: prefix, site, resource, from, to, amount. */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { CapacityLedger, HoldAsk, HoldOutcome } from '../broker/ports.js';
+import type { CalendarOutlook, CapacityLedger, CapacityOutlook, HoldAsk, HoldOutcome } from '../broker/ports.js';
 import { siteCapacity } from '../domain/plan-offers.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -10,7 +10,7 @@ import { brokerScripts } from './redis-scripts.js';
  * earliest fit and holding it are one script, so any number of API processes and site workers
  * never hold the same capacity twice; the transition, expiry and release scripts give it back.
  */
-export class RedisCapacityLedger implements CapacityLedger {
+export class RedisCapacityLedger implements CapacityLedger, CapacityOutlook {
   private readonly scripts;
 
   constructor(redis: Redis, private readonly keys: RedisKeys) {
@@ -30,5 +30,14 @@ export class RedisCapacityLedger implements CapacityLedger {
 
   async usageAt(site: string, resource: string, bucket: number): Promise<number> {
     return Number(await this.scripts.ebUsageAt(this.keys.prefix, site, resource, bucket));
+  }
+
+  async outlook(site: string, resources: readonly string[], now: number, step: number, steps: number): Promise<CalendarOutlook> {
+    if (resources.length === 0) return {};
+    const rows = (await this.scripts.ebCalendarOutlook(this.keys.prefix, site, now, step, steps, ...resources)) as string[][];
+    return Object.fromEntries(resources.map((resource, index) => {
+      const [held, ...peaks] = (rows[index] ?? []).map(Number);
+      return [resource, { now: held ?? 0, peaks }];
+    }));
   }
 }

@@ -16,6 +16,8 @@ export interface RedisKeys {
   siteWorkers(site: string): string;
   /** What each worker of a site can run (worker id -> JSON of its kinds), beaten with its heartbeat. */
   siteAbilities(site: string): string;
+  /** What each live worker of a site makes its runs with, by name (JSON list per worker id), for the catalogue. */
+  siteExecutors(site: string): string;
   /** Counts for /metrics, kept by the Lua scripts (lua-scripts.ts PHASE_HELPERS). */
   stats: string;
   /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
@@ -66,6 +68,7 @@ export function redisKeys(prefix: string): RedisKeys {
     ledger: (site) => `${prefix}:ledger:${site}`,
     siteWorkers: (site) => `${prefix}:workers:${site}`,
     siteAbilities: (site) => `${prefix}:abilities:${site}`,
+    siteExecutors: (site) => `${prefix}:executors:${site}`,
     stats: `${prefix}:stats`,
     negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
     sessionsByTime: `${prefix}:sessions-by-time`,

@@ -168,7 +168,10 @@ describe('authorization matrix', () => {
 
     it('GET /sites answers each user and the operator alike, and nobody without a token', async () => {
       await as('nobody', 'get', '/sites').expect(401);
-      const answers = await Promise.all((['alice', 'bob', 'olga'] as const).map(async (actor) => (await as(actor, 'get', '/sites').expect(200)).body));
+      const bodies = await Promise.all((['alice', 'bob', 'olga'] as const).map(async (actor) => (await as(actor, 'get', '/sites').expect(200)).body));
+      // The free capacity is read at each request's own instant (and minute): every answer has it; the rest is the same for all.
+      for (const body of bodies) for (const site of body.sites) expect(site.free).toMatchObject({ at: expect.any(String), step: 'PT1H' });
+      const answers = bodies.map((body) => ({ sites: body.sites.map(({ free: _free, ...site }: Record<string, unknown>) => site) }));
       expect(answers[1]).toEqual(answers[0]);
       expect(answers[2]).toEqual(answers[0]);
     });

@@ -67,6 +67,18 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
               .toEqual({ bucket, resource, used: await model.usageAt('lua', resource, BASE + bucket) });
           }
         }
+        // The catalogue's outlook (one script): the amount now and the most in each step, across the block boundary.
+        const [now, step, steps] = [BASE + 3, 37, 8];
+        const outlook = await lua.outlook('lua', ['cores', 'memory', 'gpu:A100'], now, step, steps);
+        for (const resource of ['cores', 'memory', 'gpu:A100']) {
+          const peaks: number[] = [];
+          for (let s = 0; s < steps; s++) {
+            let most = 0;
+            for (let b = now + s * step; b < now + (s + 1) * step; b++) most = Math.max(most, await model.usageAt('lua', resource, b));
+            peaks.push(most);
+          }
+          expect({ resource, ...outlook[resource] }).toEqual({ resource, now: await model.usageAt('lua', resource, now), peaks });
+        }
       } finally {
         await deleteKeys(redis, keys.prefix);
       }

@@ -188,12 +188,16 @@ describe('the overview resources', () => {
       storage: [{ name: 'DEMOCITY-RSE', local: true }],
       // The demo site's runs: sandboxed where bubblewrap works, else plain processes, and it says so.
       isolation: 'sandbox-if-available (development only)',
+      // What runs its sessions, by name only (the test sites run plain processes).
+      executors: ['processes'],
+      // What its calendar leaves free now and hour by hour (site-catalogue-listing.test.ts looks closer).
+      free: { at: expect.any(String), now: expect.objectContaining({ gpus: expect.any(Object) }), step: 'PT1H', hours: expect.any(Array) },
     });
     const { executables, unavailableExecutables = [] } = res.body.sites[1] as Doc;
     expect([...executables, ...unavailableExecutables.map((entry: Doc) => entry.kind)].sort()).toEqual(['docker-container', 'jupyter-notebook', 'singularity-container']);
     expect(unavailableExecutables.every((entry: Doc) => typeof entry.reason === 'string' && entry.reason.length > 0)).toBe(true);
     const text = JSON.stringify(res.body);
-    for (const secret of ['executor', 'scratch' + 'Dir', 'developmentImages', 'source-finder', 'localhost', broker.config.sites[0]!.scratchDir]) expect(text).not.toContain(secret);
+    for (const secret of ['"executor"', 'containerRuntime', 'scratch' + 'Dir', 'developmentImages', 'source-finder', 'localhost', broker.config.sites[0]!.scratchDir]) expect(text).not.toContain(secret);
     const xml = await broker.http.get('/sites').set('Accept', 'application/xml').expect(200);
     expect(xml.text).toContain('<site-list><sites><site><name>alpha</name><online>true</online>');
     expect(xml.text).toContain('<gpus><K40>1</K40></gpus>');

@@ -153,6 +153,11 @@ describe('sites from the site capabilities API (against a stand-in SCAPI)', () =
     expect(alpha!.maxCoresPerSession).toBe(3);
     expect(gamma!.disabled).toBe('Site gamma is force-disabled in the site capabilities catalogue (compute TEST)');
     const answer = await ask({ min: 4, max: 4 });
+    // Within the new limits: the force-disabled compute (gamma) and queue (beta) are never offered; alpha and epsilon (TEST_A's, 3 cores now) are.
+    const small = await ask({ min: 2, max: 2 });
+    const offeredOn = new Set(((small.offers ?? []) as Doc[]).map((offer) => String(offer.meta.description).replace(/^Offered by site /, '')));
+    expect(offeredOn.has('alpha') || offeredOn.has('epsilon')).toBe(true);
+    expect([...offeredOn].filter((site) => ['gamma', 'beta', 'delta'].includes(site))).toEqual([]);
     expect(messages(answer)).toEqual(expect.arrayContaining([
       'Site alpha: 4 cores asked, 3 exist',
       'Site gamma is force-disabled in the site capabilities catalogue (compute TEST)',
@@ -228,6 +233,16 @@ describe('sites from the site capabilities API (against a stand-in SCAPI)', () =
       expect(await broker.heldNow('cores', 'alpha')).toBe(32);
       expect(await broker.heldNow('memory', 'alpha')).toBe(256);
       expect(await broker.heldNow('cores', 'gamma')).toBe(0); // TEST_B has no downtime
+      // The catalogue tells it: the downtime under way, nothing free now nor in the first hour, all free after it.
+      const listed = (await broker.http.get('/sites?hours=4').expect(200)).body.sites as Doc[];
+      const alphaListed = listed.find((entry) => entry.name === 'alpha')!;
+      expect(alphaListed.nextDowntime).toEqual({ start: new Date(downtime.start).toISOString().replace('.000', ''), end: new Date(downtime.end).toISOString().replace('.000', ''), type: 'Planned', reason: 'test site', of: 'site TEST_A' });
+      expect(alphaListed.free.now).toMatchObject({ cores: 0, memoryGiB: 0 });
+      expect(alphaListed.free.hours.map((hour: Doc) => hour.cores)).toEqual([0, 0, 32, 32]);
+      expect(alphaListed.catalogue).toMatchObject({ node: 'TEST', site: 'TEST_A', queue: 'test-queue-1', storageAreas: expect.arrayContaining([expect.objectContaining({ type: 'rse' })]) });
+      expect(listed.find((entry) => entry.name === 'gamma')!.nextDowntime).toBeUndefined();
+      expect(listed.find((entry) => entry.name === 'beta')!.disabled).toMatch(/force-disabled/);
+      expect((await broker.http.get('/sites?cores=1').expect(200)).body.sites.map((entry: Doc) => entry.name)).not.toEqual(expect.arrayContaining(['alpha']));
       const offered = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request(30))).expect(303)).body as Doc;
       const alphas = (offered.offers as Doc[]).filter((offer) => siteOf(offer) === 'alpha');
       expect(alphas.length).toBeGreaterThan(0);

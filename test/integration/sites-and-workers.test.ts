@@ -127,12 +127,17 @@ describe('sites and their workers', () => {
       const listed = (await api.http.get('/sites').expect(200)).body.sites[0] as Doc;
       expect(listed.executables).toContain('docker-container');
       expect(await api.redis.hlen(`${api.config.keyPrefix}:abilities:demo`)).toBe(1);
+      // And the catalogue: what the other process's worker makes runs with, and the calendar its hold is in.
+      expect(await api.redis.hlen(`${api.config.keyPrefix}:executors:demo`)).toBe(1);
+      expect(listed.executors).toEqual(expect.arrayContaining([expect.stringMatching(/^(processes|docker|podman|apptainer)$/)]));
+      expect(listed.free.now.cores).toBe(listed.cores - 2);
       child.kill('SIGTERM');
       const exitCode = await new Promise<number | null>((done) => child!.once('exit', (code) => done(code)));
       expect(exitCode).toBe(0);
       // A worker that stops takes its heartbeat with it.
       expect(await api.redis.zcard(`${api.config.keyPrefix}:workers:demo`)).toBe(0);
       expect(await api.redis.hlen(`${api.config.keyPrefix}:abilities:demo`)).toBe(0);
+      expect(await api.redis.hlen(`${api.config.keyPrefix}:executors:demo`)).toBe(0);
     } finally {
       if (child && child.exitCode === null) child.kill('SIGKILL');
       await api.close();

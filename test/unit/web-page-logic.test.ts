@@ -4,6 +4,7 @@ import { checkDocument } from '../../src/protocol/validator.js';
 import { openableUrl, shownUrl } from '../../src/web/lib/connectors.js';
 import { buildRequest, DEFAULT_FORM, readParameters, type RequestFormValues } from '../../src/web/lib/request-form.js';
 import { kindsSitesRun } from '../../src/web/lib/site-kinds.js';
+import { catalogueQuery, filterChoices, freeStrip } from '../../src/web/lib/site-catalogue.js';
 import { SseParser, type SseEvent } from '../../src/web/lib/sse-parser.js';
 import { axisTicks, packLanes, peakWithin, usageSteps } from '../../src/web/lib/timeline-layout.js';
 
@@ -177,5 +178,25 @@ describe('the web page\'s connectors', () => {
     expect(openableUrl({ protocol: 'TCP', status: 'AVAILABLE', location: 'tcp://127.0.0.1:22' })).toBeUndefined();
     expect(openableUrl({ protocol: 'HTTP', status: 'AVAILABLE', location: 'javascript:alert(1)' })).toBeUndefined();
     expect(openableUrl({ protocol: 'HTTP', status: 'AVAILABLE' })).toBeUndefined();
+  });
+});
+
+describe('the web page\'s catalogue panel', () => {
+  it('asks GET /sites with the filters given, and nothing for empty ones', () => {
+    expect(catalogueQuery({})).toBe('');
+    expect(catalogueQuery({ kind: 'jupyter-notebook', gpu: 'A100', cores: 4 })).toBe('?kind=jupyter-notebook&gpu=A100&cores=4');
+    expect(catalogueQuery({ kind: '', cores: 0 })).toBe('');
+    expect(catalogueQuery({ cores: 1.5, hours: 6 })).toBe('?hours=6');
+  });
+
+  it('offers the kinds and GPU models the sites name, and draws free cores as shares of the site\'s', () => {
+    const sites = [
+      { name: 'a', cores: 8, gpus: { A100: 2, K40: 0 }, executables: ['docker-container'], unavailableExecutables: [{ kind: 'jupyter-notebook', reason: 'no' }],
+        free: { hours: [{ start: 's0', cores: 8 }, { start: 's1', cores: 2 }, { start: 's2', cores: 0 }] } },
+      { name: 'b', cores: 4, gpus: { H100: 1 }, executables: ['singularity-container', 'docker-container'] },
+    ];
+    expect(filterChoices(sites)).toEqual({ kinds: ['docker-container', 'jupyter-notebook', 'singularity-container'], gpus: ['A100', 'H100'] });
+    expect(freeStrip(sites[0]!)).toEqual([{ start: 's0', cores: 8, share: 1 }, { start: 's1', cores: 2, share: 0.25 }, { start: 's2', cores: 0, share: 0 }]);
+    expect(freeStrip(sites[1]!)).toEqual([]);
   });
 });

@@ -37,6 +37,7 @@ const LISTING_ROOTS: Record<ListingType, string> = {
 const LISTING_ITEMS: Record<string, string> = {
   sessions: 'session', sites: 'site', reservations: 'reservation', history: 'change', executables: 'executable', unavailableExecutables: 'executable',
   architectures: 'architecture', operatingSystems: 'operatingSystem', dataSchemes: 'scheme', locations: 'location', storage: 'element',
+  executors: 'executor', hardware: 'capability', services: 'service', storageAreas: 'area', hours: 'hour',
 };
 const isListing = (type: DocumentType): type is ListingType => Object.hasOwn(LISTING_ROOTS, type);
 

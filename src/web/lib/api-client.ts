@@ -63,7 +63,8 @@ export class ApiClient {
     return (await (await this.send(path, init)).json()) as Doc;
   }
 
-  sites(): Promise<Doc> { return this.json('/sites'); }
+  /** The sites, without the hour-by-hour outlook (the catalogue panel asks for that itself). */
+  sites(): Promise<Doc> { return this.json('/sites?hours=0'); }
 
   timeline(site: string, from: number, to: number): Promise<Doc> {
     const query = new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString() });
