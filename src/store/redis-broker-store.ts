@@ -45,6 +45,7 @@ export class RedisBrokerStore implements BrokerStore {
       'messages', json(offerSet.messages),
       'sessions', json(offerSet.sessionUuids),
       'owner', offerSet.owner,
+      ...(offerSet.notifyExpiringAt !== undefined ? ['expiring', offerSet.notifyExpiringAt] : []),
       '--',
     ];
     for (const session of sessions) {
