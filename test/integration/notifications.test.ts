@@ -210,6 +210,29 @@ describe('notifications of phase changes', () => {
     expect(both[1]!.text).toContain(`Outputs: ${PUBLIC}/sessions/${uuid}/outputs`);
     expect(both[1]!.raw).toContain('Content-Type: text/html');
   }, 60_000);
+
+  it("subscribes from the Global Execution API's submit: notify (a webhook, signed with the secret the answer gives) and contact_email (mail)", async () => {
+    receiver.answer = () => 'ok';
+    mails.length = 0;
+    const submit = (body: unknown) => broker.http.post('/global-execution-api/v1/job/submit').set('Content-Type', 'application/json').send(JSON.stringify(body));
+    const job = { container_image: 'test.example/echo:1', script: 'echo done > "$EB_OUTPUTS/out.txt"' };
+    const submitted = await submit({ ...job, notify: [{ url: receiver.url, events: ['ACCEPTED', 'COMPLETED'] }], contact_email: 'astro@example.org' }).expect(200);
+    const uuid = submitted.body.job_id as string;
+    expect(submitted.body.webhook_secret).toMatch(/^whsec_/);
+    expect(submitted.headers['webhook-secret']).toBe(submitted.body.webhook_secret);
+    expect(submitted.headers['cache-control']).toBe('no-store');
+    receiver.secrets.set(uuid, submitted.body.webhook_secret as string);
+    const arrived = await waitFor(() => { const list = receiver.delivered(uuid); return list.at(-1)?.payload.data.phase === 'COMPLETED' && list; }, 30_000, 'COMPLETED');
+    expect(arrived.map((a) => [a.payload.type, a.verified])).toEqual([['session.accepted', true], ['session.completed', true]]);
+    const both = await waitFor(() => mails.filter((m) => m.subject.startsWith(`Session ${uuid.slice(0, 8)}`)).length >= 2 && mails, 15_000, 'two mails');
+    expect(both.map((m) => [m.subject, m.to.join()])).toEqual([[`Session ${uuid.slice(0, 8)} is available`, 'astro@example.org'], [`Session ${uuid.slice(0, 8)} completed`, 'astro@example.org']]);
+    // A target the broker will not tell is refused at submit, saying why, in the API's shape; a notify that is no list is a 422.
+    const refused = await submit({ ...job, notify: [{ url: 'http://10.0.0.1/hook' }] }).expect(400);
+    expect(refused.body).toEqual({ code: 'notify-refused', detail: expect.stringContaining('The subscription to [http://10.0.0.1/hook] is refused: ') });
+    expect(refused.body.detail).toContain('a private address');
+    expect((await submit({ ...job, notify: 'https://example.org/' }).expect(422)).body.detail[0]).toMatchObject({ type: 'list_type', loc: ['body', 'notify'] });
+    expect((await submit({ ...job, contact_email: 'not an address' }).expect(400)).body.code).toBe('notify-refused');
+  }, 60_000);
 });
 
 describe('a notify worker killed with SIGKILL mid-delivery', () => {

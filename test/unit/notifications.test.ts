@@ -111,6 +111,12 @@ describe('the srcnet.notify extension in each format', () => {
   it('is read from XML (one element per target) and YAML, and a bad one is a 400 notify-refused', () => {
     const xml = `<offers-request><executable><kind>${V1}/executable/docker-container.yaml</kind><image><locations>busybox</locations></image></executable><srcnet.notify>https://hooks.example.org/a</srcnet.notify><srcnet.notify>mailto:a@example.org</srcnet.notify></offers-request>`;
     expect(readExecutionRequestBody(Buffer.from(xml), 'application/xml').subscriptions?.map((s) => s.target)).toEqual(['https://hooks.example.org/a', 'mailto:a@example.org']);
+    // One target only is still a list; a target with its events, one <events> each (one alone is still a list).
+    const one = `<offers-request><executable><kind>${V1}/executable/docker-container.yaml</kind><image><locations>busybox</locations></image></executable><srcnet.notify><target>https://hooks.example.org/c</target><events>EXPIRING</events></srcnet.notify><srcnet.notify>mailto:b@example.org</srcnet.notify></offers-request>`;
+    expect(readExecutionRequestBody(Buffer.from(one), 'application/xml').subscriptions).toEqual([
+      { kind: 'webhook', target: 'https://hooks.example.org/c', events: ['EXPIRING'] },
+      { kind: 'mail', target: 'mailto:b@example.org', events: ['AVAILABLE', 'COMPLETED', 'FAILED', 'CANCELLED'] },
+    ]);
     const yaml = `executable:\n  kind: ${V1}/executable/docker-container.yaml\n  image: { locations: [busybox] }\nsrcnet.notify:\n  - target: https://hooks.example.org/b\n    events: [RUNNING]\n`;
     expect(readExecutionRequestBody(Buffer.from(yaml), 'application/yaml').subscriptions).toEqual([{ kind: 'webhook', target: 'https://hooks.example.org/b', events: ['RUNNING'] }]);
     const bad = `executable:\n  kind: ${V1}/executable/docker-container.yaml\n  image: { locations: [busybox] }\nsrcnet.notify: [gopher://x]\n`;
