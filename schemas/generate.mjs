@@ -80,7 +80,7 @@ function collectDefs(files) {
  * - `srcnet.notebook` on JupyterNotebook: how the notebook runs (interactive server or headless)
  *   and, headless, the parameters injected before it runs.
  * - `srcnet.notify` on ExecutionRequest: who is told of the sessions' phase changes
- *   (docs/notifications.md), a list of targets, each a URL or `mailto:` address, or
+ *   (docs/notifications.md), a list of targets (or one alone), each a URL or `mailto:` address, or
  *   `{target, events}`. In XML one `<srcnet.notify>` element per target, holding the target as text
  *   or `<target>` and one `<events>` per event (its XML shape: an object that may be plain text).
  *   Its values (which URLs, which events) are checked by the broker, which says why it refuses one
@@ -137,13 +137,11 @@ function addExtensions(defs, origin) {
     },
   };
   origin.SrcnetNotifyTarget = 'components.yaml';
+  const oneTarget = [{ type: 'string', maxLength: 2048, description: 'An http(s) URL or a mailto: address, told the default events.' }, { $ref: '#/components/schemas/SrcnetNotifyTarget' }];
   defs.SrcnetNotifyList = {
-    type: 'array',
     title: 'SrcnetNotifyList',
-    description: 'SRCNet extension: who is told of the phase changes of the sessions a request makes (at most 4 targets; docs/notifications.md).',
-    maxItems: 4,
-    items: { oneOf: [{ type: 'string', maxLength: 2048, description: 'An http(s) URL or a mailto: address, told the default events.' }, { $ref: '#/components/schemas/SrcnetNotifyTarget' }] },
-    xml: { name: 'srcnet.notify' },
+    description: 'SRCNet extension: who is told of the phase changes of the sessions a request makes (docs/notifications.md): a list of at most 4 targets, or one target alone.',
+    oneOf: [{ type: 'array', maxItems: 4, items: { oneOf: oneTarget }, xml: { name: 'srcnet.notify' } }, ...oneTarget],
   };
   origin.SrcnetNotifyList = 'components.yaml';
   const request = defs.ExecutionRequest;
@@ -286,6 +284,9 @@ function describe(schema, defs, bases) {
   if (schema.$ref) {
     const name = schema.$ref.replace('#/$defs/', '');
     const target = defs[name];
+    // A list, or one of its items alone (srcnet.notify): XML reads it as the list, one element per item.
+    const list = target.oneOf?.find((part) => part.type === 'array');
+    if (list) return describe(list, defs, bases);
     if (bases[name] || name.startsWith('Any')) return { t: 'object', type: name.replace(/^Any/, 'Abstract') };
     if (target.type === 'object' && target.additionalProperties && !target.properties) return { t: 'map' };
     if (target.type === 'array') {
