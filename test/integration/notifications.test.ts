@@ -427,10 +427,15 @@ describe('the notice that an offer set is about to expire (EXPIRING)', () => {
     expect(await broker.redis.zscore(`${broker.config.keyPrefix}:notify-expiring`, id)).toBeNull();
   }, 30_000);
 
-  it('tells nothing when an offer was accepted before the notice was due, nor to a subscriber who did not ask for it', async () => {
+  it('tells nothing when an offer was accepted, or every offer rejected, before the notice was due, nor to a subscriber who did not ask for it', async () => {
     receiver.answer = () => 'ok';
     const accepted = await offerSet([{ target: receiver.url, events: ['EXPIRING', 'ACCEPTED'] }]);
-    const silent = await offerSet([receiver.url]);
+    const rejected = await offerSet([{ target: receiver.url, events: ['EXPIRING'] }]);
+    for (const offer of rejected.set.offers as Doc[]) {
+      await broker.http.post(`/sessions/${offer.meta.uuid}`).set('Content-Type', 'application/json')
+        .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'REJECTED' })).expect(200);
+    }
+    await offerSet([receiver.url]);
     const uuid = accepted.set.offers[0].meta.uuid as string;
     await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json')
       .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'ACCEPTED' })).expect(200);
@@ -439,7 +444,7 @@ describe('the notice that an offer set is about to expire (EXPIRING)', () => {
     // Past both notices' time and the offers' expiry: the entries were taken, and neither told.
     await new Promise((r) => setTimeout(r, LIFETIME_MS + 500 - (Date.now() - accepted.at)));
     await waitFor(async () => (await broker.redis.zcard(`${broker.config.keyPrefix}:notify-expiring`)) === 0, 5_000, 'the entries to be taken');
-    expect(receiver.arrivals.filter((a) => a.payload.type === 'offerset.expiring')).toHaveLength(1); // the first test's only
+    expect(receiver.arrivals.filter((a) => a.payload.type === 'offerset.expiring').map((a) => a.payload.data.offerset)).toEqual([expect.not.stringMatching(`${accepted.set.meta.uuid}|${rejected.set.meta.uuid}`)]); // the first test's only
   }, 30_000);
 
   it('refuses EXPIRING for a subscriber who asks for an event it cannot have, saying which can be asked for', async () => {
