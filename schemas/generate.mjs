@@ -79,6 +79,12 @@ function collectDefs(files) {
  *   the dotted name cannot collide with a future unprefixed one, and is a valid XML name.
  * - `srcnet.notebook` on JupyterNotebook: how the notebook runs (interactive server or headless)
  *   and, headless, the parameters injected before it runs.
+ * - `srcnet.notify` on ExecutionRequest: who is told of the sessions' phase changes
+ *   (docs/notifications.md), a list of targets (or one alone), each a URL or `mailto:` address, or
+ *   `{target, events}`. In XML one `<srcnet.notify>` element per target, holding the target as text
+ *   or `<target>` and one `<events>` per event (its XML shape: an object that may be plain text).
+ *   Its values (which URLs, which events) are checked by the broker, which says why it refuses one
+ *   (400 notify-refused), so the schema checks only the shape.
  */
 function addExtensions(defs, origin) {
   defs.SrcnetNotebook = {
@@ -113,6 +119,35 @@ function addExtensions(defs, origin) {
   defs.SimpleComputeResource = {
     ...compute,
     allOf: [...compute.allOf, { type: 'object', properties: { 'srcnet.gpu': { $ref: '#/components/schemas/SrcnetGpu' } } }],
+  };
+  defs.SrcnetNotifyTarget = {
+    type: 'object',
+    title: 'SrcnetNotifyTarget',
+    description: 'SRCNet extension: one subscriber and the events it is told of.',
+    required: ['target'],
+    properties: {
+      target: { type: 'string', maxLength: 2048, description: 'An http(s) URL (a webhook, signed as Standard Webhooks says) or a mailto: address.' },
+      events: {
+        type: 'array',
+        minItems: 1,
+        items: { type: 'string' },
+        xml: { name: 'events' },
+        description: 'What it is told of. Webhooks: EXPIRING (the offer set expires soon, none of its offers accepted), ACCEPTED, REJECTED, EXPIRED, WAITING, PREPARING, AVAILABLE, RUNNING, RELEASING, COMPLETED, FAILED, CANCELLED (default: REJECTED, EXPIRED, AVAILABLE, RUNNING, COMPLETED, FAILED, CANCELLED). Mail: EXPIRING, AVAILABLE, COMPLETED, FAILED, CANCELLED (default: all but EXPIRING).',
+      },
+    },
+  };
+  origin.SrcnetNotifyTarget = 'components.yaml';
+  const oneTarget = [{ type: 'string', maxLength: 2048, description: 'An http(s) URL or a mailto: address, told the default events.' }, { $ref: '#/components/schemas/SrcnetNotifyTarget' }];
+  defs.SrcnetNotifyList = {
+    title: 'SrcnetNotifyList',
+    description: 'SRCNet extension: who is told of the phase changes of the sessions a request makes (docs/notifications.md): a list of at most 4 targets, or one target alone.',
+    oneOf: [{ type: 'array', maxItems: 4, items: { oneOf: oneTarget }, xml: { name: 'srcnet.notify' } }, ...oneTarget],
+  };
+  origin.SrcnetNotifyList = 'components.yaml';
+  const request = defs.ExecutionRequest;
+  defs.ExecutionRequest = {
+    ...request,
+    allOf: [...request.allOf, { type: 'object', properties: { 'srcnet.notify': { $ref: '#/components/schemas/SrcnetNotifyList' } } }],
   };
 }
 
@@ -243,9 +278,15 @@ export function buildJsonSchema() {
 // whether it is an attribute. Lists are named as xmlListNames says.
 
 function describe(schema, defs, bases) {
+  // A string or an object (srcnet.notify's targets): read as the object, or as its text when the element holds only text.
+  const alternatives = schema.oneOf?.filter((part) => part.$ref) ?? [];
+  if (alternatives.length === 1 && schema.oneOf.some((part) => part.type === 'string')) return { ...describe(alternatives[0], defs, bases), orText: true };
   if (schema.$ref) {
     const name = schema.$ref.replace('#/$defs/', '');
     const target = defs[name];
+    // A list, or one of its items alone (srcnet.notify): XML reads it as the list, one element per item.
+    const list = target.oneOf?.find((part) => part.type === 'array');
+    if (list) return describe(list, defs, bases);
     if (bases[name] || name.startsWith('Any')) return { t: 'object', type: name.replace(/^Any/, 'Abstract') };
     if (target.type === 'object' && target.additionalProperties && !target.properties) return { t: 'map' };
     if (target.type === 'array') {

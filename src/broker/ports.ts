@@ -162,6 +162,11 @@ export interface OfferSetRecord {
   messages: Message[];
   sessionUuids: string[];
   owner: string;
+  /**
+   * When its subscribers who asked for EXPIRING are told that its offers expire soon (ms): saved
+   * with the offer set, in the same step, as the notify outbox's entry (docs/notifications.md).
+   */
+  notifyExpiringAt?: number;
 }
 
 export type BindResult = 'done' | 'not-found' | 'not-provision' | 'bound' | 'expired' | 'ended';

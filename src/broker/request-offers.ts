@@ -1,5 +1,5 @@
 import { BrokerError } from '../domain/errors.js';
-import type { Subscription } from '../domain/subscriptions.js';
+import { expiringNoticeAt, type Subscription } from '../domain/subscriptions.js';
 import type { Clock } from '../domain/clock.js';
 import { checkNeeds } from '../domain/check-needs.js';
 import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
@@ -55,6 +55,8 @@ export interface NotifyGate {
   admit(subscriptions: readonly Subscription[]): Promise<void>;
   /** A new webhook signing secret (`whsec_...`), given once to the requester. */
   newSecret(): string;
+  /** How long before its offers expire an offer set's EXPIRING subscribers are told (NOTIFY_EXPIRING_BEFORE). */
+  expiringBeforeMs: number;
   /** The secret sealed for one session (what the store keeps). */
   seal(secret: string, sessionUuid: string): string;
 }
@@ -149,6 +151,9 @@ export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput)
   });
   offerSet.result = sessions.length ? 'YES' : 'NO';
   offerSet.sessionUuids = sessions.map((session) => session.uuid);
+  if (sessions.length && deps.notify && input.subscriptions?.some((s) => s.events.includes('EXPIRING'))) {
+    offerSet.notifyExpiringAt = expiringNoticeAt(now, expiresAt, deps.notify.expiringBeforeMs);
+  }
   // What stopped some sites is a warning when others offer: the request as a whole succeeded.
   if (sessions.length) offerSet.messages = offerSet.messages.map((m) => (m.level === 'ERROR' ? { ...m, level: 'WARN' } : m));
   if (!sessions.length && !offerSet.messages.some(isError)) {

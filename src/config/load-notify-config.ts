@@ -14,6 +14,8 @@ export interface NotifyConfig {
   timeoutMs: number;
   /** How often the outbox is read for events not yet handed to a delivery job (NOTIFY_POLL, 0.2 s). */
   pollMs: number;
+  /** How long before an offer set expires its EXPIRING subscribers are told (NOTIFY_EXPIRING_BEFORE, 1 min). */
+  expiringBeforeMs: number;
   /** Mail, when SMTP_URL is set. */
   mail?: { url: string; from: string; perMinute: number; timeoutMs: number };
 }
@@ -37,6 +39,7 @@ export function loadNotifyConfig(env: NodeJS.ProcessEnv): NotifyConfig {
     retryBaseMs: positive(durationMs(env.NOTIFY_RETRY_BASE || undefined, 'PT1S', 'NOTIFY_RETRY_BASE'), 'NOTIFY_RETRY_BASE'),
     retryMaxMs: positive(durationMs(env.NOTIFY_RETRY_MAX || undefined, 'PT1H', 'NOTIFY_RETRY_MAX'), 'NOTIFY_RETRY_MAX'),
     timeoutMs,
+    expiringBeforeMs: positive(durationMs(env.NOTIFY_EXPIRING_BEFORE || undefined, 'PT1M', 'NOTIFY_EXPIRING_BEFORE'), 'NOTIFY_EXPIRING_BEFORE'),
     pollMs: positive(durationMs(env.NOTIFY_POLL || undefined, 'PT0.2S', 'NOTIFY_POLL'), 'NOTIFY_POLL'),
   };
   const url = env.SMTP_URL;

@@ -1,16 +1,30 @@
-import type { SessionPhase } from './phases.js';
-import { withoutQuery } from './subscriptions.js';
+import { withoutQuery, type NotifyEventName } from './subscriptions.js';
 
-/** One phase change as a subscriber hears of it (nothing else of the session: no token, no document). */
+/**
+ * One recorded event of a session with subscribers: a phase change (store/lua-scripts.ts notified()),
+ * or EXPIRING, recorded on one open offer of its offer set (store/redis-notify-outbox.ts CLAIM_EXPIRING), with the offer set,
+ * when its offers expire and which are open.
+ */
+export interface NotifyEvent { seq: number; phase: NotifyEventName; at: number; offerset?: string; expires?: number; offers?: string[] }
+
+/**
+ * One event as a subscriber hears of it: a phase change (nothing else of the session: no token,
+ * no document), or EXPIRING, an offer set whose offers expire soon (`uuid` is the open offer the
+ * event was recorded on, `url` the offer set's).
+ */
 export interface NotifyFacts {
   /** The event's id: the same on every attempt to deliver it (`webhook-id`). */
   id: string;
   uuid: string;
-  phase: SessionPhase;
-  /** When the session changed phase (ms). */
+  phase: NotifyEventName;
+  /** When the session changed phase, or the EXPIRING notice was due (ms). */
   at: number;
-  /** The session's resource URL. */
+  /** The session's resource URL (EXPIRING: the offer set's). */
   url: string;
+  /** EXPIRING: the offer set, when its offers expire (ms), and its open offers (uuid and URL). */
+  offerSet?: string;
+  expires?: number;
+  offers?: Array<{ session: string; url: string }>;
   site: string;
   /** AVAILABLE: where to reach the session (a notebook's URL), without any query (its token). */
   connectors?: string[];
@@ -26,6 +40,18 @@ export const eventId = (uuid: string, seq: number): string => `msg_${uuid}_${seq
 /** The webhook body, Standard Webhooks' recommended shape: {type, timestamp, data}. */
 export function webhookPayload(facts: NotifyFacts): Record<string, unknown> {
   const time = new Date(facts.at).toISOString();
+  if (facts.phase === 'EXPIRING') {
+    return {
+      type: 'offerset.expiring',
+      timestamp: time,
+      data: {
+        offerset: facts.offerSet,
+        url: withoutQuery(facts.url),
+        expires: new Date(facts.expires ?? facts.at).toISOString(),
+        offers: (facts.offers ?? []).map((offer) => ({ session: offer.session, url: withoutQuery(offer.url) })),
+      },
+    };
+  }
   return {
     type: `session.${facts.phase.toLowerCase()}`,
     timestamp: time,
@@ -54,6 +80,16 @@ export function mailFor(facts: NotifyFacts): MailMessage | undefined {
   let subject: string;
   const lines: string[] = [];
   switch (facts.phase) {
+    case 'EXPIRING': {
+      const expires = new Date(facts.expires ?? facts.at).toISOString();
+      const offers = facts.offers ?? [];
+      subject = `Offers ${(facts.offerSet ?? facts.uuid).slice(0, 8)} expire at ${expires.slice(11, 16)} UTC`;
+      lines.push(`The offers you asked for (offer set ${facts.offerSet ?? ''}) expire at ${expires}; none is accepted yet.`);
+      lines.push(`Accept one before then to keep it (${offers.length} open):`);
+      for (const offer of offers) lines.push(`Offer: ${withoutQuery(offer.url)}`);
+      lines.push(`Offer set: ${link}`);
+      return finished(subject, lines);
+    }
     case 'AVAILABLE':
       subject = `Session ${short} is available`;
       lines.push(`Your session ${facts.uuid} on site ${facts.site} is available since ${time}.`);
@@ -77,6 +113,10 @@ export function mailFor(facts: NotifyFacts): MailMessage | undefined {
       return undefined;
   }
   lines.push(`Session: ${link}`);
+  return finished(subject, lines);
+}
+
+function finished(subject: string, lines: string[]): MailMessage {
   const text = `${lines.join('\n')}\n\n-- the SRCNet ExecutionBroker (you asked to be told; a token is never sent by mail)\n`;
   const linked = (line: string): string => escapeHtml(line).replace(/(https?:\/\/[^\s<]+)/g, '<a href="$1">$1</a>');
   const html = `<!doctype html><html><body>${lines.map((line) => `<p>${linked(line)}</p>`).join('')}<p><small>the SRCNet ExecutionBroker</small></p></body></html>`;

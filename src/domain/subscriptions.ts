@@ -10,16 +10,26 @@ export interface Subscription {
   kind: 'webhook' | 'mail';
   /** The URL, or the `mailto:` URI. */
   target: string;
-  /** The phases that are told, in the order the protocol lists them. */
-  events: SessionPhase[];
+  /** The events that are told (phases, and EXPIRING), in the order the protocol lists them. */
+  events: NotifyEventName[];
 }
 
+/**
+ * What a subscriber can hear of: a session's phase change, or `EXPIRING`: the request's offer set
+ * expires soon with none of its offers accepted (told once per offer set, NOTIFY_EXPIRING_BEFORE
+ * ahead; never by default).
+ */
+export type NotifyEventName = SessionPhase | 'EXPIRING';
+export const isNotifyEventName = (value: string): value is NotifyEventName => value === 'EXPIRING' || isSessionPhase(value);
+
 /** What a webhook hears unless it says otherwise: a session ready to use, running, and its end. */
-export const DEFAULT_WEBHOOK_EVENTS: readonly SessionPhase[] = ['AVAILABLE', 'RUNNING', 'REJECTED', 'EXPIRED', 'COMPLETED', 'FAILED', 'CANCELLED'];
-/** What a mail can say (and says unless told less): ready to use, and how it ended. */
-export const MAIL_EVENTS: readonly SessionPhase[] = ['AVAILABLE', 'COMPLETED', 'FAILED', 'CANCELLED'];
-/** The phases a webhook may ask for: every change after the offer (an offer is the request's own answer). */
-export const WEBHOOK_EVENTS: readonly SessionPhase[] = ['ACCEPTED', 'REJECTED', 'EXPIRED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+export const DEFAULT_WEBHOOK_EVENTS: readonly NotifyEventName[] = ['AVAILABLE', 'RUNNING', 'REJECTED', 'EXPIRED', 'COMPLETED', 'FAILED', 'CANCELLED'];
+/** What a mail says unless told otherwise: ready to use, and how it ended. */
+export const DEFAULT_MAIL_EVENTS: readonly NotifyEventName[] = ['AVAILABLE', 'COMPLETED', 'FAILED', 'CANCELLED'];
+/** What a mail can say: those, and that the offers expire soon. */
+export const MAIL_EVENTS: readonly NotifyEventName[] = ['EXPIRING', ...DEFAULT_MAIL_EVENTS];
+/** What a webhook may ask for: the offers expiring soon, and every change after the offer (an offer is the request's own answer). */
+export const WEBHOOK_EVENTS: readonly NotifyEventName[] = ['EXPIRING', 'ACCEPTED', 'REJECTED', 'EXPIRED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 
 export const MAX_SUBSCRIPTIONS = 4;
 const MAX_TARGET_LENGTH = 2048;
@@ -68,11 +78,18 @@ function readOne(item: unknown): { subscription: Subscription } | { problem: Sub
   if (asked !== undefined && (!Array.isArray(asked) || asked.length === 0 || !asked.every((e): e is string => typeof e === 'string'))) {
     return problem('events is a non-empty list of phase names');
   }
-  const unknown = (asked ?? []).find((event) => !isSessionPhase(event) || !allowed.includes(event));
+  const unknown = (asked ?? []).find((event) => !isNotifyEventName(event) || !allowed.includes(event));
   if (unknown !== undefined) return problem(`${shown(unknown)} is not an event a ${kind} subscription can ask for (${allowed.join(', ')})`);
-  const wanted = new Set<string>(asked ?? (kind === 'mail' ? MAIL_EVENTS : DEFAULT_WEBHOOK_EVENTS));
+  const wanted = new Set<string>(asked ?? (kind === 'mail' ? DEFAULT_MAIL_EVENTS : DEFAULT_WEBHOOK_EVENTS));
   return { subscription: { kind, target, events: allowed.filter((phase) => wanted.has(phase)) } };
 }
+
+/** Whether an offer set's offers still wait for an accept: one is open, and none was accepted (a sibling past OFFERED that was not rejected or expired). */
+export const awaitsAccept = (offers: ReadonlyArray<{ phase: SessionPhase; expires: number }>, now: number): boolean =>
+  offers.some((o) => o.phase === 'OFFERED' && o.expires > now) && offers.every((o) => o.phase === 'OFFERED' || o.phase === 'REJECTED' || o.phase === 'EXPIRED');
+
+/** When an offer set made at `created`, expiring at `expires`, has its EXPIRING notice: `before` ahead, and never before it was made. */
+export const expiringNoticeAt = (created: number, expires: number, before: number): number => Math.max(created, expires - before);
 
 /** A session's URL as the subscriber is told it: no query, no fragment (where a token would be). */
 export function withoutQuery(url: string): string {

@@ -30,6 +30,11 @@ function giveSecret(res: Response, secret: string | undefined): void {
   if (secret) res.set({ 'Webhook-Secret': secret, 'Cache-Control': 'no-store' });
 }
 
+/** Whether a `Prefer` header asks for the created resource in the answer (RFC 7240 return=representation). */
+function wantsRepresentation(prefer: string | undefined): boolean {
+  return (prefer ?? '').split(',').some((part) => /^\s*return\s*=\s*"?representation"?\s*(;|$)/i.test(part));
+}
+
 function isFollow(value: unknown): boolean {
   if (value === undefined) return false;
   if (value === '' || value === 'true' || value === '1') return true;
@@ -74,7 +79,11 @@ export function executionBrokerRoutes(api: BrokerApi, options: AppOptions): Rout
     giveSecret(res, webhookSecret);
     const location = `${base}/offersets/${offerSet.uuid}`;
     res.location(location);
-    sendDocument(req, res, 303, renderOfferSet(offerSet, sessions, { baseUrl: base }), 'OfferSetResponse');
+    // A client that cannot see a 303's headers (a browser's fetch follows it, and drops them: the
+    // Webhook-Secret) asks with `Prefer: return=representation` (RFC 7240) for a 201 instead.
+    const created = wantsRepresentation(req.get('prefer'));
+    if (created) res.set({ 'Preference-Applied': 'return=representation', Vary: 'Prefer' });
+    sendDocument(req, res, created ? 201 : 303, renderOfferSet(offerSet, sessions, { baseUrl: base }), 'OfferSetResponse');
   };
   router.post('/requests', rawBody, createOffers);
   router.post('/offersets', rawBody, createOffers);

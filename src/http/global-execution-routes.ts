@@ -70,6 +70,8 @@ export function globalExecutionRoutes(api: BrokerApi, options: AppOptions): { pr
     if (result.outcome === 'failed') { sendError(res, noJobError(result.offerSet)); return; }
     const base = baseUrlOf(req, options.publicUrl);
     res.location(`${base}${P}/job/${result.session.uuid}/status`);
+    // A webhook's signing secret is given once, here (as /direct gives it), and never shown again.
+    if (result.webhookSecret) res.set({ 'Webhook-Secret': result.webhookSecret, 'Cache-Control': 'no-store' });
     res.json({
       job_id: result.session.uuid,
       status: 'PENDING',
@@ -77,6 +79,7 @@ export function globalExecutionRoutes(api: BrokerApi, options: AppOptions): { pr
       site: result.session.site,
       status_url: `${base}${P}/job/${result.session.uuid}/status`,
       session_url: `${base}/sessions/${result.session.uuid}`,
+      ...(result.webhookSecret ? { webhook_secret: result.webhookSecret } : {}),
     });
   }));
 

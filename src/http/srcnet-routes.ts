@@ -5,7 +5,7 @@ import { failureAnswer, OK_ANSWER, statusAnswer, submitAnswer, unavailableAnswer
 import { jobId, provisionId, sessionOfProvision } from '../protocol/srcnet/srcnet-ids.js';
 import { translateJob, translateQuery } from '../protocol/srcnet/srcnet-translation.js';
 import { isBrokerError } from '../domain/errors.js';
-import { isMailAddress, MAIL_EVENTS, type Subscription } from '../domain/subscriptions.js';
+import { DEFAULT_MAIL_EVENTS, isMailAddress, type Subscription } from '../domain/subscriptions.js';
 import { ERROR_CATALOGUE } from '../protocol/error-catalogue.js';
 import type { AppOptions, BrokerApi } from './broker-api.js';
 import { normaliseError } from './error-handler.js';
@@ -18,7 +18,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 /** SRCNet's contact_email: mail on AVAILABLE, COMPLETED, FAILED and CANCELLED (docs/notifications.md). */
 const contactSubscription = (email: string | undefined): { subscriptions?: Subscription[] } =>
-  (email && isMailAddress(email) ? { subscriptions: [{ kind: 'mail', target: `mailto:${email}`, events: [...MAIL_EVENTS] }] } : {});
+  (email && isMailAddress(email) ? { subscriptions: [{ kind: 'mail', target: `mailto:${email}`, events: [...DEFAULT_MAIL_EVENTS] }] } : {});
 
 const bodyOf = (req: Request): Uint8Array => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 const unprocessable = (res: Response, detail: ValidationDetail[]): void => { res.status(422).json({ detail }); };

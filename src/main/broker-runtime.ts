@@ -220,7 +220,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       });
       const newId = () => randomUUID();
       const capacityOutlook = new RedisCapacityLedger(storeConnection, keys);
-      const notify = notifyGate({ policy: machineEgressPolicy(config.notify.egressAllow, config), mail: Boolean(config.notify.mail), cipher: notifyCipher });
+      const notify = notifyGate({ policy: machineEgressPolicy(config.notify.egressAllow, config), mail: Boolean(config.notify.mail), cipher: notifyCipher, expiringBeforeMs: config.notify.expiringBeforeMs });
       const offersDeps: RequestOffersDeps = {
         clock, newId, sites, negotiator: observeNegotiator(negotiator, metrics), store, timers, notify,
         composeSession: (input) => composeOfferedSession(input, newId),

@@ -4,6 +4,7 @@ import type { TokenCipher } from '../auth/token-cipher.js';
 import type { BrokerStore } from '../broker/ports.js';
 import type { Config } from '../config/load-config.js';
 import { mailFor, webhookPayload } from '../domain/notify-messages.js';
+import { awaitsAccept } from '../domain/subscriptions.js';
 import type { Logger } from '../observability/logger.js';
 import { notifyFacts } from '../protocol/notify-facts.js';
 import { startNotifyWorker, type RunningNotifyWorker } from '../queue/notify-worker.js';
@@ -43,6 +44,10 @@ export async function startNotifyRuntime(options: {
     keys: options.keys,
     outbox: new RedisNotifyOutbox(options.store, options.keys),
     getSession: (uuid) => options.brokerStore.getSession(uuid),
+    offerSetOpen: async (uuid) => {
+      const sessions = (await options.brokerStore.getOfferSet(uuid))?.sessions ?? [];
+      return awaitsAccept(sessions, options.now());
+    },
     facts: (event, session) => notifyFacts(event, session, baseUrl),
     settings,
     now: options.now,

@@ -181,6 +181,8 @@ export function renderSession(session: SessionRecord, context: RenderContext): W
   }
   const connectors = sessionConnectors(session, context.baseUrl);
   if (connectors.length) doc.connectors = connectors;
+  // Who is told of its phase changes, and of what (docs/notifications.md): the owner sees what it asked for.
+  if (session.notify?.subscriptions.length) doc['srcnet.notify'] = session.notify.subscriptions.map(({ target, events }) => ({ target, events }));
   const { kind, meta: _stored, ...components } = doc;
   return rewriteKinds({ kind, meta, phase: session.phase, ...components }, session.family as KindFamily);
 }

@@ -16,6 +16,8 @@ export interface PropertyShape {
   attr?: boolean;
   wrapped?: boolean;
   item?: string;
+  /** An object that may also be given as text (an element holding only text is read as that text). */
+  orText?: boolean;
 }
 
 export interface XmlShapes {

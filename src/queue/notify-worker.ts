@@ -28,6 +28,12 @@ export interface NotifyWorkerOptions {
   keys: RedisKeys;
   outbox: RedisNotifyOutbox;
   getSession(uuid: string): Promise<SessionRecord | undefined>;
+  /**
+   * Whether an offer set still waits for an accept (an open offer, none accepted): an EXPIRING
+   * event whose set was accepted, or whose offers were rejected or expired, before it was told is
+   * passed over.
+   */
+  offerSetOpen(uuid: string): Promise<boolean>;
   facts(event: NotifyEvent & { uuid: string }, session: SessionRecord | undefined): NotifyFacts;
   delivery: NotifyDelivery;
   settings: NotifyConfig;
@@ -106,6 +112,10 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
   /** Tells one event; resolves false when it failed and should be retried (true: told, passed over or given up). */
   const tell = async (uuid: string, subscription: Subscription, sealedSecret: string | undefined, event: NotifyEvent, kept: unknown, attempt: number): Promise<{ ok: boolean; error?: unknown }> => {
     if (!subscription.events.includes(event.phase)) return { ok: true };
+    if (event.phase === 'EXPIRING' && !(await options.offerSetOpen(event.offerset ?? ''))) {
+      logger?.info({ session: uuid, offerSet: event.offerset }, 'expiring notice passed over: the offer set was accepted or closed');
+      return { ok: true };
+    }
     const facts = (kept as NotifyFacts | undefined) ?? await outbox.facts(uuid, event.seq, async () => options.facts({ ...event, uuid }, await options.getSession(uuid)));
     try {
       if (await deliver(subscription, facts, sealedSecret)) logger?.info({ session: uuid, event: facts.id, phase: event.phase, to: originOf(subscription.target), attempt }, 'notification delivered');
@@ -163,6 +173,11 @@ export async function startNotifyWorker(options: NotifyWorkerOptions): Promise<R
     try {
       const now = options.now();
       for (const [id, until] of added) if (until <= now) added.delete(id);
+      // Offer sets whose EXPIRING notice is due become events (recorded once, in one step: CLAIM_EXPIRING).
+      for (const offerSet of await outbox.expiringDue(now, 500)) {
+        if (stopped) return;
+        await outbox.claimExpiring(offerSet, options.now());
+      }
       for (const uuid of await outbox.due(2_000)) {
         if (stopped) return;
         await dispatchSession(uuid);

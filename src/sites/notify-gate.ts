@@ -12,8 +12,9 @@ export const secretContext = (sessionUuid: string): string => `webhook-secret:${
  * Subscriptions at request time: webhooks must pass the broker's egress policy (their host's
  * addresses as they resolve now), mail needs a configured SMTP server.
  */
-export function notifyGate(options: { policy: EgressPolicy; mail: boolean; cipher: TokenCipher }): NotifyGate {
+export function notifyGate(options: { policy: EgressPolicy; mail: boolean; cipher: TokenCipher; expiringBeforeMs: number }): NotifyGate {
   return {
+    expiringBeforeMs: options.expiringBeforeMs,
     async admit(subscriptions) {
       for (const subscription of subscriptions) {
         const reason = subscription.kind === 'mail'

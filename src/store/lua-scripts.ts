@@ -270,6 +270,9 @@ while ARGV[i] ~= '--' do
 end
 redis.call('HSET', key, unpack(fields))
 redis.call('PEXPIRE', key, retention)
+-- The notify outbox's entry for "its offers expire soon", in the same step as the offer set (redis-notify-outbox.ts claimExpiring()).
+local expiring = redis.call('HGET', key, 'expiring')
+if expiring then redis.call('ZADD', prefix .. ':notify-expiring', 'NX', expiring, ARGV[3]) end
 i = i + 1
 local everyone, owners, sites, added = {}, {}, {}, 0
 while i <= #ARGV do

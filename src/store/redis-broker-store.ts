@@ -45,6 +45,7 @@ export class RedisBrokerStore implements BrokerStore {
       'messages', json(offerSet.messages),
       'sessions', json(offerSet.sessionUuids),
       'owner', offerSet.owner,
+      ...(offerSet.notifyExpiringAt !== undefined ? ['expiring', offerSet.notifyExpiringAt] : []),
       '--',
     ];
     for (const session of sessions) {
@@ -257,6 +258,8 @@ function toSession(uuid: string, fields: Record<string, string> | undefined, mes
     owner: fields.owner ?? '',
     ...(fields.bindby && fields.provision ? { provision: provisionOf(fields) } : {}),
     ...(fields.history ? { history: historyOf(fields.history) } : {}),
+    // Who is told (never the sealed secret: it stays in Redis for the notify worker alone).
+    ...(fields.notify ? { notify: { subscriptions: JSON.parse(fields.notify) as SessionNotify['subscriptions'] } } : {}),
   };
 }
 

@@ -34,6 +34,8 @@ export interface RedisKeys {
   sessionEvents: string;
   /** The notification outbox (lua-scripts.ts notified()): sessions with undelivered events, their events, each subscriber's cursor. */
   notifyDue: string;
+  /** Offer sets whose EXPIRING subscribers are to be told, scored by when (SAVE_OFFER_SET, redis-notify-outbox.ts claimExpiring()). */
+  notifyExpiring: string;
   notifyEvents(uuid: string): string;
   notifyCursor(uuid: string): string;
   /** What each event tells, fixed at its first attempt (redis-notify-outbox.ts facts()). */
@@ -78,6 +80,7 @@ export function redisKeys(prefix: string): RedisKeys {
     due: (site) => `${prefix}:due:${site}`,
     sessionEvents: `${prefix}:session-events`,
     notifyDue: `${prefix}:notify-due`,
+    notifyExpiring: `${prefix}:notify-expiring`,
     notifyEvents: (uuid) => `${prefix}:notify-events:${uuid}`,
     notifyCursor: (uuid) => `${prefix}:notify-cursor:${uuid}`,
     notifyFacts: (uuid) => `${prefix}:notify-facts:${uuid}`,

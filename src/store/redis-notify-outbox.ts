@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { isSessionPhase, type SessionPhase } from '../domain/phases.js';
+import type { NotifyEvent } from '../domain/notify-messages.js';
 import type { Subscription } from '../domain/subscriptions.js';
 import type { RedisKeys } from './redis-keys.js';
 
-/** One recorded phase change of a session with subscribers (lua-scripts.ts notified()). */
-export interface NotifyEvent { seq: number; phase: SessionPhase; at: number }
+export type { NotifyEvent } from '../domain/notify-messages.js';
 
 /** What the notify worker needs to know of a session's outbox. */
 export interface OutboxState {
@@ -46,7 +46,43 @@ end
 return { cursor, length }
 `;
 
- /**
+/**
+ * Turns an offer set's entry in notify-expiring (written with the offer set, lua-scripts.ts
+ * SAVE_OFFER_SET) into an EXPIRING event, once: the entry is removed and the event recorded in one
+ * step, so no process can die between them, and of two workers only the first finds the entry.
+ * The event is recorded on the set's first open offer with subscribers (an OFFERED session still
+ * before its expiry), in its outbox as a phase change is (PHASE_HELPERS notified()); none is
+ * recorded when an offer was accepted (any sibling past OFFERED that was not rejected or expired)
+ * or none is open any more. ARGV: prefix, offer set uuid, now. Returns the session that carries
+ * it, or why none: claimed (another worker did), gone, accepted, closed.
+ */
+const CLAIM_EXPIRING = `
+local prefix, id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('ZREM', prefix .. ':notify-expiring', id) == 0 then return 'claimed' end
+local sessions = redis.call('HGET', prefix .. ':offerset:' .. id, 'sessions')
+if not sessions then return 'gone' end
+local carrier, expires, open = nil, 0, {}
+for _, sid in ipairs(cjson.decode(sessions)) do
+  local f = redis.call('HMGET', prefix .. ':session:' .. sid, 'phase', 'expires', 'notify')
+  if f[1] and f[1] ~= 'OFFERED' and f[1] ~= 'EXPIRED' and f[1] ~= 'REJECTED' then return 'accepted' end
+  if f[1] == 'OFFERED' and tonumber(f[2]) > now then
+    open[#open + 1] = sid
+    expires = math.max(expires, tonumber(f[2]))
+    if f[3] and not carrier then carrier = sid end
+  end
+end
+if not carrier then return 'closed' end
+local key = prefix .. ':session:' .. carrier
+local seq = redis.call('HINCRBY', key, 'notifyseq', 1)
+local events = prefix .. ':notify-events:' .. carrier
+redis.call('RPUSH', events, cjson.encode({ seq = seq, phase = 'EXPIRING', at = now, offerset = id, expires = expires, offers = open }))
+redis.call('PEXPIRE', events, 691200000)
+redis.call('ZADD', prefix .. ':notify-due', 'NX', now, carrier)
+redis.call('PUBLISH', prefix .. ':notify-wake', cjson.encode({ carrier }))
+return carrier
+`;
+
+/**
  * The key webhook secrets are sealed with when no TOKEN_KEY is given: made once, kept in Redis,
  * so that every process of the broker opens what another sealed. (Weaker than TOKEN_KEY, which is
  * kept apart from Redis: docs/notifications.md.)
@@ -61,10 +97,23 @@ type Call = (...args: Array<string | number>) => Promise<unknown>;
 /** The notification outbox the Lua steps write (lua-scripts.ts), as the notify worker reads it. */
 export class RedisNotifyOutbox {
   private readonly advanceScript: Call;
+  private readonly claimScript: Call;
 
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
     if (!('ebNotifyAdvance' in redis)) redis.defineCommand('ebNotifyAdvance', { numberOfKeys: 0, lua: ADVANCE });
+    if (!('ebNotifyClaimExpiring' in redis)) redis.defineCommand('ebNotifyClaimExpiring', { numberOfKeys: 0, lua: CLAIM_EXPIRING });
     this.advanceScript = (redis as unknown as Record<string, Call>).ebNotifyAdvance!.bind(redis);
+    this.claimScript = (redis as unknown as Record<string, Call>).ebNotifyClaimExpiring!.bind(redis);
+  }
+
+  /** Offer sets whose EXPIRING notice is due by `now`, oldest first. */
+  expiringDue(now: number, max: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.notifyExpiring, '-inf', now, 'LIMIT', 0, max);
+  }
+
+  /** Records an offer set's EXPIRING event (CLAIM_EXPIRING); returns the session that carries it, or why none. */
+  async claimExpiring(offerSetUuid: string, now: number): Promise<string> {
+    return String(await this.claimScript(this.keys.prefix, offerSetUuid, now));
   }
 
   /** Sessions with events some subscriber has not had, oldest first. */

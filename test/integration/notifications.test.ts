@@ -190,7 +190,7 @@ describe('notifications of phase changes', () => {
   }, 60_000);
 
   it('refuses a mail subscription on a broker with no SMTP server', async () => {
-    const gate = notifyGate({ policy: { allow: [] }, mail: false, cipher: new TokenCipher(Buffer.alloc(32)) });
+    const gate = notifyGate({ policy: { allow: [] }, mail: false, cipher: new TokenCipher(Buffer.alloc(32)), expiringBeforeMs: 60_000 });
     const refused = await gate.admit([{ kind: 'mail', target: 'mailto:astro@example.org', events: ['COMPLETED'] }]).catch((error: unknown) => error);
     expect(isBrokerError(refused) && refused.code === 'notify-refused' && refused.values.reason).toBe('this broker sends no mail (it has no SMTP server configured)');
   });
@@ -209,6 +209,29 @@ describe('notifications of phase changes', () => {
     expect(both[1]!.text).toContain(`Your session ${uuid} on site demo completed at`);
     expect(both[1]!.text).toContain(`Outputs: ${PUBLIC}/sessions/${uuid}/outputs`);
     expect(both[1]!.raw).toContain('Content-Type: text/html');
+  }, 60_000);
+
+  it("subscribes from the Global Execution API's submit: notify (a webhook, signed with the secret the answer gives) and contact_email (mail)", async () => {
+    receiver.answer = () => 'ok';
+    mails.length = 0;
+    const submit = (body: unknown) => broker.http.post('/global-execution-api/v1/job/submit').set('Content-Type', 'application/json').send(JSON.stringify(body));
+    const job = { container_image: 'test.example/echo:1', script: 'echo done > "$EB_OUTPUTS/out.txt"' };
+    const submitted = await submit({ ...job, notify: [{ url: receiver.url, events: ['ACCEPTED', 'COMPLETED'] }], contact_email: 'astro@example.org' }).expect(200);
+    const uuid = submitted.body.job_id as string;
+    expect(submitted.body.webhook_secret).toMatch(/^whsec_/);
+    expect(submitted.headers['webhook-secret']).toBe(submitted.body.webhook_secret);
+    expect(submitted.headers['cache-control']).toBe('no-store');
+    receiver.secrets.set(uuid, submitted.body.webhook_secret as string);
+    const arrived = await waitFor(() => { const list = receiver.delivered(uuid); return list.at(-1)?.payload.data.phase === 'COMPLETED' && list; }, 30_000, 'COMPLETED');
+    expect(arrived.map((a) => [a.payload.type, a.verified])).toEqual([['session.accepted', true], ['session.completed', true]]);
+    const both = await waitFor(() => mails.filter((m) => m.subject.startsWith(`Session ${uuid.slice(0, 8)}`)).length >= 2 && mails, 15_000, 'two mails');
+    expect(both.map((m) => [m.subject, m.to.join()])).toEqual([[`Session ${uuid.slice(0, 8)} is available`, 'astro@example.org'], [`Session ${uuid.slice(0, 8)} completed`, 'astro@example.org']]);
+    // A target the broker will not tell is refused at submit, saying why, in the API's shape; a notify that is no list is a 422.
+    const refused = await submit({ ...job, notify: [{ url: 'http://10.0.0.1/hook' }] }).expect(400);
+    expect(refused.body).toEqual({ code: 'notify-refused', detail: expect.stringContaining('The subscription to [http://10.0.0.1/hook] is refused: ') });
+    expect(refused.body.detail).toContain('a private address');
+    expect((await submit({ ...job, notify: 'https://example.org/' }).expect(422)).body.detail[0]).toMatchObject({ type: 'list_type', loc: ['body', 'notify'] });
+    expect((await submit({ ...job, contact_email: 'not an address' }).expect(400)).body.code).toBe('notify-refused');
   }, 60_000);
 });
 
@@ -232,13 +255,36 @@ describe('a notify worker killed with SIGKILL mid-delivery', () => {
   beforeAll(async () => {
     await receiver.start();
     // The API, the site's worker and the timers run here; notifications only in the worker processes.
-    broker = await startTestBroker({ parts: { api: true, siteWorkers: true, timers: true }, env: { ...NOTIFY_ENV, BROKER_CONFIG: sitesFile } });
+    broker = await startTestBroker({ parts: { api: true, siteWorkers: true, timers: true }, env: { ...NOTIFY_ENV, BROKER_CONFIG: sitesFile, OFFER_LIFETIME: 'PT12S', NOTIFY_EXPIRING_BEFORE: 'PT8S' } });
   });
   afterAll(async () => {
     for (const child of workers) if (child.exitCode === null) child.kill('SIGKILL');
     await broker.close();
     await receiver.close();
   });
+
+  it('loses no EXPIRING notice: due while no notify worker runs, it waits in Redis and is told once one starts', async () => {
+    receiver.answer = () => 'ok';
+    const answer = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request('true', { target: receiver.url, events: ['EXPIRING'] })));
+    expect(answer.status).toBe(303);
+    const id = (answer.body as Doc).meta.uuid as string;
+    receiver.secrets.set(id, answer.headers['webhook-secret'] as string);
+    const due = Number(await broker.redis.zscore(`${broker.config.keyPrefix}:notify-expiring`, id));
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 300));
+    // Due, and no process has it: the entry is still in Redis.
+    expect(await broker.redis.zscore(`${broker.config.keyPrefix}:notify-expiring`, id)).not.toBeNull();
+    expect(receiver.delivered(id)).toHaveLength(0);
+    const worker = startWorker();
+    try {
+      const [notice] = await waitFor(() => { const list = receiver.delivered(id); return list.length > 0 && list; }, 8_000, 'the EXPIRING notice');
+      expect(notice!.payload.type).toBe('offerset.expiring');
+      expect(notice!.verified).toBe(true);
+      expect(notice!.at).toBeLessThan(Date.parse(notice!.payload.data.expires as string));
+    } finally {
+      worker.kill('SIGKILL');
+      await new Promise((r) => (worker.exitCode === null ? worker.once('exit', r) : r(undefined)));
+    }
+  }, 40_000);
 
   it('loses no event: what it was delivering, and what happened while none ran, arrive once another starts, with the same ids', async () => {
     let first: ChildProcess | undefined = startWorker();
@@ -309,4 +355,101 @@ describe('a mail server that is down', () => {
     const arrived = await waitFor(() => mails.length >= 2 && mails, 20_000, 'the mails');
     expect(arrived.map((m) => m.subject)).toEqual([`Session ${uuid.slice(0, 8)} is available`, `Session ${uuid.slice(0, 8)} completed`]);
   }, 60_000);
+});
+
+describe('the notice that an offer set is about to expire (EXPIRING)', () => {
+  const receiver = new WebhookReceiver();
+  const mails: Mail[] = [];
+  let smtp: SMTPServer;
+  let broker: TestBroker;
+  const LIFETIME_MS = 6_000;
+  const BEFORE_MS = 4_000;
+
+  beforeAll(async () => {
+    await receiver.start();
+    smtp = new SMTPServer({
+      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+      onData(stream, session, done) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => { mails.push(readMail(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address))); done(); });
+      },
+    });
+    await new Promise<void>((ready) => smtp.listen(0, '127.0.0.1', ready));
+    broker = await startTestBroker({
+      parts: { api: true, siteWorkers: true, timers: true, notify: true },
+      env: { ...NOTIFY_ENV, SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, OFFER_LIFETIME: `PT${LIFETIME_MS / 1000}S`, NOTIFY_EXPIRING_BEFORE: `PT${BEFORE_MS / 1000}S` },
+      config: { sites: [demoSite({ preparationMs: 0, releasingMs: 0 })] },
+    });
+  });
+  afterAll(async () => {
+    await broker.close();
+    await receiver.close();
+    await new Promise<void>((done) => smtp.close(() => done()));
+  });
+
+  async function offerSet(notify: unknown): Promise<{ set: Doc; secret: string; at: number }> {
+    const at = Date.now();
+    const answer = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request('true', notify)));
+    expect(answer.status).toBe(303);
+    const set = answer.body as Doc;
+    const secret = answer.headers['webhook-secret'] as string;
+    receiver.secrets.set(set.meta.uuid as string, secret);
+    return { set, secret, at };
+  }
+
+  it('tells a webhook and a mail subscriber once, before the offers expire, with the open offers; the entry is saved with the offer set', async () => {
+    receiver.answer = () => 'ok';
+    mails.length = 0;
+    const { set, at } = await offerSet([{ target: receiver.url, events: ['EXPIRING', 'EXPIRED'] }, { target: 'mailto:astro@example.org', events: ['EXPIRING'] }]);
+    const id = set.meta.uuid as string;
+    const offers = (set.offers as Doc[]).map((offer) => offer.meta.uuid as string);
+    // Written in the same step as the offer set: due at its expiry less NOTIFY_EXPIRING_BEFORE.
+    const expires = Number(await broker.redis.hget(`${broker.config.keyPrefix}:session:${offers[0]}`, 'expires'));
+    expect(Number(await broker.redis.zscore(`${broker.config.keyPrefix}:notify-expiring`, id))).toBe(expires - BEFORE_MS);
+    const [notice] = await waitFor(() => { const list = receiver.delivered(id); return list.length > 0 && list; }, LIFETIME_MS + 5_000, 'the EXPIRING notice');
+    expect(notice!.verified).toBe(true);
+    expect(notice!.at).toBeGreaterThanOrEqual(at + LIFETIME_MS - BEFORE_MS - 50);
+    expect(notice!.at).toBeLessThan(expires);
+    expect(notice!.payload).toEqual({
+      type: 'offerset.expiring', timestamp: expect.any(String),
+      data: { offerset: id, url: `${PUBLIC}/offersets/${id}`, expires: new Date(expires).toISOString(), offers: offers.map((uuid) => ({ session: uuid, url: `${PUBLIC}/sessions/${uuid}` })) },
+    });
+    const mail = await waitFor(() => mails.find((m) => m.subject.startsWith(`Offers ${id.slice(0, 8)} expire at`)), 5_000, 'the EXPIRING mail');
+    expect(mail.to).toEqual(['astro@example.org']);
+    expect(mail.subject).toBe(`Offers ${id.slice(0, 8)} expire at ${new Date(expires).toISOString().slice(11, 16)} UTC`);
+    expect(mail.text).toContain(`expire at ${new Date(expires).toISOString()}; none is accepted yet.`);
+    expect(mail.text).toContain(`Offer: ${PUBLIC}/sessions/${offers[0]}`);
+    // Then the offers expire (EXPIRED, asked for too), and the notice was told once only.
+    await waitFor(() => receiver.arrivals.filter((a) => a.payload.type === 'session.expired' && offers.includes(a.payload.data.session)).length === offers.length, 10_000, 'EXPIRED');
+    expect(receiver.arrivals.filter((a) => a.payload.type === 'offerset.expiring' && a.payload.data.offerset === id)).toHaveLength(1);
+    expect(mails.filter((m) => m.subject.startsWith(`Offers ${id.slice(0, 8)}`))).toHaveLength(1);
+    expect(await broker.redis.zscore(`${broker.config.keyPrefix}:notify-expiring`, id)).toBeNull();
+  }, 30_000);
+
+  it('tells nothing when an offer was accepted, or every offer rejected, before the notice was due, nor to a subscriber who did not ask for it', async () => {
+    receiver.answer = () => 'ok';
+    const accepted = await offerSet([{ target: receiver.url, events: ['EXPIRING', 'ACCEPTED'] }]);
+    const rejected = await offerSet([{ target: receiver.url, events: ['EXPIRING'] }]);
+    for (const offer of rejected.set.offers as Doc[]) {
+      await broker.http.post(`/sessions/${offer.meta.uuid}`).set('Content-Type', 'application/json')
+        .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'REJECTED' })).expect(200);
+    }
+    await offerSet([receiver.url]);
+    const uuid = accepted.set.offers[0].meta.uuid as string;
+    await broker.http.post(`/sessions/${uuid}`).set('Content-Type', 'application/json')
+      .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'ACCEPTED' })).expect(200);
+    receiver.secrets.set(uuid, accepted.secret);
+    await waitFor(() => receiver.delivered(uuid).length > 0, 10_000, 'ACCEPTED');
+    // Past both notices' time and the offers' expiry: the entries were taken, and neither told.
+    await new Promise((r) => setTimeout(r, LIFETIME_MS + 500 - (Date.now() - accepted.at)));
+    await waitFor(async () => (await broker.redis.zcard(`${broker.config.keyPrefix}:notify-expiring`)) === 0, 5_000, 'the entries to be taken');
+    expect(receiver.arrivals.filter((a) => a.payload.type === 'offerset.expiring').map((a) => a.payload.data.offerset)).toEqual([expect.not.stringMatching(`${accepted.set.meta.uuid}|${rejected.set.meta.uuid}`)]); // the first test's only
+  }, 30_000);
+
+  it('refuses EXPIRING for a subscriber who asks for an event it cannot have, saying which can be asked for', async () => {
+    const answer = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request('true', [{ target: 'mailto:astro@example.org', events: ['EXPIRING', 'RUNNING'] }])));
+    expect(answer.status).toBe(400);
+    expect(answer.body.messages[0].values.reason).toBe('RUNNING is not an event a mail subscription can ask for (EXPIRING, AVAILABLE, COMPLETED, FAILED, CANCELLED)');
+  });
 });

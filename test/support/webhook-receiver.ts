@@ -63,7 +63,8 @@ export class WebhookReceiver {
     const seen = { id, body, payload, at: Date.now() };
     const attempt = this.arrivals.filter((a) => a.id === id).length + 1;
     const answer = this.answer(seen, attempt);
-    const secret = this.secrets.get(payload.data.session);
+    // A phase change names its session; an offer set's EXPIRING notice, its offer set.
+    const secret = this.secrets.get(payload.data.session ?? String(payload.data.offerset));
     this.arrivals.push({ ...seen, answer, verified: secret !== undefined && verifyStandardWebhook(secret, req.headers, body) });
     if (answer === 'ok') res.writeHead(204).end();
     else if (answer === '500') res.writeHead(500).end('not now');
@@ -73,7 +74,7 @@ export class WebhookReceiver {
 
   /** Delivered events (answered 2xx) of a session, in arrival order. */
   delivered(session: string): Arrival[] {
-    return this.arrivals.filter((a) => a.answer === 'ok' && a.payload.data.session === session);
+    return this.arrivals.filter((a) => a.answer === 'ok' && (a.payload.data.session ?? a.payload.data.offerset) === session);
   }
 
   async close(): Promise<void> {

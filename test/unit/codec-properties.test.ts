@@ -109,7 +109,10 @@ function propertyArbitrary(shape: PropertyShape, depth: number): fc.Arbitrary<un
     case 'number': return finiteDouble;
     case 'boolean': return fc.boolean();
     case 'map': return mapValue;
-    case 'object': return objectArbitrary(shape.type ?? '', depth + 1);
+    // An object that may be given as text (srcnet.notify's targets): either, non-empty text (empty is the empty object).
+    case 'object': return shape.orText
+      ? fc.oneof(objectArbitrary(shape.type ?? '', depth + 1), xmlString.filter((text) => text !== ''))
+      : objectArbitrary(shape.type ?? '', depth + 1);
     case 'array': {
       // Canonical documents hold no empty arrays (decoding drops them).
       const items = shape.items ?? { t: 'string' };

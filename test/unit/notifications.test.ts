@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { loadNotifyConfig } from '../../src/config/load-notify-config.js';
 import { readExecutionRequestBody } from '../../src/protocol/read-request-body.js';
 import { eventId, mailFor, webhookPayload, type NotifyFacts } from '../../src/domain/notify-messages.js';
-import { readSubscriptions } from '../../src/domain/subscriptions.js';
+import { awaitsAccept, expiringNoticeAt, readSubscriptions } from '../../src/domain/subscriptions.js';
 import { webhookSignature } from '../../src/sites/webhook-sender.js';
 
 const UUID = '0f6c2a52-7d1e-4a53-9b0e-2f4b9c1d8e77';
@@ -67,11 +67,37 @@ describe('what a subscriber is told', () => {
     expect(mailFor(facts({ phase: 'CANCELLED' }))?.subject).toBe('Session 0f6c2a52 was cancelled');
     expect(mailFor(facts({ phase: 'RUNNING' }))).toBeUndefined();
   });
+
+  it('tells EXPIRING as offerset.expiring with the offer set, its expiry and its open offers, and mails it', () => {
+    const set = '11111111-2222-4333-8444-555555555555';
+    const expiring = facts({
+      phase: 'EXPIRING', url: `https://broker.example.org/offersets/${set}`, offerSet: set, expires: Date.UTC(2026, 11, 2, 10, 5, 0),
+      offers: [{ session: UUID, url: `https://broker.example.org/sessions/${UUID}` }],
+    });
+    expect(webhookPayload(expiring)).toEqual({
+      type: 'offerset.expiring',
+      timestamp: '2026-12-02T10:00:00.000Z',
+      data: { offerset: set, url: `https://broker.example.org/offersets/${set}`, expires: '2026-12-02T10:05:00.000Z', offers: [{ session: UUID, url: `https://broker.example.org/sessions/${UUID}` }] },
+    });
+    const mail = mailFor(expiring);
+    expect(mail?.subject).toBe('Offers 11111111 expire at 10:05 UTC');
+    expect(mail?.text).toContain(`Offer: https://broker.example.org/sessions/${UUID}\n`);
+  });
+
+  it('asks for EXPIRING only when told to, and says when it is due and whether it is still to be told', () => {
+    expect(readSubscriptions([{ target: 'mailto:a@example.org', events: ['EXPIRING', 'COMPLETED'] }])).toEqual({ subscriptions: [{ kind: 'mail', target: 'mailto:a@example.org', events: ['EXPIRING', 'COMPLETED'] }] });
+    expect(expiringNoticeAt(1_000, 301_000, 60_000)).toBe(241_000);
+    expect(expiringNoticeAt(1_000, 31_000, 60_000)).toBe(1_000);
+    expect(awaitsAccept([{ phase: 'OFFERED', expires: 10 }, { phase: 'REJECTED', expires: 10 }], 5)).toBe(true);
+    expect(awaitsAccept([{ phase: 'OFFERED', expires: 10 }], 10)).toBe(false);
+    expect(awaitsAccept([{ phase: 'ACCEPTED', expires: 10 }, { phase: 'REJECTED', expires: 10 }], 5)).toBe(false);
+    expect(awaitsAccept([{ phase: 'EXPIRED', expires: 10 }], 5)).toBe(false);
+  });
 });
 
 describe('notification settings', () => {
   it('defaults to a 24 h retry window and no mail, and refuses what it cannot use', () => {
-    expect(loadNotifyConfig({})).toEqual({ egressAllow: [], retryWindowMs: 86_400_000, retryBaseMs: 1_000, retryMaxMs: 3_600_000, timeoutMs: 10_000, pollMs: 200 });
+    expect(loadNotifyConfig({})).toEqual({ egressAllow: [], retryWindowMs: 86_400_000, retryBaseMs: 1_000, retryMaxMs: 3_600_000, timeoutMs: 10_000, pollMs: 200, expiringBeforeMs: 60_000 });
     expect(loadNotifyConfig({ SMTP_URL: 'smtp://mail.example.org:2525' }).mail).toEqual({ url: 'smtp://mail.example.org:2525', from: 'execution-broker@localhost', perMinute: 60, timeoutMs: 10_000 });
     expect(() => loadNotifyConfig({ SMTP_URL: 'http://mail.example.org' })).toThrow('SMTP_URL must be');
     expect(() => loadNotifyConfig({ SMTP_URL: 'smtp://m', MAIL_FROM: 'nobody' })).toThrow('MAIL_FROM must be a mail address');
@@ -85,6 +111,12 @@ describe('the srcnet.notify extension in each format', () => {
   it('is read from XML (one element per target) and YAML, and a bad one is a 400 notify-refused', () => {
     const xml = `<offers-request><executable><kind>${V1}/executable/docker-container.yaml</kind><image><locations>busybox</locations></image></executable><srcnet.notify>https://hooks.example.org/a</srcnet.notify><srcnet.notify>mailto:a@example.org</srcnet.notify></offers-request>`;
     expect(readExecutionRequestBody(Buffer.from(xml), 'application/xml').subscriptions?.map((s) => s.target)).toEqual(['https://hooks.example.org/a', 'mailto:a@example.org']);
+    // One target only is still a list; a target with its events, one <events> each (one alone is still a list).
+    const one = `<offers-request><executable><kind>${V1}/executable/docker-container.yaml</kind><image><locations>busybox</locations></image></executable><srcnet.notify><target>https://hooks.example.org/c</target><events>EXPIRING</events></srcnet.notify><srcnet.notify>mailto:b@example.org</srcnet.notify></offers-request>`;
+    expect(readExecutionRequestBody(Buffer.from(one), 'application/xml').subscriptions).toEqual([
+      { kind: 'webhook', target: 'https://hooks.example.org/c', events: ['EXPIRING'] },
+      { kind: 'mail', target: 'mailto:b@example.org', events: ['AVAILABLE', 'COMPLETED', 'FAILED', 'CANCELLED'] },
+    ]);
     const yaml = `executable:\n  kind: ${V1}/executable/docker-container.yaml\n  image: { locations: [busybox] }\nsrcnet.notify:\n  - target: https://hooks.example.org/b\n    events: [RUNNING]\n`;
     expect(readExecutionRequestBody(Buffer.from(yaml), 'application/yaml').subscriptions).toEqual([{ kind: 'webhook', target: 'https://hooks.example.org/b', events: ['RUNNING'] }]);
     const bad = `executable:\n  kind: ${V1}/executable/docker-container.yaml\n  image: { locations: [busybox] }\nsrcnet.notify: [gopher://x]\n`;

@@ -106,12 +106,24 @@ describe('the web page\'s request form', () => {
     expect(document.compute.volumes).toEqual([expect.objectContaining({ path: '/data/in', mode: 'READONLY', resource: 'input' })]);
   });
 
+  it('subscribes a webhook or a mail address to the events picked (those a mail cannot tell are left out), in the schema\'s shape', () => {
+    const hook = request({ notifyTarget: ' https://hooks.example.org/eb ', notifyEvents: 'EXPIRING,ACCEPTED,COMPLETED' });
+    expect(hook['srcnet.notify']).toEqual([{ target: 'https://hooks.example.org/eb', events: ['EXPIRING', 'ACCEPTED', 'COMPLETED'] }]);
+    expect(checkDocument('ExecutionRequest', hook)).toEqual([]);
+    const mail = request({ notifyTarget: 'astro@example.org', notifyEvents: 'EXPIRING,RUNNING,COMPLETED' });
+    expect(mail['srcnet.notify']).toEqual([{ target: 'mailto:astro@example.org', events: ['EXPIRING', 'COMPLETED'] }]);
+    expect(readExecutionRequestBody(Buffer.from(JSON.stringify(mail)), 'application/json').subscriptions).toEqual([{ kind: 'mail', target: 'mailto:astro@example.org', events: ['EXPIRING', 'COMPLETED'] }]);
+    expect(request({})['srcnet.notify']).toBeUndefined();
+  });
+
   it.each([
     [{ name: '' }, 'name'], [{ image: 'two words' }, 'image'], [{ coresMin: '0' }, 'coresMin'], [{ coresMin: '4', coresMax: '2' }, 'coresMax'],
     [{ memoryMin: 'lots' }, 'memoryMin'], [{ gpuCount: '-1' }, 'gpuCount'], [{ dataUrl: 'ftp://x' }, 'dataUrl'], [{ duration: '0' }, 'duration'],
     [{ startAfter: '2026-12-01T10:00', startBefore: '2026-12-01T09:00' }, 'startBefore'],
     [{ kind: 'jupyter-notebook', notebookUrl: '' }, 'notebookUrl'], [{ kind: 'jupyter-notebook', notebookUrl: 'ftp://x/a.ipynb' }, 'notebookUrl'],
     [{ kind: 'jupyter-notebook', notebookUrl: 'https://x/a.ipynb', notebookMode: 'headless', notebookParameters: 'n = 1\nnot a pair' }, 'notebookParameters'],
+    [{ notifyTarget: 'gopher://x' }, 'notifyTarget'], [{ notifyTarget: 'https://hooks.example.org/', notifyEvents: '' }, 'notifyEvents'],
+    [{ notifyTarget: 'astro@example.org', notifyEvents: 'RUNNING,ACCEPTED' }, 'notifyEvents'],
   ] as Array<[Partial<RequestFormValues>, keyof RequestFormValues]>)('refuses %j, saying what is wrong with %s', (changes, field) => {
     const built = build(changes);
     expect('errors' in built && built.errors[field]).toEqual(expect.any(String));

@@ -138,7 +138,9 @@ function typedValue(raw: XmlNode | XmlNode[], shape: PropertyShape): unknown {
   }
   if (Array.isArray(raw)) return raw.map((item) => typedValue(item, shape));
   switch (shape.t) {
-    case 'object': return objectValue(raw, shape.type ?? '');
+    // An element holding only text, where the object may be given as text (srcnet.notify's targets); an empty one is the empty object.
+    case 'object': return shape.orText && textOf(raw) !== '' && Object.keys(children(raw)).every((key) => key === '#text' || key.startsWith('@_'))
+      ? textOf(raw) : objectValue(raw, shape.type ?? '');
     case 'map': return mapValue(raw);
     case 'integer': return numberOr(textOf(raw), /^\s*[-+]?\d+\s*$/);
     case 'number': return numberOr(textOf(raw), /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/);

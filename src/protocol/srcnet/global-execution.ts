@@ -1,7 +1,7 @@
 import type { OfferSetRecord, SessionRecord } from '../../broker/ports.js';
 import { kindUri } from '../kind-uris.js';
 import { readExecutionRequestBody, type IncomingRequest } from '../read-request-body.js';
-import type { GlobalJob } from './read-global-job.js';
+import { notifyTargets, type GlobalJob } from './read-global-job.js';
 import { unavailableAnswer } from './srcnet-answers.js';
 import { renderParams } from './srcnet-translation.js';
 
@@ -24,6 +24,7 @@ export function globalJobDocument(job: GlobalJob): Record<string, unknown> {
   const args = typeof parameters === 'string' ? [parameters] : renderParams(parameters);
   const environment = parameters === undefined ? {} : { [PARAMETERS_VARIABLE]: typeof parameters === 'string' ? parameters : JSON.stringify(parameters) };
   const exactly = (value: number | undefined) => (value === undefined ? {} : { min: value, max: value });
+  const notify = notifyTargets(job);
   const gpu = system.gpu_model && system.gpu_model !== 'none' ? { 'srcnet.gpu': { count: 1, model: system.gpu_model } } : {};
   return {
     meta: { name: 'global-execution-job' },
@@ -46,6 +47,7 @@ export function globalJobDocument(job: GlobalJob): Record<string, unknown> {
       ? { storage: [{ kind: kindUri('storage/simple-storage-resource'), meta: { name: 'outputs' }, size: exactly(system.output_data_size) }] }
       : {}),
     ...(system.runtime !== undefined ? { schedule: { requested: { duration: `PT${system.runtime}H` } } } : {}),
+    ...(notify.length ? { 'srcnet.notify': notify } : {}),
   };
 }
 

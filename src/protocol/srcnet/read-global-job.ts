@@ -12,6 +12,26 @@ export interface GlobalJob {
   /** Options for the script (an object), or one argument (a string); absent: none. */
   parameters?: Record<string, unknown> | string;
   system_parameters: SystemParameters;
+  /**
+   * Who is told of the job's phase changes (an extension of this broker): each a URL or
+   * `mailto:` address (a string, or `{url | mailto | target, events}`), as the ExecutionBroker
+   * API's `srcnet.notify` (docs/notifications.md); `contact_email` subscribes that address to mail.
+   * Read into the request's `srcnet.notify`, where a target the broker will not tell is refused.
+   */
+  notify?: unknown[];
+  contact_email?: string;
+}
+
+/** `notify` and `contact_email` as `srcnet.notify` targets (the ExecutionBroker API's shapes). */
+export function notifyTargets(job: Pick<GlobalJob, 'notify' | 'contact_email'>): unknown[] {
+  const targets = (job.notify ?? []).map((item) => {
+    if (!isDoc(item)) return item;
+    const { url, mailto, target, ...rest } = item;
+    const named = typeof mailto === 'string' ? (mailto.startsWith('mailto:') ? mailto : `mailto:${mailto}`) : url ?? target;
+    return { ...rest, target: named };
+  });
+  if (job.contact_email !== undefined) targets.push(`mailto:${job.contact_email}`);
+  return targets;
 }
 
 /** Sizes of the run; whatever is left out is the broker's default (docs/srcnet-api.md). */
@@ -73,6 +93,18 @@ export function readGlobalJob(bytes: Uint8Array): ReadResult<GlobalJob> {
   if (typeof doc.parameters === 'string') parameters = f.string('parameters', { max: PARAMETERS_TEXT_MAX });
   else parameters = f.params('parameters');
   const system = readSystemParameters(doc.system_parameters, f.detail);
+  const contact = f.string('contact_email', { optional: true, max: 320 });
+  let notify: unknown[] | undefined;
+  if (present(doc, 'notify')) {
+    if (Array.isArray(doc.notify)) notify = doc.notify;
+    else f.detail.push({ type: 'list_type', loc: ['body', 'notify'], msg: 'Input should be a valid list' });
+  }
   if (f.detail.length || image === undefined || script === undefined) return { ok: false, detail: f.detail };
-  return { ok: true, value: { container_image: image, script, ...(parameters !== undefined ? { parameters } : {}), system_parameters: system } };
+  return {
+    ok: true,
+    value: {
+      container_image: image, script, ...(parameters !== undefined ? { parameters } : {}), system_parameters: system,
+      ...(notify ? { notify } : {}), ...(contact !== undefined ? { contact_email: contact } : {}),
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { ApiClient, Doc } from '../lib/api-client.js';
 import { countdown, dateTime, duration, isoDuration, startOf } from '../lib/format.js';
-import { buildRequest, DEFAULT_FORM, EXECUTABLE_KINDS, type FieldErrors, type RequestFormValues } from '../lib/request-form.js';
+import { buildRequest, DEFAULT_FORM, EXECUTABLE_KINDS, NOTIFY_EVENTS, notifyTargetOf, type FieldErrors, type RequestFormValues } from '../lib/request-form.js';
 import { kindsSitesRun } from '../lib/site-kinds.js';
 import { useNow } from './hooks.js';
 import { Problem } from './problem.js';
@@ -37,6 +37,8 @@ export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient;
     runnable(DEFAULT_FORM.kind) ? DEFAULT_FORM : { ...DEFAULT_FORM, kind: EXECUTABLE_KINDS.find((item) => runnable(item.kind))?.kind ?? DEFAULT_FORM.kind }));
   const [errors, setErrors] = useState<FieldErrors>({});
   const [offerSet, setOfferSet] = useState<Doc | undefined>(undefined);
+  /** The webhook's signing secret, shown once with the offers it came with. */
+  const [secret, setSecret] = useState<string | undefined>(undefined);
   const [problem, setProblem] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const now = useNow(1000);
@@ -53,6 +55,13 @@ export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient;
   );
 
   const notRun = EXECUTABLE_KINDS.filter((item) => !runnable(item.kind));
+  const mailTarget = notifyTargetOf(values.notifyTarget)?.mail ?? false;
+  const chosenEvents = new Set(values.notifyEvents.split(',').filter(Boolean));
+  const toggleEvent = (event: string) => (change: Event): void => {
+    const next = new Set(chosenEvents);
+    if ((change.target as HTMLInputElement).checked) next.add(event); else next.delete(event);
+    setValues({ ...values, notifyEvents: NOTIFY_EVENTS.map((item) => item.event).filter((name) => next.has(name)).join(',') });
+  };
   const notebook = values.kind === 'jupyter-notebook';
 
   const submit = async (event: Event): Promise<void> => {
@@ -63,8 +72,9 @@ export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient;
     setProblem(undefined);
     setBusy(true);
     try {
-      const answer = await api.requestOffers(built.request);
+      const { offerSet: answer, webhookSecret } = await api.requestOffers(built.request);
       setOfferSet(answer);
+      setSecret(webhookSecret);
       onOffers((answer.offers as Doc[] | undefined) ?? []);
     } catch (error) {
       setProblem(error);
@@ -80,6 +90,7 @@ export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient;
       await api.changePhase(offer.meta.uuid as string, 'ACCEPTED');
       onOffers([]);
       setOfferSet(undefined);
+      setSecret(undefined);
       location.hash = `#/sessions/${offer.meta.uuid}`;
     } catch (error) {
       setProblem(error);
@@ -94,6 +105,7 @@ export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient;
       for (const offer of offers) await api.changePhase(offer.meta.uuid as string, 'REJECTED').catch(() => undefined);
       onOffers([]);
       setOfferSet(undefined);
+      setSecret(undefined);
     } finally {
       setBusy(false);
     }
@@ -177,11 +189,28 @@ export function ComposePanel({ api, sites, offers, onOffers }: { api: ApiClient;
             </select>
           </div>
         </fieldset>
+        <fieldset class="notify">
+          <legend>Tell me (optional)</legend>
+          {input('notifyTarget', 'Webhook URL or mail address', { placeholder: 'https://… or you@example.org' })}
+          <fieldset class="field choice wide" aria-describedby={errors.notifyEvents ? 'e-notifyEvents' : undefined}>
+            <legend>When</legend>
+            {NOTIFY_EVENTS.map((item) => (
+              <label key={item.event}>
+                <input type="checkbox" name="notifyEvents" value={item.event} checked={chosenEvents.has(item.event) && (item.mail || !mailTarget)}
+                  disabled={mailTarget && !item.mail} onChange={toggleEvent(item.event)} /> {item.label}{mailTarget && !item.mail ? ' (not by mail)' : ''}
+              </label>
+            ))}
+            {errors.notifyEvents ? <span class="field-error" id="e-notifyEvents">{errors.notifyEvents}</span> : null}
+          </fieldset>
+        </fieldset>
         <button type="submit" disabled={busy}>{busy ? 'Asking…' : 'Ask for offers'}</button>
       </form>
       <Problem error={problem} />
       {offerSet ? (
         <div class="offers" aria-live="polite">
+          {secret && offerSet.result === 'YES' ? (
+            <p class="webhook-secret">Webhook signing secret, shown this once (keep it to verify the webhooks; docs/notifications.md): <code>{secret}</code></p>
+          ) : null}
           {offerSet.result === 'YES' ? (
             <>
               <h3>{offers.length === 1 ? 'One offer' : `${offers.length} offers`}</h3>

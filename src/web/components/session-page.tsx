@@ -40,7 +40,7 @@ function Connector({ connector }: { connector: Doc }) {
 }
 
 /**
- * One session: its phase (live), schedule, phase history, connectors, messages, log (followed
+ * One session: its phase (live), schedule, phase history, connectors, who is told of it (srcnet.notify), messages, log (followed
  * while it runs) and outputs, and a cancel button while it may be cancelled.
  */
 export function SessionPage({ api, feed, uuid }: { api: ApiClient; feed: EventFeed; uuid: string }) {
@@ -119,6 +119,18 @@ export function SessionPage({ api, feed, uuid }: { api: ApiClient; feed: EventFe
             </ul>
           )}
         </section>
+        {((session['srcnet.notify'] as Doc[] | undefined) ?? []).length ? (
+          <section class="panel" aria-labelledby="notify-title">
+            <h3 id="notify-title">Told of</h3>
+            <ul class="subscriptions">
+              {(session['srcnet.notify'] as Doc[]).map((subscription, index) => (
+                <li key={index} data-target={subscription.target}>
+                  <strong>{String(subscription.target).replace(/^mailto:/, '')}</strong>: {(subscription.events as string[]).map((event) => event.toLowerCase()).join(', ')}
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
       </div>
       <LogView api={api} uuid={uuid} phase={phase} />
       {phase === 'COMPLETED' ? <OutputsView api={api} uuid={uuid} /> : null}

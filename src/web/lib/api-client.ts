@@ -92,9 +92,14 @@ export class ApiClient {
     return typeof answer.location === 'string' ? answer.location : '/';
   }
 
-  /** POST /requests: the offer set (fetch follows the 303 to it). */
-  requestOffers(request: Doc): Promise<Doc> {
-    return this.json('/requests', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request) });
+  /**
+   * POST /requests: the offer set, answered 201 (`Prefer: return=representation`) rather than a 303
+   * that fetch would follow, losing its headers: the webhook's signing secret (given this once).
+   */
+  async requestOffers(request: Doc): Promise<{ offerSet: Doc; webhookSecret?: string }> {
+    const answer = await this.send('/requests', { method: 'POST', headers: { 'Content-Type': 'application/json', Prefer: 'return=representation' }, body: JSON.stringify(request) });
+    const secret = answer.headers.get('Webhook-Secret');
+    return { offerSet: (await answer.json()) as Doc, ...(secret ? { webhookSecret: secret } : {}) };
   }
 
   /** Accept, reject or cancel. */

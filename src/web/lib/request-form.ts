@@ -43,6 +43,29 @@ export interface RequestFormValues {
   startBefore: string;
   duration: string;
   durationUnit: 'minutes' | 'hours';
+  /** Who is told (`srcnet.notify`): a webhook's http(s) URL or a mail address; empty for no one. */
+  notifyTarget: string;
+  /** The events it is told of, comma-separated (NOTIFY_EVENTS). */
+  notifyEvents: string;
+}
+
+/** The events the form offers to subscribe to, and which a mail subscription can have (docs/notifications.md). */
+export const NOTIFY_EVENTS: ReadonlyArray<{ event: string; label: string; mail: boolean }> = [
+  { event: 'EXPIRING', label: 'offers about to expire', mail: true },
+  { event: 'ACCEPTED', label: 'accepted', mail: false },
+  { event: 'AVAILABLE', label: 'available', mail: true },
+  { event: 'RUNNING', label: 'running', mail: false },
+  { event: 'COMPLETED', label: 'completed', mail: true },
+  { event: 'FAILED', label: 'failed', mail: true },
+  { event: 'CANCELLED', label: 'cancelled', mail: true },
+];
+
+/** The form's subscriber as a `srcnet.notify` target: a URL as it is, a mail address as `mailto:`; undefined when it is neither. */
+export function notifyTargetOf(text: string): { target: string; mail: boolean } | undefined {
+  const value = text.trim();
+  if (/^https?:\/\/\S+$/i.test(value)) return { target: value, mail: false };
+  const address = value.replace(/^mailto:/i, '');
+  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address) ? { target: `mailto:${address}`, mail: true } : undefined;
 }
 
 export const DEFAULT_FORM: RequestFormValues = {
@@ -65,6 +88,8 @@ export const DEFAULT_FORM: RequestFormValues = {
   startBefore: '',
   duration: '10',
   durationUnit: 'minutes',
+  notifyTarget: '',
+  notifyEvents: 'EXPIRING,AVAILABLE,COMPLETED,FAILED,CANCELLED',
 };
 
 export type FieldErrors = Partial<Record<keyof RequestFormValues, string>>;
@@ -148,6 +173,14 @@ export function buildRequest(values: RequestFormValues, parseLocal: LocalTimeRea
     else if (!Number.isFinite(before) || before < after) errors.startBefore = 'After the earliest start';
     else start = `${new Date(after).toISOString()}/${new Date(before).toISOString()}`;
   }
+  let notify: Record<string, unknown> | undefined;
+  if (values.notifyTarget.trim()) {
+    const subscriber = notifyTargetOf(values.notifyTarget);
+    const events = values.notifyEvents.split(',').filter((event) => NOTIFY_EVENTS.some((item) => item.event === event && (item.mail || !subscriber?.mail)));
+    if (!subscriber) errors.notifyTarget = 'A webhook\'s http(s) URL or a mail address';
+    else if (events.length === 0) errors.notifyEvents = subscriber.mail ? 'At least one event a mail can tell' : 'At least one event';
+    else notify = { target: subscriber.target, events };
+  }
   if (Object.keys(errors).length > 0) return { errors };
 
   const compute: Record<string, unknown> = {
@@ -164,5 +197,6 @@ export function buildRequest(values: RequestFormValues, parseLocal: LocalTimeRea
   }
   const minutes = (duration ?? 0) * (values.durationUnit === 'hours' ? 60 : 1);
   request.schedule = { requested: { duration: `PT${minutes}M`, ...(start ? { start } : {}) } };
+  if (notify) request['srcnet.notify'] = [notify];
   return { request };
 }
