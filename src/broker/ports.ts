@@ -1,3 +1,4 @@
+import type { Quote } from '../domain/quote-offer.js';
 import type { Subscription } from '../domain/subscriptions.js';
 import type { ShareCaps, ShareExceeded } from '../domain/fair-share.js';
 import type { ResolvedNeeds } from '../domain/execution-needs.js';
@@ -278,6 +279,10 @@ export interface SiteOffer {
   plan: OfferPlan;
   /** The share of the request's data the site holds itself (0..1). */
   locality: number;
+  /** What the offer can cost and gives (domain/quote-offer.ts), from the site's economics. */
+  quote?: Quote;
+  /** Why the site made it: the smallest allocation soonest, the largest, or the lowest-carbon start. */
+  purpose?: 'earliest' | 'largest' | 'greenest';
 }
 
 export interface NegotiationAnswer {
