@@ -5,7 +5,7 @@ import { carbonAt, carbonWindows, greenestStarts } from '../domain/carbon-starts
 import { formatDuration } from '../domain/iso8601.js';
 import { makeMessage, type Message } from '../domain/messages.js';
 import type { OfferAsk } from '../domain/plan-offers.js';
-import { COST_TYPES, limitBreaches, quoteOffer, quoted } from '../domain/quote-offer.js';
+import { COST_TYPES, limitBreaches, quoteOffer, quoted, tariffOf } from '../domain/quote-offer.js';
 import { economicsOf, type SiteEconomics } from '../domain/site-economics.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { CapacityLedger, HoldOutcome, NegotiationAnswer, NegotiationRequest, SiteOffer } from './ports.js';
@@ -68,7 +68,7 @@ export async function evaluateNegotiation(
       }
       if (held.outcome === 'held') {
         const plan = offerFromHold(ask, held.start);
-        offers.push({ id, site: site.name, plan, locality, quote: quoteOffer(plan, economics), purpose });
+        offers.push({ id, site: site.name, plan, locality, quote: quoteOffer(plan, economics), tariff: tariffOf(plan, economics), purpose });
         return 'held';
       }
       last = held.outcome;

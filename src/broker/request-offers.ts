@@ -145,6 +145,7 @@ export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput)
       slot: slotOfPlan(offer.plan, name),
       messages: [],
       owner: input.owner,
+      ...(offer.tariff ? { tariff: offer.tariff } : {}),
       ...(input.subscriptions?.length ? { notify: { subscriptions: input.subscriptions, ...(secret ? { sealedSecret: deps.notify?.seal(secret, offer.id) } : {}) } } : {}),
     };
   });

@@ -1,4 +1,4 @@
-import { intensityHours } from './carbon-intensity.js';
+import { breakpoints, intensityHours } from './carbon-intensity.js';
 import type { UseLimits } from './execution-needs.js';
 import { makeMessage, type Message } from './messages.js';
 import type { OfferPlan } from './plan-offers.js';
@@ -139,4 +139,38 @@ export function limitBreaches(quote: Quote, limits: UseLimits | undefined, site:
 /** The value a ranking orders by: the most the offer can cost in money, or in carbon. */
 export function quoted(quote: Quote | undefined, type: string): number {
   return quote?.costs.find((c) => c.type === type)?.max ?? Number.POSITIVE_INFINITY;
+}
+
+/**
+ * What the terminal step needs to charge a session without the site's configuration (the store's
+ * Lua step computes it as chargeOf() does): the hold's start and end, money per hour, watts at full
+ * use, and the carbon emitted at full use since the start, at each change of intensity (ms, grams).
+ */
+export interface Tariff { start: number; end: number; moneyPerHour: number; watts: number; carbon: Array<[number, number]> }
+
+export function tariffOf(plan: OfferPlan, economics: SiteEconomics): Tariff {
+  const { money, fullWatts } = rates(plan, economics);
+  const start = plan.preparingStart;
+  const end = planEnd(plan);
+  const points = [start, ...breakpoints(economics.carbon, start, end), end];
+  let grams = 0;
+  const carbon = points.map((at, index): [number, number] => {
+    if (index > 0) grams += fullWatts / 1000 * intensityHours(economics.carbon, points[index - 1]!, at);
+    return [at, grams];
+  });
+  return { start, end, moneyPerHour: money, watts: fullWatts, carbon };
+}
+
+/** What a session ending at `end` used, by its tariff (full power: the store does not know its CPU time). */
+export function chargeOf(tariff: Tariff, end: number): { monetary: number; energy: number; carbon: number } {
+  const stop = Math.min(Math.max(end, tariff.start), tariff.end);
+  const hours = (stop - tariff.start) / HOUR_MS;
+  let grams = 0;
+  for (let i = 1; i < tariff.carbon.length; i++) {
+    const [a, ga] = tariff.carbon[i - 1]!;
+    const [b, gb] = tariff.carbon[i]!;
+    if (stop <= b) { grams = ga + (gb - ga) * (stop - a) / Math.max(1, b - a); break; }
+    grams = gb;
+  }
+  return { monetary: near(tariff.moneyPerHour * hours), energy: near(tariff.watts * hours / 1000), carbon: near(grams) };
 }

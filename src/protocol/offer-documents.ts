@@ -5,7 +5,7 @@ import { makeMessage, type Message } from '../domain/messages.js';
 import { clientTransitions, type ComponentPhase, type SessionPhase } from '../domain/phases.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
 import { kindUri, rewriteKinds, type KindFamily } from './kind-uris.js';
-import { quoteItems } from './quote-items.js';
+import { actualItems, quoteItems } from './quote-items.js';
 import type { RequestComponents } from './read-execution-request.js';
 import { sessionConnectors, withPublishedPorts } from './session-connectors.js';
 
@@ -188,6 +188,8 @@ export function renderSession(session: SessionRecord, context: RenderContext): W
   for (const key of ['storage', 'data'] as const) {
     if (doc[key]) doc[key] = (doc[key] as Doc[]).map((item) => ({ ...item, phase }));
   }
+  // Once ended: what it used, in place of the quote (min = max); the compute keeps the quote.
+  if (session.actuals && Array.isArray(doc.costs)) doc.costs = actualItems(doc.costs as Doc[], session.actuals);
   const connectors = sessionConnectors(session, context.baseUrl);
   if (connectors.length) doc.connectors = connectors;
   const { kind, meta: _stored, ...components } = doc;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { defaultEconomics, type SiteEconomics } from '../../src/domain/site-economics.js';
-import { demoSite, dockerRequest, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { acceptAndFollow, demoSite, dockerRequest, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
 const COST = `${V1}/costs/simple-minmax-float-cost.yaml`;
@@ -129,4 +129,43 @@ describe('carbon-aware planning (a site whose grid is cleanest six hours from no
     expect((limited.offers as Doc[]).map((offer) => itemOf(offer.costs, CARBON)!.max as number).every((grams) => grams <= 1)).toBe(true);
     expect((limited.offers as Doc[]).length).toBeGreaterThan(0);
   }, 30_000);
+});
+
+describe('what ended sessions used (a site charging 2 a core-hour and 0.5 a GiB-hour, 400 gCO2/kWh)', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    const base = economics(2, 1);
+    broker = await startTestBroker({ config: { sites: [demoSite({ name: 'metered', economics: { ...base, prices: { ...base.prices, memoryGiBHour: 0.5 } } })] } });
+  });
+  afterAll(async () => { await broker.close(); });
+
+  it('a completed session\'s actual costs lie within its offer\'s quote (min = max = what it used), and /metrics adds them up per site and per user', async () => {
+    const used: number[] = [];
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 2 }), fc.constantFrom('PT1M', 'PT10M', 'PT1H'), async (cores, duration) => {
+      const request = { ...dockerRequest({ min: cores, max: cores }), schedule: { requested: { duration } } };
+      const res = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request)).expect(303);
+      const set = (await broker.http.get(new URL(res.headers.location as string, broker.baseUrl).pathname)).body as Doc;
+      const offer = (set.offers as Doc[])[0]!;
+      for (const other of (set.offers as Doc[]).slice(1)) {
+        await broker.http.post(`/sessions/${other.meta.uuid}`).set('Content-Type', 'application/json').send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'CANCELLED' }));
+      }
+      const { session } = await acceptAndFollow(broker, offer.meta.uuid as string);
+      expect(session.phase).toBe('COMPLETED');
+      for (const quoted of offer.costs as Doc[]) {
+        const actual = itemOf(session.costs, quoted.type as string)!;
+        expect(actual.min).toBe(actual.max);
+        expect([quoted.type, actual.min >= quoted.min, actual.max <= quoted.max]).toEqual([quoted.type, true, true]);
+      }
+      // The compute keeps the quote; the metrics are what was offered.
+      expect(session.compute.costs).toEqual(offer.compute.costs);
+      expect(session.metrics).toEqual(offer.metrics);
+      used.push(itemOf(session.costs, MONEY)!.min as number);
+    }), { numRuns: 3 });
+    const text = (await broker.http.get('/metrics').expect(200)).text;
+    const total = (pattern: RegExp): number => Number(pattern.exec(text)?.[1]);
+    const sum = used.reduce((a, b) => a + b, 0);
+    expect(total(/^eb_site_session_costs_total\{site="metered",type="monetary"\} (\S+)$/m)).toBeCloseTo(sum, 5);
+    expect(total(/^eb_user_session_costs_total\{user="anonymous",type="monetary"\} (\S+)$/m)).toBeCloseTo(sum, 5);
+    expect(total(/^eb_site_session_costs_total\{site="metered",type="carbon"\} (\S+)$/m)).toBeGreaterThan(0);
+  }, 90_000);
 });
