@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { encodeBody } from '../../src/protocol/codecs/body-codec.js';
 import { defaultEconomics, type SiteEconomics } from '../../src/domain/site-economics.js';
 import { acceptAndFollow, demoSite, dockerRequest, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 
@@ -77,6 +78,19 @@ describe('costs and metrics as a request\'s limits (two sites: cheap, 1 a core-h
       expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^Site cheap: the compute performance is 1 reference cores, under the minimum of /), expect.stringMatching(/^Site dear: the compute performance is 2 reference cores, under the minimum of /)]));
     }), { numRuns: 4 });
   }, 60_000);
+
+  it('reads the limits from YAML and XML requests as from JSON (`<cost kind="...">` items, `<srcnet.rank>`)', async () => {
+    const request = { ...dockerRequest(), costs: [{ kind: COST, type: MONEY, max: (CHEAP + DEAR) / 2 }], 'srcnet.rank': 'cheapest' };
+    for (const format of ['yaml', 'xml'] as const) {
+      const body = encodeBody(request, format, 'ExecutionRequest');
+      if (format === 'xml') expect(body).toMatch(/<cost kind="[^"]+simple-minmax-float-cost.yaml"><type>urn:ivoa:calycopis:cost:monetary<\/type>/);
+      const res = await broker.http.post('/requests').set('Content-Type', `application/${format}`).send(body).expect(303);
+      const set = (await broker.http.get(new URL(res.headers.location as string, broker.baseUrl).pathname)).body as Doc;
+      expect([format, new Set((set.offers as Doc[]).map(siteOf))]).toEqual([format, new Set(['cheap'])]);
+      await Promise.all((set.offers as Doc[]).map((offer) => broker.http.post(`/sessions/${offer.meta.uuid}`).set('Content-Type', 'application/json')
+        .send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'CANCELLED' }))));
+    }
+  }, 30_000);
 
   it('limits combine with AND; an item of a type the broker does not know is ignored, saying so; `srcnet.rank: cheapest` puts the cheaper first', async () => {
     const both = await ask(broker, { costs: [{ kind: COST, type: MONEY, max: 1 }], metrics: [{ kind: METRIC, type: COMPUTE, min: 1.5 }] });
