@@ -3,7 +3,7 @@ import { BUCKET_MS } from '../../src/domain/capacity-calendar.js';
 import { intensityAt, intensityHours, type CarbonIntensity } from '../../src/domain/carbon-intensity.js';
 import { carbonAt, carbonWindows, greenestStarts } from '../../src/domain/carbon-starts.js';
 import type { OfferAsk, OfferPlan } from '../../src/domain/plan-offers.js';
-import { actualUse, COST_TYPES, limitBreaches, METRIC_TYPES, planEnd, quoteOffer } from '../../src/domain/quote-offer.js';
+import { actualUse, chargeOf, COST_TYPES, limitBreaches, METRIC_TYPES, planEnd, quoteOffer, tariffOf } from '../../src/domain/quote-offer.js';
 import { defaultEconomics, type SiteEconomics } from '../../src/domain/site-economics.js';
 
 const H = 3_600_000;
@@ -65,6 +65,20 @@ describe('quotes', () => {
       }
       expect(actual.metrics).toEqual(quote.metrics);
     }), { numRuns: 500 });
+  });
+
+  it('the tariff the store charges from gives the same within the quote, and what actualUse gives at full use', () => {
+    fc.assert(fc.property(planArb, economicsArb, fc.double({ min: 0, max: 1, noNaN: true }), (plan, economics, at) => {
+      const end = plan.availableStart + Math.round(at * (planEnd(plan) - plan.availableStart));
+      const quote = quoteOffer(plan, economics);
+      const charge = chargeOf(tariffOf(plan, economics), end);
+      const full = actualUse(plan, economics, { end });
+      [charge.monetary, charge.energy, charge.carbon].forEach((value, index) => {
+        expect(value).toBeGreaterThanOrEqual(quote.costs[index]!.min);
+        expect(value).toBeLessThanOrEqual(quote.costs[index]!.max);
+        expect(Math.abs(value - full.costs[index]!.min)).toBeLessThanOrEqual(2e-6 + 1e-9 * Math.abs(value));
+      });
+    }), { numRuns: 300 });
   });
 
   it('prices the allocation by the hour: money, energy and carbon of one core for one hour', () => {
