@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anonymousExposure } from '../../src/config/load-auth-config.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { economicsReader } from '../../src/config/site-economics-config.js';
 
 const file = (name: string, text: string): string => {
   const path = join(mkdtempSync(join(tmpdir(), 'eb-config-')), name);
@@ -151,6 +152,19 @@ describe('configuration', () => {
     expect(() => site(', carbon: {forecastFile: /nonexistent/carbon.csv}')).toThrow(/site p: carbon.forecastFile \/nonexistent\/carbon.csv cannot be read/);
     const bad = file('bad.csv', '2026-06-01T00:00:00Z,lots\n');
     expect(() => site(`, carbon: {forecastFile: ${bad}}`)).toThrow(`site p: carbon.forecastFile ${bad}: entry 1 needs a start (an ISO 8601 instant) and gramsPerKWh (a number of at least 0)`);
+  });
+
+  it('reads a site\'s carbon forecast again when the file changes, and keeps the last good one when it cannot', () => {
+    const path = file('forecast.csv', '2026-06-01T00:00:00Z,100\n');
+    const site = loadConfig({ BROKER_CONFIG: file('s.yaml', `sites:\n  - {name: f, cores: 1, memoryGiB: 1, carbon: {forecastFile: ${path}}}\n`) }).sites[0]!;
+    const read = economicsReader();
+    expect(read(site)?.carbon.forecast).toEqual([{ start: Date.UTC(2026, 5, 1), gramsPerKWh: 100 }]);
+    writeFileSync(path, '2026-06-01T00:00:00Z,40\n');
+    utimesSync(path, new Date(), new Date(Date.now() + 5000));
+    expect(read(site)?.carbon.forecast).toEqual([{ start: Date.UTC(2026, 5, 1), gramsPerKWh: 40 }]);
+    writeFileSync(path, 'not a forecast\n');
+    utimesSync(path, new Date(), new Date(Date.now() + 10_000));
+    expect(read(site)?.carbon.forecast).toEqual([{ start: Date.UTC(2026, 5, 1), gramsPerKWh: 40 }]);
   });
 });
 
