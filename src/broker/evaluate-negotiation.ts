@@ -95,8 +95,11 @@ export async function evaluateNegotiation(
   const first = asks[0];
   const soonest = offers.find((offer) => offer.purpose === 'earliest');
   if (first && soonest) {
-    const greener = greenestStarts(first, economics)
-      .filter((bucket) => carbonAt(first, bucket, economics) < Math.min(quoted(soonest.quote, COST_TYPES.carbon), carbonLimit + Number.EPSILON));
+    const atSoonest = quoted(soonest.quote, COST_TYPES.carbon);
+    const greener = greenestStarts(first, economics).filter((bucket) => {
+      const grams = carbonAt(first, bucket, economics);
+      return grams < atSoonest && grams <= carbonLimit;
+    });
     for (const bucket of greener) {
       const outcome = await hold(asks.length, first, [[bucket, bucket]], 'greenest');
       if (outcome === 'held' || outcome === 'stop') break;
