@@ -1,10 +1,9 @@
-import { dataLocality, offerFromHold, noRoomMessage, planAsks } from '../domain/plan-offers.js';
+import { dataLocality, largestFitting, offerFromHold, noRoomMessage, planAsks, type OfferAsk } from '../domain/plan-offers.js';
 import { shareCaps, shareMessage } from '../domain/fair-share.js';
 import { whyNotRunnable, type KindAbility } from '../domain/executable-abilities.js';
 import { carbonAt, carbonWindows, greenestStarts } from '../domain/carbon-starts.js';
 import { formatDuration } from '../domain/iso8601.js';
 import { makeMessage, type Message } from '../domain/messages.js';
-import type { OfferAsk } from '../domain/plan-offers.js';
 import { COST_TYPES, limitBreaches, quoteOffer, quoted, tariffOf } from '../domain/quote-offer.js';
 import { economicsOf, type SiteEconomics } from '../domain/site-economics.js';
 import type { SiteProfile } from '../domain/site-profile.js';
@@ -75,9 +74,22 @@ export async function evaluateNegotiation(
     }
     return last;
   };
-  for (const [index, ask] of asks.entries()) {
+  const breachesOf = (ask: OfferAsk): Message[] => limitBreaches(quoteOffer(offerFromHold(ask, ask.earliest), economics), startless, site.name);
+  for (const [index, asked] of asks.entries()) {
     if (index >= ids.length) break;
-    const breaches = limitBreaches(quoteOffer(offerFromHold(ask, ask.earliest), economics), startless, site.name);
+    let ask = asked;
+    let breaches = breachesOf(ask);
+    // The largest allocation over a price or energy limit: as large as fits within it instead.
+    const smallest = asks[0];
+    if (breaches.length && ask.purpose === 'largest' && smallest && breachesOf(smallest).length === 0) {
+      const fitting = largestFitting(smallest, ask, (candidate) => breachesOf(candidate).length === 0);
+      if (fitting) {
+        messages.push(makeMessage('urn:cost-limit', 'WARN', 'Site {site}: the largest allocation is {cores} cores and {memory} GiB, to stay within the request\'s limits',
+          { site: site.name, cores: fitting.cores, memory: fitting.memoryGiB }));
+        ask = fitting;
+        breaches = [];
+      }
+    }
     if (breaches.length) {
       if (offers.length === 0 || ask.purpose === 'earliest') breaches.forEach(say);
       continue;

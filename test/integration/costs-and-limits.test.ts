@@ -66,6 +66,14 @@ describe('costs and metrics as a request\'s limits (two sites: cheap, 1 a core-h
     }), { numRuns: 6 });
   }, 60_000);
 
+  it('the largest alternative over a budget is made as large as fits within it, saying so', async () => {
+    // 1 to 8 cores within 0.45: cheap gives 1 and 2 cores (1/6 a core for ten minutes); dear none (1 core is 0.5).
+    const set = await ask(broker, { ...dockerRequest({ min: 1, max: 8 }), costs: [{ kind: COST, type: MONEY, max: 0.45 }] });
+    expect((set.offers as Doc[]).map((offer) => [siteOf(offer), offer.compute.cores.min])).toEqual([['cheap', 2], ['cheap', 1]]);
+    expect((set.meta.messages as Doc[]).map((m) => m.message)).toEqual(expect.arrayContaining([
+      'Site cheap: the largest allocation is 2 cores and 1 GiB, to stay within the request\'s limits']));
+  });
+
   it('a compute-performance minimum between the two sites\' gives the faster site only; above both, NO with urn:metric-limit', async () => {
     await fc.assert(fc.asyncProperty(fc.double({ min: 1.001, max: 2, noNaN: true }), async (least) => {
       const set = await ask(broker, { metrics: [{ kind: METRIC, type: COMPUTE, min: least }] });
