@@ -66,8 +66,13 @@ export function carbonWindows(ask: OfferAsk, economics: SiteEconomics, limit: nu
  * The window's lowest-carbon starts (buckets), lowest first, each lower than starting at once and
  * at least an hour from the others; none when the intensity does not vary or the window has no room.
  */
-export function greenestStarts(ask: OfferAsk, economics: SiteEconomics, count = 3): number[] {
-  if (!varies(economics.carbon) || ask.latest <= ask.earliest) return [];
+export function greenestStarts(whole: OfferAsk, economics: SiteEconomics, count = 3): number[] {
+  if (!varies(economics.carbon) || whole.latest <= whole.earliest) return [];
+  // Past the forecast's end the intensity repeats every day (the hourly profile, or the constant),
+  // and so does the carbon of a start: a day of starts from there holds the lowest of all later.
+  const forecast = economics.carbon.forecast ?? [];
+  const forecastEnd = forecast.length ? Math.ceil((forecast[forecast.length - 1]!.start + 3_600_000) / BUCKET_MS) : 0;
+  const ask = { ...whole, latest: Math.min(whole.latest, Math.max(whole.earliest, forecastEnd) + 1440) };
   const atOnce = carbonAt(ask, ask.earliest, economics);
   const weighed = points(ask, economics).map((bucket) => ({ bucket, grams: carbonAt(ask, bucket, economics) }))
     .filter((s) => s.grams < atOnce * 0.99)

@@ -150,6 +150,17 @@ describe('carbon intensity', () => {
     }), { numRuns: 30 });
   });
 
+  it('over a window of days, the greenest start is still the lowest of every bucket (the search stops after a day of starts, the profile repeating)', () => {
+    fc.assert(fc.property(askArb, fc.integer({ min: 2, max: 3 }), ({ ask: short, economics }, days) => {
+      const ask = { ...short, latest: short.earliest + days * 1440 };
+      let lowest = Infinity;
+      for (let b = ask.earliest; b <= ask.latest; b += 1) lowest = Math.min(lowest, carbonAt(ask, b, economics));
+      const [green] = greenestStarts(ask, economics);
+      if (green !== undefined) expect(carbonAt(ask, green, economics)).toBeCloseTo(lowest, 6);
+      else expect(lowest).toBeGreaterThanOrEqual(carbonAt(ask, ask.earliest, economics) * 0.99);
+    }), { numRuns: 8 });
+  });
+
   it('the windows within a carbon limit hold every bucket within it and no other (against every bucket)', () => {
     fc.assert(fc.property(askArb, fc.double({ min: 0, max: 1, noNaN: true }), ({ ask, economics }, share) => {
       const every = Array.from({ length: ask.latest - ask.earliest + 1 }, (_, i) => carbonAt(ask, ask.earliest + i, economics));
