@@ -1,3 +1,4 @@
+import type { Quote, Tariff } from '../domain/quote-offer.js';
 import type { Subscription } from '../domain/subscriptions.js';
 import type { ShareCaps, ShareExceeded } from '../domain/fair-share.js';
 import type { ResolvedNeeds } from '../domain/execution-needs.js';
@@ -41,7 +42,14 @@ export interface SessionRecord {
   slot?: SessionSlot;
   /** Who is told of its phase changes (written with the session, or with its binding). */
   notify?: SessionNotify;
+  /** How the store charges it when it ends (written with the session; domain/quote-offer.ts). */
+  tariff?: Tariff;
+  /** What it used, written by the step that ended it (absent: it never held anything, or ended before costs were kept). */
+  actuals?: SessionActuals;
 }
+
+/** What an ended session used (min = max), in the quote's units: money, kWh, gCO2; and when it stopped holding. */
+export interface SessionActuals { monetary: number; energy: number; carbon: number; until: number }
 
 /** A session's subscribers, and the webhooks' signing secret sealed (never the secret itself). */
 export interface SessionNotify {
@@ -292,6 +300,12 @@ export interface SiteOffer {
   plan: OfferPlan;
   /** The share of the request's data the site holds itself (0..1). */
   locality: number;
+  /** What the offer can cost and gives (domain/quote-offer.ts), from the site's economics. */
+  quote?: Quote;
+  /** Why the site made it: the smallest allocation soonest, the largest, or the lowest-carbon start. */
+  purpose?: 'earliest' | 'largest' | 'greenest';
+  /** How its session is charged when it ends. */
+  tariff?: Tariff;
 }
 
 export interface NegotiationAnswer {

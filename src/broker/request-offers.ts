@@ -2,7 +2,8 @@ import { BrokerError } from '../domain/errors.js';
 import { expiringNoticeAt, type Subscription } from '../domain/subscriptions.js';
 import type { Clock } from '../domain/clock.js';
 import { checkNeeds } from '../domain/check-needs.js';
-import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
+import type { ExecutionNeeds, Ranking, ResolvedNeeds } from '../domain/execution-needs.js';
+import { COST_TYPES, quoted } from '../domain/quote-offer.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
 import { assessSite, withinCatalogueLimits, withLocationElements } from '../domain/plan-offers.js';
 import type { SecretToken } from '../domain/secret-token.js';
@@ -126,7 +127,7 @@ export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput)
 
   const expiresAt = now + deps.settings.offerLifetimeMs;
   const answers = await askSites({ ...deps, sites }, offerSet, needs, now, expiresAt, input.capped ?? false);
-  const ranked = answers.sort(byEarliestThenLargest);
+  const ranked = answers.sort(rankBy(needs.rank));
   const chosen = ranked.slice(0, maxOffers);
   const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
   if (dropped.length) await deps.store.releaseHolds(dropped);
@@ -146,6 +147,7 @@ export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput)
       slot: slotOfPlan(offer.plan, name),
       messages: [],
       owner: input.owner,
+      ...(offer.tariff ? { tariff: offer.tariff } : {}),
       ...(input.subscriptions?.length ? { notify: { subscriptions: input.subscriptions, ...(secret ? { sealedSecret: deps.notify?.seal(secret, offer.id) } : {}) } } : {}),
     };
   });
@@ -221,6 +223,16 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
     return answer.offers;
   }));
   return answers.flat();
+}
+
+/**
+ * The order of the offers: by default the earliest first; `cheapest` the lowest price first and
+ * `greenest` the lowest carbon first (each the most the quote says it can come to), then earliest.
+ */
+function rankBy(rank: Ranking | undefined): (a: SiteOffer, b: SiteOffer) => number {
+  if (rank === 'cheapest') return (a, b) => quoted(a.quote, COST_TYPES.monetary) - quoted(b.quote, COST_TYPES.monetary) || byEarliestThenLargest(a, b);
+  if (rank === 'greenest') return (a, b) => quoted(a.quote, COST_TYPES.carbon) - quoted(b.quote, COST_TYPES.carbon) || byEarliestThenLargest(a, b);
+  return byEarliestThenLargest;
 }
 
 function byEarliestThenLargest(a: SiteOffer, b: SiteOffer): number {

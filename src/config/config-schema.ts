@@ -5,6 +5,11 @@ export const SITES_FILE_SCHEMA = {
   additionalProperties: false,
   required: ['sites'],
   $defs: {
+    perGpuModel: {
+      type: 'object',
+      propertyNames: { pattern: '^([A-Za-z0-9][A-Za-z0-9_.-]{0,62}|\\*)$' },
+      additionalProperties: { type: 'number', minimum: 0 },
+    },
     size: {
       oneOf: [
         { type: 'integer', minimum: 0 },
@@ -120,6 +125,44 @@ export const SITES_FILE_SCHEMA = {
               logBytes: { $ref: '#/$defs/size' },
               servedLogBytes: { $ref: '#/$defs/size' },
               retention: { type: 'string' },
+            },
+          },
+          // What offers quote and ended sessions report (docs/operations.md, "Prices, power and carbon").
+          pricing: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              currency: { type: 'string', pattern: '^[A-Za-z]{1,12}$' },
+              coreHour: { type: 'number', minimum: 0 },
+              memoryGiBHour: { type: 'number', minimum: 0 },
+              storageGiBHour: { type: 'number', minimum: 0 },
+              gpuHour: { oneOf: [{ type: 'number', minimum: 0 }, { $ref: '#/$defs/perGpuModel' }] },
+            },
+          },
+          power: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              coreWatts: { type: 'number', minimum: 0 },
+              idleCoreWatts: { type: 'number', minimum: 0 },
+              gpuWatts: { oneOf: [{ type: 'number', minimum: 0 }, { $ref: '#/$defs/perGpuModel' }] },
+            },
+          },
+          carbon: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              gramsPerKWh: { type: 'number', minimum: 0 },
+              hourly: { type: 'array', minItems: 24, maxItems: 24, items: { type: 'number', minimum: 0 } },
+              forecastFile: { type: 'string', pattern: '^/' },
+            },
+          },
+          performance: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              compute: { type: 'number', exclusiveMinimum: 0 },
+              ioMBps: { type: 'number', exclusiveMinimum: 0 },
             },
           },
           // How long staging may go without a byte before a session past its planned preparation fails (default PT1M).

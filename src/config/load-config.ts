@@ -16,6 +16,7 @@ import { ConfigError } from './config-error.js';
 import { SITES_FILE_SCHEMA } from './config-schema.js';
 import { loadAuthConfig, type AuthConfig, type AuthFileBlock } from './load-auth-config.js';
 import { processRunSettings, refuseUnisolated, type ProcessRunEntry } from './process-runs.js';
+import { siteEconomics, type EconomicsEntry } from './site-economics-config.js';
 
 export interface Config {
   port: number;
@@ -126,7 +127,7 @@ type SiteEntry = Omit<(typeof DEMO_SITE_FILE)['sites'][number], 'storageElements
   fairShare?: Partial<NonNullable<SiteProfile['fairShare']>>;
   // With ProcessRunEntry's limits.processesPerRun (process-runs.ts).
   limits?: { outputBytes?: number | string; logBytes?: number | string; servedLogBytes?: number | string; retention?: string };
-} & ProcessRunEntry;
+} & ProcessRunEntry & EconomicsEntry;
 type S3Entry = { endpoint: string; region?: string; accessKeyId?: string; secretAccessKey?: string; accessKeyIdFile?: string; secretAccessKeyFile?: string };
 
 /** One key of an S3 credential: given inline or read from a file (trimmed), exactly one of the two. */
@@ -248,6 +249,7 @@ function toProfile(site: Partial<SiteEntry> & { name: string; cores: number; mem
     publicHost: site.publicHost ?? '127.0.0.1',
     processRuns: processRunSettings(site),
     limits: siteLimits(site),
+    economics: siteEconomics(site.name, site, site.defaultBandwidthMBps ?? 100),
   };
 }
 

@@ -98,6 +98,8 @@ export function checkNeeds(needs: ExecutionNeeds, now: number, defaults: NeedsDe
       durationMs,
       ...(needs.deadline !== undefined ? { deadline: needs.deadline } : {}),
       ...(needs.startSlackMs ? { startSlackMs: needs.startSlackMs } : {}),
+      ...(needs.limits ? { limits: needs.limits } : {}),
+      ...(needs.rank ? { rank: needs.rank } : {}),
     },
     messages,
   };

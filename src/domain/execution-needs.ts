@@ -59,6 +59,18 @@ export interface GpuNeeds {
   model?: string;
 }
 
+/**
+ * A request's `costs` and `metrics` as limits (items combine with AND): the most each known cost
+ * type may come to, the least each known metric must give. Types are domain/quote-offer.ts's URIs.
+ */
+export interface UseLimits {
+  costs: Array<{ type: string; max: number }>;
+  metrics: Array<{ type: string; min: number }>;
+}
+
+/** How the offers are ordered (the `srcnet.rank` extension): earliest start (default), lowest price, lowest carbon. */
+export type Ranking = 'earliest' | 'cheapest' | 'greenest';
+
 export interface ExecutionNeeds {
   executable?: ExecutableNeeds;
   cores: RangeRequest;
@@ -76,6 +88,8 @@ export interface ExecutionNeeds {
    * anywhere in it (a provision that waits for its executable). None for v1.0 requests.
    */
   startSlackMs?: number;
+  limits?: UseLimits;
+  rank?: Ranking;
 }
 
 /** The needs after defaults are applied and every range checked. */
@@ -90,4 +104,6 @@ export interface ResolvedNeeds {
   durationMs: number;
   deadline?: number;
   startSlackMs?: number;
+  limits?: UseLimits;
+  rank?: Ranking;
 }

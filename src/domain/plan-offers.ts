@@ -310,3 +310,26 @@ export function noRoomMessage(ask: OfferAsk, site: SiteProfile, reason: 'none' |
     ? makeMessage('urn:no-capacity', 'ERROR', 'Site {site} has no room for {cores} cores and {memory} GiB for {duration} starting between {from} and {to}', values)
     : makeMessage('urn:no-capacity', 'ERROR', 'Site {site} is too busy to search for {cores} cores and {memory} GiB for {duration} starting between {from} and {to}', values);
 }
+
+/**
+ * The largest allocation on the way from the smaller ask to the larger (cores and memory grown
+ * together) that `fits` accepts; undefined when only the smaller one does. `fits` must be monotone:
+ * what fits a larger allocation fits every smaller one (a price limit).
+ */
+export function largestFitting(small: OfferAsk, large: OfferAsk, fits: (ask: OfferAsk) => boolean): OfferAsk | undefined {
+  const dc = large.cores - small.cores;
+  const dm = large.memoryGiB - small.memoryGiB;
+  const steps = Math.max(dc, dm);
+  const at = (n: number): OfferAsk => {
+    const cores = small.cores + Math.round(dc * n / steps);
+    const memoryGiB = small.memoryGiB + Math.round(dm * n / steps);
+    return { ...large, cores, memoryGiB, amounts: { ...large.amounts, cores, memory: memoryGiB } };
+  };
+  let lo = 0;
+  let hi = steps;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(at(mid))) lo = mid; else hi = mid - 1;
+  }
+  return lo > 0 ? at(lo) : undefined;
+}

@@ -1,6 +1,7 @@
 import type { SecretToken } from './secret-token.js';
 import type { TokenExchangeSettings } from './auth-settings.js';
 import type { CatalogueSite, SiteCapabilitiesBinding } from './site-catalogue.js';
+import type { SiteEconomics } from './site-economics.js';
 
 /** What a site offers and the rules it applies; built by config/ from the sites file. */
 export interface SiteProfile {
@@ -78,6 +79,8 @@ export interface SiteProfile {
   processRuns: ProcessRunSettings;
   /** What one session may leave on the site, and for how long (the sites file's `limits`). */
   limits: SiteLimits;
+  /** Prices, power, carbon intensity and performance (domain/site-economics.ts); absent: the defaults. */
+  economics?: SiteEconomics;
 }
 
 /**

@@ -44,6 +44,8 @@ import { composeBoundSession, composeOfferedSession, type BoundComponents } from
 import { BullNegotiator } from '../queue/bull-negotiator.js';
 import { BullTimers } from '../queue/bull-timers.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
+import { economicsReader } from '../config/site-economics-config.js';
+import { economicsOf } from '../domain/site-economics.js';
 import { startTimerWorker } from '../queue/timer-worker.js';
 import { notifyQueueCounts } from '../queue/notify-worker.js';
 import type { Executor } from '../broker/executor.js';
@@ -182,6 +184,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     if (parts.siteWorkers) {
       const names = parts.siteWorkers === true ? config.sites.map((s) => s.name) : parts.siteWorkers;
       const ledger = new RedisCapacityLedger(storeConnection, keys);
+      const readEconomics = economicsReader();
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
@@ -194,7 +197,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
           ? { source: new ExchangingSiteCredentials(vault, new TokenExchangeClient(issuer), site.tokenExchange), hosts: site.tokenExchange.hosts }
           : undefined;
         const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, notebookTokens, now, logger,
-          reconcileIntervalMs: config.reconcileIntervalMs, directories: new ScratchDirectories(site.scratchDir) });
+          reconcileIntervalMs: config.reconcileIntervalMs, directories: new ScratchDirectories(site.scratchDir),
+          economics: (profile) => readEconomics(profile) ?? economicsOf(profile) });
         closers.push(() => running.close());
       }
     }

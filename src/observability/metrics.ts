@@ -93,6 +93,30 @@ export class BrokerMetrics {
         for (const phase of SESSION_PHASES.filter(isTerminal)) this.inc({ phase }, count(values, `phase:${phase}`));
       },
     });
+    // What ended sessions used, kept in Redis by the step that ended each (lua-scripts.ts CHARGE_HELPER).
+    let usage: Promise<Record<string, string>> | undefined;
+    const readUsage = (): Promise<Record<string, string>> => {
+      usage ??= sources.redis.hgetall(sources.keys.usage).finally(() => { setImmediate(() => { usage = undefined; }); });
+      return usage;
+    };
+    const UNITS: Record<string, string> = { monetary: 'the sites\' currency', energy: 'kWh', carbon: 'gCO2' };
+    for (const [by, label] of [['site', 'site'], ['owner', 'user']] as const) {
+      new Counter({
+        name: `eb_${by === 'site' ? 'site' : 'user'}_session_costs_total`,
+        help: `What ended sessions used, by ${label} and cost type (monetary in ${UNITS.monetary}, energy in kWh, carbon in gCO2)`,
+        labelNames: [label, 'type'], registers,
+        async collect() {
+          const values = await readUsage();
+          this.reset();
+          for (const [field, value] of Object.entries(values)) {
+            if (!field.startsWith(`${by}:`)) continue;
+            const type = field.slice(field.lastIndexOf(':') + 1);
+            if (!(type in UNITS)) continue;
+            this.inc({ [label]: field.slice(by.length + 1, field.lastIndexOf(':')), type }, Math.max(0, Number(value)));
+          }
+        },
+      });
+    }
     new Gauge({
       name: 'eb_queue_jobs', help: 'Jobs in each BullMQ queue, by state', labelNames: ['queue', 'state'], registers,
       async collect() {

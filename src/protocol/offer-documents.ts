@@ -5,6 +5,7 @@ import { makeMessage, type Message } from '../domain/messages.js';
 import { clientTransitions, type ComponentPhase, type SessionPhase } from '../domain/phases.js';
 import type { OfferPlan } from '../domain/plan-offers.js';
 import { kindUri, rewriteKinds, type KindFamily } from './kind-uris.js';
+import { actualItems, quoteItems } from './quote-items.js';
 import type { RequestComponents } from './read-execution-request.js';
 import { sessionConnectors, withPublishedPorts } from './session-connectors.js';
 
@@ -40,6 +41,11 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   compute.cores = { min: plan.cores, max: plan.cores };
   compute.memory = { min: plan.memoryGiB, max: plan.memoryGiB };
   if (plan.gpu) compute['srcnet.gpu'] = { count: plan.gpu.count, model: plan.gpu.model };
+  // The quote replaces whatever the request put there (its limits): on the compute and the session.
+  delete compute.costs;
+  delete compute.metrics;
+  const quote = input.offer.quote ? quoteItems(input.offer.quote) : undefined;
+  if (quote) Object.assign(compute, quote);
   const doc: Doc = {
     kind: kindUri('session/scheduled-execution-session'),
     meta: { uuid: input.uuid, name: input.name, description: `Offered by site ${input.offer.site}`, created },
@@ -56,6 +62,7 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   if (components.storage.length) doc.storage = components.storage.map(stampResource);
   if (components.data.length) doc.data = components.data.map(stampResource);
   doc.schedule = schedule(plan);
+  if (quote) Object.assign(doc, clone(quote));
   return referByUuid(doc, aliases);
 }
 
@@ -121,6 +128,8 @@ export function composeBoundSession(document: WireDocument, components: BoundCom
     ...(storage.length ? { storage } : {}),
     ...(data.length ? { data } : {}),
     schedule: schedule(plan),
+    ...(held.costs ? { costs: held.costs } : {}),
+    ...(held.metrics ? { metrics: held.metrics } : {}),
   }, aliases);
 }
 
@@ -179,6 +188,8 @@ export function renderSession(session: SessionRecord, context: RenderContext): W
   for (const key of ['storage', 'data'] as const) {
     if (doc[key]) doc[key] = (doc[key] as Doc[]).map((item) => ({ ...item, phase }));
   }
+  // Once ended: what it used, in place of the quote (min = max); the compute keeps the quote.
+  if (session.actuals && Array.isArray(doc.costs)) doc.costs = actualItems(doc.costs as Doc[], session.actuals);
   const connectors = sessionConnectors(session, context.baseUrl);
   if (connectors.length) doc.connectors = connectors;
   // Who is told of its phase changes, and of what (docs/notifications.md): the owner sees what it asked for.

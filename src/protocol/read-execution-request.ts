@@ -1,5 +1,6 @@
 import { NOTEBOOK_STAGING_NAME, readNotebookExecutable } from '../domain/notebook-executable.js';
-import type { DataNeeds, ExecutableNeeds, ExecutionNeeds, RangeRequest } from '../domain/execution-needs.js';
+import type { DataNeeds, ExecutableNeeds, ExecutionNeeds, RangeRequest, UseLimits } from '../domain/execution-needs.js';
+import { KNOWN_COST_TYPES, KNOWN_METRIC_TYPES } from '../domain/quote-offer.js';
 import { parseDuration, parseInterval, type Interval } from '../domain/iso8601.js';
 import { makeMessage, type Message } from '../domain/messages.js';
 import { kindUri, parseKind } from './kind-uris.js';
@@ -85,6 +86,11 @@ export function readExecutionRequest(doc: Doc): ReadRequest {
   const knownMounts = mounts.filter((mount, index) => kindIn(mount, 'volume', `volume mount ${nameOf(mount) ?? index + 1}`) !== undefined);
   linkResources(storage, data, knownMounts, error);
   readSchedule(doc.schedule, needs, error);
+  const limits = readLimits(doc, messages);
+  if (limits) needs.limits = limits;
+  const rank = doc['srcnet.rank'];
+  if (rank === 'earliest' || rank === 'cheapest' || rank === 'greenest') needs.rank = rank;
+  else if (rank !== undefined) error('urn:invalid-value', 'srcnet.rank must be earliest, cheapest or greenest, not [{rank}]', { rank: String(rank) });
 
   const meta = isDoc(doc.meta) ? doc.meta : {};
   return {
@@ -281,4 +287,25 @@ function readSchedule(schedule: unknown, needs: ExecutionNeeds, error: Report): 
       error('urn:input-syntax-fail', 'Unable to parse interval [{value}]: {why}', { value: startText, why });
     }
   }
+}
+
+/**
+ * The request's `costs` (maxima) and `metrics` (minima), all to hold at once. An item of a type the
+ * broker does not know, or without the bound it needs, is ignored, saying so (WARN).
+ */
+function readLimits(doc: Doc, messages: Message[]): UseLimits | undefined {
+  const limits: UseLimits = { costs: [], metrics: [] };
+  const warn = (template: string, values: Record<string, string | number>) => messages.push(makeMessage('urn:ignored-limit', 'WARN', template, values));
+  for (const [list, known, bound] of [['costs', KNOWN_COST_TYPES, 'max'], ['metrics', KNOWN_METRIC_TYPES, 'min']] as const) {
+    const items = Array.isArray(doc[list]) ? (doc[list] as unknown[]).filter(isDoc) : [];
+    for (const item of items) {
+      const type = str(item.type) ?? '';
+      const value = item[bound];
+      if (!known.has(type)) warn('The {list} item of type [{type}] is ignored: the broker knows no such type', { list, type });
+      else if (typeof value !== 'number' || !Number.isFinite(value)) warn('The {list} item of type [{type}] is ignored: it has no {bound}', { list, type, bound });
+      else if (list === 'costs') limits.costs.push({ type, max: value });
+      else limits.metrics.push({ type, min: value });
+    }
+  }
+  return limits.costs.length || limits.metrics.length ? limits : undefined;
 }

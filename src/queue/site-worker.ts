@@ -12,6 +12,7 @@ import {
 import { removeSessionDirectory, sweepSessionDirectories, type RetentionDeps, type SessionDirectories } from '../broker/session-retention.js';
 import { defaultAbilities, nothingRuns, withinConfigured } from '../domain/executable-abilities.js';
 import { isTerminal } from '../domain/phases.js';
+import type { SiteEconomics } from '../domain/site-economics.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { Logger } from '../observability/logger.js';
 import { currentRequestId, withRequestId } from '../observability/request-context.js';
@@ -43,6 +44,8 @@ export interface SiteWorkerOptions {
   logger?: Logger;
   /** The site's session directories, removed `site.limits.retention` after their session ends. */
   directories?: SessionDirectories;
+  /** The site's economics now (a carbon forecast file read again when it changes); absent: the profile's. */
+  economics?: (site: SiteProfile) => SiteEconomics;
 }
 
 export interface RunningSiteWorker { worker: Worker; close(): Promise<void> }
@@ -108,7 +111,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     const reply = (message: NegotiationReply): Promise<number> => options.producer.publish(request.replyTo, JSON.stringify(message));
     let answer: NegotiationAnswer;
     try {
-      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities }, site, request);
+      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities, ...(options.economics ? { economics: options.economics } : {}) }, site, request);
     } catch (error) {
       await reply({ jobId: job.id ?? '', site: site.name, error: (error as Error).message }).catch(() => 0);
       throw error;

@@ -116,11 +116,50 @@ return result
  * notebook server's sealed token: every terminal phase change goes through finish(), so no token
  * outlives its session.
  */
-const HELPERS = `${CALENDAR_HELPERS}${PHASE_HELPERS}
+/**
+ * charged(): what an ending session used, from the tariff written with it (domain/quote-offer.ts
+ * chargeOf(), which this mirrors): the hold from its start to now (never past its end) at the
+ * money per hour, watts and carbon of the tariff. Written on the session (`actuals`) and added to
+ * `<prefix>:usage` (`site:<site>:<type>`, `owner:<owner>:<type>`, and the sessions counted), in
+ * the step that ends it. An offer never accepted used nothing and is not counted.
+ */
+export const CHARGE_HELPER = `
+local function charged(prefix, key, session, now)
+  if not session.phase or session.phase == 'OFFERED' then return end
+  local text = redis.call('HGET', key, 'tariff')
+  if not text then return end
+  local t = cjson.decode(text)
+  local stop = math.min(math.max(tonumber(now), t.start), t['end'])
+  local hours = (stop - t.start) / 3600000
+  local grams = 0
+  local c = t.carbon
+  for i = 2, #c do
+    local a, b = c[i - 1], c[i]
+    if stop <= b[1] then
+      grams = a[2] + (b[2] - a[2]) * (stop - a[1]) / math.max(1, b[1] - a[1])
+      break
+    end
+    grams = b[2]
+  end
+  local function near(x) return math.floor(x * 1e6 + 0.5) / 1e6 end
+  local used = { monetary = near(t.moneyPerHour * hours), energy = near(t.watts * hours / 1000), carbon = near(grams) }
+  redis.call('HSET', key, 'actuals', cjson.encode({ monetary = used.monetary, energy = used.energy, carbon = used.carbon, ['until'] = stop }))
+  local usage = prefix .. ':usage'
+  for _, who in ipairs({ 'site:' .. (session.site or ''), 'owner:' .. (session.owner or '') }) do
+    redis.call('HINCRBY', usage, who .. ':sessions', 1)
+    for _, kind in ipairs({ 'monetary', 'energy', 'carbon' }) do
+      redis.call('HINCRBYFLOAT', usage, who .. ':' .. kind, string.format('%.6f', used[kind]))
+    end
+  end
+end
+`;
+
+const HELPERS = `${CALENDAR_HELPERS}${PHASE_HELPERS}${CHARGE_HELPER}
 local prefix = ARGV[1]
 local function finish(id, phase, now, note, retention)
   local key = prefix .. ':session:' .. id
   local session = about(prefix, id)
+  charged(prefix, key, session, now)
   redis.call('HSET', key, 'phase', phase, 'modified', now, 'history', moved(prefix, id, session, phase, now))
   redis.call('ZREM', prefix .. ':reservations:' .. (session.site or ''), id)
   redis.call('RPUSH', key .. ':messages', note)

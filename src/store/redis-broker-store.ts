@@ -54,6 +54,8 @@ export class RedisBrokerStore implements BrokerStore {
       // With them, the offer's next step (its expiry, entered in the site's due set by the Lua step).
       const slotFields = slot ? ['slot', json(slot), 'holdstart', slot.preparing.start, 'holdend', slot.releasing.end, 'next', 'expire'] : [];
       slotFields.push(...notifyFields(session.notify));
+      // How the Lua step that ends the session charges it (lua-scripts.ts charged()).
+      if (session.tariff) slotFields.push('tariff', json(session.tariff));
       args.push(session.uuid, 9 + slotFields.length / 2,
         ...slotFields,
         'phase', session.phase,
@@ -260,6 +262,7 @@ function toSession(uuid: string, fields: Record<string, string> | undefined, mes
     ...(fields.history ? { history: historyOf(fields.history) } : {}),
     // Who is told (never the sealed secret: it stays in Redis for the notify worker alone).
     ...(fields.notify ? { notify: { subscriptions: JSON.parse(fields.notify) as SessionNotify['subscriptions'] } } : {}),
+    ...(fields.actuals ? { actuals: JSON.parse(fields.actuals) as SessionRecord['actuals'] } : {}),
   };
 }
 

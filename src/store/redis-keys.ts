@@ -20,6 +20,8 @@ export interface RedisKeys {
   siteExecutors(site: string): string;
   /** Counts for /metrics, kept by the Lua scripts (lua-scripts.ts PHASE_HELPERS). */
   stats: string;
+  /** What ended sessions used, per site and per owner (lua-scripts.ts CHARGE_HELPER). */
+  usage: string;
   /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
   negotiationReplies(processId: string): string;
   /** Every session, and each owner's, newest first (lua-scripts.ts PHASE_HELPERS, indexed()). */
@@ -72,6 +74,7 @@ export function redisKeys(prefix: string): RedisKeys {
     siteAbilities: (site) => `${prefix}:abilities:${site}`,
     siteExecutors: (site) => `${prefix}:executors:${site}`,
     stats: `${prefix}:stats`,
+    usage: `${prefix}:usage`,
     negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
     sessionsByTime: `${prefix}:sessions-by-time`,
     sessionsOf: (owner) => `${prefix}:sessions-of:${owner}`,

@@ -51,6 +51,8 @@ describeWithChromium('the web page, anonymous', () => {
     const count = await offers.count();
     expect(count).toBeGreaterThanOrEqual(1);
     await expect(offers.first().locator('.expiry').textContent()).resolves.toMatch(/^Expires in [45]:[0-5]\d\.$/);
+    // Each offer shows its quote: price, energy, carbon, compute and io, with their units.
+    await expect(offers.first().locator('.quote').textContent()).resolves.toMatch(/^Quote: price [\d.–]+ EUR, energy [\d.–]+ kWh, carbon [\d.–]+ gCO2, compute \d+ reference cores, io [\d.]+ MB\/s\. $/);
     // The offers are outlined on the timeline, one bar each, saying which offer they are.
     const ghosts = page.locator('svg.site-timeline .bar.offer-ghost');
     await page.waitForFunction((expected) => document.querySelectorAll('svg.site-timeline .bar.offer-ghost').length === expected, count);
@@ -70,6 +72,10 @@ describeWithChromium('the web page, anonymous', () => {
     await page.locator('pre.log-text').filter({ hasText: 'hello from the page' }).waitFor({ timeout: 20_000 });
     await page.locator('article.session-page[data-phase="COMPLETED"]').waitFor({ timeout: 30_000 });
     await page.locator('pre.log-text[data-state="done"]').waitFor();
+    // Ended, its page shows what it used (one figure each) beside the quote.
+    await page.locator('article.session-page p.used').waitFor();
+    expect(await page.locator('article.session-page p.used').textContent()).toMatch(/^Used: price [\d.]+ EUR, energy [\d.]+ kWh, carbon [\d.]+ gCO2, compute \d+ reference cores, io [\d.]+ MB\/s\.$/);
+    expect(await page.locator('article.session-page p.quote').textContent()).toMatch(/^Quoted: price /);
     expect(await page.locator('pre.log-text').textContent()).toBe('hello from the page\nbye from the page\n');
     expect(await page.locator('ol.history li').evaluateAll((items) => items.map((item) => item.getAttribute('data-phase'))))
       .toEqual(['OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING', 'COMPLETED']);

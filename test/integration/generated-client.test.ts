@@ -54,6 +54,18 @@ describe('a TypeScript client generated from /openapi.json', () => {
       phase: 'OFFERED', expires: expect.any(String), preparing: expect.stringMatching(/^\d{4}-/), available: expect.stringMatching(/^\d{4}-.+\/.+/),
     });
     expect(['ACCEPTED', 'WAITING']).toContain(seen.accepted);
+    // Costs and metrics through the generated SimpleMinMaxFloatCost and SimpleMinMaxFloatMetric: the
+    // offer's quote, and once COMPLETED what the session used (min = max), within the quote.
+    const types = ['urn:ivoa:calycopis:cost:monetary', 'urn:ivoa:calycopis:cost:energy', 'urn:ivoa:calycopis:cost:carbon', 'urn:ivoa:calycopis:metric:compute-performance', 'urn:ivoa:calycopis:metric:io-throughput'];
+    const quote = seen.quote as Array<[string, number, number]>;
+    const used = seen.used as Array<[string, number, number]>;
+    expect(quote.map(([type]) => type)).toEqual(types);
+    expect(used.map(([type]) => type)).toEqual(types);
+    used.forEach(([, min, max], i) => {
+      expect(min).toBe(max);
+      expect(min).toBeGreaterThanOrEqual(quote[i]![1]);
+      expect(max).toBeLessThanOrEqual(quote[i]![2]);
+    });
     expect(seen.completed).toEqual({
       phase: 'COMPLETED', executablePhase: 'COMPLETED', image: 'busybox', entrypoint: '/bin/sh',
       command: ['-c', 'echo hello from a generated client'], availableDuration: 'PT10M',

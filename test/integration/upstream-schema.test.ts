@@ -45,7 +45,23 @@ function polymorphic(session: Doc): Array<[string, Doc]> {
     ...list(session.data).map((d) => ['AbstractDataResource', d] as [string, Doc]),
     ...list(session.compute?.volumes).map((v) => ['AbstractVolumeMount', v] as [string, Doc]),
     ...list(session.meta?.options).map((o) => ['AbstractOption', o] as [string, Doc]),
+    ...[session, session.compute ?? {}].flatMap((component: Doc) => [
+      ...list(component.costs).map((c) => ['AbstractCostItem', c] as [string, Doc]),
+      ...list(component.metrics).map((m) => ['AbstractMetricItem', m] as [string, Doc]),
+    ]),
   ];
+}
+
+/** An offer's quote: every cost and metric type, on the session and its compute, min <= max. */
+function checkQuote(session: Doc): void {
+  for (const component of [session, session.compute] as Doc[]) {
+    expect((component.costs as Doc[]).map((c) => c.type)).toEqual(['urn:ivoa:calycopis:cost:monetary', 'urn:ivoa:calycopis:cost:energy', 'urn:ivoa:calycopis:cost:carbon']);
+    expect((component.metrics as Doc[]).map((m) => m.type)).toEqual(['urn:ivoa:calycopis:metric:compute-performance', 'urn:ivoa:calycopis:metric:io-throughput']);
+    for (const item of [...component.costs, ...component.metrics] as Doc[]) {
+      expect(typeof item.min).toBe('number');
+      expect(item.min).toBeLessThanOrEqual(item.max);
+    }
+  }
 }
 
 /**
@@ -140,6 +156,7 @@ describe('every answer of a session against the upstream v1.0 schema', () => {
           .send(JSON.stringify(request(executable))).expect(303), format, 'OfferSetResponse');
         expect(set.result).toBe('YES');
         for (const offer of set.offers as Doc[]) checkReferences(offer);
+        for (const offer of set.offers as Doc[]) checkQuote(offer);
         const offer = (set.offers as Doc[])[0]!;
         expect(offer.data[0].storage).toBe(offer.storage[0].meta.uuid);
         expect(offer.compute.volumes[0].resource).toBe(offer.data[0].meta.uuid);

@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anonymousExposure } from '../../src/config/load-auth-config.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { economicsReader } from '../../src/config/site-economics-config.js';
 
 const file = (name: string, text: string): string => {
   const path = join(mkdtempSync(join(tmpdir(), 'eb-config-')), name);
@@ -120,6 +121,50 @@ describe('configuration', () => {
     expect(() => site(', limits: {logBytes: 100}')).toThrow('site l: limits.logBytes must be a size of at least 8192 bytes (e.g. 512MiB, 10GiB), not "100"');
     expect(() => site(', limits: {retention: soon}')).toThrow(/site l: limits.retention must be an ISO 8601 duration/);
     expect(() => site(', limits: {quota: 1}')).toThrow(/must NOT have additional properties \(quota\)/);
+  });
+
+  it('reads a site\'s prices, power, carbon intensity and performance, with defaults, and says clearly what is wrong', () => {
+    const site = (extra: string) => loadConfig({ BROKER_CONFIG: file('s.yaml', `sites:\n  - {name: p, cores: 8, memoryGiB: 8, gpus: {A100: 1}, defaultBandwidthMBps: 250${extra}}\n`) }).sites[0]?.economics;
+    expect(site('')).toEqual({
+      currency: 'EUR',
+      prices: { coreHour: 0, memoryGiBHour: 0, storageGiBHour: 0, gpuHour: {}, gpuHourDefault: 0 },
+      power: { coreWatts: 10, idleCoreWatts: 10, gpuWatts: {}, gpuWattsDefault: 300 },
+      carbon: { gramsPerKWh: 400 },
+      performance: { compute: 1, ioMBps: 250 },
+    });
+    const hourly = Array.from({ length: 24 }, (_, h) => 100 + h);
+    const set = site(`, pricing: {currency: GBP, coreHour: 0.04, memoryGiBHour: 0.005, storageGiBHour: 0.0001, gpuHour: {A100: 2.5, '*': 1}}, power: {coreWatts: 12, idleCoreWatts: 4, gpuWatts: 250}, carbon: {gramsPerKWh: 180, hourly: [${hourly.join(', ')}]}, performance: {compute: 1.5, ioMBps: 900}`);
+    expect(set).toEqual({
+      currency: 'GBP',
+      prices: { coreHour: 0.04, memoryGiBHour: 0.005, storageGiBHour: 0.0001, gpuHour: { A100: 2.5 }, gpuHourDefault: 1 },
+      power: { coreWatts: 12, idleCoreWatts: 4, gpuWatts: {}, gpuWattsDefault: 250 },
+      carbon: { gramsPerKWh: 180, hourly },
+      performance: { compute: 1.5, ioMBps: 900 },
+    });
+    const forecast = file('carbon.csv', 'start,gramsPerKWh\n2026-06-01T01:00:00Z,120\n# a comment\n2026-06-01T00:00:00Z, 90\n');
+    expect(site(`, carbon: {forecastFile: ${forecast}}`)?.carbon.forecast).toEqual([
+      { start: Date.UTC(2026, 5, 1, 0), gramsPerKWh: 90 }, { start: Date.UTC(2026, 5, 1, 1), gramsPerKWh: 120 }]);
+    const json = file('carbon.json', JSON.stringify([{ start: '2026-06-01T00:00:00Z', gramsPerKWh: 50 }]));
+    expect(site(`, carbon: {forecastFile: ${json}}`)?.carbon.forecast).toEqual([{ start: Date.UTC(2026, 5, 1, 0), gramsPerKWh: 50 }]);
+    expect(() => site(', carbon: {hourly: [1, 2, 3]}')).toThrow(/\/sites\/0\/carbon\/hourly must NOT have fewer than 24 items/);
+    expect(() => site(', pricing: {coreHour: -1}')).toThrow(/\/sites\/0\/pricing\/coreHour must be >= 0/);
+    expect(() => site(', power: {coreWatts: 5, idleCoreWatts: 6}')).toThrow('site p: power.idleCoreWatts (6) must not be more than power.coreWatts (5)');
+    expect(() => site(', carbon: {forecastFile: /nonexistent/carbon.csv}')).toThrow(/site p: carbon.forecastFile \/nonexistent\/carbon.csv cannot be read/);
+    const bad = file('bad.csv', '2026-06-01T00:00:00Z,lots\n');
+    expect(() => site(`, carbon: {forecastFile: ${bad}}`)).toThrow(`site p: carbon.forecastFile ${bad}: entry 1 needs a start (an ISO 8601 instant) and gramsPerKWh (a number of at least 0)`);
+  });
+
+  it('reads a site\'s carbon forecast again when the file changes, and keeps the last good one when it cannot', () => {
+    const path = file('forecast.csv', '2026-06-01T00:00:00Z,100\n');
+    const site = loadConfig({ BROKER_CONFIG: file('s.yaml', `sites:\n  - {name: f, cores: 1, memoryGiB: 1, carbon: {forecastFile: ${path}}}\n`) }).sites[0]!;
+    const read = economicsReader();
+    expect(read(site)?.carbon.forecast).toEqual([{ start: Date.UTC(2026, 5, 1), gramsPerKWh: 100 }]);
+    writeFileSync(path, '2026-06-01T00:00:00Z,40\n');
+    utimesSync(path, new Date(), new Date(Date.now() + 5000));
+    expect(read(site)?.carbon.forecast).toEqual([{ start: Date.UTC(2026, 5, 1), gramsPerKWh: 40 }]);
+    writeFileSync(path, 'not a forecast\n');
+    utimesSync(path, new Date(), new Date(Date.now() + 10_000));
+    expect(read(site)?.carbon.forecast).toEqual([{ start: Date.UTC(2026, 5, 1), gramsPerKWh: 40 }]);
   });
 });
 

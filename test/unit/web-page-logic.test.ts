@@ -5,6 +5,7 @@ import { openableUrl, shownUrl } from '../../src/web/lib/connectors.js';
 import { buildRequest, DEFAULT_FORM, readParameters, type RequestFormValues } from '../../src/web/lib/request-form.js';
 import { kindsSitesRun } from '../../src/web/lib/site-kinds.js';
 import { catalogueQuery, filterChoices, freeStrip } from '../../src/web/lib/site-catalogue.js';
+import { costLines } from '../../src/web/lib/cost-items.js';
 import { SseParser, type SseEvent } from '../../src/web/lib/sse-parser.js';
 import { axisTicks, packLanes, peakWithin, usageSteps } from '../../src/web/lib/timeline-layout.js';
 
@@ -210,5 +211,18 @@ describe('the web page\'s catalogue panel', () => {
     expect(filterChoices(sites)).toEqual({ kinds: ['docker-container', 'jupyter-notebook', 'singularity-container'], gpus: ['A100', 'H100'] });
     expect(freeStrip(sites[0]!)).toEqual([{ start: 's0', cores: 8, share: 1 }, { start: 's1', cores: 2, share: 0.25 }, { start: 's2', cores: 0, share: 0 }]);
     expect(freeStrip(sites[1]!)).toEqual([]);
+  });
+});
+
+describe('the web page\'s costs and metrics', () => {
+  const item = (type: string, min: number, max: number, description: string) => ({ kind: 'k', type, min, max, description });
+  it('writes a quote as ranges and what was used (min = max) as one figure, with units', () => {
+    const offer = {
+      costs: [item('urn:ivoa:calycopis:cost:monetary', 0, 1 / 6, 'EUR'), item('urn:ivoa:calycopis:cost:carbon', 0.5, 1234.4, 'gCO2')],
+      metrics: [item('urn:ivoa:calycopis:metric:compute-performance', 2, 2, 'reference cores'), item('urn:example:other', 1, 1, 'things')],
+    };
+    expect(costLines(offer)).toEqual(['price 0–0.167 EUR', 'carbon 0.5–1234 gCO2', 'compute 2 reference cores', 'urn:example:other 1 things']);
+    expect(costLines({ costs: [item('urn:ivoa:calycopis:cost:energy', 0.000012, 0.000012, 'kWh')] })).toEqual(['energy 0.000012 kWh']);
+    expect(costLines(undefined)).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { costLines } from '../lib/cost-items.js';
 import { useMemo, useState } from 'preact/hooks';
 import type { ApiClient, Doc } from '../lib/api-client.js';
 import { countdown, dateTime, duration, isoDuration, startOf } from '../lib/format.js';
@@ -20,6 +21,7 @@ function Offer({ offer, index, now, busy, onAccept }: { offer: Doc; index: numbe
     <li class="offer" data-uuid={offer.meta.uuid}>
       <strong>Offer {index + 1}</strong> on <strong>{siteOf(offer)}</strong>: runs from {dateTime(start)} for {duration(isoDuration(offer.schedule.available.duration as string))};{' '}
       {offer.compute.cores.min} cores, {offer.compute.memory.min} GiB{gpu ? `, ${gpu.count} ${gpu.model}` : ''}.{' '}
+      {costLines(offer).length ? <span class="quote">Quote: {costLines(offer).join(', ')}.{' '}</span> : null}
       <span class="expiry">{expired ? 'No longer on offer.' : <>Expires in <time dateTime={offer.expires}>{countdown(expires, now)}</time>.</>}</span>{' '}
       <button type="button" disabled={expired || busy} onClick={onAccept}>Accept offer {index + 1}</button>
     </li>

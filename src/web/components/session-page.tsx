@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient, Doc } from '../lib/api-client.js';
 import type { EventFeed } from '../lib/event-feed.js';
 import { BROKER_CONNECTORS, openableUrl, shownUrl } from '../lib/connectors.js';
+import { costLines } from '../lib/cost-items.js';
 import { dateTime, duration, isoDuration, startOf } from '../lib/format.js';
 import { TERMINAL_PHASES } from '../lib/phases.js';
 import { useDebounced } from './hooks.js';
@@ -104,6 +105,10 @@ export function SessionPage({ api, feed, uuid }: { api: ApiClient; feed: EventFe
             </table>
           ) : <p>No schedule.</p>}
           {phase === 'OFFERED' && session.expires ? <p>The offer expires at {dateTime(session.expires as string)}.</p> : null}
+          {costLines(compute).length ? <p class="quote">Quoted: {costLines(compute).join(', ')}.</p> : null}
+          {TERMINAL_PHASES.includes(phase) && session.costs && JSON.stringify(session.costs) !== JSON.stringify(compute?.costs) ? (
+            <p class="used">Used: {costLines(session).join(', ')}.</p>
+          ) : null}
         </section>
         <section class="panel" aria-labelledby="history-title">
           <h3 id="history-title">Phase history</h3>
