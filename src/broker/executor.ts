@@ -70,7 +70,8 @@ export type RunStatus =
   /** `answering`: the run's server answers requests (a notebook server), where the executor looks. */
   | { state: 'running'; answering?: boolean }
   /** `detail`: what the run itself said of its failure (a headless notebook's failing cell). */
-  | { state: 'exited'; exitCode: number; timedOut: boolean; oomKilled?: boolean; detail?: string }
+  // cpuSeconds: the run's CPU time, where the executor measures it (what it charges: quote-offer.ts).
+  | { state: 'exited'; exitCode: number; timedOut: boolean; oomKilled?: boolean; detail?: string; cpuSeconds?: number }
   | { state: 'cancelled' }
   | { state: 'lost'; reason: string }
   /** Stopped by the site for passing one of its limits (outputs), saying which. */

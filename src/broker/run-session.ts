@@ -304,7 +304,7 @@ export async function startSession(deps: RunSessionDeps, uuid: string): Promise<
   if (!running) await deps.executor.cancel(run);
 }
 
-type StoredHandle = RunHandle & { logOffset?: number };
+type StoredHandle = RunHandle & { logOffset?: number; cpuSeconds?: number };
 
 /** Copies the log text the run wrote since the last copy to Redis; the run with its new offset. */
 async function copyLog(deps: RunSessionDeps, executor: Executor, uuid: string, run: StoredHandle): Promise<StoredHandle> {
@@ -334,6 +334,8 @@ export async function pollSession(deps: RunSessionDeps, uuid: string, seq: numbe
   }
   // What the run wrote between the copy above and its end.
   await copyLog(deps, executor, uuid, run);
+  // Kept with the run before the step that ends the session, which charges by it.
+  if (status.state === 'exited' && status.cpuSeconds !== undefined && run.cpuSeconds !== status.cpuSeconds) await deps.store.setRun(uuid, { ...run, cpuSeconds: status.cpuSeconds });
   // Should this process die before the end is recorded, a poll (seq 0, which no chain uses) ends it.
   await deps.store.advance(uuid, 'RUNNING', 'RELEASING', deps.now(), note(deps.now(), 'urn:phase-change', 'Releasing'), { step: 'poll', seq: 0, at: deps.now() });
   faultPoint('release');

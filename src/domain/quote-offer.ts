@@ -144,12 +144,14 @@ export function quoted(quote: Quote | undefined, type: string): number {
 /**
  * What the terminal step needs to charge a session without the site's configuration (the store's
  * Lua step computes it as chargeOf() does): the hold's start and end, money per hour, watts at full
- * use, and the carbon emitted at full use since the start, at each change of intensity (ms, grams).
+ * use, and the carbon emitted at full use since the start, at each change of intensity (ms, grams);
+ * with the watts at idle and the cores held, a run's measured CPU time scales energy and carbon
+ * between the two (absent in tariffs written before: full use).
  */
-export interface Tariff { start: number; end: number; moneyPerHour: number; watts: number; carbon: Array<[number, number]> }
+export interface Tariff { start: number; end: number; moneyPerHour: number; watts: number; idleWatts?: number; cores?: number; carbon: Array<[number, number]> }
 
 export function tariffOf(plan: OfferPlan, economics: SiteEconomics): Tariff {
-  const { money, fullWatts } = rates(plan, economics);
+  const { money, fullWatts, idleWatts } = rates(plan, economics);
   const start = plan.preparingStart;
   const end = planEnd(plan);
   const points = [start, ...breakpoints(economics.carbon, start, end), end];
@@ -158,13 +160,17 @@ export function tariffOf(plan: OfferPlan, economics: SiteEconomics): Tariff {
     if (index > 0) grams += fullWatts / 1000 * intensityHours(economics.carbon, points[index - 1]!, at);
     return [at, grams];
   });
-  return { start, end, moneyPerHour: money, watts: fullWatts, carbon };
+  return { start, end, moneyPerHour: money, watts: fullWatts, idleWatts, cores: plan.cores, carbon };
 }
 
-/** What a session ending at `end` used, by its tariff (full power: the store does not know its CPU time). */
-export function chargeOf(tariff: Tariff, end: number): { monetary: number; energy: number; carbon: number } {
+/**
+ * What a session ending at `end` used, by its tariff: at full power, or, when the executor measured
+ * the run's CPU time, at the power that use of the cores held draws (as actualUse() does).
+ */
+export function chargeOf(tariff: Tariff, end: number, cpuSeconds?: number): { monetary: number; energy: number; carbon: number } {
   const stop = Math.min(Math.max(end, tariff.start), tariff.end);
   const hours = (stop - tariff.start) / HOUR_MS;
+  const share = powerShare(tariff, hours, cpuSeconds);
   let grams = 0;
   for (let i = 1; i < tariff.carbon.length; i++) {
     const [a, ga] = tariff.carbon[i - 1]!;
@@ -172,5 +178,13 @@ export function chargeOf(tariff: Tariff, end: number): { monetary: number; energ
     if (stop <= b) { grams = ga + (gb - ga) * (stop - a) / Math.max(1, b - a); break; }
     grams = gb;
   }
-  return { monetary: near(tariff.moneyPerHour * hours), energy: near(tariff.watts * hours / 1000), carbon: near(grams) };
+  return { monetary: near(tariff.moneyPerHour * hours), energy: near(tariff.watts * share * hours / 1000), carbon: near(grams * share) };
+}
+
+/** The share of full power a run drew: idle plus its CPU time's use of the cores held, at most 1. */
+function powerShare(tariff: Tariff, hours: number, cpuSeconds: number | undefined): number {
+  const coreSeconds = (tariff.cores ?? 0) * hours * 3600;
+  if (cpuSeconds === undefined || tariff.idleWatts === undefined || coreSeconds <= 0 || tariff.watts <= 0) return 1;
+  const use = Math.min(1, Math.max(0, cpuSeconds / coreSeconds));
+  return Math.min(1, (tariff.idleWatts + (tariff.watts - tariff.idleWatts) * use) / tariff.watts);
 }

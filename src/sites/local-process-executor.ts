@@ -11,9 +11,9 @@ import { bindAddress, portEnvironment, publishPorts } from './publish-ports.js';
 import { detectJupyterOnce, type JupyterAvailability } from './detect-jupyter.js';
 import { notebookFailure, notebookRun, requestNotebookStop, serverAnswers } from './notebook-run.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
-import { ENTER_CGROUPS, LEAVE_CGROUPS, makeRunCgroups, oomKilled, removeRunCgroups, sweepRunCgroups } from './run-cgroup.js';
+import { ENTER_CGROUPS, LEAVE_CGROUPS, makeRunCgroups, oomKilled, RECORD_CGROUP_CPU, removeRunCgroups, sweepRunCgroups } from './run-cgroup.js';
 import { giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
-import { endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
+import { CPU_NS_FILE, CPU_TIMES_FILE, endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedCpuSeconds, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 const GRACE_MS = 5_000;
 /** The handle of the run made for a session, kept in its directory once the run is started. */
@@ -185,7 +185,7 @@ export class LocalProcessExecutor implements Executor {
     // out-of-memory killer's choice (the run's processes stay in it).
     const wrapper = `echo $$ > "\${EB_GROUP%/*}/pid"; ${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); `
       + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" > "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}& `
-      + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; ${sandbox ? `/bin/rm -f "${join(dir, SANDBOX_OPTIONS)}"; ` : ''}${MARK_TIME_OUT}; ${LEAVE_CGROUPS}${AWAIT_LOG_WRITER}; `
+      + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; times > "${join(dir, CPU_TIMES_FILE)}"; ${cgroups.length ? RECORD_CGROUP_CPU(join(dir, CPU_NS_FILE)) : ''}${sandbox ? `/bin/rm -f "${join(dir, SANDBOX_OPTIONS)}"; ` : ''}${MARK_TIME_OUT}; ${LEAVE_CGROUPS}${AWAIT_LOG_WRITER}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && /bin/mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...command], {
       cwd: sandbox ? dir : cwd,
@@ -249,7 +249,11 @@ export class LocalProcessExecutor implements Executor {
     await removeRunCgroups(handle.dir);
     if (problem) return { state: 'lost', reason: problem };
     const detail = exitCode !== 0 && readText(join(handle.dir, NOTEBOOK_MARK)) === 'headless' ? await notebookFailure(join(handle.dir, 'work')) : undefined;
-    return { state: 'exited', exitCode, timedOut: timedOut(handle.dir), ...(oom ? { oomKilled: true } : {}), ...(detail ? { detail } : {}) };
+    const cpuSeconds = await recordedCpuSeconds(handle.dir);
+    return {
+      state: 'exited', exitCode, timedOut: timedOut(handle.dir), ...(oom ? { oomKilled: true } : {}), ...(detail ? { detail } : {}),
+      ...(cpuSeconds !== undefined ? { cpuSeconds } : {}),
+    };
   }
 
   /** The run's process groups: the wrapper's, and the one `timeout` made for the command. */

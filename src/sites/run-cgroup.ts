@@ -27,8 +27,8 @@ function ownCgroup(controller: string): string | undefined {
 }
 
 /**
- * Makes the run's cgroups (v1 `memory` and `cpu`, each where the worker may write it: as root)
- * with the memory and CPU the run was offered, and lists them in the session's directory. Returns
+ * Makes the run's cgroups (v1 `memory`, `cpu` and `cpuacct`, each where the worker may write it:
+ * as root) with the memory and CPU the run was offered (cpuacct counts its CPU time), and lists them in the session's directory. Returns
  * the directories the run's wrapper is to enter first thing (its children then stay in them: a
  * sandboxed run sees no cgroup file system and cannot leave). None where cgroups cannot be made.
  */
@@ -37,6 +37,8 @@ export async function makeRunCgroups(dir: string, session: string, limits: RunLi
   const wanted: Array<[string, Array<[string, string]>]> = [];
   if (limits.memoryMiB) wanted.push(['memory', [['memory.limit_in_bytes', String(limits.memoryMiB * 1024 * 1024)]]]);
   if (limits.cores) wanted.push(['cpu', [['cpu.cfs_period_us', String(CPU_PERIOD_US)], ['cpu.cfs_quota_us', String(Math.round(limits.cores * CPU_PERIOD_US))]]]);
+  // No limit: it counts the run's CPU time (cpuacct.usage), which its actual costs are charged by.
+  wanted.push(['cpuacct', []]);
   const made: string[] = [];
   for (const [controller, settings] of wanted) {
     const parent = ownCgroup(controller);
@@ -83,6 +85,14 @@ export async function removeRunCgroups(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Shell, once the run has ended and before the wrapper leaves its cgroups: the CPU time its cpuacct
+ * cgroup counted (ns) into `$1`. Sandboxed runs need it: bwrap's own init reaps the run's
+ * processes and is not waited for, so the shell's `times` never sees their CPU time.
+ */
+export const RECORD_CGROUP_CPU = (file: string): string =>
+  `for cgroup in $EB_CGROUPS; do if [ -f "$cgroup/cpuacct.usage" ]; then /bin/cat "$cgroup/cpuacct.usage" > "${file}"; fi; done; `;
+
 /** Shell for the wrapper's first step: moves itself into the cgroups listed in `$EB_CGROUPS` (a newline-separated list). */
 export const ENTER_CGROUPS = 'for cgroup in $EB_CGROUPS; do echo $$ > "$cgroup/cgroup.procs"; done; ';
 
@@ -110,7 +120,7 @@ async function over(dir: string): Promise<boolean> {
  */
 export async function sweepRunCgroups(scratchRoot: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
-  for (const controller of ['memory', 'cpu']) {
+  for (const controller of ['memory', 'cpu', 'cpuacct']) {
     const parent = ownCgroup(controller);
     if (!parent) continue;
     const names = await readdir(join(parent, 'srcnet-eb'), { withFileTypes: true }).catch(() => []);

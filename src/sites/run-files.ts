@@ -31,6 +31,26 @@ export function timedOut(dir: string): boolean {
   return existsSync(timedOutFile(dir));
 }
 
+/** Where a wrapper writes its shell's `times` once the run has ended: the CPU time of what it waited for. */
+export const CPU_TIMES_FILE = 'cpu-times';
+/** Where a wrapper writes what the run's cpuacct cgroup counted (ns), where it had one. */
+export const CPU_NS_FILE = 'cpu-ns';
+
+/**
+ * The run's CPU seconds: what its cpuacct cgroup counted where it had one (every process of the
+ * run), else the `times` line a wrapper wrote (`0m1.230000s 0m0.100000s` for the children it
+ * waited for: not a sandboxed run's, which bwrap's init reaps); undefined when neither is there.
+ */
+export async function recordedCpuSeconds(dir: string): Promise<number | undefined> {
+  const counted = Number((await readFile(join(dir, CPU_NS_FILE), 'utf8').catch(() => '')).trim());
+  if (counted > 0) return Math.round(counted / 1e6) / 1000;
+  const text = await readFile(join(dir, CPU_TIMES_FILE), 'utf8').catch(() => undefined);
+  const children = text?.trim().split('\n').at(-1) ?? '';
+  const parts = [...children.matchAll(/(\d+)m(\d+(?:\.\d+)?)s/g)];
+  if (parts.length !== 2) return undefined;
+  return Math.round(parts.reduce((sum, [, minutes, seconds]) => sum + Number(minutes) * 60 + Number(seconds), 0) * 1000) / 1000;
+}
+
 /** The exit code a wrapper recorded in `<dir>/exit-code`; undefined while there is none. */
 export async function recordedExitCode(dir: string): Promise<number | undefined> {
   const text = await readFile(join(dir, 'exit-code'), 'utf8').catch(() => undefined);

@@ -119,7 +119,8 @@ return result
 /**
  * charged(): what an ending session used, from the tariff written with it (domain/quote-offer.ts
  * chargeOf(), which this mirrors): the hold from its start to now (never past its end) at the
- * money per hour, watts and carbon of the tariff. Written on the session (`actuals`) and added to
+ * money per hour, watts and carbon of the tariff, energy and carbon scaled down by the run's
+ * measured CPU time (`cpuSeconds` in its run handle) where its executor measured it. Written on the session (`actuals`) and added to
  * `<prefix>:usage` (`site:<site>:<type>`, `owner:<owner>:<type>`, and the sessions counted), in
  * the step that ends it. An offer never accepted used nothing and is not counted.
  */
@@ -141,8 +142,18 @@ local function charged(prefix, key, session, now)
     end
     grams = b[2]
   end
+  -- The run's CPU time, where its executor measured it (kept with the run): energy and carbon at the
+  -- power that use of the cores drew, between idle and full (powerShare() in quote-offer.ts).
+  local share = 1
+  local runText = redis.call('HGET', key, 'run')
+  local cpu = runText and cjson.decode(runText).cpuSeconds
+  local coreSeconds = (t.cores or 0) * hours * 3600
+  if type(cpu) == 'number' and t.idleWatts and coreSeconds > 0 and t.watts > 0 then
+    local use = math.min(1, math.max(0, cpu / coreSeconds))
+    share = math.min(1, (t.idleWatts + (t.watts - t.idleWatts) * use) / t.watts)
+  end
   local function near(x) return math.floor(x * 1e6 + 0.5) / 1e6 end
-  local used = { monetary = near(t.moneyPerHour * hours), energy = near(t.watts * hours / 1000), carbon = near(grams) }
+  local used = { monetary = near(t.moneyPerHour * hours), energy = near(t.watts * share * hours / 1000), carbon = near(grams * share) }
   redis.call('HSET', key, 'actuals', cjson.encode({ monetary = used.monetary, energy = used.energy, carbon = used.carbon, ['until'] = stop }))
   local usage = prefix .. ':usage'
   for _, who in ipairs({ 'site:' .. (session.site or ''), 'owner:' .. (session.owner or '') }) do

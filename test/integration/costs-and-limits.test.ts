@@ -191,3 +191,41 @@ describe('what ended sessions used (a site charging 2 a core-hour and 0.5 a GiB-
     expect(total(/^eb_site_session_costs_total\{site="metered",type="carbon"\} (\S+)$/m)).toBeGreaterThan(0);
   }, 90_000);
 });
+
+describe('actual costs by measured CPU time (process runs: the wrapper records the run\'s CPU time; 100 W a core busy, 10 W idle)', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    const base = defaultEconomics(100);
+    broker = await startTestBroker({ config: { sites: [demoSite({ name: 'watts', preparationMs: 0, releasingMs: 0, economics: { ...base, power: { ...base.power, coreWatts: 100, idleCoreWatts: 10 } } })] } });
+  });
+  afterAll(async () => { await broker.close(); });
+
+  /** Runs `shell` on one core to COMPLETED; its energy per hour held, in watts, and the CPU time kept with its run. */
+  async function wattsOf(shell: string): Promise<{ watts: number; cpuSeconds: number; energy: Doc; quoted: Doc }> {
+    const request = { ...dockerRequest(), executable: { ...(dockerRequest().executable as Doc), command: ['-c', shell] } };
+    const res = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request)).expect(303);
+    const set = (await broker.http.get(new URL(res.headers.location as string, broker.baseUrl).pathname)).body as Doc;
+    const offer = (set.offers as Doc[])[0]!;
+    for (const other of (set.offers as Doc[]).slice(1)) {
+      await broker.http.post(`/sessions/${other.meta.uuid}`).set('Content-Type', 'application/json').send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'CANCELLED' }));
+    }
+    const { session } = await acceptAndFollow(broker, offer.meta.uuid as string);
+    expect(session.phase).toBe('COMPLETED');
+    const run = JSON.parse((await broker.redis.hget(`${broker.config.keyPrefix}:session:${offer.meta.uuid}`, 'run'))!) as Doc;
+    const actuals = JSON.parse((await broker.redis.hget(`${broker.config.keyPrefix}:session:${offer.meta.uuid}`, 'actuals'))!) as Doc;
+    const tariff = JSON.parse((await broker.redis.hget(`${broker.config.keyPrefix}:session:${offer.meta.uuid}`, 'tariff'))!) as Doc;
+    const hours = (actuals.until - tariff.start) / 3_600_000;
+    const energy = itemOf(session.costs, 'urn:ivoa:calycopis:cost:energy')!;
+    return { watts: energy.min * 1000 / hours, cpuSeconds: run.cpuSeconds, energy, quoted: itemOf(offer.costs, 'urn:ivoa:calycopis:cost:energy')! };
+  }
+
+  it('charges a sleeping run near idle power and a busy one near full power, each within its quote', async () => {
+    const idle = await wattsOf('sleep 2');
+    const busy = await wattsOf('end=$(($(date +%s) + 3)); while [ "$(date +%s)" -lt "$end" ]; do :; done');
+    expect(idle.cpuSeconds).toBeLessThan(0.5);
+    expect(busy.cpuSeconds).toBeGreaterThan(1);
+    expect(idle.watts).toBeLessThan(40); // 10 W idle, and what a sleeping shell uses
+    expect(busy.watts).toBeGreaterThan(2 * idle.watts);
+    for (const { energy, quoted } of [idle, busy]) expect([energy.min >= quoted.min, energy.max <= quoted.max]).toEqual([true, true]);
+  }, 60_000);
+});

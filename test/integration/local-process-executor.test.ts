@@ -34,23 +34,23 @@ describe('the local process executor', () => {
 
   it('runs the command with its environment and working directory, and reads its log', async () => {
     const handle = await executor.submit(spec('echo "hello $NAME from $(pwd)"; echo out > "$EB_OUTPUTS/result.txt"', { environment: { NAME: 'world' }, workingDirectory: 'sub' }));
-    expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 0, timedOut: false });
+    expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 0, timedOut: false, cpuSeconds: expect.any(Number) });
     expect((await executor.logs(handle)).text).toBe(`hello world from ${join(handle.dir, 'work', 'sub')}\n`);
     expect(readFileSync(join(executor.outputs(handle), 'result.txt'), 'utf8')).toBe('out\n');
   });
 
   it('reports a failing exit status', async () => {
     const handle = await executor.submit(spec('echo failing >&2; exit 3'));
-    expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 3, timedOut: false });
+    expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 3, timedOut: false, cpuSeconds: expect.any(Number) });
     // Killed before its limit: 137 like a time-out's KILL, but no time-out (the out-of-memory killer ends a program so).
     const killed = await executor.submit(spec('kill -KILL $$'));
-    expect(await until(killed, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 137, timedOut: false });
+    expect(await until(killed, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 137, timedOut: false, cpuSeconds: expect.any(Number) });
     expect((await executor.logs(handle)).text).toBe('failing\n');
   });
 
   it('enforces the time limit', async () => {
     const handle = await executor.submit(spec('sleep 30', { timeLimitMs: 1000 }));
-    expect(await until(handle, (s) => s.state !== 'running', 15_000)).toEqual({ state: 'exited', exitCode: 124, timedOut: true });
+    expect(await until(handle, (s) => s.state !== 'running', 15_000)).toEqual({ state: 'exited', exitCode: 124, timedOut: true, cpuSeconds: expect.any(Number) });
   });
 
   it('never passes the worker its own environment', async () => {
@@ -96,7 +96,7 @@ describe('the local process executor', () => {
         status = await afterRestart.poll(handle);
       }
       return status;
-    })()).toEqual({ state: 'exited', exitCode: 7, timedOut: false });
+    })()).toEqual({ state: 'exited', exitCode: 7, timedOut: false, cpuSeconds: expect.any(Number) });
   });
 
   it('says a run was lost when it vanished without an exit code', async () => {

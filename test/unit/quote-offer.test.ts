@@ -81,6 +81,24 @@ describe('quotes', () => {
     }), { numRuns: 300 });
   });
 
+  it('the tariff charges a run\'s measured CPU time as actualUse does: energy and carbon between idle and full power, within the quote', () => {
+    fc.assert(fc.property(planArb, economicsArb, fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1.5, noNaN: true }), (plan, economics, at, busy) => {
+      const end = plan.availableStart + Math.round(at * (planEnd(plan) - plan.availableStart));
+      const cpuSeconds = busy * plan.cores * Math.max(0, end - plan.preparingStart) / 1000;
+      const quote = quoteOffer(plan, economics);
+      const charge = chargeOf(tariffOf(plan, economics), end, cpuSeconds);
+      const expected = actualUse(plan, economics, { end, cpuSeconds });
+      [charge.monetary, charge.energy, charge.carbon].forEach((value, index) => {
+        expect(value).toBeGreaterThanOrEqual(quote.costs[index]!.min - 1e-6);
+        expect(value).toBeLessThanOrEqual(quote.costs[index]!.max + 1e-6);
+        expect(Math.abs(value - expected.costs[index]!.min)).toBeLessThanOrEqual(2e-6 + 1e-9 * Math.abs(value));
+      });
+      // Never more than at full use.
+      const full = chargeOf(tariffOf(plan, economics), end);
+      expect(charge.energy).toBeLessThanOrEqual(full.energy + 1e-9);
+    }), { numRuns: 300 });
+  });
+
   it('prices the allocation by the hour: money, energy and carbon of one core for one hour', () => {
     const economics = { ...defaultEconomics(), prices: { ...defaultEconomics().prices, coreHour: 0.5 }, power: { ...defaultEconomics().power, coreWatts: 20, idleCoreWatts: 5 }, carbon: { gramsPerKWh: 100 } };
     const plan: OfferPlan = { cores: 2, memoryGiB: 1, storageGiB: 0, preparingStart: T0, preparingMs: H, availableStart: T0 + H, startSlackMs: 0, durationMs: 2 * H, releasingStart: T0 + 3 * H, releasingMs: 0 };
