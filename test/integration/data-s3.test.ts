@@ -114,7 +114,7 @@ describe('staging S3 data (a stand-in S3 server checking SigV4)', () => {
 
   it('keeps the S3 keys out of every log, message, Redis value, file and process argument', async () => {
     let processes = '';
-    const { session, log } = await run(broker, request('slow.csv', 'cat input/data'), () => { processes = processTexts(); });
+    const { session, log } = await run(broker, request('slow.csv', 'cat input/data'), () => { processes += processTexts(); });
     expect([session.phase, log]).toEqual(['COMPLETED', objects['slow.csv']]);
     expect(processes).toContain('stage-files.js'); // the downloader was caught while it worked
     const places: Record<string, string> = {

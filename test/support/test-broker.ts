@@ -109,7 +109,7 @@ export function dockerRequest(cores: { min?: number; max?: number } = { min: 1, 
 
 /**
  * Accepts an offer and follows its session until it COMPLETES or FAILS (20 s at most), calling
- * `whilePreparing` once when it is first seen PREPARING; the session as last read and its log.
+ * `whilePreparing` at each look while it is PREPARING; the session as last read and its log.
  */
 export async function acceptAndFollow(broker: TestBroker, uuid: string, whilePreparing?: () => void): Promise<{ session: Record<string, any>; log: string }> {
   const accept = JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'ACCEPTED' });
@@ -118,7 +118,8 @@ export async function acceptAndFollow(broker: TestBroker, uuid: string, whilePre
   for (let i = 0; i < 400 && !['COMPLETED', 'FAILED'].includes(session.phase); i++) {
     await new Promise((r) => setTimeout(r, 50));
     session = (await broker.http.get(`/sessions/${uuid}`)).body as Record<string, any>;
-    if (session.phase === 'PREPARING' && whilePreparing) { whilePreparing(); whilePreparing = undefined; }
+    // At every look while PREPARING: on a loaded machine the downloader may start a while after the phase.
+    if (session.phase === 'PREPARING') whilePreparing?.();
   }
   return { session, log: (await broker.http.get(`/sessions/${uuid}/logs`)).text };
 }
