@@ -37,6 +37,7 @@ import type { Clock } from '../domain/clock.js';
 import { siteAbilities } from '../domain/executable-abilities.js';
 import { droppedLogLine } from '../domain/messages.js';
 import type { SiteProfile } from '../domain/site-profile.js';
+import { openRedisWarning } from '../config/open-redis-warning.js';
 import type { Config } from '../config/load-config.js';
 import type { AppOptions, BrokerApi } from '../http/broker-api.js';
 import { createApp } from '../http/create-app.js';
@@ -189,6 +190,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = withOutputQuota(await executorFor(site, log, parts.hostTools ?? {}), site.limits.outputBytes);
+        const openRedis = openRedisWarning(site, 'names' in executor && (executor.names ?? []).includes('processes'), config.redisUrl);
+        if (openRedis) log(openRedis);
         const stager = new HttpStager(site.scratchDir, {
           fileRoots: site.fileRoots, egress: machineEgressPolicy(site.egressAllow ?? [], config), prefer: preferredRses(site.storageElements),
           s3: site.s3 ?? [], ...(site.stagingStallMs !== undefined ? { stallMs: site.stagingStallMs } : {}),
