@@ -19,12 +19,26 @@ export interface NegotiationWorkerOptions {
   /** Each site's evaluation of a request (site-worker.ts). */
   sites: ReadonlyMap<string, (request: NegotiationRequest) => Promise<NegotiationAnswer>>;
   now: () => number;
-  /** Jobs evaluated at once. */
+  /**
+   * Jobs evaluated at once: this many BullMQ workers of concurrency 1 (see below). Default
+   * NEGOTIATION_WORKERS.
+   */
   concurrency?: number;
   logger?: Logger;
 }
 
-export interface RunningNegotiationWorker { worker: Worker; close(): Promise<void> }
+export interface RunningNegotiationWorker { workers: Worker[]; close(): Promise<void> }
+
+/**
+ * Why several workers of concurrency 1 rather than one of concurrency N: a BullMQ worker with a
+ * free slot after taking a job asks for another at once (a moveToActive script that finds none,
+ * and a second when the next job's marker wakes it), two scripts per job at low load (measured
+ * with test/bench/redis-calls.mjs: 3 moveToActive per job at concurrency 64, 1 at concurrency
+ * 1). A worker of concurrency 1 takes its next job in the script that finishes the last
+ * (moveToFinished's fetch-next), or waits on the queue's marker; several of them in one process
+ * still evaluate jobs side by side under load (each its own blocking connection).
+ */
+export const NEGOTIATION_WORKERS = 4;
 
 /**
  * A worker process's side of negotiation: a BullMQ worker on its group's queue
@@ -48,7 +62,7 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
     }
   };
 
-  const worker = new Worker(negotiationQueueName(group), (job: Job) => {
+  const process = (job: Job): Promise<void> => {
     const data = job.data as NegotiationJob;
     if (options.now() > data.answerBy) return Promise.resolve();
     return withRequestId(data.requestId, async () => {
@@ -61,10 +75,11 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
         .exec();
       logger?.debug({ group, job: job.id, ms: Date.now() - started }, 'negotiation answered');
     });
-  }, {
+  };
+  const workers = Array.from({ length: Math.max(1, options.concurrency ?? NEGOTIATION_WORKERS) }, () => new Worker(negotiationQueueName(group), process, {
     connection: options.connection,
     prefix: keys.bullPrefix,
-    concurrency: options.concurrency ?? 64,
+    concurrency: 1,
     // Nothing of a job is kept (the reply is kept above): no completed or failed sets to write and trim.
     removeOnComplete: { count: 0 },
     removeOnFail: { count: 0 },
@@ -72,13 +87,13 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
     maxStalledCount: 0,
     // Jobs take milliseconds: a lock renewal would never come due; the stalled check runs every 30 s per process, not per job.
     skipLockRenewal: true,
-  });
-  worker.on('error', (error) => logger?.warn({ group, error: error.message }, 'negotiation worker error'));
-  await worker.waitUntilReady();
+  }));
+  for (const worker of workers) worker.on('error', (error) => logger?.warn({ group, error: error.message }, 'negotiation worker error'));
+  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
   return {
-    worker,
+    workers,
     async close() {
-      await worker.close();
+      await Promise.all(workers.map((worker) => worker.close()));
     },
   };
 }
