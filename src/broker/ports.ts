@@ -317,7 +317,12 @@ export interface NegotiationAnswer {
 /** The API's side of negotiation: ask sites, wait for their answers with a bound. */
 export interface Negotiator {
   liveSites(names: readonly string[]): Promise<Set<string>>;
-  negotiate(request: NegotiationRequest, timeoutMs: number): Promise<NegotiationAnswer | 'timeout'>;
+  /**
+   * Asks each request's site, all at once (the requests of one offer set, one per site), and
+   * answers in the same order: a site's answer, or 'timeout' when it did not answer in time. Sites
+   * served by one worker process are asked in one job.
+   */
+  negotiate(requests: readonly NegotiationRequest[], timeoutMs: number): Promise<Array<NegotiationAnswer | 'timeout'>>;
   /** Tells the site that an accepted session is its to run. */
   notifyAccepted(site: string, sessionUuid: string): Promise<void>;
   /** Tells the site to stop whatever runs for a cancelled session. */

@@ -11,7 +11,7 @@ import { faultPoint } from './fault-point.js';
 import { locateData, type DataLocator } from './locate-data.js';
 import { slotOfPlan } from './session-slot.js';
 import type {
-  BrokerStore, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
+  BrokerStore, NegotiationRequest, Negotiator, OfferSetRecord, SessionRecord, SiteDirectory, SiteOffer, Timers, WireDocument,
 } from './ports.js';
 
 export interface BrokerSettings {
@@ -199,11 +199,11 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
   // session to holds and sessions that come later (a site or an API held up past it: lua-scripts.ts EXPIRE).
   const answerBy = now + deps.settings.negotiationTimeoutMs;
   await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
-  const answers = await Promise.all(asked.map(async (site) => {
+  const requests = asked.map((site): NegotiationRequest => {
     // A catalogued site's limits may be tighter than its worker's profile: its largest alternative is asked within them.
     const within = withinCatalogueLimits(needs, site);
     offerSet.messages.push(...within.messages);
-    const answer = await deps.negotiator.negotiate({
+    return {
       offerSetUuid: offerSet.uuid,
       site: site.name,
       needs: within.needs,
@@ -213,15 +213,18 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
       expiresAt,
       maxOffers: perSite,
       ...(capped && offerSet.owner ? { cappedOwner: offerSet.owner } : {}),
-    }, deps.settings.negotiationTimeoutMs);
+    };
+  });
+  // All at once: the sites one worker process serves are asked in one job (bull-negotiator.ts).
+  const answers = (await deps.negotiator.negotiate(requests, deps.settings.negotiationTimeoutMs)).map((answer, index) => {
     if (answer === 'timeout') {
       offerSet.messages.push(makeMessage('urn:site-unavailable', 'WARN', 'Site {site} did not answer within {timeout} ms',
-        { site: site.name, timeout: deps.settings.negotiationTimeoutMs }));
+        { site: requests[index]?.site ?? '', timeout: deps.settings.negotiationTimeoutMs }));
       return [];
     }
     offerSet.messages.push(...answer.messages);
     return answer.offers;
-  }));
+  });
   return answers.flat();
 }
 

@@ -44,6 +44,8 @@ import { createApp } from '../http/create-app.js';
 import { composeBoundSession, composeOfferedSession, type BoundComponents } from '../protocol/offer-documents.js';
 import { BullNegotiator } from '../queue/bull-negotiator.js';
 import { BullTimers } from '../queue/bull-timers.js';
+import { startNegotiationWorker } from '../queue/negotiation-worker.js';
+import { negotiationGroup } from '../queue/queue-names.js';
 import { startSiteWorker, type RunningSiteWorker } from '../queue/site-worker.js';
 import { economicsReader } from '../config/site-economics-config.js';
 import { economicsOf } from '../domain/site-economics.js';
@@ -186,6 +188,9 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
       const names = parts.siteWorkers === true ? config.sites.map((s) => s.name) : parts.siteWorkers;
       const ledger = new RedisCapacityLedger(storeConnection, keys);
       const readEconomics = economicsReader();
+      // One negotiation job per process for all the sites it serves that are asked (negotiation-worker.ts).
+      const group = negotiationGroup(names);
+      const answers = new Map<string, RunningSiteWorker['negotiate']>();
       for (const name of names) {
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
@@ -201,9 +206,12 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
           : undefined;
         const running: RunningSiteWorker = await startSiteWorker({ connection: queueConnection, producer: producerConnection, keys, site, ledger, store, executor, stager, credentials, notebookTokens, now, logger,
           reconcileIntervalMs: config.reconcileIntervalMs, directories: new ScratchDirectories(site.scratchDir),
-          economics: (profile) => readEconomics(profile) ?? economicsOf(profile) });
+          economics: (profile) => readEconomics(profile) ?? economicsOf(profile), group });
         closers.push(() => running.close());
+        answers.set(name, running.negotiate);
       }
+      const negotiation = await startNegotiationWorker({ connection: queueConnection, producer: producerConnection, keys, group, sites: answers, now, logger });
+      closers.push(() => negotiation.close());
     }
     if (parts.api) {
       const subscriptionLog = (level: 'info' | 'warn', message: string): void => logger[level](message);

@@ -161,15 +161,15 @@ export function observeNegotiator(negotiator: Negotiator, metrics: Pick<BrokerMe
     liveSites: (names) => negotiator.liveSites(names),
     notifyAccepted: (site, sessionUuid) => negotiator.notifyAccepted(site, sessionUuid),
     notifyCancelled: (site, sessionUuid) => negotiator.notifyCancelled(site, sessionUuid),
-    async negotiate(request, timeoutMs) {
+    async negotiate(requests, timeoutMs) {
       const started = performance.now();
       const seconds = (): number => (performance.now() - started) / 1000;
       try {
-        const answer = await negotiator.negotiate(request, timeoutMs);
-        metrics.negotiated(request.site, answer === 'timeout' ? 'timeout' : answer.offers.length ? 'offers' : 'none', seconds());
-        return answer;
+        const answers = await negotiator.negotiate(requests, timeoutMs);
+        answers.forEach((answer, i) => metrics.negotiated(requests[i]?.site ?? '', answer === 'timeout' ? 'timeout' : answer.offers.length ? 'offers' : 'none', seconds()));
+        return answers;
       } catch (error) {
-        metrics.negotiated(request.site, 'error', seconds());
+        for (const request of requests) metrics.negotiated(request.site, 'error', seconds());
         throw error;
       }
     },

@@ -7,33 +7,31 @@ import { currentRequestId } from '../observability/request-context.js';
 import { ChannelSubscription, SUBSCRIBER_OPTIONS, type SubscriptionOptions } from '../store/channel-subscription.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import {
-  HEARTBEAT_TTL_MS, JOB, JOB_STATES, jobId, lifecycleJobOptions, siteQueueName,
-  type LifecycleJob, type NegotiationJob, type NegotiationReply,
+  HEARTBEAT_TTL_MS, JOB, JOB_STATES, jobId, lifecycleJobOptions, negotiationJobOptions, negotiationQueueName,
+  OFFER_PATH_QUEUE_STREAMS, siteQueueName, type LifecycleJob, type NegotiationJob, type NegotiationReply,
 } from './queue-names.js';
 
 /** How long an answer about live workers is reused (well under the heartbeat's lifetime). */
 const LIVENESS_CACHE_MS = 1_000;
 
-interface Pending { resolve: (answer: NegotiationAnswer | 'timeout') => void; timer: NodeJS.Timeout; queue: Queue }
-
-/** The answer a negotiation job kept, if it has finished. */
-async function keptAnswer(queue: Queue, id: string): Promise<NegotiationAnswer | undefined> {
-  const job = await queue.getJob(id);
-  return job?.finishedOn && job.returnvalue ? job.returnvalue as NegotiationAnswer : undefined;
-}
+interface Pending { resolve: (reply: NegotiationReply | undefined) => void; timer: NodeJS.Timeout }
 
 /**
- * The API's side of negotiation. Each request becomes a job on the site's queue; the site worker
- * publishes the answer on this process's own reply channel, where it is matched to the waiting
+ * The API's side of negotiation. The requests of an offer set go out as one BullMQ job per worker
+ * process that serves some of the sites asked (its group: the sites it serves, published with its
+ * heartbeat), on the group's queue; one of the group's workers takes it and publishes the answers
+ * of all its sites on this process's own reply channel, where they are matched to the waiting
  * request by job id. A reply channel per API process (rather than every process reading every
  * queue's event stream) keeps the cost of an answer the same however many API processes share
  * Redis. An answer that never arrives (a worker that died, a lost subscription) leaves the request
- * to answer 'timeout' at its bound, after one last look at the job's return value (looked at
- * at once when a cut subscription is back); the site's holds for it are released by their
- * expiry timer.
+ * to answer 'timeout' at its bound, after one last look at the reply the worker keeps for a
+ * minute (looked at at once when a cut subscription is back); the sites' holds for it are
+ * released by their expiry timer. Lifecycle steps (accept, cancel) are jobs on each site's queue.
  */
 export class BullNegotiator implements Negotiator {
   private readonly queues = new Map<string, Queue>();
+  /** The negotiation queue of each group asked so far (opened on first use: groups come and go with their workers). */
+  private readonly groupQueues = new Map<string, Queue>();
   private readonly pending = new Map<string, Pending>();
   private readonly replyTo: string;
   private replies: ChannelSubscription | undefined;
@@ -77,22 +75,27 @@ export class BullNegotiator implements Negotiator {
     } catch {
       return;
     }
-    this.settle(reply.jobId, 'answer' in reply ? reply.answer : siteFailed(reply.site, reply.error));
+    this.settle(reply.jobId, reply);
+  }
+
+  /** The reply the worker keeps, if it has answered. */
+  private async keptReply(id: string): Promise<NegotiationReply | undefined> {
+    const text = await this.connections.store.get(this.keys.negotiationAnswer(id));
+    return text ? JSON.parse(text) as NegotiationReply : undefined;
   }
 
   /** A request whose reply may have been published while the subscription was down. */
   private async lookUp(id: string): Promise<void> {
-    const waiting = this.pending.get(id);
-    const answer = waiting && await keptAnswer(waiting.queue, id).catch(() => undefined);
-    if (answer) this.settle(id, answer);
+    const reply = this.pending.has(id) ? await this.keptReply(id).catch(() => undefined) : undefined;
+    if (reply) this.settle(id, reply);
   }
 
-  private settle(id: string, answer: NegotiationAnswer): void {
+  private settle(id: string, reply: NegotiationReply | undefined): void {
     const waiting = this.pending.get(id);
     if (!waiting) return;
     this.pending.delete(id);
     clearTimeout(waiting.timer);
-    waiting.resolve(answer);
+    waiting.resolve(reply);
   }
 
   /**
@@ -101,23 +104,34 @@ export class BullNegotiator implements Negotiator {
    * requests, instead of costing every request a round trip.
    */
   async liveSites(names: readonly string[]): Promise<Set<string>> {
+    const live = await this.liveGroups(names);
+    return new Set(names.filter((name) => live.has(name)));
+  }
+
+  /** The groups of the live workers of each site that has one (a worker that publishes none: the site alone). */
+  private async liveGroups(names: readonly string[]): Promise<Map<string, string[]>> {
     const now = this.now();
     if (!this.liveness || now - this.liveness.at > LIVENESS_CACHE_MS || names.some((name) => !this.liveness!.asked.has(name))) {
       const asked = new Set([...(this.liveness?.asked ?? []), ...names]);
       this.liveness = { at: now, asked, live: this.readLiveness([...asked], now) };
       this.liveness.live.catch(() => { this.liveness = undefined; });
     }
-    const live = await this.liveness.live;
-    return new Set(names.filter((name) => live.has(name)));
+    return this.liveness.live;
   }
 
-  private liveness: { at: number; asked: Set<string>; live: Promise<Set<string>> } | undefined;
+  private liveness: { at: number; asked: Set<string>; live: Promise<Map<string, string[]>> } | undefined;
 
-  private async readLiveness(names: string[], now: number): Promise<Set<string>> {
+  private async readLiveness(names: string[], now: number): Promise<Map<string, string[]>> {
     const pipeline = this.connections.store.pipeline();
-    for (const name of names) pipeline.zcount(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf');
+    for (const name of names) pipeline.zrangebyscore(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf').hgetall(this.keys.siteGroups(name));
     const replies = (await pipeline.exec()) ?? [];
-    return new Set(names.filter((_, index) => Number(replies[index]?.[1] ?? 0) > 0));
+    const live = new Map<string, string[]>();
+    names.forEach((name, index) => {
+      const workers = (replies[2 * index]?.[1] ?? []) as string[];
+      const groups = (replies[2 * index + 1]?.[1] ?? {}) as Record<string, string>;
+      if (workers.length) live.set(name, [...new Set(workers.map((worker) => (Object.hasOwn(groups, worker) ? groups[worker] as string : name)))].sort());
+    });
+    return live;
   }
 
   /**
@@ -154,7 +168,10 @@ export class BullNegotiator implements Negotiator {
 
   /** Jobs in each site's queue by state (for /metrics). */
   async jobCounts(): Promise<Record<string, Record<string, number>>> {
-    const entries = await Promise.all([...this.queues.entries()].map(async ([site, queue]) => [siteQueueName(site), await queue.getJobCounts(...JOB_STATES)] as const));
+    const entries = await Promise.all([
+      ...[...this.queues.entries()].map(async ([site, queue]) => [siteQueueName(site), await queue.getJobCounts(...JOB_STATES)] as const),
+      ...[...this.groupQueues.entries()].map(async ([group, queue]) => [negotiationQueueName(group), await queue.getJobCounts(...JOB_STATES)] as const),
+    ]);
     return Object.fromEntries(entries);
   }
 
@@ -167,33 +184,50 @@ export class BullNegotiator implements Negotiator {
     return Object.fromEntries(names.map((name, index) => [name, Number(replies[index]?.[1] ?? 0)]));
   }
 
-  async negotiate(request: NegotiationRequest, timeoutMs: number): Promise<NegotiationAnswer | 'timeout'> {
-    const queue = this.queues.get(request.site);
-    if (!queue) throw new Error(`no queue for site ${request.site}`);
-    const id = jobId.negotiate(request.offerSetUuid, request.site);
-    const answer = new Promise<NegotiationAnswer | 'timeout'>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        // The reply may have been lost on the way (a reconnecting subscriber): the job keeps it.
-        keptAnswer(queue, id).then((answer) => resolve(answer ?? 'timeout'), () => resolve('timeout'));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, timer, queue });
-    });
-    const requestId = currentRequestId();
-    const data: NegotiationJob = { ...request, replyTo: this.replyTo, ...(requestId ? { requestId } : {}) };
-    try {
-      await queue.add(JOB.negotiate, data, {
-        jobId: id,
-        attempts: 1,
-        // Kept a little while for the look at a timed-out request's answer; no one else reads it.
-        removeOnComplete: { age: 60 },
-        removeOnFail: { age: 3600 },
-      });
-    } catch (error) {
-      this.settle(id, { site: request.site, offers: [], messages: [] });
-      throw error;
+  /** The negotiation queue of a group. */
+  private groupQueue(group: string): Queue {
+    let queue = this.groupQueues.get(group);
+    if (!queue) {
+      queue = new Queue(negotiationQueueName(group), { connection: this.connections.producer, prefix: this.keys.bullPrefix, streams: OFFER_PATH_QUEUE_STREAMS });
+      this.groupQueues.set(group, queue);
     }
-    return answer;
+    return queue;
+  }
+
+  async negotiate(requests: readonly NegotiationRequest[], timeoutMs: number): Promise<Array<NegotiationAnswer | 'timeout'>> {
+    if (requests.length === 0) return [];
+    const jobs = byGroup(requests, await this.liveGroups(requests.map((r) => r.site)));
+    const requestId = currentRequestId();
+    const answerBy = Math.min(...requests.map((r) => r.answerBy));
+    const asking = [...jobs].map(([group, asked]) => {
+      const id = jobId.negotiate(asked[0]?.offerSetUuid ?? '', group);
+      const reply = new Promise<NegotiationReply | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(id);
+          // The reply may have been lost on the way (a reconnecting subscriber): the worker keeps it.
+          this.keptReply(id).then(resolve, () => resolve(undefined));
+        }, timeoutMs);
+        this.pending.set(id, { resolve, timer });
+      });
+      const data: NegotiationJob = { replyTo: this.replyTo, answerBy, requests: asked, ...(requestId ? { requestId } : {}) };
+      // Every group's job goes out at once (one connection: the adds travel together).
+      const added = this.groupQueue(group).add(JOB.negotiate, data, negotiationJobOptions(id));
+      return { id, asked, reply, added };
+    });
+    const failed = (await Promise.allSettled(asking.map(({ added }) => added))).find((result) => result.status === 'rejected');
+    if (failed) {
+      for (const { id } of asking) this.settle(id, undefined);
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    const answers = new Map<string, NegotiationAnswer | 'timeout'>();
+    for (const { asked, reply } of asking) {
+      const got = await reply;
+      asked.forEach((request, index) => {
+        const part = got?.answers[index];
+        answers.set(request.site, !part ? 'timeout' : 'answer' in part ? part.answer : siteFailed(part.site, part.error));
+      });
+    }
+    return requests.map((request) => answers.get(request.site) ?? 'timeout');
   }
 
   async notifyAccepted(site: string, sessionUuid: string): Promise<void> {
@@ -213,17 +247,35 @@ export class BullNegotiator implements Negotiator {
   async close(): Promise<void> {
     for (const waiting of this.pending.values()) {
       clearTimeout(waiting.timer);
-      waiting.resolve('timeout');
+      waiting.resolve(undefined);
     }
     this.pending.clear();
     await this.replies?.close();
-    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    await Promise.all([...this.queues.values(), ...this.groupQueues.values()].map((queue) => queue.close()));
   }
 }
 
 function lifecycleJob(sessionUuid: string): LifecycleJob {
   const requestId = currentRequestId();
   return { sessionUuid, ...(requestId ? { requestId } : {}) };
+}
+
+/**
+ * The requests by the group that is asked them: each time the live group that serves the most of
+ * the sites left (the fewest jobs: one when one worker process serves every site asked).
+ */
+function byGroup(requests: readonly NegotiationRequest[], groups: Map<string, string[]>): Map<string, NegotiationRequest[]> {
+  const jobs = new Map<string, NegotiationRequest[]>();
+  const groupsOf = (request: NegotiationRequest): string[] => groups.get(request.site) ?? [request.site];
+  let left = [...requests];
+  while (left.length) {
+    const counts = new Map<string, number>();
+    for (const request of left) for (const group of groupsOf(request)) counts.set(group, (counts.get(group) ?? 0) + 1);
+    const [best] = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0] ?? [''];
+    jobs.set(best, left.filter((request) => groupsOf(request).includes(best)));
+    left = left.filter((request) => !groupsOf(request).includes(best));
+  }
+  return jobs;
 }
 
 /** The answer of a site whose worker failed to evaluate the request: no offers, and why. */

@@ -5,6 +5,11 @@ import type { NegotiationAnswer, NegotiationRequest } from '../broker/ports.js';
  * and colon-free, so adding the same job twice is harmless.
  */
 export const siteQueueName = (site: string): string => `site-${site}`;
+/**
+ * The negotiation queue of a worker process's group (negotiationGroup()): one job there asks all
+ * the sites the process serves that an offer set asks.
+ */
+export const negotiationQueueName = (group: string): string => `negotiate-${group}`;
 export const TIMERS_QUEUE = 'timers';
 /** Webhook and mail deliveries (queue/notify-worker.ts). */
 export const NOTIFY_QUEUE = 'notify';
@@ -33,7 +38,7 @@ export const RECONCILE_GRACE_MS = 2_000;
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 export const jobId = {
-  negotiate: (offerSetUuid: string, site: string): string => `negotiate-${offerSetUuid}-${site}`,
+  negotiate: (offerSetUuid: string, group: string): string => `negotiate-${offerSetUuid}-${group}`,
   lifecycle: (step: string, sessionUuid: string, seq?: number): string => `${step}-${sessionUuid}${seq === undefined ? '' : `-${seq}`}`,
   expire: (offerSetUuid: string): string => `expire-${offerSetUuid}`,
   unbound: (sessionUuid: string): string => `unbound-${sessionUuid}`,
@@ -44,13 +49,41 @@ export const jobId = {
 export interface LifecycleJob { sessionUuid: string; seq?: number; requestId?: string }
 
 /**
- * A negotiation job: the request, and the pub/sub channel of the API process that waits for the
- * answer. The site worker publishes the answer there (and keeps it as the job's return value).
+ * A negotiation job: the requests of one offer set to the sites one worker process serves (its
+ * group, negotiationGroup()), and the pub/sub channel of the API process that waits for the
+ * answer. A BullMQ job on the group's queue (negotiationQueueName()), taken by one of the group's
+ * worker processes (queue/negotiation-worker.ts), which publishes one reply for all the sites.
+ * It needs none of a lifecycle step's retries: a job lost with its worker is an API that stops
+ * waiting at answerBy, and whatever the worker held for it is released by the offer set's expiry
+ * timer, set before it was asked.
  */
-export interface NegotiationJob extends NegotiationRequest { replyTo: string; requestId?: string }
+export interface NegotiationJob { replyTo: string; answerBy: number; requests: NegotiationRequest[]; requestId?: string }
 
-/** What a site worker publishes on `replyTo`: the answer, or why it could not give one. */
-export type NegotiationReply = { jobId: string; answer: NegotiationAnswer } | { jobId: string; site: string; error: string };
+/** One site's part of a reply: its answer, or why the worker could not evaluate the request. */
+export type SiteReply = { answer: NegotiationAnswer } | { site: string; error: string };
+
+/** What a worker publishes on `replyTo` (and keeps a minute in `<prefix>:negotiation-answer:<id>`): a part per request, in order. */
+export interface NegotiationReply { jobId: string; answers: SiteReply[] }
+
+/** The group of a worker process: the names of the sites it serves, sorted, joined by commas. */
+export const negotiationGroup = (sites: readonly string[]): string => [...sites].sort().join(',');
+
+/** How long a worker keeps a negotiation's reply for an API process whose subscription was cut. */
+export const NEGOTIATION_ANSWER_KEPT_MS = 60_000;
+
+/**
+ * A negotiation job's options, the fewest writes BullMQ allows: removed as it completes or fails
+ * (its reply is kept apart, NEGOTIATION_ANSWER_KEPT_MS), never retried (a late answer is no use).
+ */
+export function negotiationJobOptions(id: string) {
+  return { jobId: id, attempts: 1, removeOnComplete: true, removeOnFail: true };
+}
+
+/**
+ * The queues on the offer path keep a short event stream: BullMQ's scripts append to it on every
+ * add, take and finish whatever one asks, and no one reads it there (replies go by pub/sub).
+ */
+export const OFFER_PATH_QUEUE_STREAMS = { events: { maxLen: 100 } };
 
 /**
  * Every step of a session's life, wherever it is added (the API's accept and cancel, the site's

@@ -3,7 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
 import type { Executor, Stager } from '../broker/executor.js';
-import type { BrokerStore, CapacityLedger, NegotiationAnswer, NotebookTokens, SiteCredentials } from '../broker/ports.js';
+import type { BrokerStore, CapacityLedger, NegotiationAnswer, NegotiationRequest, NotebookTokens, SiteCredentials } from '../broker/ports.js';
 import { reconcileSessions } from '../broker/reconcile-sessions.js';
 import {
   activateSession, checkStaging, giveUpStep, pollSession, prepareSession, startSession, stopSession,
@@ -19,7 +19,7 @@ import { currentRequestId, withRequestId } from '../observability/request-contex
 import type { RedisKeys } from '../store/redis-keys.js';
 import {
   HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, JOB, jobId, lifecycleJobOptions, RECONCILE_GRACE_MS, siteQueueName,
-  type LifecycleJob, type NegotiationJob, type NegotiationReply,
+  type LifecycleJob,
 } from './queue-names.js';
 
 export interface SiteWorkerOptions {
@@ -46,9 +46,16 @@ export interface SiteWorkerOptions {
   directories?: SessionDirectories;
   /** The site's economics now (a carbon forecast file read again when it changes); absent: the profile's. */
   economics?: (site: SiteProfile) => SiteEconomics;
+  /** The group of this worker's process (queue-names.ts negotiationGroup()), published with its heartbeat; the site alone by default. */
+  group?: string;
 }
 
-export interface RunningSiteWorker { worker: Worker; close(): Promise<void> }
+export interface RunningSiteWorker {
+  worker: Worker;
+  /** The site's answer to a negotiation (its process's negotiation-worker.ts takes the jobs). */
+  negotiate(request: NegotiationRequest): Promise<NegotiationAnswer>;
+  close(): Promise<void>;
+}
 
 const LIFECYCLE_STEPS: ReadonlySet<string> = new Set([JOB.activate, JOB.prepare, JOB.stage, JOB.start, JOB.poll, JOB.stop]);
 
@@ -105,29 +112,17 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     : await executor.abilities?.() ?? defaultAbilities();
   const abilities = withinConfigured(found, site.executableKinds, site.name);
   options.logger?.info({ site: site.name, abilities: abilities.map((a) => (a.runnable ? `${a.kind}: runnable` : `${a.kind}: not runnable (${a.reason})`)) }, 'executable kinds');
-  // The answer goes straight to the API process that asked, and stays as the job's return value.
-  const negotiate = async (job: Job): Promise<NegotiationAnswer> => {
-    const request = job.data as NegotiationJob;
-    const reply = (message: NegotiationReply): Promise<number> => options.producer.publish(request.replyTo, JSON.stringify(message));
-    let answer: NegotiationAnswer;
-    try {
-      answer = await evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities, ...(options.economics ? { economics: options.economics } : {}) }, site, request);
-    } catch (error) {
-      await reply({ jobId: job.id ?? '', site: site.name, error: (error as Error).message }).catch(() => 0);
-      throw error;
-    }
-    await reply({ jobId: job.id ?? '', answer });
-    return answer;
-  };
+  const negotiate = (request: NegotiationRequest): Promise<NegotiationAnswer> =>
+    evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities, ...(options.economics ? { economics: options.economics } : {}) }, site, request);
   const logger = options.logger;
   const worker = new Worker(siteQueueName(site.name), (job: Job) => withRequestId((job.data as LifecycleJob).requestId, async () => {
     const { sessionUuid, seq } = job.data as LifecycleJob;
-    // Steps that change a session are logged; polls and negotiations only at debug level.
-    const quiet = job.name === JOB.poll || job.name === JOB.stage || job.name === JOB.negotiate || job.name === JOB.reconcile;
+    // Steps that change a session are logged; polls only at debug level.
+    const quiet = job.name === JOB.poll || job.name === JOB.stage || job.name === JOB.reconcile;
     const started = Date.now();
     try {
       const result = await step(job, sessionUuid, seq);
-      logger?.[quiet ? 'debug' : 'info']({ site: site.name, job: job.name, session: sessionUuid ?? (job.data as NegotiationJob).offerSetUuid, ms: Date.now() - started }, 'step done');
+      logger?.[quiet ? 'debug' : 'info']({ site: site.name, job: job.name, session: sessionUuid, ms: Date.now() - started }, 'step done');
       return result;
     } catch (error) {
       logger?.warn({ site: site.name, job: job.name, session: sessionUuid, attempt: job.attemptsMade + 1, error: (error as Error).message }, 'step failed');
@@ -144,7 +139,6 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
 
   async function step(job: Job, sessionUuid: string, seq: number | undefined): Promise<unknown> {
     switch (job.name) {
-      case JOB.negotiate: return negotiate(job);
       case JOB.activate: return activateSession(lifecycle, sessionUuid);
       case JOB.prepare: return prepareSession(lifecycle, sessionUuid);
       case JOB.stage: return checkStaging(lifecycle, sessionUuid, seq ?? 0);
@@ -178,6 +172,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   // The heartbeat carries the worker's abilities, so that every API process can list them.
   const published = JSON.stringify(abilities);
   const executorNames = JSON.stringify('unavailable' in executor ? [] : executor.names ?? []);
+  const group = options.group ?? site.name;
   const beat = async (): Promise<void> => {
     const now = options.now();
     const forgotten = await connection.zrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS);
@@ -185,8 +180,9 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
       .zadd(keys.siteWorkers(site.name), now, workerId)
       .hset(keys.siteAbilities(site.name), workerId, published)
       .hset(keys.siteExecutors(site.name), workerId, executorNames)
+      .hset(keys.siteGroups(site.name), workerId, group)
       .zremrangebyscore(keys.siteWorkers(site.name), '-inf', now - 6 * HEARTBEAT_TTL_MS);
-    if (forgotten.length) transaction.hdel(keys.siteAbilities(site.name), ...forgotten).hdel(keys.siteExecutors(site.name), ...forgotten);
+    if (forgotten.length) transaction.hdel(keys.siteAbilities(site.name), ...forgotten).hdel(keys.siteExecutors(site.name), ...forgotten).hdel(keys.siteGroups(site.name), ...forgotten);
     await transaction.exec();
   };
   await worker.waitUntilReady();
@@ -205,13 +201,14 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   timer.unref();
   return {
     worker,
+    negotiate,
     async close() {
       clearInterval(timer);
       closing.abort();
       await sweeping;
       await worker.close();
       await queue.close();
-      await connection.multi().zrem(keys.siteWorkers(site.name), workerId).hdel(keys.siteAbilities(site.name), workerId).hdel(keys.siteExecutors(site.name), workerId).exec().catch(() => undefined);
+      await connection.multi().zrem(keys.siteWorkers(site.name), workerId).hdel(keys.siteAbilities(site.name), workerId).hdel(keys.siteExecutors(site.name), workerId).hdel(keys.siteGroups(site.name), workerId).exec().catch(() => undefined);
     },
   };
 }

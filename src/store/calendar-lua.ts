@@ -315,15 +315,22 @@ for step = 1, MAX_STEPS do
     end
   end
   if not blocked then
-    local h = prefix .. ':hold:' .. id
-    redis.call('HSET', h, 'site', site, 'from', start, 'to', start + length - 1)
+    -- The hold in one HSET, and each calendar in one (flush).
+    local fields = {'site', site, 'from', start, 'to', start + length - 1}
     for _, r in ipairs(resources) do
       range_add(r.key, start, start + length - 1, r.amount)
-      redis.call('HSET', h, 'r:' .. r.name, r.amount)
+      fields[#fields + 1] = 'r:' .. r.name
+      fields[#fields + 1] = r.amount
     end
     flush()
     if share then
-      redis.call('HSET', h, 'owner', owner, 'set', set, 'cb', cb, 'gb', gb)
+      fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner
+      fields[#fields + 1] = 'set'; fields[#fields + 1] = set
+      fields[#fields + 1] = 'cb'; fields[#fields + 1] = cb
+      fields[#fields + 1] = 'gb'; fields[#fields + 1] = gb
+    end
+    redis.call('HSET', prefix .. ':hold:' .. id, unpack(fields))
+    if share then
       redis.call('HINCRBYFLOAT', share, 'cb', cb)
       redis.call('HINCRBYFLOAT', share, 'gb', gb)
       if redis.call('HINCRBY', share, 'os:' .. set, 1) == 1 then redis.call('HINCRBY', share, 'sets', 1) end

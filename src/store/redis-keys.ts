@@ -24,6 +24,10 @@ export interface RedisKeys {
   usage: string;
   /** The pub/sub channel (not a key) on which one API process receives negotiation answers. */
   negotiationReplies(processId: string): string;
+  /** A negotiation job's reply, kept a minute for an API process whose subscription was cut (queue/negotiation-worker.ts). */
+  negotiationAnswer(jobId: string): string;
+  /** The group of each worker of a site (worker id -> the sites its process serves), beaten with its heartbeat. */
+  siteGroups(site: string): string;
   /** Every session, and each owner's, newest first (lua-scripts.ts PHASE_HELPERS, indexed()). */
   sessionsByTime: string;
   sessionsOf(owner: string): string;
@@ -76,6 +80,8 @@ export function redisKeys(prefix: string): RedisKeys {
     stats: `${prefix}:stats`,
     usage: `${prefix}:usage`,
     negotiationReplies: (processId) => `${prefix}:negotiation-replies:${processId}`,
+    negotiationAnswer: (jobId) => `${prefix}:negotiation-answer:${jobId}`,
+    siteGroups: (site) => `${prefix}:groups:${site}`,
     sessionsByTime: `${prefix}:sessions-by-time`,
     sessionsOf: (owner) => `${prefix}:sessions-of:${owner}`,
     reservations: (site) => `${prefix}:reservations:${site}`,

@@ -5,6 +5,9 @@
 // stdout: one JSON line {"port", "prefix", "pid"} once listening.
 // SIGTERM (or a "stop" line / closed stdin): closes, deletes every key of its prefix, exits 0.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../dist/config/load-config.js';
@@ -14,15 +17,24 @@ import { RedisCapacityLedger } from '../../dist/store/redis-capacity-ledger.js';
 import { redisKeys } from '../../dist/store/redis-keys.js';
 
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const prefix = `bench-${randomBytes(6).toString('hex')}`;
+// BENCH_PREFIX: share one broker's keys between processes (capacity.mjs runs an API process and
+// site worker processes apart: BENCH_PARTS=api, or BENCH_PARTS=worker with BENCH_WORKER_SITE).
+const prefix = process.env.BENCH_PREFIX || `bench-${randomBytes(6).toString('hex')}`;
+const partsName = process.env.BENCH_PARTS || 'all';
 // NOTIFY_EGRESS_ALLOW: the webhook bench's receiver runs on this machine.
 const base = loadConfig({ REDIS_URL: redisUrl, EB_KEY_PREFIX: prefix, ...(process.env.NOTIFY_EGRESS_ALLOW ? { NOTIFY_EGRESS_ALLOW: process.env.NOTIFY_EGRESS_ALLOW } : {}) });
 // Sites so big that holds never fill them, whatever the run's length. BENCH_SITES makes several.
 const siteCount = Number(process.env.BENCH_SITES || 1);
+// Each site its own empty scratch directory: the demo site's shared one may hold hundreds of other
+// runs' session directories, which each site worker would sweep at start (reading each session)
+// while the load runs, five times over with five sites.
+// Traversable by others: a sandboxed run's own uid must reach its session directory.
+const scratch = mkdtempSync(join(tmpdir(), 'eb-bench-'));
+chmodSync(scratch, 0o711);
 const config = {
   ...base,
   sites: Array.from({ length: siteCount }, (_, i) => ({
-    ...base.sites[0], name: siteCount === 1 ? 'demo' : `demo${i}`, cores: 1e9, memoryGiB: 1e9,
+    ...base.sites[0], name: siteCount === 1 ? 'demo' : `demo${i}`, cores: 1e9, memoryGiB: 1e9, scratchDir: join(scratch, `site${i}`),
     // Plain processes whatever the machine has: the lifecycle bench measures the broker, not a runtime.
     executor: { type: 'local', containerRuntime: 'none' },
     // BENCH_PREPARATION_MS: the site's base preparation time (the lifecycle bench wants none).
@@ -70,13 +82,19 @@ if (reservations > 0) {
   }
 }
 
-const runtime = await startBrokerRuntime(config, { api: true, siteWorkers: true, timers: true, notify: true, extraRoutes });
-const server = await new Promise((ready, fail) => {
+const parts = {
+  all: { api: true, siteWorkers: true, timers: true, notify: true, extraRoutes },
+  api: { api: true, timers: true, notify: true, extraRoutes },
+  worker: { siteWorkers: [process.env.BENCH_WORKER_SITE || config.sites[0].name] },
+}[partsName];
+if (!parts) throw new Error(`BENCH_PARTS must be all, api or worker, not ${partsName}`);
+const runtime = await startBrokerRuntime(config, parts);
+const server = runtime.app && await new Promise((ready, fail) => {
   const s = runtime.app.listen(0, '127.0.0.1', () => ready(s));
   s.on('error', fail);
 });
-server.keepAliveTimeout = 30_000;
-process.stdout.write(`${JSON.stringify({ port: server.address().port, prefix, pid: process.pid })}\n`);
+if (server) server.keepAliveTimeout = 30_000;
+process.stdout.write(`${JSON.stringify({ port: server ? server.address().port : null, prefix, pid: process.pid })}\n`);
 
 async function deleteKeys() {
   let cursor = '0';
@@ -96,15 +114,17 @@ async function stop(signal) {
   const watchdog = setTimeout(() => { console.error(`bench server: shutdown took too long (${signal})`); process.exit(2); }, 20_000);
   let code = 0;
   try {
-    await new Promise((done) => { server.close(done); server.closeIdleConnections?.(); });
+    if (server) await new Promise((done) => { server.close(done); server.closeIdleConnections?.(); });
     await runtime.close();
-    const deleted = await deleteKeys();
+    // A worker of a shared prefix leaves the keys to its API process.
+    const deleted = partsName === 'worker' ? 0 : await deleteKeys();
     console.error(`bench server: stopped on ${signal}, deleted ${deleted} keys under ${prefix}:*`);
   } catch (error) {
     console.error(`bench server: error while stopping: ${error?.stack ?? error}`);
     code = 1;
   } finally {
     await redis.quit().catch(() => redis.disconnect());
+    rmSync(scratch, { recursive: true, force: true });
     clearTimeout(watchdog);
   }
   // A normal exit, so that --cpu-prof writes its profile.

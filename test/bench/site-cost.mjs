@@ -53,7 +53,7 @@ async function bullmqFloor() {
   await worker.waitUntilReady();
   const waiting = new Map();
   worker.on('completed', (job) => { waiting.get(job.id)?.(); waiting.delete(job.id); });
-  // About the size of a real negotiation job's data.
+  // About the size of a real negotiation job's data, with its options (queue-names.ts negotiationJobOptions()).
   const data = { offerSetUuid: 'o', site: 'demo', needs: { cores: { min: 1, max: 1 }, memory: { min: 1, max: 1 }, durationMs: 600_000, window: { start: 1 } }, offerIds: ['a', 'b', 'c', 'd'], now: 1, answerBy: 2, expiresAt: 3, maxOffers: 4, replyTo: 'eb:negotiation-replies:x' };
   let next = 0;
   let done = 0;
@@ -63,7 +63,7 @@ async function bullmqFloor() {
       while (Date.now() < end) {
         const id = `job-${next++}`;
         const finished = new Promise((resolve) => waiting.set(id, resolve));
-        await queue.add('negotiate', data, { jobId: id, attempts: 1, removeOnComplete: { age: 60 }, removeOnFail: { age: 3600 } });
+        await queue.add('negotiate', data, { jobId: id, attempts: 1, removeOnComplete: true, removeOnFail: true });
         await finished;
         done += 1;
       }

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { dockerRequest, redisUrl, startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { startBrokerRuntime } from '../../src/main/broker-runtime.js';
+import { demoSite, dockerRequest, redisUrl, startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
 const WORKER_ENTRY = fileURLToPath(new URL('../../dist/main/worker.js', import.meta.url));
@@ -68,16 +69,18 @@ describe('sites and their workers', () => {
     }
   });
 
-  it('takes an answer whose reply was lost from the job itself when the bound passes', async () => {
+  it('takes an answer whose reply was lost from the reply the worker keeps when the bound passes', async () => {
     const api = await startTestBroker({ parts: { api: true }, env: { NEGOTIATION_TIMEOUT: 'PT1S' } });
-    // Stands in for a site worker whose pub/sub reply never arrived: it completes the job with an
-    // answer but publishes nothing.
+    const prefix = api.config.keyPrefix;
+    // Stands in for a site worker whose pub/sub reply never arrived: it takes the job from the
+    // group's BullMQ queue and keeps its reply, but publishes nothing.
     const connection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    const worker = new Worker('site-demo', async () => ({
-      site: 'demo', offers: [], messages: [{ kind: 'urn:test', level: 'INFO', template: 'kept by the job', values: {}, message: 'kept by the job' }],
-    }), { connection, prefix: `${api.config.keyPrefix}:bull` });
+    const worker = new Worker('negotiate-demo', async (job) => {
+      const answer = { site: 'demo', offers: [], messages: [{ kind: 'urn:test', level: 'INFO', template: 'kept by the job', values: {}, message: 'kept by the job' }] };
+      await connection.set(`${prefix}:negotiation-answer:${job.id}`, JSON.stringify({ jobId: job.id, answers: [{ answer }] }), 'PX', 60_000);
+    }, { connection, prefix: `${prefix}:bull` });
     try {
-      await api.redis.zadd(`${api.config.keyPrefix}:workers:demo`, Date.now() + 60_000, 'replyless');
+      await api.redis.zadd(`${prefix}:workers:demo`, Date.now() + 60_000, 'replyless');
       const res = await api.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest()));
       expect(res.body.result).toBe('NO');
       const messages = res.body.meta.messages.map((m: Doc) => m.message);
@@ -97,15 +100,49 @@ describe('sites and their workers', () => {
       const channel = `${broker.config.keyPrefix}:negotiation-replies:test`;
       const reply = new Promise<Doc>((resolve) => subscriber.on('message', (_c: string, text: string) => resolve(JSON.parse(text) as Doc)));
       await subscriber.subscribe(channel);
-      const queue = new Queue('site-demo', { connection: broker.redis, prefix: `${broker.config.keyPrefix}:bull` });
+      const queue = new Queue('negotiate-demo', { connection: broker.redis, prefix: `${broker.config.keyPrefix}:bull` });
       // A request without needs: the worker cannot plan it.
-      await queue.add('negotiate', { offerSetUuid: 'broken', site: 'demo', offerIds: ['x'], now: Date.now(), answerBy: Date.now() + 5000, expiresAt: Date.now() + 5000, maxOffers: 1, replyTo: channel }, { jobId: 'negotiate-broken-demo' });
+      const requests = [{ offerSetUuid: 'broken', site: 'demo', offerIds: ['x'], now: Date.now(), answerBy: Date.now() + 5000, expiresAt: Date.now() + 5000, maxOffers: 1 }];
+      await queue.add('negotiate', { replyTo: channel, answerBy: Date.now() + 5000, requests }, { jobId: 'negotiate-broken-demo', removeOnComplete: true });
       const answer = await reply;
-      expect(answer).toEqual({ jobId: 'negotiate-broken-demo', site: 'demo', error: expect.stringMatching(/\S/) });
+      expect(answer).toEqual({ jobId: 'negotiate-broken-demo', answers: [{ site: 'demo', error: expect.stringMatching(/\S/) }] });
+      // The reply is kept for an API process whose subscription was cut.
+      expect(JSON.parse((await broker.redis.get(`${broker.config.keyPrefix}:negotiation-answer:negotiate-broken-demo`))!)).toEqual(answer);
       await queue.close();
     } finally {
       await subscriber.quit();
       await broker.close();
+    }
+  });
+
+  it('asks the sites one worker process serves in one job, and sites on separate workers in one job each', async () => {
+    const sites = [demoSite({ name: 'north' }), demoSite({ name: 'south' })];
+    /** The groups asked for an offer request: each job's worker keeps its reply a minute, under the job's id. */
+    const groupsAsked = async (broker: TestBroker): Promise<string[]> => {
+      const res = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(dockerRequest()));
+      expect(res.body.result).toBe('YES');
+      expect((res.body.meta.messages ?? []).map((m: Doc) => m.message).join('\n')).not.toMatch(/did not answer|failed to answer/);
+      const offerSet = String(res.headers.location).split('/').pop();
+      const kept = await broker.redis.keys(`${broker.config.keyPrefix}:negotiation-answer:negotiate-${offerSet}-*`);
+      return kept.map((key) => key.slice(key.indexOf(`${offerSet}-`) + `${offerSet}-`.length)).sort();
+    };
+    /** The negotiation jobs left in BullMQ once answered (none: removed as they complete). */
+    const jobsLeft = async (broker: TestBroker): Promise<string[]> => broker.redis.keys(`${broker.config.keyPrefix}:bull:negotiate-*:negotiate-*`);
+    const together = await startTestBroker({ config: { sites } });
+    try {
+      expect(await groupsAsked(together)).toEqual(['north,south']);
+      expect(await jobsLeft(together)).toEqual([]);
+    } finally {
+      await together.close();
+    }
+    const api = await startTestBroker({ config: { sites }, parts: { api: true, timers: true } });
+    const workers = await Promise.all(['north', 'south'].map((name) => startBrokerRuntime({ ...api.config }, { siteWorkers: [name] })));
+    try {
+      expect(await groupsAsked(api)).toEqual(['north', 'south']);
+      expect(await jobsLeft(api)).toEqual([]);
+    } finally {
+      for (const worker of workers) await worker.close();
+      await api.close();
     }
   });
 

@@ -1,0 +1,99 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { NegotiationAnswer, NegotiationRequest } from '../broker/ports.js';
+import type { Logger } from '../observability/logger.js';
+import { withRequestId } from '../observability/request-context.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+import {
+  NEGOTIATION_ANSWER_KEPT_MS, negotiationQueueName, type NegotiationJob, type NegotiationReply, type SiteReply,
+} from './queue-names.js';
+
+export interface NegotiationWorkerOptions {
+  /** The BullMQ worker's connection (duplicated by BullMQ for its blocking reads). */
+  connection: Redis;
+  /** Publishes and keeps the replies. */
+  producer: Redis;
+  keys: RedisKeys;
+  /** This process's group (queue-names.ts negotiationGroup()): the sites it serves. */
+  group: string;
+  /** Each site's evaluation of a request (site-worker.ts). */
+  sites: ReadonlyMap<string, (request: NegotiationRequest) => Promise<NegotiationAnswer>>;
+  now: () => number;
+  /**
+   * Jobs evaluated at once: this many BullMQ workers of concurrency 1 (see below). Default
+   * NEGOTIATION_WORKERS.
+   */
+  concurrency?: number;
+  logger?: Logger;
+}
+
+export interface RunningNegotiationWorker { workers: Worker[]; close(): Promise<void> }
+
+/**
+ * Why several workers of concurrency 1 rather than one of concurrency N: a BullMQ worker with a
+ * free slot after taking a job asks for another at once (a moveToActive script that finds none,
+ * and a second when the next job's marker wakes it), two scripts per job at low load (measured
+ * with test/bench/redis-calls.mjs: 3 moveToActive per job at concurrency 64, 1 at concurrency
+ * 1). A worker of concurrency 1 takes its next job in the script that finishes the last
+ * (moveToFinished's fetch-next), or waits on the queue's marker; several of them in one process
+ * still evaluate jobs side by side under load (each its own blocking connection).
+ */
+export const NEGOTIATION_WORKERS = 4;
+
+/**
+ * A worker process's side of negotiation: a BullMQ worker on its group's queue
+ * (bull-negotiator.ts), which evaluates the requests of each job for all their sites at once and
+ * publishes one reply per job on the channel of the API process that asked, kept a minute too in
+ * the same round trip (for an API whose subscription was cut). A job whose answerBy has passed is
+ * dropped unread: its API has stopped waiting. A job whose worker died is not run again
+ * (maxStalledCount 0: BullMQ's stalled check fails it, and it is removed): its API answered
+ * without those sites, and the offer set's expiry timer releases what they held.
+ */
+export async function startNegotiationWorker(options: NegotiationWorkerOptions): Promise<RunningNegotiationWorker> {
+  const { keys, logger, group } = options;
+
+  const evaluate = async (request: NegotiationRequest): Promise<SiteReply> => {
+    const answer = options.sites.get(request.site);
+    if (!answer) return { site: request.site, error: `this worker does not serve site ${request.site}` };
+    try {
+      return { answer: await answer(request) };
+    } catch (error) {
+      return { site: request.site, error: (error as Error).message };
+    }
+  };
+
+  const process = (job: Job): Promise<void> => {
+    const data = job.data as NegotiationJob;
+    if (options.now() > data.answerBy) return Promise.resolve();
+    return withRequestId(data.requestId, async () => {
+      const started = Date.now();
+      const reply: NegotiationReply = { jobId: job.id ?? '', answers: await Promise.all((data.requests ?? []).map(evaluate)) };
+      const message = JSON.stringify(reply);
+      await options.producer.pipeline()
+        .publish(data.replyTo, message)
+        .set(keys.negotiationAnswer(reply.jobId), message, 'PX', NEGOTIATION_ANSWER_KEPT_MS)
+        .exec();
+      logger?.debug({ group, job: job.id, ms: Date.now() - started }, 'negotiation answered');
+    });
+  };
+  const workers = Array.from({ length: Math.max(1, options.concurrency ?? NEGOTIATION_WORKERS) }, () => new Worker(negotiationQueueName(group), process, {
+    connection: options.connection,
+    prefix: keys.bullPrefix,
+    concurrency: 1,
+    // Nothing of a job is kept (the reply is kept above): no completed or failed sets to write and trim.
+    removeOnComplete: { count: 0 },
+    removeOnFail: { count: 0 },
+    // A job whose worker died is failed at the next stalled check, not run again: it is late.
+    maxStalledCount: 0,
+    // Jobs take milliseconds: a lock renewal would never come due; the stalled check runs every 30 s per process, not per job.
+    skipLockRenewal: true,
+  }));
+  for (const worker of workers) worker.on('error', (error) => logger?.warn({ group, error: error.message }, 'negotiation worker error'));
+  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((worker) => worker.close()));
+    },
+  };
+}
