@@ -205,7 +205,12 @@ export class BullNegotiator implements Negotiator {
         const timer = setTimeout(() => {
           this.pending.delete(id);
           // The reply may have been lost on the way (a reconnecting subscriber): the worker keeps it.
-          this.keptReply(id).then(resolve, () => resolve(undefined));
+          // None: the job goes if no worker has taken it (its group's processes died), so that a
+          // group that never comes back leaves no job waiting in Redis; a job being run stays.
+          this.keptReply(id).then(async (kept) => {
+            if (!kept) await this.groupQueue(group).remove(id).catch(() => 0);
+            resolve(kept);
+          }, () => resolve(undefined));
         }, timeoutMs);
         this.pending.set(id, { resolve, timer });
       });

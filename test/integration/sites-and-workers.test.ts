@@ -64,6 +64,8 @@ describe('sites and their workers', () => {
       expect(res.status).toBe(303);
       expect(res.body.result).toBe('NO');
       expect(res.body.meta.messages.map((m: Doc) => m.message)).toContain('Site demo did not answer within 300 ms');
+      // The job no worker took is gone with the answer: a group that never comes back leaves none waiting.
+      expect(await silent.redis.keys(`${silent.config.keyPrefix}:bull:negotiate-*:negotiate-*`)).toEqual([]);
     } finally {
       await silent.close();
     }
