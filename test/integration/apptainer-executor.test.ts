@@ -41,7 +41,7 @@ describe('the apptainer executor, through a fake container CLI', () => {
     try {
       const handle = await submit(spec('echo "hello $NAME [$EB_TEST_SECRET] $EB_OUTPUTS"', { environment: { NAME: 'a, b' }, workingDirectory: 'sub', mounts: [{ path: '/in', source: '/staged/in' }] }));
       expect(handle.executor).toBe('apptainer');
-      expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 0, timedOut: false });
+      expect(await until(handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 0, timedOut: false, cpuSeconds: expect.any(Number) });
       expect((await executor.logs(handle)).text).toBe('hello a, b [] /outputs\n');
       expect(recorded(handle, 'sub')).toEqual({
         args: ['exec', '--cleanenv', '--containall', '--no-home', `--bind=${handle.dir}/outputs:/outputs`, '--bind=/staged/in:/in:ro',
@@ -64,9 +64,9 @@ describe('the apptainer executor, through a fake container CLI', () => {
 
   it('reports a failing exit status and enforces the time limit (fake container CLI)', async () => {
     const failing = await submit(spec('echo no >&2; exit 4'));
-    expect(await until(failing, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 4, timedOut: false });
+    expect(await until(failing, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 4, timedOut: false, cpuSeconds: expect.any(Number) });
     const slow = await submit(spec('sleep 30', { timeLimitMs: 1000 }));
-    expect(await until(slow, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 124, timedOut: true });
+    expect(await until(slow, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 124, timedOut: true, cpuSeconds: expect.any(Number) });
   });
 
   it('cancels the CLI and everything under it (fake container CLI)', async () => {

@@ -75,17 +75,22 @@ describe('choosing a container runtime', () => {
     const sandboxed = (name: string, network: string, processes: number, found = '') => (noSandbox
       ? `site ${name}: CANNOT RUN SESSIONS: isolation: sandbox, and ${noSandbox}`
       : `site ${name}: sessions run as processes in a bubblewrap sandbox${found} (network: ${network}, at most ${processes} processes a run), in ${scratch}`);
+    // Process runs with the host's network reach Redis: said when it takes connections without a password.
+    const redis = new URL(config.redisUrl);
+    const openRedis = (name: string): string[] => (redis.password ? [] : [`site ${name}: WARNING: its runs have the host's network (network: egress) and Redis at ${redis.host} `
+      + 'takes connections without a password: a run can read and change every record of the broker. Give Redis a password (requirepass, in REDIS_URL), or the site network: none']);
     expect(lines.filter((line) => line.startsWith('site '))).toEqual([
       `site plain: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; the site says isolation: none), in ${scratch}`,
+      ...openRedis('plain'),
       sandboxed('boxed', 'none', 100),
       `site pods: sessions run in podman containers, in ${scratch}`,
       `site hpc: sessions run in apptainer containers, in ${scratch}`,
       ...(apptainer ? [] : ['site hpc: WARNING: neither apptainer nor singularity answers on this host: the site offers nothing']),
-      detected === 'none'
-        ? (noSandbox
+      ...(detected === 'none'
+        ? [noSandbox
           ? `site found: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${noSandbox}) (containerRuntime: auto), in ${scratch}`
-          : sandboxed('found', 'egress', 256, ' (containerRuntime: auto)'))
-        : `site found: sessions run in ${detected} containers (containerRuntime: auto), in ${scratch}`,
+          : sandboxed('found', 'egress', 256, ' (containerRuntime: auto)'), ...openRedis('found')]
+        : [`site found: sessions run in ${detected} containers (containerRuntime: auto), in ${scratch}`]),
     ]);
     // Five sites' start-up asks podman, apptainer, bubblewrap and Jupyter (Python) what they can do:
     // seconds each on a loaded machine.
