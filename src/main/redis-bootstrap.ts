@@ -44,14 +44,13 @@ function privatePassword(dir: string): string {
  * stop it on exit. Returns undefined, after saying how to get a Redis, when neither is possible.
  */
 export async function ensureLocalRedis(log: (line: string) => void, places: Partial<LocalRedisPlaces> = {}): Promise<PrivateRedis | undefined> {
-  const { defaultPort = 6379, privatePort: PRIVATE_PORT = 6399, dataDir = resolve('.redis-data') } = places;
+  const { defaultPort = 6379, privatePort = 6399, dataDir: dir = resolve('.redis-data') } = places;
   if (await redisAnswers('127.0.0.1', defaultPort)) return { url: `redis://127.0.0.1:${defaultPort}`, stop: () => undefined };
-  const dir = dataDir;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const password = privatePassword(dir);
-  const url = `redis://:${password}@127.0.0.1:${PRIVATE_PORT}`;
-  const shown = `redis://127.0.0.1:${PRIVATE_PORT}`;
-  if (await redisAnswers('127.0.0.1', PRIVATE_PORT, 500, password)) return { url, stop: () => undefined };
+  const url = `redis://:${password}@127.0.0.1:${privatePort}`;
+  const shown = `redis://127.0.0.1:${privatePort}`;
+  if (await redisAnswers('127.0.0.1', privatePort, 500, password)) return { url, stop: () => undefined };
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     log(`No Redis answers on redis://127.0.0.1:${defaultPort} and redis-server is not installed: install it (Debian: apt-get install redis-server) or set REDIS_URL.`);
     return undefined;
@@ -59,18 +58,18 @@ export async function ensureLocalRedis(log: (line: string) => void, places: Part
   // The password goes in on stdin (redis-server reads a configuration file named "-" from it), not
   // in the command line that every process of the host can read.
   const child: ChildProcess = spawn('redis-server', [
-    '-', '--port', String(PRIVATE_PORT), '--bind', '127.0.0.1', '--dir', dir,
+    '-', '--port', String(privatePort), '--bind', '127.0.0.1', '--dir', dir,
     '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
   ], { stdio: ['pipe', 'ignore', 'ignore'] });
   child.stdin?.end(`requirepass ${password}\n`);
   for (let attempt = 0; attempt < 50; attempt++) {
-    if (await redisAnswers('127.0.0.1', PRIVATE_PORT, 500, password)) {
+    if (await redisAnswers('127.0.0.1', privatePort, 500, password)) {
       log(`Started a private redis-server on ${shown} (data in ${dir}, append-only file on, its password in ${join(dir, 'password')}).`);
       return { url, stop: () => { child.kill('SIGTERM'); } };
     }
     await new Promise((wait) => setTimeout(wait, 100));
   }
   child.kill('SIGKILL');
-  log(`redis-server did not start on port ${PRIVATE_PORT}; set REDIS_URL to a Redis you run yourself.`);
+  log(`redis-server did not start on port ${privatePort}; set REDIS_URL to a Redis you run yourself.`);
   return undefined;
 }

@@ -24,7 +24,7 @@ export interface NegotiationWorkerOptions {
   logger?: Logger;
 }
 
-export interface RunningNegotiationWorker { workers: Worker[]; close(): Promise<void> }
+export interface RunningNegotiationWorker { worker: Worker; close(): Promise<void> }
 
 /**
  * One BullMQ worker of concurrency 64 per process. Four workers of concurrency 1 were tried: a
@@ -71,7 +71,7 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
       logger?.debug({ group, job: job.id, ms: Date.now() - started }, 'negotiation answered');
     });
   };
-  const workers = [new Worker(negotiationQueueName(group), process, {
+  const worker = new Worker(negotiationQueueName(group), process, {
     connection: options.connection,
     prefix: keys.bullPrefix,
     concurrency: Math.max(1, options.concurrency ?? NEGOTIATION_CONCURRENCY),
@@ -82,13 +82,8 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
     maxStalledCount: 0,
     // Jobs take milliseconds: a lock renewal would never come due; the stalled check runs every 30 s per process, not per job.
     skipLockRenewal: true,
-  })];
-  for (const worker of workers) worker.on('error', (error) => logger?.warn({ group, error: error.message }, 'negotiation worker error'));
-  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
-  return {
-    workers,
-    async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
-    },
-  };
+  });
+  worker.on('error', (error) => logger?.warn({ group, error: error.message }, 'negotiation worker error'));
+  await worker.waitUntilReady();
+  return { worker, close: () => worker.close() };
 }

@@ -27,6 +27,18 @@ async function ask(broker: TestBroker, extra: Doc): Promise<Doc> {
   return set;
 }
 
+/** Asks for offers, cancels all but the first, and follows the first to its end; the offer and the session as it ended. */
+async function runFirstOffer(broker: TestBroker, request: Doc): Promise<{ offer: Doc; session: Doc }> {
+  const res = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request)).expect(303);
+  const set = (await broker.http.get(new URL(res.headers.location as string, broker.baseUrl).pathname)).body as Doc;
+  const offer = (set.offers as Doc[])[0]!;
+  for (const other of (set.offers as Doc[]).slice(1)) {
+    await broker.http.post(`/sessions/${other.meta.uuid}`).set('Content-Type', 'application/json').send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'CANCELLED' }));
+  }
+  const { session } = await acceptAndFollow(broker, offer.meta.uuid as string);
+  return { offer, session };
+}
+
 describe('costs and metrics as a request\'s limits (two sites: cheap, 1 a core-hour and reference cores; dear, 3 a core-hour and cores twice as fast)', () => {
   let broker: TestBroker;
   // One core for ten minutes, no preparation or releasing: cheap can cost 1/6, dear 1/2.
@@ -165,13 +177,7 @@ describe('what ended sessions used (a site charging 2 a core-hour and 0.5 a GiB-
     const used: number[] = [];
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 2 }), fc.constantFrom('PT1M', 'PT10M', 'PT1H'), async (cores, duration) => {
       const request = { ...dockerRequest({ min: cores, max: cores }), schedule: { requested: { duration } } };
-      const res = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request)).expect(303);
-      const set = (await broker.http.get(new URL(res.headers.location as string, broker.baseUrl).pathname)).body as Doc;
-      const offer = (set.offers as Doc[])[0]!;
-      for (const other of (set.offers as Doc[]).slice(1)) {
-        await broker.http.post(`/sessions/${other.meta.uuid}`).set('Content-Type', 'application/json').send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'CANCELLED' }));
-      }
-      const { session } = await acceptAndFollow(broker, offer.meta.uuid as string);
+      const { offer, session } = await runFirstOffer(broker, request);
       expect(session.phase).toBe('COMPLETED');
       for (const quoted of offer.costs as Doc[]) {
         const actual = itemOf(session.costs, quoted.type as string)!;
@@ -203,13 +209,7 @@ describe('actual costs by measured CPU time (process runs: the wrapper records t
   /** Runs `shell` on one core to COMPLETED; its energy per hour held, in watts, and the CPU time kept with its run. */
   async function wattsOf(shell: string): Promise<{ watts: number; cpuSeconds: number; energy: Doc; quoted: Doc }> {
     const request = { ...dockerRequest(), executable: { ...(dockerRequest().executable as Doc), command: ['-c', shell] } };
-    const res = await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(request)).expect(303);
-    const set = (await broker.http.get(new URL(res.headers.location as string, broker.baseUrl).pathname)).body as Doc;
-    const offer = (set.offers as Doc[])[0]!;
-    for (const other of (set.offers as Doc[]).slice(1)) {
-      await broker.http.post(`/sessions/${other.meta.uuid}`).set('Content-Type', 'application/json').send(JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value: 'CANCELLED' }));
-    }
-    const { session } = await acceptAndFollow(broker, offer.meta.uuid as string);
+    const { offer, session } = await runFirstOffer(broker, request);
     expect(session.phase).toBe('COMPLETED');
     const run = JSON.parse((await broker.redis.hget(`${broker.config.keyPrefix}:session:${offer.meta.uuid}`, 'run'))!) as Doc;
     const actuals = JSON.parse((await broker.redis.hget(`${broker.config.keyPrefix}:session:${offer.meta.uuid}`, 'actuals'))!) as Doc;

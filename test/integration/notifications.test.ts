@@ -50,6 +50,18 @@ function readMail(raw: string, to: string[]): Mail {
   return { to, subject, text: text.replace(/\r\n/g, '\n'), raw };
 }
 
+/** An SMTP server (not yet listening) that reads every mail it receives into `mails`. */
+function mailCatcher(mails: Mail[]): SMTPServer {
+  return new SMTPServer({
+    authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+    onData(stream, session, done) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => { mails.push(readMail(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address))); done(); });
+    },
+  });
+}
+
 describe('notifications of phase changes', () => {
   const receiver = new WebhookReceiver();
   const mails: Mail[] = [];
@@ -58,14 +70,7 @@ describe('notifications of phase changes', () => {
 
   beforeAll(async () => {
     await receiver.start();
-    smtp = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-      onData(stream, session, done) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => { mails.push(readMail(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address))); done(); });
-      },
-    });
+    smtp = mailCatcher(mails);
     await new Promise<void>((ready) => smtp.listen(0, '127.0.0.1', ready));
     const smtpPort = (smtp.server.address() as AddressInfo).port;
     broker = await startTestBroker({
@@ -343,14 +348,7 @@ describe('a mail server that is down', () => {
     const uuid = (answer.body as Doc).meta.uuid as string;
     await waitFor(async () => (await broker.http.get(`/sessions/${uuid}`)).body.phase === 'COMPLETED', 30_000, 'COMPLETED');
     expect(mails).toHaveLength(0);
-    smtp = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-      onData(stream, session, done) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => { mails.push(readMail(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address))); done(); });
-      },
-    });
+    smtp = mailCatcher(mails);
     await new Promise<void>((ready) => smtp?.listen(smtpPort, '127.0.0.1', ready));
     const arrived = await waitFor(() => mails.length >= 2 && mails, 20_000, 'the mails');
     expect(arrived.map((m) => m.subject)).toEqual([`Session ${uuid.slice(0, 8)} is available`, `Session ${uuid.slice(0, 8)} completed`]);
@@ -367,14 +365,7 @@ describe('the notice that an offer set is about to expire (EXPIRING)', () => {
 
   beforeAll(async () => {
     await receiver.start();
-    smtp = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-      onData(stream, session, done) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => { mails.push(readMail(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address))); done(); });
-      },
-    });
+    smtp = mailCatcher(mails);
     await new Promise<void>((ready) => smtp.listen(0, '127.0.0.1', ready));
     broker = await startTestBroker({
       parts: { api: true, siteWorkers: true, timers: true, notify: true },
