@@ -11,8 +11,8 @@ import type { CapacityLedger, HoldOutcome, NegotiationAnswer, NegotiationRequest
 
 /**
  * The site worker's half of a negotiation: ask the calendar for each alternative the planner
- * wants, in order, each found and held in one atomic step. The API set the expiry timer for these
- * offer ids before asking, so a hold whose answer never reaches anyone is still released.
+ * wants, in order, each found and held in one atomic step, which also enters the hold in the
+ * offer expiry sweep: a hold whose answer never reaches anyone is still released at its expiry.
  */
 export async function evaluateNegotiation(
   deps: {
@@ -58,7 +58,7 @@ export async function evaluateNegotiation(
     if (!id) throw new Error('negotiation request carries too few offer ids');
     let last: HoldOutcome['outcome'] = 'none';
     for (const [earliest, latest] of windows.slice(0, 8)) {
-      const held = await deps.ledger.findAndHold(site, { id, amounts: ask.amounts, earliest, latest, length: ask.length, ...(share ? { share } : {}) }, deps.now(), request.answerBy);
+      const held = await deps.ledger.findAndHold(site, { id, amounts: ask.amounts, earliest, latest, length: ask.length, expiresAt: request.expiresAt, ...(share ? { share } : {}) }, deps.now(), request.answerBy);
       if (held.outcome === 'late') return 'stop';
       if (held.outcome === 'cap') {
         // A larger alternative over the cap after a smaller one was held: the smaller one is the offer.

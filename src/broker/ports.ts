@@ -208,6 +208,11 @@ export interface BrokerStore {
   releaseHolds(holdIds: readonly string[]): Promise<void>;
   /** Expires the OFFERED sessions among `ids` and releases holds whose session was never stored. */
   expireOffers(ids: readonly string[], now: number, note: Message): Promise<number>;
+  /**
+   * The expiry sweep: expires up to `max` of the offers (and holds) whose expiry is at or before
+   * `now`, as expireOffers() does; how many it took (a full `max`: more may be due) and expired.
+   */
+  expireDueOffers(now: number, note: Message, max: number): Promise<{ taken: number; expired: number }>;
   /** A service-driven phase change, made only if the session is still in `from`, recording the step that follows. */
   advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message, next?: NextStep): Promise<boolean>;
   /** Records the next step of a session still in `phase` (a repeated step: stage, poll); false when it has moved on. */
@@ -252,6 +257,11 @@ export interface HoldAsk {
   length: number;
   /** For a user under the site's fair share: who, the offer set, and the caps (in buckets held and offer sets). */
   share?: { owner: string; offerSet: string; caps: ShareCaps };
+  /**
+   * When the offer made of this hold expires (ms): the hold is released then, by the sweep that
+   * the hold itself enters (store/lua-scripts.ts EXPIRE_DUE); none or 0: a hold that stays.
+   */
+  expiresAt?: number;
 }
 
 export type HoldOutcome =
@@ -329,10 +339,11 @@ export interface Negotiator {
   notifyCancelled(site: string, sessionUuid: string): Promise<void>;
 }
 
-/** Delayed work: offer expiry. */
+/**
+ * Delayed work. (An offer's expiry needs no timer of its own: its hold enters the expiry sweep
+ * when it is made, see HoldAsk.expiresAt.)
+ */
 export interface Timers {
-  /** At `at`, expires whichever of these holds are still only offered (and releases unused ones). */
-  scheduleExpiry(offerSetUuid: string, holdIds: readonly string[], at: number): Promise<void>;
   /** At `at`, expires the session if it still waits for its executable. */
   scheduleBindingExpiry(sessionUuid: string, at: number): Promise<void>;
 }

@@ -178,8 +178,8 @@ async function admitSubscribers(deps: RequestOffersDeps, subscriptions: readonly
 /** Ranking: earliest usable start, then data locality, then the larger allocation. */
 /**
  * Asks every site that could fit: drops those that cannot (saying why), skips those with no live
- * worker, sets one expiry timer for every offer id any site may hold under (before asking anyone:
- * whatever happens next, a silent site or a crash, the holds are released), then waits for all.
+ * worker, then waits for all (whatever happens next, a silent site or a crash, every hold is
+ * released at the offer's expiry: it entered the expiry sweep when it was made).
  */
 async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs: ResolvedNeeds, now: number, expiresAt: number, capped: boolean): Promise<SiteOffer[]> {
   const perSite = deps.settings.maxOffers;
@@ -195,10 +195,10 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
   const asked = eligible.filter((site) => live.has(site.name));
   if (asked.length === 0) return [];
   const offerIds = new Map(asked.map((site) => [site.name, Array.from({ length: perSite }, () => deps.newId())]));
-  // The timer releases what these ids hold at `expires`, and closes those it finds without a
-  // session to holds and sessions that come later (a site or an API held up past it: lua-scripts.ts EXPIRE).
+  // No timer to set first: each hold a site makes enters the expiry sweep in the step that makes it,
+  // which releases it at `expires` and closes an id it finds without a session to sessions that come
+  // later (a site or an API held up past it: lua-scripts.ts EXPIRE_DUE).
   const answerBy = now + deps.settings.negotiationTimeoutMs;
-  await deps.timers.scheduleExpiry(offerSet.uuid, [...offerIds.values()].flat(), expiresAt);
   const requests = asked.map((site): NegotiationRequest => {
     // A catalogued site's limits may be tighter than its worker's profile: its largest alternative is asked within them.
     const within = withinCatalogueLimits(needs, site);

@@ -155,9 +155,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     // Webhook secrets are sealed with TOKEN_KEY when every process shares one, else with a key kept in Redis.
     const notifyCipher = config.auth.tokenKeyGiven || !(parts.api || parts.notify) ? cipher : new TokenCipher(await sharedNotifyKey(storeConnection, keys));
     if (parts.timers) {
-      const worker: Worker = startTimerWorker({ connection: queueConnection, keys, store, now });
-      await worker.waitUntilReady();
-      closers.push(() => worker.close());
+      const timerWorker = await startTimerWorker({ connection: queueConnection, producer: producerConnection, keys, store, now });
+      closers.push(() => timerWorker.close());
     }
     if (parts.notify) {
       const notify = await startNotifyRuntime({ config, connection: queueConnection, producer: producerConnection, store: storeConnection, keys, brokerStore: store, cipher: notifyCipher, now, logger });

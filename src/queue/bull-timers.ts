@@ -2,19 +2,17 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Timers } from '../broker/ports.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import { JOB, JOB_STATES, jobId, TIMERS_QUEUE, type ExpireJob, type UnboundJob } from './queue-names.js';
+import { JOB, JOB_STATES, jobId, TIMERS_QUEUE, type UnboundJob } from './queue-names.js';
 
-/** Timers are delayed BullMQ jobs with deterministic ids: setting the same timer twice is a no-op. */
+/**
+ * Timers are delayed BullMQ jobs with deterministic ids: setting the same timer twice is a no-op.
+ * (Offers expire by the sweep of timer-worker.ts, which their holds enter as they are made.)
+ */
 export class BullTimers implements Timers {
   private readonly queue: Queue;
 
   constructor(connection: Redis, keys: RedisKeys, private readonly now: () => number) {
     this.queue = new Queue(TIMERS_QUEUE, { connection, prefix: keys.bullPrefix });
-  }
-
-  async scheduleExpiry(offerSetUuid: string, holdIds: readonly string[], at: number): Promise<void> {
-    const data: ExpireJob = { holdIds: [...holdIds] };
-    await this.queue.add(JOB.expire, data, this.options(jobId.expire(offerSetUuid), at));
   }
 
   async scheduleBindingExpiry(sessionUuid: string, at: number): Promise<void> {

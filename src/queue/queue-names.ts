@@ -25,7 +25,10 @@ export const JOB = {
   poll: 'poll',
   stop: 'stop',
   cleanup: 'cleanup',
+  /** An offer set's expiry timer of earlier versions (still run if one is found in Redis). */
   expire: 'expire',
+  /** The offer expiry sweep (timer-worker.ts). */
+  expireOffers: 'expire-offers',
   unbound: 'unbound',
   reconcile: 'reconcile',
   refreshCatalogue: 'refresh-catalogue',
@@ -40,7 +43,6 @@ export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 export const jobId = {
   negotiate: (offerSetUuid: string, group: string): string => `negotiate-${offerSetUuid}-${group}`,
   lifecycle: (step: string, sessionUuid: string, seq?: number): string => `${step}-${sessionUuid}${seq === undefined ? '' : `-${seq}`}`,
-  expire: (offerSetUuid: string): string => `expire-${offerSetUuid}`,
   unbound: (sessionUuid: string): string => `unbound-${sessionUuid}`,
   cleanup: (sessionUuid: string): string => `cleanup-${sessionUuid}`,
 };
@@ -49,15 +51,25 @@ export const jobId = {
 export interface LifecycleJob { sessionUuid: string; seq?: number; requestId?: string }
 
 /**
- * A negotiation job: the requests of one offer set to the sites one worker process serves (its
- * group, negotiationGroup()), and the pub/sub channel of the API process that waits for the
- * answer. A BullMQ job on the group's queue (negotiationQueueName()), taken by one of the group's
+ * A negotiation job: the requests of one offer set (or of several, asked together under load) to
+ * the sites one worker process serves (its group, negotiationGroup()), and the pub/sub channel of
+ * the API process that waits for the answer. A BullMQ job on the group's queue (negotiationQueueName()), taken by one of the group's
  * worker processes (queue/negotiation-worker.ts), which publishes one reply for all the sites.
  * It needs none of a lifecycle step's retries: a job lost with its worker is an API that stops
- * waiting at answerBy, and whatever the worker held for it is released by the offer set's expiry
- * timer, set before it was asked.
+ * waiting at answerBy, and whatever the worker held for it is released at the offer's expiry (each
+ * hold enters the expiry sweep in the step that makes it).
  */
-export interface NegotiationJob { replyTo: string; answerBy: number; requests: NegotiationRequest[]; requestId?: string }
+export interface NegotiationJob {
+  replyTo: string;
+  /** The latest of its requests' answerBy: past it, nobody waits for any of them. */
+  answerBy: number;
+  /** The requests of one offer set, or of several that went together (bull-negotiator.ts NEGOTIATION_JOBS_IN_FLIGHT). */
+  requests: NegotiationRequest[];
+  /** The HTTP request that led here, when one did and the job is one offer set's. */
+  requestId?: string;
+  /** Per request (same order), the HTTP request that led to it ('' for none), when the job carries several offer sets. */
+  requestIds?: string[];
+}
 
 /** One site's part of a reply: its answer, or why the worker could not evaluate the request. */
 export type SiteReply = { answer: NegotiationAnswer } | { site: string; error: string };
@@ -101,6 +113,14 @@ export function lifecycleJobOptions(id: string, delay = 0) {
   };
 }
 export interface ExpireJob { holdIds: string[] }
+
+/**
+ * How often the offer expiry sweep runs (timer-worker.ts): an offer's capacity is free again at
+ * most this long after its expiry (accepting it is refused from its expiry on, whatever the sweep).
+ */
+export const OFFER_EXPIRY_SWEEP_MS = 1_000;
+/** The most holds one sweep step expires (the step runs again at once while it finds that many). */
+export const OFFER_EXPIRY_BATCH = 500;
 export interface UnboundJob { sessionUuid: string }
 
 /** How long a worker's heartbeat counts as alive. */

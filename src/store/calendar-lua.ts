@@ -268,19 +268,25 @@ local function release(prefix, id)
   end
   flush()
   redis.call('DEL', h)
+  -- Released: nothing is left for the offer expiry sweep (lua-scripts.ts EXPIRE_DUE).
+  redis.call('ZREM', prefix .. ':offer-expiry', id)
 end
 `;
 
 /**
  * Finds the earliest fit and holds it. ARGV: prefix, site, hold id, now, answerBy, earliest,
  * latest, length, owner ('' for none capped), offer set, the owner's caps in core-buckets,
- * GPU-buckets and open offer sets, then resource, amount, capacity for each resource. Returns
- * {held, start}, {none}, {gave-up}, {late} (past answerBy, or the id's expiry has run) or {cap, cores|gpus|sets, used, limit} (the owner's
- * fair share is used up); a hold that already exists (a retried job) answers {held, start}.
+ * GPU-buckets and open offer sets, the offer's expiry (ms; 0: a hold that does not expire), then
+ * resource, amount, capacity for each resource. Returns {held, start}, {none}, {gave-up}, {late}
+ * (past answerBy or the expiry, or the id's expiry has run) or {cap, cores|gpus|sets, used, limit}
+ * (the owner's fair share is used up); a hold that already exists (a retried job) answers {held, start}.
+ * A hold with an expiry enters `<prefix>:offer-expiry` in the same step (lua-scripts.ts EXPIRE_DUE):
+ * released at its expiry whatever becomes of the request that asked for it.
  */
 export const FIND_AND_HOLD = `${CALENDAR_HELPERS}
 local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
-if tonumber(ARGV[4]) > tonumber(ARGV[5]) then return {'late'} end
+local expires = tonumber(ARGV[14])
+if tonumber(ARGV[4]) > tonumber(ARGV[5]) or (expires > 0 and tonumber(ARGV[4]) >= expires) then return {'late'} end
 -- The expiry timer has been for this id already (the worker was held up): too late to hold.
 if redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then return {'late'} end
 local existing = redis.call('HGET', prefix .. ':hold:' .. id, 'from')
@@ -288,7 +294,7 @@ if existing then return {'held', tonumber(existing)} end
 local earliest, latest, length = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local owner, set = ARGV[9], ARGV[10]
 local resources, cb, gb = {}, 0, 0
-for i = 14, #ARGV, 3 do
+for i = 15, #ARGV, 3 do
   local amount, capacity = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   if amount > capacity then return {'none'} end
   if amount > 0 then resources[#resources + 1] = { key = prefix .. ':cal:' .. site .. ':' .. ARGV[i], name = ARGV[i], amount = amount, threshold = capacity - amount } end
@@ -330,6 +336,7 @@ for step = 1, MAX_STEPS do
       fields[#fields + 1] = 'gb'; fields[#fields + 1] = gb
     end
     redis.call('HSET', prefix .. ':hold:' .. id, unpack(fields))
+    if expires > 0 then redis.call('ZADD', prefix .. ':offer-expiry', expires, id) end
     if share then
       redis.call('HINCRBYFLOAT', share, 'cb', cb)
       redis.call('HINCRBYFLOAT', share, 'gb', gb)

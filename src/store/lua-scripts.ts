@@ -230,20 +230,19 @@ return 'done'
 `);
 
 /**
- * Offer expiry (the timer). ARGV: prefix, now, note, retention, id... For each id: an OFFERED
- * session becomes EXPIRED and lets go of its capacity; a hold whose session was never stored (the
- * API gave up waiting) is released, and its id closed for an hour to holds that come later.
- * Accepted sessions are left alone. Returns how many expired.
+ * Offer expiry. Every hold made for an offer enters `<prefix>:offer-expiry` (a sorted set of hold
+ * ids scored by the offer's expiry) in the step that makes it (calendar-lua.ts FIND_AND_HOLD), so
+ * no hold can exist without its expiry, whatever process dies next; release() takes it out again.
+ * expire_offer(): an OFFERED session becomes EXPIRED and lets go of its capacity; a hold whose
+ * session was never stored (the API gave up waiting, or died) is released, and its id closed for
+ * an hour to holds that come later. Accepted and ended sessions are left alone.
  */
-export const EXPIRE = announcing(HELPERS, `
-local now, note, retention = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local expired = 0
-for i = 5, #ARGV do
-  local id = ARGV[i]
+const EXPIRE_HELPER = `
+local function expire_offer(id, now, note, retention)
   local phase = redis.call('HGET', prefix .. ':session:' .. id, 'phase')
   if phase == 'OFFERED' then
     finish(id, 'EXPIRED', now, note, retention)
-    expired = expired + 1
+    return 1
   elseif not phase then
     release(prefix, id)
     -- Closed to what comes later: a site held up past the deadline (a loaded host) that still
@@ -251,8 +250,36 @@ for i = 5, #ARGV do
     -- an offer stored later (SAVE_OFFER_SET) is stored EXPIRED.
     redis.call('SET', prefix .. ':hold-closed:' .. id, '1', 'PX', 3600000)
   end
+  return 0
+end
+`;
+
+/** Expires these offers now (expire_offer()). ARGV: prefix, now, note, retention, id... Returns how many expired. */
+export const EXPIRE = announcing(`${HELPERS}${EXPIRE_HELPER}`, `
+local now, note, retention = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local expired = 0
+for i = 5, #ARGV do
+  expired = expired + expire_offer(ARGV[i], now, note, retention)
+  redis.call('ZREM', prefix .. ':offer-expiry', ARGV[i])
 end
 return expired
+`);
+
+/**
+ * The expiry sweep (queue/timer-worker.ts, every OFFER_EXPIRY_SWEEP_MS): takes up to `max` holds
+ * whose offer expired at or before now out of `<prefix>:offer-expiry` and expires them, in one
+ * step. ARGV: prefix, now, note, retention, max. Returns {taken, expired}: a full `taken` means
+ * more may be due.
+ */
+export const EXPIRE_DUE = announcing(`${HELPERS}${EXPIRE_HELPER}`, `
+local now, note, retention = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local index = prefix .. ':offer-expiry'
+local due = redis.call('ZRANGEBYSCORE', index, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
+if #due == 0 then return {0, 0} end
+local expired = 0
+for _, id in ipairs(due) do expired = expired + expire_offer(id, now, note, retention) end
+redis.call('ZREM', index, unpack(due))
+return {#due, expired}
 `);
 
 /** Releases holds by id. ARGV: prefix, id... */

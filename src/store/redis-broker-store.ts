@@ -142,6 +142,11 @@ export class RedisBrokerStore implements BrokerStore {
     return Number(await this.scripts.ebExpire(this.keys.prefix, now, json(note), this.options.retentionMs, ...ids));
   }
 
+  async expireDueOffers(now: number, note: Message, max: number): Promise<{ taken: number; expired: number }> {
+    const [taken, expired] = (await this.scripts.ebExpireDue(this.keys.prefix, now, json(note), this.options.retentionMs, max)) as [number, number];
+    return { taken: Number(taken), expired: Number(expired) };
+  }
+
   async advance(uuid: string, from: SessionPhase, to: SessionPhase, now: number, note: Message, next?: NextStep): Promise<boolean> {
     return Number(await this.scripts.ebAdvance(this.keys.prefix, uuid, from, to, now, json(note), next ? stepText(next) : '', next?.at ?? now)) === 1;
   }

@@ -22,7 +22,7 @@ export class RedisCapacityLedger implements CapacityLedger, CapacityOutlook {
     const resources = Object.entries(ask.amounts).flatMap(([resource, amount]) => [resource, amount, capacity[resource] ?? 0]);
     const share = ask.share ? [ask.share.owner, ask.share.offerSet, ask.share.caps.coreBuckets, ask.share.caps.gpuBuckets, ask.share.caps.offerSets] : ['', '', 0, 0, 0];
     const [outcome, start, used, limit] = (await this.scripts.ebFindAndHold(
-      this.keys.prefix, site.name, ask.id, now, answerBy, ask.earliest, ask.latest, ask.length, ...share, ...resources,
+      this.keys.prefix, site.name, ask.id, now, answerBy, ask.earliest, ask.latest, ask.length, ...share, ask.expiresAt ?? 0, ...resources,
     )) as [HoldOutcome['outcome'], number | string | undefined, string?, string?];
     if (outcome === 'cap') return { outcome, cap: start as 'cores' | 'gpus' | 'sets', used: Number(used), limit: Number(limit) };
     return outcome === 'held' ? { outcome, start: Number(start) } : { outcome };

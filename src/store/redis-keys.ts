@@ -42,6 +42,8 @@ export interface RedisKeys {
   notifyDue: string;
   /** Offer sets whose EXPIRING subscribers are to be told, scored by when (SAVE_OFFER_SET, redis-notify-outbox.ts claimExpiring()). */
   notifyExpiring: string;
+  /** Holds awaiting their offer's expiry: a sorted set of hold ids by expiry (lua-scripts.ts EXPIRE_DUE). */
+  offerExpiry: string;
   notifyEvents(uuid: string): string;
   notifyCursor(uuid: string): string;
   /** What each event tells, fixed at its first attempt (redis-notify-outbox.ts facts()). */
@@ -90,6 +92,7 @@ export function redisKeys(prefix: string): RedisKeys {
     sessionEvents: `${prefix}:session-events`,
     notifyDue: `${prefix}:notify-due`,
     notifyExpiring: `${prefix}:notify-expiring`,
+    offerExpiry: `${prefix}:offer-expiry`,
     notifyEvents: (uuid) => `${prefix}:notify-events:${uuid}`,
     notifyCursor: (uuid) => `${prefix}:notify-cursor:${uuid}`,
     notifyFacts: (uuid) => `${prefix}:notify-facts:${uuid}`,

@@ -122,6 +122,70 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
     }
   });
 
+  it('enters each hold in the offer expiry sweep as it is made, and the sweep releases it at its expiry: no session needed, late holds refused, released holds gone from it', async () => {
+    const keys = redisKeys(randomPrefix());
+    const site = demoSite({ cores: 4, memoryGiB: 4 });
+    const lua = new RedisCapacityLedger(redis, keys);
+    const store = new RedisBrokerStore(redis, keys, { retentionMs: 60_000 });
+    try {
+      const ask = { amounts: { cores: 2, memory: 1 }, earliest: BASE, latest: BASE + 10, length: 5, expiresAt: 5_000 };
+      // Two holds whose answers never reached anyone (no session stored), one dropped at once, one that never expires.
+      expect(await lua.findAndHold(site, { ...ask, id: 'orphan' }, 1_000, 2_000)).toEqual({ outcome: 'held', start: BASE });
+      expect(await lua.findAndHold(site, { ...ask, id: 'dropped' }, 1_000, 2_000)).toEqual({ outcome: 'held', start: BASE });
+      expect(await lua.findAndHold(site, { ...ask, id: 'stays', expiresAt: undefined, earliest: BASE + 20, latest: BASE + 20 }, 1_000, 2_000)).toEqual({ outcome: 'held', start: BASE + 20 });
+      expect(await redis.zrange(keys.offerExpiry, 0, -1, 'WITHSCORES')).toEqual(['dropped', '5000', 'orphan', '5000']);
+      await store.releaseHolds(['dropped']);
+      expect(await redis.zrange(keys.offerExpiry, 0, -1)).toEqual(['orphan']);
+      // Before its expiry the sweep takes nothing, and the audit counts the orphan as awaiting it, not
+      // leaked (a hold with neither a session nor an expiry is).
+      expect(await store.expireDueOffers(4_999, offerExpiredNote(4_999), 10)).toEqual({ taken: 0, expired: 0 });
+      expect((await auditLedger(redis, keys, [site], 4_999)).leakedHolds).toEqual(['stays (no session)']);
+      expect(await lua.usageAt(site.name, 'cores', BASE)).toBe(2);
+      // At it: released, and closed to a site that holds for it later; the sweep's index is empty.
+      expect(await store.expireDueOffers(5_000, offerExpiredNote(5_000), 10)).toEqual({ taken: 1, expired: 0 });
+      expect(await lua.usageAt(site.name, 'cores', BASE)).toBe(0);
+      expect(await redis.exists(keys.hold('orphan'))).toBe(0);
+      expect(await redis.zcard(keys.offerExpiry)).toBe(0);
+      expect(await lua.findAndHold(site, { ...ask, id: 'orphan' }, 1_500, 2_000)).toEqual({ outcome: 'late' });
+      // A hold asked for at or after its offer's expiry is refused, and holds nothing.
+      expect(await lua.findAndHold(site, { ...ask, id: 'too-late' }, 5_000, 6_000)).toEqual({ outcome: 'late' });
+      expect(await lua.usageAt(site.name, 'cores', BASE)).toBe(0);
+      expect(await lua.usageAt(site.name, 'cores', BASE + 20)).toBe(2);
+      expect((await auditLedger(redis, keys, [site], 5_000)).leakedHolds).toEqual(['stays (no session)']);
+    } finally {
+      await deleteKeys(redis, keys.prefix);
+    }
+  });
+
+  it('sweeps in steps of its batch: every due hold is released, the offered sessions among them EXPIRED', async () => {
+    const keys = redisKeys(randomPrefix());
+    const site = demoSite({ cores: 64, memoryGiB: 64 });
+    const lua = new RedisCapacityLedger(redis, keys);
+    const store = new RedisBrokerStore(redis, keys, { retentionMs: 60_000 });
+    try {
+      const ids = Array.from({ length: 7 }, (_, i) => `offer-${i}`);
+      for (const id of ids) {
+        expect((await lua.findAndHold(site, { id, amounts: { cores: 1, memory: 1 }, earliest: BASE, latest: BASE, length: 5, expiresAt: 10 }, 0, 1)).outcome).toBe('held');
+      }
+      // Three of them were stored as offers.
+      await store.saveOfferSet({ uuid: 'set', created: 0, family: 'v1', result: 'YES', messages: [], sessionUuids: ids.slice(0, 3), owner: 'anonymous' },
+        ids.slice(0, 3).map((uuid) => ({ uuid, offerSetUuid: 'set', site: site.name, phase: 'OFFERED' as const, created: 0, modified: 0, expires: 10, family: 'v1' as const, owner: 'anonymous', document: {}, messages: [] })));
+      const steps = [];
+      for (;;) {
+        const step = await store.expireDueOffers(10, offerExpiredNote(10), 3);
+        steps.push(step);
+        if (step.taken < 3) break;
+      }
+      expect(steps.reduce((sum, step) => sum + step.taken, 0)).toBe(7);
+      expect(steps.reduce((sum, step) => sum + step.expired, 0)).toBe(3);
+      expect(await lua.usageAt(site.name, 'cores', BASE)).toBe(0);
+      for (const uuid of ids.slice(0, 3)) expect((await store.getSession(uuid))?.phase).toBe('EXPIRED');
+      expect((await auditLedger(redis, keys, [site], 10)).leakedHolds).toEqual([]);
+    } finally {
+      await deleteKeys(redis, keys.prefix);
+    }
+  });
+
   it('refuses a hold for an id whose expiry timer has run already (a site held up past the deadline), and holds nothing', async () => {
     const keys = redisKeys(randomPrefix());
     const site = demoSite({ cores: 4, memoryGiB: 4 });

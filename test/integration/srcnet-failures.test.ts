@@ -94,7 +94,6 @@ describe('the SRCNet compute API when the broker fails', () => {
     const logged: Array<{ level: number; path?: string }> = [];
     const sink = new PassThrough();
     sink.on('data', (chunk: Buffer) => { for (const line of chunk.toString().split('\n')) if (line.trim()) logged.push(JSON.parse(line) as { level: number }); });
-    // No timer worker: the test corrupts the timers queue itself.
     const broker = await startTestBroker({ config: quick, parts: { api: true, siteWorkers: true }, logger: createLogger('test', { destination: sink, level: 'error' }) });
     const prefix = broker.config.keyPrefix;
     try {
@@ -106,7 +105,10 @@ describe('the SRCNet compute API when the broker fails', () => {
       await broker.redis.set(`${prefix}:session:${sessionOfProvision(forSubmit)}:messages`, 'not a list');
       expect((await send(broker.http, 'put', `/v1/provision/${forSubmit}/submit`, job)).body).toEqual({ response_code: 255, response_text: 'Unexpected error', job_id: null });
 
-      await broker.redis.set(`${prefix}:bull:timers:meta`, 'not a hash');
+      // The negotiation queues' meta made unreadable: asking any site fails.
+      const metas = await broker.redis.keys(`${prefix}:bull:negotiate-*:meta`);
+      expect(metas.length).toBeGreaterThan(0);
+      for (const meta of metas) await broker.redis.set(meta, 'not a hash');
       expect((await send(broker.http, 'post', '/v1/query', smallQuery())).body).toEqual({ response_code: 255, response_text: 'Unexpected error' });
       expect((await send(broker.http, 'put', '/v1/provision', smallQuery())).body).toEqual({ response_code: 255, response_text: 'Unexpected error', provision_id: null, provision_validity: null });
       // Each unexpected failure is logged for the operators, with the path.
