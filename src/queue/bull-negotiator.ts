@@ -8,31 +8,63 @@ import { ChannelSubscription, SUBSCRIBER_OPTIONS, type SubscriptionOptions } fro
 import type { RedisKeys } from '../store/redis-keys.js';
 import {
   HEARTBEAT_TTL_MS, JOB, JOB_STATES, jobId, lifecycleJobOptions, negotiationJobOptions, negotiationQueueName,
-  OFFER_PATH_QUEUE_STREAMS, siteQueueName, type LifecycleJob, type NegotiationJob, type NegotiationReply,
+  OFFER_PATH_QUEUE_STREAMS, siteQueueName, type LifecycleJob, type NegotiationJob, type NegotiationReply, type SiteReply,
 } from './queue-names.js';
 
 /** How long an answer about live workers is reused (well under the heartbeat's lifetime). */
 const LIVENESS_CACHE_MS = 1_000;
 
-interface Pending { resolve: (reply: NegotiationReply | undefined) => void; timer: NodeJS.Timeout }
+/**
+ * Negotiation jobs a group may have in flight from one API process; requests that come while that
+ * many are out wait and go together, as one job, when one comes back (group commit). At low load a
+ * request goes at once, alone; under load a job carries many, and what BullMQ costs a job (an add,
+ * a take and a finish, three stream entries, a reply) is paid once for all of them.
+ */
+export const NEGOTIATION_JOBS_IN_FLIGHT = 2;
+/** The most site requests one negotiation job carries. */
+export const NEGOTIATION_BATCH_MAX = 64;
+
+/** One negotiate() call's requests to one group, and who waits for their answers. */
+interface Waiter {
+  requests: NegotiationRequest[];
+  requestId: string | undefined;
+  /** Set when its job has gone out: the job, and where its requests start in the job's. */
+  job?: InFlightJob;
+  offset: number;
+  timer: NodeJS.Timeout;
+  done: boolean;
+  resolve: (parts: SiteReply[] | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A job out on a group's queue: its waiters, and how many of them still wait. */
+interface InFlightJob { id: string; group: string; waiters: Waiter[]; waiting: number }
+
+/** A group's requests waiting to go, and its jobs in flight. */
+interface GroupLane { queued: Waiter[]; inFlight: number; flushing: boolean }
 
 /**
  * The API's side of negotiation. The requests of an offer set go out as one BullMQ job per worker
  * process that serves some of the sites asked (its group: the sites it serves, published with its
  * heartbeat), on the group's queue; one of the group's workers takes it and publishes the answers
  * of all its sites on this process's own reply channel, where they are matched to the waiting
- * request by job id. A reply channel per API process (rather than every process reading every
- * queue's event stream) keeps the cost of an answer the same however many API processes share
- * Redis. An answer that never arrives (a worker that died, a lost subscription) leaves the request
- * to answer 'timeout' at its bound, after one last look at the reply the worker keeps for a
- * minute (looked at at once when a cut subscription is back); the sites' holds for it are
- * released by their expiry timer. Lifecycle steps (accept, cancel) are jobs on each site's queue.
+ * request by job id. Under load, offer sets asked of a group while NEGOTIATION_JOBS_IN_FLIGHT of
+ * its jobs are out wait and go together in the next job (each with its own part of the reply). A
+ * reply channel per API process (rather than every process reading every queue's event stream)
+ * keeps the cost of an answer the same however many API processes share Redis. An answer that
+ * never arrives (a worker that died, a lost subscription) leaves the request to answer 'timeout'
+ * at its bound, after one last look at the reply the worker keeps for a minute (looked at at once
+ * when a cut subscription is back); the sites' holds for it are released at the offer's expiry
+ * (each hold enters the expiry sweep as it is made). Lifecycle steps (accept, cancel) are jobs on
+ * each site's queue.
  */
 export class BullNegotiator implements Negotiator {
   private readonly queues = new Map<string, Queue>();
   /** The negotiation queue of each group asked so far (opened on first use: groups come and go with their workers). */
   private readonly groupQueues = new Map<string, Queue>();
-  private readonly pending = new Map<string, Pending>();
+  /** The jobs in flight by id. */
+  private readonly pending = new Map<string, InFlightJob>();
+  private readonly lanes = new Map<string, GroupLane>();
   private readonly replyTo: string;
   private replies: ChannelSubscription | undefined;
 
@@ -58,7 +90,7 @@ export class BullNegotiator implements Negotiator {
     this.replies = new ChannelSubscription(connection, this.replyTo, {
       message: (text) => this.receive(text),
       // Replies published while it was down are lost; the jobs keep them.
-      restored: () => { for (const id of this.pending.keys()) void this.lookUp(id); },
+      restored: () => { for (const id of [...this.pending.keys()]) void this.lookUp(id); },
     }, this.subscriptionOptions);
     await this.replies.start();
   }
@@ -75,7 +107,7 @@ export class BullNegotiator implements Negotiator {
     } catch {
       return;
     }
-    this.settle(reply.jobId, reply);
+    this.settleJob(reply.jobId, reply);
   }
 
   /** The reply the worker keeps, if it has answered. */
@@ -84,18 +116,133 @@ export class BullNegotiator implements Negotiator {
     return text ? JSON.parse(text) as NegotiationReply : undefined;
   }
 
-  /** A request whose reply may have been published while the subscription was down. */
+  /** A job whose reply may have been published while the subscription was down. */
   private async lookUp(id: string): Promise<void> {
     const reply = this.pending.has(id) ? await this.keptReply(id).catch(() => undefined) : undefined;
-    if (reply) this.settle(id, reply);
+    if (reply) this.settleJob(id, reply);
   }
 
-  private settle(id: string, reply: NegotiationReply | undefined): void {
-    const waiting = this.pending.get(id);
-    if (!waiting) return;
+  /** A job's reply: each waiter still waiting gets its part. */
+  private settleJob(id: string, reply: NegotiationReply): void {
+    const job = this.pending.get(id);
+    if (!job) return;
     this.pending.delete(id);
-    clearTimeout(waiting.timer);
-    waiting.resolve(reply);
+    for (const waiter of job.waiters) this.answer(waiter, reply.answers.slice(waiter.offset, waiter.offset + waiter.requests.length));
+    this.jobDone(job.group);
+  }
+
+  private answer(waiter: Waiter, parts: SiteReply[] | undefined): void {
+    if (waiter.done) return;
+    waiter.done = true;
+    clearTimeout(waiter.timer);
+    waiter.resolve(parts);
+  }
+
+  /**
+   * A waiter's time is up. Still queued: it leaves the queue unanswered. In a job: the reply may
+   * have been lost on the way (a reconnecting subscriber), and the worker keeps it; none, and
+   * nobody else waits for the job: it goes if no worker has taken it (its group's processes
+   * died), so that a group that never comes back leaves no job waiting in Redis; a job being run stays.
+   */
+  private timeUp(waiter: Waiter, group: string): void {
+    const job = waiter.job;
+    if (!job) {
+      const lane = this.lanes.get(group);
+      if (lane) lane.queued = lane.queued.filter((queued) => queued !== waiter);
+      this.answer(waiter, undefined);
+      return;
+    }
+    this.keptReply(job.id).then(async (kept) => {
+      if (kept) return this.settleJob(job.id, kept);
+      this.answer(waiter, undefined);
+      job.waiting -= 1;
+      if (job.waiting > 0 || !this.pending.has(job.id)) return;
+      this.pending.delete(job.id);
+      await this.groupQueue(group).remove(job.id).catch(() => 0);
+      this.jobDone(group);
+    }, () => this.answer(waiter, undefined));
+  }
+
+  private lane(group: string): GroupLane {
+    let lane = this.lanes.get(group);
+    if (!lane) {
+      lane = { queued: [], inFlight: 0, flushing: false };
+      this.lanes.set(group, lane);
+    }
+    return lane;
+  }
+
+  /** A job of the group came back (or gave up): the requests waiting go, together. */
+  private jobDone(group: string): void {
+    const lane = this.lane(group);
+    lane.inFlight -= 1;
+    this.flushSoon(group);
+  }
+
+  /**
+   * Sends the group's waiting requests once this turn of the event loop is over (requests that
+   * reach negotiation in the same turn go together), in as many jobs as the lane has room for.
+   */
+  private flushSoon(group: string): void {
+    const lane = this.lane(group);
+    if (lane.flushing || lane.queued.length === 0 || lane.inFlight >= NEGOTIATION_JOBS_IN_FLIGHT) return;
+    lane.flushing = true;
+    setImmediate(() => {
+      lane.flushing = false;
+      while (lane.queued.length && lane.inFlight < NEGOTIATION_JOBS_IN_FLIGHT) this.send(group, lane);
+    });
+  }
+
+  /** One job of the waiters at the head of the lane (as many as NEGOTIATION_BATCH_MAX requests allow, at least one). */
+  private send(group: string, lane: GroupLane): void {
+    const waiters: Waiter[] = [];
+    let count = 0;
+    while (lane.queued.length) {
+      const next = lane.queued[0] as Waiter;
+      if (waiters.length && count + next.requests.length > NEGOTIATION_BATCH_MAX) break;
+      lane.queued.shift();
+      waiters.push(next);
+      count += next.requests.length;
+    }
+    const id = jobId.negotiate(waiters[0]?.requests[0]?.offerSetUuid ?? randomUUID(), group);
+    const job: InFlightJob = { id, group, waiters, waiting: waiters.length };
+    const requests: NegotiationRequest[] = [];
+    const requestIds: string[] = [];
+    for (const waiter of waiters) {
+      waiter.job = job;
+      waiter.offset = requests.length;
+      requests.push(...waiter.requests);
+      requestIds.push(...waiter.requests.map(() => waiter.requestId ?? ''));
+    }
+    // The worker drops the job unread once every request's answerBy has passed (each is checked again as it is held).
+    const answerBy = Math.max(...requests.map((request) => request.answerBy));
+    const data: NegotiationJob = {
+      replyTo: this.replyTo, answerBy, requests,
+      ...(requestIds.some(Boolean) ? (waiters.length === 1 && waiters[0]?.requestId ? { requestId: waiters[0].requestId } : { requestIds }) : {}),
+    };
+    lane.inFlight += 1;
+    this.pending.set(id, job);
+    this.groupQueue(group).add(JOB.negotiate, data, negotiationJobOptions(id)).catch((error: unknown) => {
+      if (this.pending.get(id) !== job) return;
+      this.pending.delete(id);
+      for (const waiter of waiters) {
+        if (waiter.done) continue;
+        waiter.done = true;
+        clearTimeout(waiter.timer);
+        waiter.reject(error);
+      }
+      this.jobDone(group);
+    });
+  }
+
+  /** Queues one call's requests to a group; resolves with their parts of the reply, or undefined when none came in time. */
+  private ask(group: string, requests: NegotiationRequest[], timeoutMs: number): Promise<SiteReply[] | undefined> {
+    const requestId = currentRequestId();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { requests, requestId, offset: 0, done: false, resolve, reject, timer: setTimeout(() => this.timeUp(waiter, group), timeoutMs) };
+      this.lane(group).queued.push(waiter);
+      this.flushSoon(group);
+    });
   }
 
   /**
@@ -197,41 +344,19 @@ export class BullNegotiator implements Negotiator {
   async negotiate(requests: readonly NegotiationRequest[], timeoutMs: number): Promise<Array<NegotiationAnswer | 'timeout'>> {
     if (requests.length === 0) return [];
     const jobs = byGroup(requests, await this.liveGroups(requests.map((r) => r.site)));
-    const requestId = currentRequestId();
-    const answerBy = Math.min(...requests.map((r) => r.answerBy));
-    const asking = [...jobs].map(([group, asked]) => {
-      const id = jobId.negotiate(asked[0]?.offerSetUuid ?? '', group);
-      const reply = new Promise<NegotiationReply | undefined>((resolve) => {
-        const timer = setTimeout(() => {
-          this.pending.delete(id);
-          // The reply may have been lost on the way (a reconnecting subscriber): the worker keeps it.
-          // None: the job goes if no worker has taken it (its group's processes died), so that a
-          // group that never comes back leaves no job waiting in Redis; a job being run stays.
-          this.keptReply(id).then(async (kept) => {
-            if (!kept) await this.groupQueue(group).remove(id).catch(() => 0);
-            resolve(kept);
-          }, () => resolve(undefined));
-        }, timeoutMs);
-        this.pending.set(id, { resolve, timer });
-      });
-      const data: NegotiationJob = { replyTo: this.replyTo, answerBy, requests: asked, ...(requestId ? { requestId } : {}) };
-      // Every group's job goes out at once (one connection: the adds travel together).
-      const added = this.groupQueue(group).add(JOB.negotiate, data, negotiationJobOptions(id));
-      return { id, asked, reply, added };
-    });
-    const failed = (await Promise.allSettled(asking.map(({ added }) => added))).find((result) => result.status === 'rejected');
-    if (failed) {
-      for (const { id } of asking) this.settle(id, undefined);
-      throw (failed as PromiseRejectedResult).reason;
-    }
+    // Every group is asked at once; requests to a busy group wait to go with others (ask()).
+    const asking = [...jobs].map(([group, asked]) => ({ asked, reply: this.ask(group, asked, timeoutMs) }));
+    const settled = await Promise.allSettled(asking.map(({ reply }) => reply));
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     const answers = new Map<string, NegotiationAnswer | 'timeout'>();
-    for (const { asked, reply } of asking) {
-      const got = await reply;
-      asked.forEach((request, index) => {
-        const part = got?.answers[index];
+    asking.forEach(({ asked }, index) => {
+      const got = (settled[index] as PromiseFulfilledResult<SiteReply[] | undefined>).value;
+      asked.forEach((request, at) => {
+        const part = got?.[at];
         answers.set(request.site, !part ? 'timeout' : 'answer' in part ? part.answer : siteFailed(part.site, part.error));
       });
-    }
+    });
     return requests.map((request) => answers.get(request.site) ?? 'timeout');
   }
 
@@ -250,10 +375,11 @@ export class BullNegotiator implements Negotiator {
   }
 
   async close(): Promise<void> {
-    for (const waiting of this.pending.values()) {
-      clearTimeout(waiting.timer);
-      waiting.resolve(undefined);
+    for (const lane of this.lanes.values()) {
+      for (const waiter of lane.queued) this.answer(waiter, undefined);
+      lane.queued = [];
     }
+    for (const job of this.pending.values()) for (const waiter of job.waiters) this.answer(waiter, undefined);
     this.pending.clear();
     await this.replies?.close();
     await Promise.all([...this.queues.values(), ...this.groupQueues.values()].map((queue) => queue.close()));

@@ -57,19 +57,19 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
     }
   };
 
-  const process = (job: Job): Promise<void> => {
+  const process = async (job: Job): Promise<void> => {
     const data = job.data as NegotiationJob;
-    if (options.now() > data.answerBy) return Promise.resolve();
-    return withRequestId(data.requestId, async () => {
-      const started = Date.now();
-      const reply: NegotiationReply = { jobId: job.id ?? '', answers: await Promise.all((data.requests ?? []).map(evaluate)) };
-      const message = JSON.stringify(reply);
-      await options.producer.pipeline()
-        .publish(data.replyTo, message)
-        .set(keys.negotiationAnswer(reply.jobId), message, 'PX', NEGOTIATION_ANSWER_KEPT_MS)
-        .exec();
-      logger?.debug({ group, job: job.id, ms: Date.now() - started }, 'negotiation answered');
-    });
+    if (options.now() > data.answerBy) return;
+    const started = Date.now();
+    // Each request in the log context of the HTTP request that asked it (a job may carry several).
+    const answers = await Promise.all((data.requests ?? []).map((request, index) => withRequestId(data.requestIds?.[index] || data.requestId, () => evaluate(request))));
+    const reply: NegotiationReply = { jobId: job.id ?? '', answers };
+    const message = JSON.stringify(reply);
+    await options.producer.pipeline()
+      .publish(data.replyTo, message)
+      .set(keys.negotiationAnswer(reply.jobId), message, 'PX', NEGOTIATION_ANSWER_KEPT_MS)
+      .exec();
+    logger?.debug({ group, job: job.id, requests: answers.length, ms: Date.now() - started }, 'negotiation answered');
   };
   const worker = new Worker(negotiationQueueName(group), process, {
     connection: options.connection,

@@ -54,6 +54,36 @@ describe('concurrency', () => {
     expect(await heldCores()).toEqual({ ledger: 0, holds: 0, holdCount: 0 });
   });
 
+  it('asks the site for offer sets that arrive together in fewer negotiation jobs than offer sets, and gives each its own answer', async () => {
+    const prefix = broker.config.keyPrefix;
+    const jobsBefore = new Set(await broker.redis.keys(`${prefix}:negotiation-answer:*`));
+    // Sixty requests at once, each of its own size and name: what comes back must be each one's own.
+    const asked = Array.from({ length: 60 }, (_, i) => ({ cores: 1 + (i % 4), name: `batch-${i}` }));
+    const results = await Promise.all(asked.map(({ cores, name }) => {
+      const body = dockerRequest({ min: cores, max: cores }) as Doc;
+      body.executable.meta.name = name;
+      return request(broker.baseUrl).post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body));
+    }));
+    expect(results.filter((res) => res.status !== 303).map((res) => `${res.status} ${res.text.slice(0, 300)}`)).toEqual([]);
+    results.forEach((res, i) => {
+      expect(res.body.result).toBe('YES');
+      expect((res.body.offers as Doc[]).length).toBeGreaterThan(0);
+      for (const offer of res.body.offers as Doc[]) {
+        expect(offer.executable.meta.name).toBe(asked[i]!.name);
+        expect(offer.compute.cores).toEqual({ min: asked[i]!.cores, max: asked[i]!.cores });
+      }
+    });
+    const offered = results.flatMap((res) => (res.body.offers as Doc[]).map((o) => o.meta.uuid as string));
+    expect(new Set(offered).size).toBe(offered.length);
+    // Each negotiation job's reply is kept a minute under its job id: fewer jobs than offer sets.
+    const jobs = (await broker.redis.keys(`${prefix}:negotiation-answer:*`)).filter((key) => !jobsBefore.has(key));
+    expect(jobs.length).toBeGreaterThan(0);
+    expect(jobs.length).toBeLessThan(asked.length);
+    // The site had room for 20 cores at once: the rest start later, and all of it comes back.
+    await Promise.all(offered.map((uuid) => request(broker.baseUrl).post(`/sessions/${uuid}`).set('Content-Type', 'application/json').send(update('REJECTED')).expect(200)));
+    expect(await heldCores()).toEqual({ ledger: 0, holds: 0, holdCount: 0 });
+  });
+
   it('lets exactly one of many racing accepts on one offer set win', async () => {
     for (let round = 0; round < 10; round++) {
       const set = (await request(broker.baseUrl).post('/requests').set('Content-Type', 'application/json')
