@@ -187,7 +187,11 @@ export type TransitionOutcome =
 
 /** Offer sets and sessions; every change of phase also changes the capacity ledger atomically. */
 export interface BrokerStore {
-  saveOfferSet(offerSet: OfferSetRecord, sessions: SessionRecord[]): Promise<void>;
+  /**
+   * Stores an offer set and its sessions, and lets go of the holds in `release` (offers made but
+   * not kept: beyond the set's limit), in one step.
+   */
+  saveOfferSet(offerSet: OfferSetRecord, sessions: SessionRecord[], release?: readonly string[]): Promise<void>;
   getOfferSet(uuid: string): Promise<{ offerSet: OfferSetRecord; sessions: SessionRecord[] } | undefined>;
   getSession(uuid: string): Promise<SessionRecord | undefined>;
   /**

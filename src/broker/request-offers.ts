@@ -129,8 +129,8 @@ export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput)
   const answers = await askSites({ ...deps, sites }, offerSet, needs, now, expiresAt, input.capped ?? false);
   const ranked = answers.sort(rankBy(needs.rank));
   const chosen = ranked.slice(0, maxOffers);
+  // The rest are let go of as the offer set is stored (one step; a crash before it leaves them to the expiry sweep).
   const dropped = ranked.slice(maxOffers).map((offer) => offer.id);
-  if (dropped.length) await deps.store.releaseHolds(dropped);
 
   const sessions = chosen.map((offer, index): SessionRecord => {
     const name = `${input.name ?? 'offer'}-${index}`;
@@ -162,7 +162,7 @@ export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput)
     // Every reason so far was a warning (sites skipped or silent): say plainly that nothing fits.
     offerSet.messages.push(makeMessage('urn:no-offers', 'ERROR', 'No site can make an offer for this request now'));
   }
-  await deps.store.saveOfferSet(offerSet, sessions);
+  await deps.store.saveOfferSet(offerSet, sessions, dropped);
   if (sessions.length) faultPoint('offer');
   return { offerSet, sessions, offers: chosen, needs, ...(secret && sessions.length ? { webhookSecret: secret } : {}) };
 }

@@ -331,13 +331,14 @@ return 1
 `;
 
 /**
- * Stores an offer set and its sessions in one command (one write instead of a MULTI of many).
- * ARGV: prefix, retention, offer set uuid, then field/value pairs of the offer set up to the
- * marker '--', then for each session: uuid, count of field/value pairs, the pairs. New sessions
+ * Stores an offer set and its sessions in one command (one write instead of a MULTI of many), and
+ * releases the holds of the offers it does not keep. ARGV: prefix, retention, offer set uuid, then
+ * field/value pairs of the offer set up to the marker '--', then the hold ids to release up to a
+ * second '--', then for each session: uuid, count of field/value pairs, the pairs. New sessions
  * enter the indexes (PHASE_HELPERS), with their first history entry.
  */
-export const SAVE_OFFER_SET = announcing(PHASE_HELPERS, `
-local prefix, retention = ARGV[1], ARGV[2]
+export const SAVE_OFFER_SET = announcing(HELPERS, `
+local retention = ARGV[2]
 local key = prefix .. ':offerset:' .. ARGV[3]
 local i = 4
 local fields = {}
@@ -350,6 +351,12 @@ redis.call('PEXPIRE', key, retention)
 -- The notify outbox's entry for "its offers expire soon", in the same step as the offer set (redis-notify-outbox.ts claimExpiring()).
 local expiring = redis.call('HGET', key, 'expiring')
 if expiring then redis.call('ZADD', prefix .. ':notify-expiring', 'NX', expiring, ARGV[3]) end
+i = i + 1
+-- Offers made but not kept (beyond the set's limit): their capacity goes back in the same step.
+while ARGV[i] ~= '--' do
+  release(prefix, ARGV[i])
+  i = i + 1
+end
 i = i + 1
 local everyone, owners, sites, added = {}, {}, {}, 0
 while i <= #ARGV do

@@ -34,7 +34,7 @@ export class RedisBrokerStore implements BrokerStore {
     this.readLogBuffer = bufferScript(redis, 'ebReadLog');
   }
 
-  async saveOfferSet(offerSet: OfferSetRecord, sessions: SessionRecord[]): Promise<void> {
+  async saveOfferSet(offerSet: OfferSetRecord, sessions: SessionRecord[], release: readonly string[] = []): Promise<void> {
     const args: Array<string | number> = [
       this.keys.prefix, this.options.retentionMs, offerSet.uuid,
       'created', offerSet.created,
@@ -46,6 +46,8 @@ export class RedisBrokerStore implements BrokerStore {
       'sessions', json(offerSet.sessionUuids),
       'owner', offerSet.owner,
       ...(offerSet.notifyExpiringAt !== undefined ? ['expiring', offerSet.notifyExpiringAt] : []),
+      '--',
+      ...release,
       '--',
     ];
     for (const session of sessions) {
