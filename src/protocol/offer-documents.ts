@@ -71,7 +71,8 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   if (components.storage.length) doc.storage = components.storage.map(stampResource);
   if (components.data.length) doc.data = components.data.map(stampResource);
   doc.schedule = schedule(plan);
-  if (quote) Object.assign(doc, clone(quote));
+  // The session's own items (fresh objects, not the compute's: the two are rendered apart).
+  if (input.offer.quote) Object.assign(doc, quoteItems(input.offer.quote));
   return referByUuid(doc, aliases);
 }
 
