@@ -6,7 +6,7 @@ import { notebookExecutable } from '../domain/notebook-executable.js';
 import type { BrokerStore, NotebookTokens, OfferSetRecord, SessionRecord } from './ports.js';
 
 /**
- * An OFFERED session past its expiry is shown as EXPIRED even before the expiry timer has run:
+ * An OFFERED session past its expiry is shown as EXPIRED even before the expiry sweep has run:
  * the answer never depends on how busy the timers are. The same for a session held for an
  * executable past its binding deadline. (Lists and timelines show sessions so too.)
  */

@@ -37,7 +37,7 @@ export function stamp(message: Message, now: number): Message {
 export const unboundExpiredNote = (now: number): Message =>
   stamp(makeMessage('urn:offer-expired', 'INFO', 'No executable was bound to the held session in time; its capacity is released'), now);
 
-/** Said by the expiry timer and by a late accept alike. */
+/** Said by the expiry sweep and by a late accept alike. */
 export const offerExpiredNote = (now: number): Message =>
   stamp(makeMessage('urn:offer-expired', 'INFO', 'The offer expired before it was accepted'), now);
 

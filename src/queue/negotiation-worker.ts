@@ -42,7 +42,7 @@ export const NEGOTIATION_CONCURRENCY = 64;
  * the same round trip (for an API whose subscription was cut). A job whose answerBy has passed is
  * dropped unread: its API has stopped waiting. A job whose worker died is not run again
  * (maxStalledCount 0: BullMQ's stalled check fails it, and it is removed): its API answered
- * without those sites, and the offer set's expiry timer releases what they held.
+ * without those sites, and the offer expiry sweep releases what they held at their expiry.
  */
 export async function startNegotiationWorker(options: NegotiationWorkerOptions): Promise<RunningNegotiationWorker> {
   const { keys, logger, group } = options;

@@ -287,7 +287,7 @@ export const FIND_AND_HOLD = `${CALENDAR_HELPERS}
 local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
 local expires = tonumber(ARGV[14])
 if tonumber(ARGV[4]) > tonumber(ARGV[5]) or (expires > 0 and tonumber(ARGV[4]) >= expires) then return {'late'} end
--- The expiry timer has been for this id already (the worker was held up): too late to hold.
+-- The expiry sweep has been for this id already (the worker was held up): too late to hold.
 if redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then return {'late'} end
 local existing = redis.call('HGET', prefix .. ':hold:' .. id, 'from')
 if existing then return {'held', tonumber(existing)} end

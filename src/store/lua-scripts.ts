@@ -369,7 +369,7 @@ while i <= #ARGV do
     values[#values + 1] = ARGV[j]
     values[#values + 1] = ARGV[j + 1]
   end
-  -- An offer whose expiry timer has run already (this API was held up past its expires): it is stored EXPIRED, holding nothing.
+  -- An offer whose expiry sweep has run already (this API was held up past its expires): it is stored EXPIRED, holding nothing.
   if f.phase == 'OFFERED' and redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then
     f.phase = 'EXPIRED'
     for k = 1, #values, 2 do
