@@ -4,6 +4,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { SESSION_PHASES, isTerminal } from '../domain/phases.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 
+/** How late the offer expiry sweep (every second) may be before a hold counts as overdue at /metrics. */
+export const OFFER_EXPIRY_OVERDUE_MS = 5_000;
+
 /** Where the cluster-wide figures come from at scrape time (every API process shows the same). */
 export interface MetricsSources {
   redis: Redis;
@@ -124,6 +127,14 @@ export class BrokerMetrics {
         for (const [queue, states] of Object.entries(await sources.queueCounts())) {
           for (const [state, jobs] of Object.entries(states)) this.set({ queue, state }, jobs);
         }
+      },
+    });
+    new Gauge({
+      name: 'eb_offer_holds_overdue',
+      help: `Holds whose offer expired over ${OFFER_EXPIRY_OVERDUE_MS / 1000} s ago and that the offer expiry sweep has not released (above 0 for long: no process runs the timers)`,
+      registers,
+      async collect() {
+        this.set(await sources.redis.zcount(sources.keys.offerExpiry, '-inf', Date.now() - OFFER_EXPIRY_OVERDUE_MS));
       },
     });
     new Gauge({

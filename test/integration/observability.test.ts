@@ -1,6 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../src/observability/logger.js';
+import { startBrokerRuntime } from '../../src/main/broker-runtime.js';
 import { demoSite, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
+import { until } from '../support/until.js';
 
 type Doc = Record<string, any>;
 const update = (value: string) => JSON.stringify({ kind: 'uri:enum-value-update', path: 'phase', value });
@@ -67,6 +69,33 @@ describe('metrics and logs', () => {
     expect(series(text, 'eb_queue_jobs', 'queue="site-demo",state="waiting"')).toBe(0);
     expect(series(text, 'eb_queue_jobs', 'queue="timers",state="failed"')).toBe(0);
     expect(series(text, 'eb_site_workers', 'site="demo"')).toBe(1);
+  });
+
+  it('shows holds the offer expiry sweep is late for: none while timers run, one that a broker without timers leaves, gone once a timer process sweeps', async () => {
+    const overdue = async (http: TestBroker['http']): Promise<number> => {
+      const line = (await http.get('/metrics').expect(200)).text.split('\n').find((l) => l.startsWith('eb_offer_holds_overdue '));
+      if (!line) throw new Error('no eb_offer_holds_overdue in /metrics');
+      return Number(line.split(' ').pop());
+    };
+    // This broker runs timers: an offer that lapses is swept, and nothing is overdue.
+    const offers = (await broker.http.post('/requests').set('Content-Type', 'application/json').send(job('echo lapse'))).body as Doc;
+    const uuid = offers.offers[0].meta.uuid as string;
+    expect(await until(async () => (await broker.redis.hget(`${broker.config.keyPrefix}:session:${uuid}`, 'phase')) === 'EXPIRED', 10_000)).toBe(true);
+    expect(await overdue(broker.http)).toBe(0);
+    // A broker whose processes run no timers: a hold whose offer expired a minute ago stays, and shows.
+    const lonely = await startTestBroker({ config: { sites: [demoSite()] }, parts: { api: true, siteWorkers: true } });
+    try {
+      await lonely.redis.zadd(`${lonely.config.keyPrefix}:offer-expiry`, Date.now() - 60_000, 'forgotten-hold');
+      expect(await overdue(lonely.http)).toBe(1);
+      const timers = await startBrokerRuntime(lonely.config, { timers: true });
+      try {
+        expect(await until(async () => (await overdue(lonely.http)) === 0, 10_000)).toBe(true);
+      } finally {
+        await timers.close();
+      }
+    } finally {
+      await lonely.close();
+    }
   });
 
   it('counts a running session in its phase while it runs', async () => {

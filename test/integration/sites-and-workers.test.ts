@@ -5,18 +5,10 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startBrokerRuntime } from '../../src/main/broker-runtime.js';
 import { demoSite, dockerRequest, redisUrl, startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { until } from '../support/until.js';
 
 type Doc = Record<string, any>;
 const WORKER_ENTRY = fileURLToPath(new URL('../../dist/main/worker.js', import.meta.url));
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
 
 describe('sites and their workers', () => {
   it('is available only while a site worker runs, and says why not otherwise', async () => {
