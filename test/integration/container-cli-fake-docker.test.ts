@@ -8,7 +8,9 @@ import { ContainerCliExecutor, containerRunArguments } from '../../src/sites/con
 /**
  * The machine has a docker client but no engine: a fake container CLI stands in for `docker`. It
  * records every call and answers `run`, `inspect`, `stop` and `rm` the way docker does (or, in
- * `hang` mode, never gets past `run`, like a pull that hangs). The executor's real podman tests
+ * `hang` mode, never gets past `run`, like a pull that hangs). Its container finished when `run`
+ * wrote its state: as with docker, the executor then waits (a while) for the client to hand over
+ * the last of the output, which a finish time long past would tell it not to. The executor's real podman tests
  * are in container-cli-executor.test.ts; these check what a docker site asks of docker.
  */
 function fakeDocker(dir: string, mode: 'exit' | 'hang'): { program: string; calls: () => string[][] } {
@@ -20,7 +22,7 @@ function fakeDocker(dir: string, mode: 'exit' | 'hang'): { program: string; call
 case "$1" in
   run) ${mode === 'hang' ? 'exec sleep 67' : `echo "hello from the fake"; echo 3 > '${state}'; exit 3`} ;;
   inspect) [ -f '${state}' ] || { echo "Error: No such container: $4" >&2; exit 1; }
-    printf '{"Status":"exited","Running":false,"ExitCode":%s,"OOMKilled":false,"FinishedAt":"2026-01-01T00:00:00Z"}\\n' "$(cat '${state}')" ;;
+    printf '{"Status":"exited","Running":false,"ExitCode":%s,"OOMKilled":false,"FinishedAt":"%s"}\\n' "$(cat '${state}')" "$(date -u -r '${state}' +%Y-%m-%dT%H:%M:%S.%3NZ)" ;;
   rm) rm -f '${state}' ;;
 esac
 `);
