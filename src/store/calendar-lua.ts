@@ -68,8 +68,13 @@ local function flush()
   end
   dirty = {}
 end
--- The nodes on the paths from the root to the leaves from and to, and their children.
+-- The nodes on the paths from the root to the leaves from and to, and their children. A range
+-- already fetched in this script (the search, then the hold over the same buckets) is not walked again.
+local fetched = {}
 local function prefetch(key, from, to)
+  local range = key .. '|' .. from .. '|' .. to
+  if fetched[range] then return end
+  fetched[range] = true
   local nodes = nodes_of(key)
   local ids, n = {}, 0
   for pass = 1, 2 do
