@@ -35,6 +35,7 @@ export interface RequestOffersDeps {
   sites: SiteDirectory;
   negotiator: Negotiator;
   store: BrokerStore;
+  /** A provision's binding deadline (provision-session.ts); offers need none (their holds enter the expiry sweep). */
   timers: Timers;
   /** Builds the offered session document (protocol/ knows the wire shape). */
   composeSession: (input: ComposeInput) => WireDocument;

@@ -71,8 +71,8 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   if (components.storage.length) doc.storage = components.storage.map(stampResource);
   if (components.data.length) doc.data = components.data.map(stampResource);
   doc.schedule = schedule(plan);
-  // The session's own items (fresh objects, not the compute's: the two are rendered apart).
-  if (input.offer.quote) Object.assign(doc, quoteItems(input.offer.quote));
+  // The same items as the compute's (shared, as the components are: see own()).
+  if (quote) Object.assign(doc, quote);
   return referByUuid(doc, aliases);
 }
 

@@ -132,10 +132,15 @@ export class BullNegotiator implements Negotiator {
   }
 
   private answer(waiter: Waiter, parts: SiteReply[] | undefined): void {
+    this.finish(waiter, () => waiter.resolve(parts));
+  }
+
+  /** Ends a waiter's wait once (an answer, a time-out or a failed add, whichever comes first). */
+  private finish(waiter: Waiter, settle: () => void): void {
     if (waiter.done) return;
     waiter.done = true;
     clearTimeout(waiter.timer);
-    waiter.resolve(parts);
+    settle();
   }
 
   /**
@@ -216,21 +221,13 @@ export class BullNegotiator implements Negotiator {
     }
     // The worker drops the job unread once every request's answerBy has passed (each is checked again as it is held).
     const answerBy = Math.max(...requests.map((request) => request.answerBy));
-    const data: NegotiationJob = {
-      replyTo: this.replyTo, answerBy, requests,
-      ...(requestIds.some(Boolean) ? (waiters.length === 1 && waiters[0]?.requestId ? { requestId: waiters[0].requestId } : { requestIds }) : {}),
-    };
+    const data: NegotiationJob = { replyTo: this.replyTo, answerBy, requests, ...(requestIds.some(Boolean) ? { requestIds } : {}) };
     lane.inFlight += 1;
     this.pending.set(id, job);
     this.groupQueue(group).add(JOB.negotiate, data, negotiationJobOptions(id)).catch((error: unknown) => {
       if (this.pending.get(id) !== job) return;
       this.pending.delete(id);
-      for (const waiter of waiters) {
-        if (waiter.done) continue;
-        waiter.done = true;
-        clearTimeout(waiter.timer);
-        waiter.reject(error);
-      }
+      for (const waiter of waiters) this.finish(waiter, () => waiter.reject(error));
       this.jobDone(group);
     });
   }
@@ -269,16 +266,25 @@ export class BullNegotiator implements Negotiator {
   private liveness: { at: number; asked: Set<string>; live: Promise<Map<string, string[]>> } | undefined;
 
   private async readLiveness(names: string[], now: number): Promise<Map<string, string[]>> {
-    const pipeline = this.connections.store.pipeline();
-    for (const name of names) pipeline.zrangebyscore(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf').hgetall(this.keys.siteGroups(name));
-    const replies = (await pipeline.exec()) ?? [];
     const live = new Map<string, string[]>();
-    names.forEach((name, index) => {
-      const workers = (replies[2 * index]?.[1] ?? []) as string[];
-      const groups = (replies[2 * index + 1]?.[1] ?? {}) as Record<string, string>;
-      if (workers.length) live.set(name, [...new Set(workers.map((worker) => (Object.hasOwn(groups, worker) ? groups[worker] as string : name)))].sort());
-    });
+    for (const [name, { workers, published }] of await this.publishedByLiveWorkers(names, (site) => this.keys.siteGroups(site), now)) {
+      if (workers.length) live.set(name, [...new Set(workers.map((worker) => (Object.hasOwn(published, worker) ? published[worker] as string : name)))].sort());
+    }
     return live;
+  }
+
+  /**
+   * Per site, its workers with a fresh heartbeat and what each published in the hash at
+   * `hashOf(site)` (its group, abilities or executors, keyed by worker id), in one round trip.
+   */
+  private async publishedByLiveWorkers(names: readonly string[], hashOf: (site: string) => string, now = this.now()): Promise<Map<string, { workers: string[]; published: Record<string, string> }>> {
+    const pipeline = this.connections.store.pipeline();
+    for (const name of names) pipeline.zrangebyscore(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf').hgetall(hashOf(name));
+    const replies = (await pipeline.exec()) ?? [];
+    return new Map(names.map((name, index) => [name, {
+      workers: (replies[2 * index]?.[1] ?? []) as string[],
+      published: (replies[2 * index + 1]?.[1] ?? {}) as Record<string, string>,
+    }]));
   }
 
   /**
@@ -286,27 +292,16 @@ export class BullNegotiator implements Negotiator {
    * one list of kinds per live worker); a site with no live worker has none.
    */
   async workerAbilities(names: readonly string[]): Promise<Map<string, KindAbility[][]>> {
-    const now = this.now();
-    const pipeline = this.connections.store.pipeline();
-    for (const name of names) pipeline.zrangebyscore(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf').hgetall(this.keys.siteAbilities(name));
-    const replies = (await pipeline.exec()) ?? [];
-    return new Map(names.map((name, index) => {
-      const live = (replies[2 * index]?.[1] ?? []) as string[];
-      const published = (replies[2 * index + 1]?.[1] ?? {}) as Record<string, string>;
-      return [name, live.filter((worker) => Object.hasOwn(published, worker)).map((worker) => JSON.parse(published[worker] as string) as KindAbility[])];
-    }));
+    const byWorker = await this.publishedByLiveWorkers(names, (site) => this.keys.siteAbilities(site));
+    return new Map([...byWorker].map(([name, { workers, published }]) => [name,
+      workers.filter((worker) => Object.hasOwn(published, worker)).map((worker) => JSON.parse(published[worker] as string) as KindAbility[])]));
   }
 
   /** What the live workers of each site make their runs with, by name (each worker's list, as it published it). */
   async workerExecutors(names: readonly string[]): Promise<Map<string, string[]>> {
-    const now = this.now();
-    const pipeline = this.connections.store.pipeline();
-    for (const name of names) pipeline.zrangebyscore(this.keys.siteWorkers(name), now - HEARTBEAT_TTL_MS, '+inf').hgetall(this.keys.siteExecutors(name));
-    const replies = (await pipeline.exec()) ?? [];
-    return new Map(names.map((name, index) => {
-      const live = (replies[2 * index]?.[1] ?? []) as string[];
-      const published = (replies[2 * index + 1]?.[1] ?? {}) as Record<string, string>;
-      const all = live.filter((worker) => Object.hasOwn(published, worker)).flatMap((worker) => {
+    const byWorker = await this.publishedByLiveWorkers(names, (site) => this.keys.siteExecutors(site));
+    return new Map([...byWorker].map(([name, { workers, published }]) => {
+      const all = workers.filter((worker) => Object.hasOwn(published, worker)).flatMap((worker) => {
         try { return (JSON.parse(published[worker] as string) as unknown[]).filter((item): item is string => typeof item === 'string'); } catch { return []; }
       });
       return [name, [...new Set(all)]];

@@ -65,10 +65,10 @@ export interface NegotiationJob {
   answerBy: number;
   /** The requests of one offer set, or of several that went together (bull-negotiator.ts NEGOTIATION_JOBS_IN_FLIGHT). */
   requests: NegotiationRequest[];
-  /** The HTTP request that led here, when one did and the job is one offer set's. */
-  requestId?: string;
-  /** Per request (same order), the HTTP request that led to it ('' for none), when the job carries several offer sets. */
+  /** Per request (same order), the HTTP request that led to it ('' for none); absent when none did. */
   requestIds?: string[];
+  /** The HTTP request of every request (jobs of earlier versions). */
+  requestId?: string;
 }
 
 /** One site's part of a reply: its answer, or why the worker could not evaluate the request. */

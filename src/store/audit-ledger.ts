@@ -32,14 +32,14 @@ export async function scanKeys(redis: Redis, pattern: string): Promise<string[]>
   return keys;
 }
 
+/** How late the offer expiry sweep (every OFFER_EXPIRY_SWEEP_MS) may be, on a loaded host, before a hold it should have released counts as leaked. */
+const EXPIRY_SWEEP_SLACK_MS = 10_000;
+
 /**
  * Recomputes every site's usage at every instant from the hold records and checks it against the
  * sites' sizes, the sessions' phases and the calendar itself. For operators (`node dist/main/audit.js`)
  * and for the stress tests. Read-only; run it when the broker is quiet for an exact answer.
  */
-/** How late the offer expiry sweep (every OFFER_EXPIRY_SWEEP_MS) may be, on a loaded host, before a hold it should have released counts as leaked. */
-const EXPIRY_SWEEP_SLACK_MS = 10_000;
-
 export async function auditLedger(redis: Redis, keys: RedisKeys, sites: readonly SiteProfile[], now: number): Promise<LedgerAudit> {
   const holdKeys = (await scanKeys(redis, `${keys.prefix}:hold:*`));
   const pipeline = redis.pipeline();
