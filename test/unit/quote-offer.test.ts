@@ -164,7 +164,10 @@ describe('carbon intensity', () => {
       const lowest = Math.min(...every);
       const [green] = greenestStarts(ask, economics);
       if (green === undefined) expect(lowest).toBeGreaterThanOrEqual(every[0]! * 0.99);
-      else expect(carbonAt(ask, green, economics)).toBeCloseTo(lowest, 6);
+      // Within the quote's rounding (6 decimals, quote-offer.ts near()): the starts are weighed on
+      // the rounded quote, so a bucket between two weighed ones may round a millionth lower
+      // (seed 660426435: 0.598846 chosen, 0.598845 two minutes later).
+      else expect(carbonAt(ask, green, economics) - lowest).toBeLessThanOrEqual(1.000001e-6);
     }), { numRuns: 30 });
   });
 
