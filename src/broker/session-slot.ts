@@ -6,13 +6,14 @@ import type { SessionSlot } from './ports.js';
  * taken from the plan's numbers, rather than read back out of the ISO strings written from them.
  */
 export function slotOfPlan(plan: OfferPlan, name?: string): SessionSlot {
-  return {
-    ...(name ? { name } : {}),
-    preparing: { start: plan.preparingStart, end: plan.preparingStart + plan.preparingMs },
-    available: { start: plan.availableStart, end: plan.availableStart + plan.durationMs, latestStart: plan.availableStart + plan.startSlackMs },
-    releasing: { start: plan.releasingStart, end: plan.releasingStart + plan.releasingMs },
-    cores: plan.cores,
-    memoryGiB: plan.memoryGiB,
-    ...(plan.gpu ? { gpu: { model: plan.gpu.model, count: plan.gpu.count } } : {}),
-  };
+  // Assigned field by field (name first, as lists show it) rather than spread in: this runs for every offer.
+  const slot = {} as SessionSlot;
+  if (name) slot.name = name;
+  slot.preparing = { start: plan.preparingStart, end: plan.preparingStart + plan.preparingMs };
+  slot.available = { start: plan.availableStart, end: plan.availableStart + plan.durationMs, latestStart: plan.availableStart + plan.startSlackMs };
+  slot.releasing = { start: plan.releasingStart, end: plan.releasingStart + plan.releasingMs };
+  slot.cores = plan.cores;
+  slot.memoryGiB = plan.memoryGiB;
+  if (plan.gpu) slot.gpu = { model: plan.gpu.model, count: plan.gpu.count };
+  return slot;
 }

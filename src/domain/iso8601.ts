@@ -76,10 +76,23 @@ function utc(y: number, mo: number, d: number, h: number, mi: number, s: number,
   return at - offset;
 }
 
+/**
+ * The instants written lately: an offer set writes the same few many times (its created and
+ * expires in every offer, each plan's starts in the session and each component), and
+ * Date#toISOString was a seventh of composing and rendering an offer.
+ */
+const RECENT_INSTANTS = 256;
+const recentInstants = new Map<number, string>();
+
 /** Writes an instant in UTC, without a fraction when it is zero. */
 export function formatInstant(ms: number): string {
+  const known = recentInstants.get(ms);
+  if (known !== undefined) return known;
   const iso = new Date(ms).toISOString();
-  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  const text = iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  if (recentInstants.size >= RECENT_INSTANTS) recentInstants.clear();
+  recentInstants.set(ms, text);
+  return text;
 }
 
 export interface Interval { start: number; end: number }

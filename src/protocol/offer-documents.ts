@@ -40,10 +40,13 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   const components = input.components as RequestComponents;
   const created = formatInstant(input.created);
   const plan = input.offer.plan;
+  // One schedule for the session and each of its components: they are the same, and like the
+  // components (see own()) only read and serialised, never written into.
+  const offered = schedule(plan);
   const stamp = (component: Doc): Doc => ({
     ...component,
     meta: { ...(component.meta as Doc | undefined), uuid: newId(), created },
-    schedule: schedule(plan),
+    schedule: offered,
   });
   const compute: Doc = components.compute ? own(components.compute)
     : { kind: kindUri('compute/simple-compute-resource'), meta: { name: 'Default compute resource' } };
@@ -70,7 +73,7 @@ export function composeOfferedSession(input: ComposeInput, newId: () => string):
   };
   if (components.storage.length) doc.storage = components.storage.map(stampResource);
   if (components.data.length) doc.data = components.data.map(stampResource);
-  doc.schedule = schedule(plan);
+  doc.schedule = offered;
   // The same items as the compute's (shared, as the components are: see own()).
   if (quote) Object.assign(doc, quote);
   return referByUuid(doc, aliases);
