@@ -31,9 +31,11 @@ export { send };
 
 /**
  * Runs one scenario. `check(answer)` returns undefined when the answer is good, or a short reason.
+ * `ratePerSecond` caps the rate: each request waits for its turn on a schedule of that many a
+ * second (still at most `concurrency` in flight), to compare two setups at the same load.
  * Returns counts, latencies (ms, sorted) and the first few error reasons.
  */
-export async function runLoad({ target, concurrency, warmupMs, durationMs, check, timeoutMs = 10_000, onWindow }) {
+export async function runLoad({ target, concurrency, warmupMs, durationMs, check, timeoutMs = 10_000, onWindow, ratePerSecond = 0 }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   const t0 = process.hrtime.bigint();
   const windowStart = t0 + BigInt(Math.round(warmupMs)) * NS_PER_MS;
@@ -53,8 +55,16 @@ export async function runLoad({ target, concurrency, warmupMs, durationMs, check
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
   };
 
+  const spacingNs = ratePerSecond > 0 ? BigInt(Math.round(1e9 / ratePerSecond)) : 0n;
+  let nextTurn = t0;
   async function loop() {
     for (;;) {
+      if (spacingNs) {
+        const turn = nextTurn;
+        nextTurn += spacingNs;
+        const waitNs = turn - process.hrtime.bigint();
+        if (waitNs > 0n) await new Promise((resolve) => setTimeout(resolve, Number(waitNs / NS_PER_MS)));
+      }
       const started = process.hrtime.bigint();
       if (started >= windowEnd) return;
       let problem;
