@@ -38,6 +38,7 @@ export function carbonWindows(ask: OfferAsk, economics: SiteEconomics, limit: nu
   const at = points(ask, economics).map((bucket) => ({ bucket, grams: carbonAt(ask, bucket, economics) }));
   const out: Array<[number, number]> = [];
   const add = (from: number, to: number): void => {
+    if (from > to) return;
     const last = out[out.length - 1];
     if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
     else out.push([from, to]);
@@ -52,14 +53,31 @@ export function carbonWindows(ask: OfferAsk, economics: SiteEconomics, limit: nu
     else if (p.grams <= limit) add(p.bucket + 1, p.bucket + Math.floor((limit - p.grams) / slope));
     else if (q.grams <= limit) add(q.bucket - Math.floor((limit - q.grams) / -slope), q.bucket - 1);
   });
-  // Each stretch's ends checked as they are (rounding in the quote may differ from the line by a little).
-  return out.map(([from, to]): [number, number] => {
+  // Each stretch's ends checked as they are. The line runs through the quotes at the points, which
+  // are rounded (6 decimals), so an end it gives may be a bucket or a few off the quote's own, either
+  // way (seed -1730716002: two buckets at the limit, the line put one of them over): move each end
+  // in while it is over, then out while the next bucket is within. (Between two points the carbon
+  // is linear to about a millionth of a gram, not exactly: a bucket inside a stretch may be that
+  // much over the limit, or one outside that much under it.)
+  const over = (bucket: number): boolean => carbonAt(ask, bucket, economics) > limit;
+  const fitted = out.map(([from, to]): [number, number] => {
     let end = to;
-    while (end > from && carbonAt(ask, end, economics) > limit) end -= 1;
+    while (end > from && over(end)) end -= 1;
     let start = from;
-    while (start < end && carbonAt(ask, start, economics) > limit) start += 1;
+    while (start < end && over(start)) start += 1;
+    if (over(start)) return [start, end];
+    while (start > ask.earliest && !over(start - 1)) start -= 1;
+    while (end < ask.latest && !over(end + 1)) end += 1;
     return [start, end];
-  }).filter(([from, to]) => carbonAt(ask, from, economics) <= limit && carbonAt(ask, to, economics) <= limit);
+  }).filter(([from, to]) => !over(from) && !over(to));
+  // Moved out, two stretches may now meet.
+  const joined: Array<[number, number]> = [];
+  for (const [from, to] of fitted) {
+    const last = joined[joined.length - 1];
+    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else joined.push([from, to]);
+  }
+  return joined;
 }
 
 /**
