@@ -7,6 +7,7 @@ import type { KindAbility } from '../domain/executable-abilities.js';
 import { detectAbilities, type HostTools } from './detect-abilities.js';
 import { AWAIT_LOG_WRITER, removeLogPipe, type LogRead, logPipe, prepareRunLog, readRunLog, START_LOG_WRITER } from './log-file.js';
 import { prepareSessionDirectory } from './session-directory.js';
+import { readableCopies } from './readable-copies.js';
 import { bindAddress, portEnvironment, publishPorts } from './publish-ports.js';
 import { detectJupyterOnce, type JupyterAvailability } from './detect-jupyter.js';
 import { notebookFailure, notebookRun, requestNotebookStop, serverAnswers } from './notebook-run.js';
@@ -170,7 +171,12 @@ export class LocalProcessExecutor implements Executor {
     let command = program;
     if (sandbox) {
       await giveToRun(dir, sandbox.uid);
-      const readOnly = [...(spec.mounts ?? []).map((mount) => mount.source), ...this.imageFiles(spec)];
+      // As root the run is another uid: a development image's files it could not reach where the
+      // operator keeps them (a checkout under /root) are copied into the session's directory.
+      const imageFiles = this.imageFiles(spec);
+      const copies = process.getuid?.() === 0 ? await readableCopies(imageFiles, join(dir, 'image'), sandbox.uid) : new Map<string, string>();
+      program = program.map((part) => copies.get(part) ?? part);
+      const readOnly = [...(spec.mounts ?? []).map((mount) => mount.source), ...imageFiles.map((file) => copies.get(file) ?? file)];
       await writeFile(join(dir, SANDBOX_OPTIONS), optionsFile(sandboxOptions(sandbox, { dir, cwd, environment, readOnly })), { mode: 0o600 });
       command = sandboxCommand(sandbox, 3, program);
     }

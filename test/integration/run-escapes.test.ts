@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunHandle, RunStatus } from '../../src/broker/executor.js';
@@ -288,5 +288,31 @@ if (sandboxed && !cgroupsHere) console.warn('SKIPPED: memory and CPU bounds of p
     expect(made.every((cgroup) => existsSync(cgroup))).toBe(true);
     await sweepRunCgroups(root);
     expect(made.filter((cgroup) => existsSync(cgroup))).toEqual([]);
+  });
+});
+
+const asRoot = process.getuid?.() === 0;
+if (sandboxed && !asRoot) console.warn('SKIPPED: development images kept where only root may enter (the worker is not root, so its runs are its own uid)');
+
+(sandboxed && asRoot ? describe : describe.skip)('a development image whose program is where the run\'s uid cannot go', () => {
+  // mkdtemp makes the directory 0700: the run's uid (65534) may not enter it, as with a checkout under /root.
+  const kept = mkdtempSync(join(tmpdir(), 'eb-private-image-'));
+  const program = join(kept, 'program.sh');
+  writeFileSync(program, 'echo "image ran as $(id -u): $*"\n');
+  chmodSync(program, 0o755);
+  const root = mkdtempSync(join(tmpdir(), 'eb-image-runs-'));
+  const executor = new LocalProcessExecutor(root, { 'test.example/private:1': { entrypoint: '/bin/sh', command: [program] } }, { sandbox: { network: 'none', processesPerRun: 64, uid: 65534 } });
+
+  it('runs from a copy in the session\'s directory, and the original stays where it is, unread by the run', async () => {
+    expect(statSync(kept).mode & 0o777).toBe(0o700);
+    const handle = await executor.submit({ sessionUuid: 'private-image', image: 'test.example/private:1', command: ['--catalogue', 'x'], environment: {}, timeLimitMs: 60_000 });
+    let status = await executor.poll(handle);
+    for (let i = 0; i < 600 && status.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await executor.poll(handle);
+    }
+    expect({ state: status.state, log: (await executor.logs(handle)).text.trim() }).toEqual({ state: 'exited', log: 'image ran as 65534: --catalogue x' });
+    expect(readFileSync(join(handle.dir, 'image', '1-program.sh'), 'utf8')).toBe(readFileSync(program, 'utf8'));
+    expect(statSync(join(handle.dir, 'image', '1-program.sh')).mode & 0o777).toBe(0o755);
   });
 });
