@@ -37,12 +37,7 @@ export function carbonWindows(ask: OfferAsk, economics: SiteEconomics, limit: nu
   if (!varies(economics.carbon)) return carbonAt(ask, ask.earliest, economics) <= limit ? [[ask.earliest, ask.latest]] : [];
   const at = points(ask, economics).map((bucket) => ({ bucket, grams: carbonAt(ask, bucket, economics) }));
   const out: Array<[number, number]> = [];
-  const add = (from: number, to: number): void => {
-    if (from > to) return;
-    const last = out[out.length - 1];
-    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
-    else out.push([from, to]);
-  };
+  const add = (from: number, to: number): void => joinOrAppend(out, from, to);
   at.forEach((p, index) => {
     if (p.grams <= limit) add(p.bucket, p.bucket);
     const q = at[index + 1];
@@ -72,12 +67,16 @@ export function carbonWindows(ask: OfferAsk, economics: SiteEconomics, limit: nu
   }).filter(([from, to]) => !over(from) && !over(to));
   // Moved out, two stretches may now meet.
   const joined: Array<[number, number]> = [];
-  for (const [from, to] of fitted) {
-    const last = joined[joined.length - 1];
-    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
-    else joined.push([from, to]);
-  }
+  for (const [from, to] of fitted) joinOrAppend(joined, from, to);
   return joined;
+}
+
+/** Adds [from, to] (none when from > to) to stretches in order, joined to the last when they meet. */
+function joinOrAppend(stretches: Array<[number, number]>, from: number, to: number): void {
+  if (from > to) return;
+  const last = stretches[stretches.length - 1];
+  if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+  else stretches.push([from, to]);
 }
 
 /**
