@@ -54,17 +54,18 @@ export function carbonWindows(ask: OfferAsk, economics: SiteEconomics, limit: nu
   // in while it is over, then out while the next bucket is within. (Between two points the carbon
   // is linear to about a millionth of a gram, not exactly: a bucket inside a stretch may be that
   // much over the limit, or one outside that much under it.)
+  // Once moved in, a stretch is gone (its one bucket left is over) or both its ends are within.
   const over = (bucket: number): boolean => carbonAt(ask, bucket, economics) > limit;
-  const fitted = out.map(([from, to]): [number, number] => {
+  const fitted = out.flatMap(([from, to]): Array<[number, number]> => {
     let end = to;
     while (end > from && over(end)) end -= 1;
     let start = from;
     while (start < end && over(start)) start += 1;
-    if (over(start)) return [start, end];
+    if (over(start)) return [];
     while (start > ask.earliest && !over(start - 1)) start -= 1;
     while (end < ask.latest && !over(end + 1)) end += 1;
-    return [start, end];
-  }).filter(([from, to]) => !over(from) && !over(to));
+    return [[start, end]];
+  });
   // Moved out, two stretches may now meet.
   const joined: Array<[number, number]> = [];
   for (const [from, to] of fitted) joinOrAppend(joined, from, to);

@@ -13,7 +13,7 @@ import { detectJupyterOnce, type JupyterAvailability } from './detect-jupyter.js
 import { notebookFailure, notebookRun, requestNotebookStop, serverAnswers } from './notebook-run.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
 import { ENTER_CGROUPS, LEAVE_CGROUPS, makeRunCgroups, oomKilled, RECORD_CGROUP_CPU, removeRunCgroups, sweepRunCgroups } from './run-cgroup.js';
-import { giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
+import { asRoot, giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
 import { CPU_NS_FILE, CPU_TIMES_FILE, endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedCpuSeconds, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 const GRACE_MS = 5_000;
@@ -174,7 +174,7 @@ export class LocalProcessExecutor implements Executor {
       // As root the run is another uid: a development image's files it could not reach where the
       // operator keeps them (a checkout under /root) are copied into the session's directory.
       const imageFiles = this.imageFiles(spec);
-      const copies = process.getuid?.() === 0 ? await readableCopies(imageFiles, join(dir, 'image'), sandbox.uid) : new Map<string, string>();
+      const copies = asRoot() ? await readableCopies(imageFiles, join(dir, 'image'), sandbox.uid) : new Map<string, string>();
       program = program.map((part) => copies.get(part) ?? part);
       const readOnly = [...(spec.mounts ?? []).map((mount) => mount.source), ...imageFiles.map((file) => copies.get(file) ?? file)];
       await writeFile(join(dir, SANDBOX_OPTIONS), optionsFile(sandboxOptions(sandbox, { dir, cwd, environment, readOnly })), { mode: 0o600 });

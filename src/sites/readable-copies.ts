@@ -32,12 +32,16 @@ export async function readableBy(path: string, uid: number): Promise<boolean> {
  */
 export async function readableCopies(files: readonly string[], into: string, uid: number): Promise<Map<string, string>> {
   const copies = new Map<string, string>();
+  let made = false;
   for (const [index, file] of files.entries()) {
     if (copies.has(file) || await readableBy(file, uid)) continue;
     const original = await stat(file).catch(() => undefined);
     if (!original?.isFile()) continue;
-    await mkdir(into, { recursive: true });
-    await chmod(into, 0o755);
+    if (!made) {
+      await mkdir(into, { recursive: true });
+      await chmod(into, 0o755);
+      made = true;
+    }
     const copy = join(into, `${index}-${basename(file)}`);
     await copyFile(file, copy);
     await chmod(copy, original.mode & 0o111 ? 0o755 : 0o644);

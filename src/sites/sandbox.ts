@@ -28,7 +28,8 @@ const PRLIMIT = '/usr/bin/prlimit';
 const SECRET_FILES = ['/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-', '/etc/sudoers'];
 const SECRET_DIRS = ['/etc/ssl/private', '/etc/munge', '/etc/sudoers.d', '/etc/ssh', '/etc/srcnet-eb'];
 
-const asRoot = (): boolean => process.getuid?.() === 0;
+/** Whether this process is root (and so starts each run as the site's run uid). */
+export const asRoot = (): boolean => process.getuid?.() === 0;
 
 /** What the run sees where the system's top-level directories are: the host's, read-only (a merged /usr keeps its links). */
 function systemMounts(): string[] {
