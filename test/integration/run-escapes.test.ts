@@ -256,7 +256,8 @@ if (sandboxed && !cgroupsHere) console.warn('SKIPPED: memory and CPU bounds of p
   }
 
   it('holds the run to its memory: over it, the kernel kills it and the outcome says so', async () => {
-    const handle = await executor.submit(spec('oom', 'head -c 200m /dev/zero | tail > /dev/null; echo "tail ended $?"; exit 3'));
+    // tail is made the kernel's first choice (oom_score_adj 1000): otherwise the OOM killer may take the shell too, as seen once in CI.
+    const handle = await executor.submit(spec('oom', 'head -c 200m /dev/zero | (echo 1000 > /proc/self/oom_score_adj; exec tail > /dev/null); echo "tail ended $?"; exit 3'));
     expect(await ended(handle)).toEqual({ state: 'exited', exitCode: 3, timedOut: false, oomKilled: true, cpuSeconds: expect.any(Number) });
     expect((await executor.logs(handle)).text).toContain('tail ended 137');
     // Its cgroups go with it.
