@@ -5,9 +5,11 @@
  * including that add; untouched nodes are absent and count as zero. Adding an amount over an
  * interval, and finding the first bucket above (or at or below) a threshold, each visit O(log N)
  * nodes, where N is the size of a block: the cost does not grow with the number of
- * reservations (searches step from block to block within the booking horizon). The Redis ledger (store/calendar-lua.ts) runs the same algorithm inside Lua, so
- * that searching and holding are one atomic step; this in-memory twin is the reference the Lua is
- * tested against, and what the planner's property tests run on.
+ * reservations (searches step from block to block within the booking horizon). The Redis ledger
+ * (store/calendar-lua.ts) gives the same answers inside Lua, so that searching and holding are one
+ * atomic step, from trees of wide nodes (fewer nodes per operation, which is what Lua pays for);
+ * this binary twin is the reference the Lua is tested against, and what the planner's property
+ * tests run on.
  */
 
 /**

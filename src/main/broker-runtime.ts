@@ -71,6 +71,7 @@ import { sharedNotifyKey } from '../store/redis-notify-outbox.js';
 import { notifyGate } from '../sites/notify-gate.js';
 import { RedisBrokerStore } from '../store/redis-broker-store.js';
 import { RedisCapacityLedger } from '../store/redis-capacity-ledger.js';
+import { migrateBinaryCalendars } from '../store/migrate-calendars.js';
 import { redisKeys } from '../store/redis-keys.js';
 import { RedisNotebookTokens, RedisSealedTokens } from '../store/redis-sealed-tokens.js';
 import { SUBSCRIBER_OPTIONS } from '../store/channel-subscription.js';
@@ -152,6 +153,8 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
     // Neither fail-fast connection queues commands while it connects: wait until both are ready.
     await Promise.all([storeConnection, producerConnection].map((connection) => whenReady(connection, STARTUP_WAIT_MS)));
     await storeConnection.ping();
+    const converted = await migrateBinaryCalendars(storeConnection, keys);
+    if (converted > 0) log(`converted ${converted} calendar block(s) from the binary layout to wide nodes`);
     // Webhook secrets are sealed with TOKEN_KEY when every process shares one, else with a key kept in Redis.
     const notifyCipher = config.auth.tokenKeyGiven || !(parts.api || parts.notify) ? cipher : new TokenCipher(await sharedNotifyKey(storeConnection, keys));
     if (parts.timers) {

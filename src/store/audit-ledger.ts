@@ -4,6 +4,7 @@ import { siteCapacity } from '../domain/plan-offers.js';
 import type { SiteProfile } from '../domain/site-profile.js';
 import type { RedisKeys } from './redis-keys.js';
 import { brokerScripts } from './redis-scripts.js';
+import { CALENDAR_KEY_PART } from './calendar-lua.js';
 
 export interface LedgerAudit {
   holds: number;
@@ -105,7 +106,7 @@ export async function auditLedger(redis: Redis, keys: RedisKeys, sites: readonly
       // Blocks nobody touched are zero; the touched ones report their own extremes.
       let calendarMax = 0;
       let calendarMin = 0;
-      for (const blockKey of await scanKeys(redis, `${keys.prefix}:cal:${site.name}:${resource}:*`)) {
+      for (const blockKey of await scanKeys(redis, `${keys.prefix}:${CALENDAR_KEY_PART}:${site.name}:${resource}:*`)) {
         const [blockMax = 0, blockMin = 0] = ((await scripts.ebCalendarExtremes(blockKey)) as string[]).map(Number);
         calendarMax = Math.max(calendarMax, blockMax);
         calendarMin = Math.min(calendarMin, blockMin);

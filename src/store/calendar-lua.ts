@@ -1,11 +1,36 @@
 import { BLOCK, MAX_SEARCH_STEPS } from '../domain/capacity-calendar.js';
 
 /**
- * The capacity calendar in Lua: the same sparse segment trees as domain/capacity-calendar.ts (its
- * tested twin), one Redis hash per site, resource and block of minutes
- * (`<prefix>:cal:<site>:<resource>:<block>`), a field per touched node holding add, max and min. Searching for the earliest fit and holding it happen in
- * one script, so no two holds can take the same capacity, and every operation visits O(log N)
- * nodes whatever the number of reservations.
+ * How many children a calendar node has, level by level from the root: the tree of a block of
+ * BLOCK buckets (2^14) has three levels of wide nodes instead of fourteen of binary ones. Lua in
+ * Redis pays about half a microsecond each time it reads or writes a node, so a hold over a few
+ * buckets, which touched some forty binary nodes per resource (a path and its siblings, twice),
+ * now touches four or five, each a field read and written whole.
+ */
+export const FANOUTS = [16, 32, 32] as const;
+if (FANOUTS.reduce((a, b) => a * b, 1) !== BLOCK) throw new Error('the calendar fan-outs must cover a block exactly');
+
+/** The part of a calendar's key after the prefix: `<prefix>:<CALENDAR_KEY_PART>:<site>:<resource>:<block>`. */
+export const CALENDAR_KEY_PART = 'calendar';
+/** The key part of the binary-tree layout before it (a field per node), converted at start (migrate-calendars.ts). */
+export const BINARY_CALENDAR_KEY_PART = 'cal';
+
+const widths = FANOUTS.map((_, level) => FANOUTS.slice(level + 1).reduce((a, b) => a * b, 1));
+const firstIds = FANOUTS.map((_, level) => FANOUTS.slice(0, level).reduce((sum, __, i) => sum + FANOUTS.slice(0, i).reduce((a, b) => a * b, 1), 0));
+
+/**
+ * The capacity calendar in Lua: the same answers as domain/capacity-calendar.ts (its tested twin,
+ * a binary segment tree), from segment trees of wide nodes, one Redis hash per site, resource and
+ * block of minutes (`<prefix>:calendar:<site>:<resource>:<block>`).
+ *
+ * A node covers a span split among its children (FANOUTS). Its field (the node's id: 0 for the
+ * root, then each level's nodes in order) holds, packed as doubles, for each child: the amount
+ * added to the child's whole span (its lazy add), then for each child the most in use over its
+ * span, then the least (both with the child's own add, and relative to the adds above this
+ * node). A node of the last level has buckets for children, and holds only the amount at each.
+ * A node with every value zero is not kept, and an absent node reads as all zero. Searching for
+ * the earliest fit and holding it happen in one script, so no two holds can take the same
+ * capacity, and every operation visits a few nodes per level whatever the number of reservations.
  *
  * A hold is a hash `<prefix>:hold:<id>`: site, from, to (buckets) and one `r:<resource>` field
  * per amount; releasing it subtracts the amounts over the same buckets and deletes it.
@@ -13,53 +38,71 @@ import { BLOCK, MAX_SEARCH_STEPS } from '../domain/capacity-calendar.js';
 export const CALENDAR_HELPERS = `
 local SIZE = ${BLOCK}
 local MAX_STEPS = ${MAX_SEARCH_STEPS}
--- Nodes are read through a per-script cache of decoded values: prefetch() reads the nodes an
--- operation will need in one HMGET, writes stay in the cache until flush() writes each calendar
--- in one HSET. A node is packed as three doubles (add, max, min) with Redis's struct library.
-local cache, dirty = {}, {}
-local max, min, call, spack, sunpack = math.max, math.min, redis.call, struct.pack, struct.unpack
--- The root's value is padded past Redis's hash-max-listpack-value (64 bytes by default), so
--- that a calendar hash is a real hash table from its first write: a small hash is otherwise a
--- listpack, where every field lookup is a linear scan (measured: 3 us per HGET at 120 nodes,
--- 1 us in a hash table).
-local ROOT_PAD = string.rep(' ', 72)
-local function decode(v)
-  if not v then return false end
-  local a, mx, mn = sunpack('ddd', v)
-  return {a, mx, mn}
+local max, min, call, spack, sunpack, floor = math.max, math.min, redis.call, struct.pack, struct.unpack, math.floor
+-- Per level (1 is the root): children, the span of each child, the id of the level's first node.
+local FAN = { ${FANOUTS.join(', ')} }
+local WIDTH = { ${widths.join(', ')} }
+local FIRST = { ${firstIds.join(', ')} }
+local LAST = #FAN
+local VALUES, FORMAT = {}, {}
+for level = 1, LAST do
+  VALUES[level] = level == LAST and FAN[level] or 3 * FAN[level]
+  FORMAT[level] = string.rep('d', VALUES[level])
 end
+local function calendar_key(prefix, site, resource) return prefix .. ':${CALENDAR_KEY_PART}:' .. site .. ':' .. resource end
+-- Nodes are read through a per-script cache (key -> id -> the node's values as one flat array:
+-- adds, then maxima, then minima; or false for a node not kept): prefetch() reads the nodes an
+-- operation will need in one HMGET; writes stay in the cache until flush() writes each calendar
+-- in one HSET.
+local cache, dirty, levels = {}, {}, {} -- levels: prefetch()'s scratch list
 local function nodes_of(key)
   local nodes = cache[key]
   if not nodes then nodes = {}; cache[key] = nodes end
   return nodes
 end
-local function getnode(key, id)
-  local nodes = nodes_of(key)
-  local v = nodes[id]
-  if v == nil then
-    v = decode(call('HGET', key, id))
-    nodes[id] = v
-  end
-  if not v then return nil end
-  return v[1], v[2], v[3]
+local function decode(v, level)
+  if not v then return false end
+  local r = { sunpack(FORMAT[level], v) }
+  r[VALUES[level] + 1] = nil -- struct.unpack's next position
+  return r
 end
-local function setnode(key, id, a, mx, mn)
+local function node(key, id, level)
   local nodes = nodes_of(key)
-  if a == 0 and mx == 0 and mn == 0 then nodes[id] = false else nodes[id] = {a, mx, mn} end
+  local r = nodes[id]
+  if r == nil then
+    r = decode(call('HGET', key, id), level)
+    nodes[id] = r
+  end
+  return r
+end
+-- The node to change: read if not yet, made (all zero) if absent, and marked to be written.
+local function changing(key, id, level)
+  local r = node(key, id, level)
+  if not r then
+    r = {}
+    for i = 1, VALUES[level] do r[i] = 0 end
+    cache[key][id] = r
+  end
   local d = dirty[key]
   if not d then d = {}; dirty[key] = d end
-  d[id] = true
+  d[id] = level
+  return r
 end
 local function flush()
   for key, ids in pairs(dirty) do
     local sets, dels = {}, {}
     local nodes = cache[key]
-    for id in pairs(ids) do
-      local v = nodes[id]
-      if v then
+    for id, level in pairs(ids) do
+      local r = nodes[id]
+      local kept = false
+      for i = 1, VALUES[level] do
+        if r[i] ~= 0 then kept = true; break end
+      end
+      if kept then
         sets[#sets + 1] = id
-        sets[#sets + 1] = id == 1 and spack('ddd', v[1], v[2], v[3]) .. ROOT_PAD or spack('ddd', v[1], v[2], v[3])
+        sets[#sets + 1] = spack(FORMAT[level], unpack(r))
       else
+        nodes[id] = false
         dels[#dels + 1] = id
       end
     end
@@ -68,104 +111,147 @@ local function flush()
   end
   dirty = {}
 end
--- The nodes on the paths from the root to the leaves from and to, and their children. A range
--- already fetched in this script (the search, then the hold over the same buckets) is not walked again.
-local fetched = {}
+-- The id of the node at level covering bucket b of the block.
+local function id_at(level, b) return FIRST[level] + floor(b / (WIDTH[level] * FAN[level])) end
+-- Reads, in one HMGET, the nodes on the paths to buckets from and to that are not read yet.
 local function prefetch(key, from, to)
-  local range = key .. '|' .. from .. '|' .. to
-  if fetched[range] then return end
-  fetched[range] = true
   local nodes = nodes_of(key)
   local ids, n = {}, 0
-  for pass = 1, 2 do
-    local leaf = pass == 1 and from or to
-    local id, lo, hi = 1, 0, SIZE - 1
-    while lo < hi do
-      if nodes[id] == nil then n = n + 1; ids[n] = id; nodes[id] = false end
-      local left, right = 2 * id, 2 * id + 1
-      if nodes[left] == nil then n = n + 1; ids[n] = left; nodes[left] = false end
-      if nodes[right] == nil then n = n + 1; ids[n] = right; nodes[right] = false end
-      local mid = (lo + hi - 1) / 2
-      if leaf <= mid then id, hi = left, mid else id, lo = right, mid + 1 end
+  for level = 1, LAST do
+    for pass = 1, 2 do
+      local id = id_at(level, pass == 1 and from or to)
+      if nodes[id] == nil then n = n + 1; ids[n] = id; nodes[id] = false; levels[n] = level end
     end
   end
   if n == 0 then return end
   local values = call('HMGET', key, unpack(ids))
-  for i = 1, n do nodes[ids[i]] = decode(values[i]) end
+  for i = 1, n do nodes[ids[i]] = decode(values[i], levels[i]) end
 end
--- Returns the node's max and min after the change, so that a parent reads no child twice.
-local function cal_add(key, id, lo, hi, from, to, amount)
-  local a, mx, mn = getnode(key, id)
-  a, mx, mn = a or 0, mx or 0, mn or 0
-  if to < lo or from > hi then return mx, mn end
-  if from <= lo and hi <= to then
-    setnode(key, id, a + amount, mx + amount, mn + amount)
-    return mx + amount, mn + amount
+-- Extremes of a node's children (relative to the adds above the node): what its parent keeps for it.
+local function extremes(r, level)
+  local k = FAN[level]
+  local xo, no = 0, 0
+  if level < LAST then xo, no = k, 2 * k end
+  local mx, mn = r[xo + 1], r[no + 1]
+  for c = 2, k do
+    local x, m = r[xo + c], r[no + c]
+    if x > mx then mx = x end
+    if m < mn then mn = m end
   end
-  local mid = (lo + hi - 1) / 2
-  local lmx, lmn = cal_add(key, 2 * id, lo, mid, from, to, amount)
-  local rmx, rmn = cal_add(key, 2 * id + 1, mid + 1, hi, from, to, amount)
-  mx, mn = a + max(lmx, rmx), a + min(lmn, rmn)
-  setnode(key, id, a, mx, mn)
   return mx, mn
 end
-local function first_above(key, id, lo, hi, from, to, threshold, above)
-  if to < lo or from > hi then return nil end
-  local a, mx = getnode(key, id)
-  if not a then
+-- Adds amount over [from, to] (buckets of the block) under the node at level, id, first bucket lo;
+-- returns the node's extremes after it.
+local function cal_add(key, level, id, lo, from, to, amount)
+  local r = changing(key, id, level)
+  local w, k = WIDTH[level], FAN[level]
+  local c1 = floor((max(from, lo) - lo) / w) + 1
+  local c2 = floor((min(to, lo + w * k - 1) - lo) / w) + 1
+  if level == LAST then
+    for c = c1, c2 do r[c] = r[c] + amount end
+  else
+    for c = c1, c2 do
+      local clo = lo + (c - 1) * w
+      if from <= clo and clo + w - 1 <= to then
+        r[c], r[k + c], r[2 * k + c] = r[c] + amount, r[k + c] + amount, r[2 * k + c] + amount
+      else
+        local mx, mn = cal_add(key, level + 1, FIRST[level + 1] + floor(clo / w), clo, from, to, amount)
+        r[k + c], r[2 * k + c] = r[c] + mx, r[c] + mn
+      end
+    end
+  end
+  return extremes(r, level)
+end
+-- The first bucket in [from, to] where more than threshold is in use (above: the adds above the node).
+local function first_above(key, level, id, lo, from, to, threshold, above)
+  local r = node(key, id, level)
+  if not r then
     if above > threshold then return max(lo, from) end
     return nil
   end
-  if above + mx <= threshold then return nil end
-  if lo == hi then return lo end
-  local mid = (lo + hi - 1) / 2
-  local found = first_above(key, 2 * id, lo, mid, from, to, threshold, above + a)
-  if found then return found end
-  return first_above(key, 2 * id + 1, mid + 1, hi, from, to, threshold, above + a)
+  local w, k = WIDTH[level], FAN[level]
+  local c1 = floor((max(from, lo) - lo) / w) + 1
+  local c2 = floor((min(to, lo + w * k - 1) - lo) / w) + 1
+  local xo = level == LAST and 0 or k
+  for c = c1, c2 do
+    if above + r[xo + c] > threshold then
+      local clo = lo + (c - 1) * w
+      if level == LAST then return clo end
+      local found = first_above(key, level + 1, FIRST[level + 1] + floor(clo / w), clo, from, to, threshold, above + r[c])
+      if found then return found end
+    end
+  end
+  return nil
 end
-local function first_at_or_below(key, id, lo, hi, from, threshold, above)
-  if hi < from then return nil end
-  local a, _, mn = getnode(key, id)
-  if not a then
+-- The first bucket from on (within the node) where at most threshold is in use.
+local function first_at_or_below(key, level, id, lo, from, threshold, above)
+  local r = node(key, id, level)
+  if not r then
     if above <= threshold then return max(lo, from) end
     return nil
   end
-  if above + mn > threshold then return nil end
-  if lo == hi then return lo end
-  local mid = (lo + hi - 1) / 2
-  local found = first_at_or_below(key, 2 * id, lo, mid, from, threshold, above + a)
-  if found then return found end
-  return first_at_or_below(key, 2 * id + 1, mid + 1, hi, from, threshold, above + a)
+  local w, k = WIDTH[level], FAN[level]
+  local no = level == LAST and 0 or 2 * k
+  for c = floor((max(from, lo) - lo) / w) + 1, k do
+    if above + r[no + c] <= threshold then
+      local clo = lo + (c - 1) * w
+      if level == LAST then return clo end
+      local found = first_at_or_below(key, level + 1, FIRST[level + 1] + floor(clo / w), clo, from, threshold, above + r[c])
+      if found then return found end
+    end
+  end
+  return nil
+end
+-- The most in use over [from, to] within the node.
+local function range_max(key, level, id, lo, from, to, above)
+  local r = node(key, id, level)
+  if not r then return above end
+  local w, k = WIDTH[level], FAN[level]
+  local c1 = floor((max(from, lo) - lo) / w) + 1
+  local c2 = floor((min(to, lo + w * k - 1) - lo) / w) + 1
+  local most = nil
+  for c = c1, c2 do
+    local clo = lo + (c - 1) * w
+    local value
+    if level == LAST then
+      value = above + r[c]
+    elseif from <= clo and clo + w - 1 <= to then
+      value = above + r[k + c]
+    else
+      value = range_max(key, level + 1, FIRST[level + 1] + floor(clo / w), clo, from, to, above + r[c])
+    end
+    if most == nil or value > most then most = value end
+  end
+  return most
 end
 local function cal_at(key, bucket)
-  local id, lo, hi, sum = 1, 0, SIZE - 1, 0
-  while true do
-    local a = getnode(key, id)
-    if not a then return sum end
-    sum = sum + a
-    if lo == hi then return sum end
-    local mid = (lo + hi - 1) / 2
-    if bucket <= mid then id, hi = 2 * id, mid else id, lo = 2 * id + 1, mid + 1 end
+  local sum, id = 0, 0
+  for level = 1, LAST do
+    local r = node(key, id, level)
+    if not r then return sum end
+    local c = floor(bucket / WIDTH[level]) % FAN[level] + 1
+    sum = sum + r[c]
+    if level < LAST then id = id_at(level + 1, bucket) end
   end
+  return sum
 end
 -- A calendar (one resource of one site) is a tree per block of SIZE minutes, key <base>:<block>.
--- Every tree covers an aligned power-of-two range of buckets, so a midpoint is (lo + hi - 1) / 2.
 local function range_add(base, from, to, amount)
-  for b = math.floor(from / SIZE), math.floor(to / SIZE) do
+  for b = floor(from / SIZE), floor(to / SIZE) do
     local lo = b * SIZE
     local key = base .. ':' .. b
-    local f, t = math.max(from, lo) - lo, math.min(to, lo + SIZE - 1) - lo
+    local f, t = max(from, lo) - lo, min(to, lo + SIZE - 1) - lo
     prefetch(key, f, t)
-    cal_add(key, 1, 0, SIZE - 1, f, t, amount)
+    cal_add(key, 1, 0, 0, f, t, amount)
   end
 end
 local function range_first_above(base, from, to, threshold)
-  for b = math.floor(from / SIZE), math.floor(to / SIZE) do
+  for b = floor(from / SIZE), floor(to / SIZE) do
     local lo = b * SIZE
     local key = base .. ':' .. b
-    local f, t = math.max(from, lo) - lo, math.min(to, lo + SIZE - 1) - lo
+    local f, t = max(from, lo) - lo, min(to, lo + SIZE - 1) - lo
     prefetch(key, f, t)
-    local found = first_above(key, 1, 0, SIZE - 1, f, t, threshold, 0)
+    local found = first_above(key, 1, 0, 0, f, t, threshold, 0)
     if found then return found + lo end
   end
   return nil
@@ -173,63 +259,34 @@ end
 -- Ends: a block nobody used is all zero, and thresholds are never negative.
 local function range_first_at_or_below(base, from, threshold)
   if threshold < 0 then return nil end
-  local b = math.floor(from / SIZE)
+  local b = floor(from / SIZE)
   while true do
     local lo = b * SIZE
-    local found = first_at_or_below(base .. ':' .. b, 1, 0, SIZE - 1, math.max(from, lo) - lo, threshold, 0)
+    local found = first_at_or_below(base .. ':' .. b, 1, 0, 0, max(from, lo) - lo, threshold, 0)
     if found then return found + lo end
     b = b + 1
   end
 end
--- The most in use in each of the steps (each of step buckets, from bucket from), into out[1..steps]: one
--- walk of each block's tree, level by level (one HMGET per level for the nodes not read yet). A
--- node inside one step gives its max; an absent node, a span all at the sum above it; any other
--- node is split. So the work is about the steps times the tree's depth, whatever it holds.
+-- The most in use in each of the steps (each of step buckets, from bucket from), into out[1..steps].
 local function steps_max(base, from, step, steps, out)
-  local last = from + step * steps - 1
-  local function put(s, value)
-    local i = s + 1
-    if i >= 1 and i <= steps and (out[i] == nil or value > out[i]) then out[i] = value end
-  end
-  for b = math.floor(from / SIZE), math.floor(last / SIZE) do
-    local lo0 = b * SIZE
-    local key = base .. ':' .. b
-    local nodes = nodes_of(key)
-    local f, t = math.max(from, lo0) - lo0, math.min(last, lo0 + SIZE - 1) - lo0
-    local off = from - lo0
-    local frontier = { { 1, 0, SIZE - 1, 0 } }
-    while #frontier > 0 do
-      local ids, n = {}, 0
-      for _, node in ipairs(frontier) do
-        if nodes[node[1]] == nil then n = n + 1; ids[n] = node[1]; nodes[node[1]] = false end
-      end
-      if n > 0 then
-        local values = call('HMGET', key, unpack(ids))
-        for i = 1, n do nodes[ids[i]] = decode(values[i]) end
-      end
-      local nextf = {}
-      for _, node in ipairs(frontier) do
-        local id, lo, hi, above = node[1], node[2], node[3], node[4]
-        local v = nodes[id]
-        local s1 = math.floor((math.max(lo, f) - off) / step)
-        local s2 = math.floor((math.min(hi, t) - off) / step)
-        if not v then
-          for s = s1, s2 do put(s, above) end
-        elseif lo == hi or (s1 == s2 and lo >= f and hi <= t) then
-          put(s1, above + v[2])
-        else
-          local mid = (lo + hi - 1) / 2
-          if f <= mid then nextf[#nextf + 1] = { 2 * id, lo, mid, above + v[1] } end
-          if t > mid then nextf[#nextf + 1] = { 2 * id + 1, mid + 1, hi, above + v[1] } end
-        end
-      end
-      frontier = nextf
+  for s = 1, steps do
+    local first, last = from + (s - 1) * step, from + s * step - 1
+    for b = floor(first / SIZE), floor(last / SIZE) do
+      local lo = b * SIZE
+      local most = range_max(base .. ':' .. b, 1, 0, 0, max(first, lo) - lo, min(last, lo + SIZE - 1) - lo, 0)
+      if out[s] == nil or most > out[s] then out[s] = most end
     end
   end
 end
 local function range_at(base, bucket)
-  local b = math.floor(bucket / SIZE)
+  local b = floor(bucket / SIZE)
   return cal_at(base .. ':' .. b, bucket - b * SIZE)
+end
+-- The extremes of one block (its root's children), for the audit.
+local function block_extremes(key)
+  local r = node(key, 0, 1)
+  if not r then return 0, 0 end
+  return extremes(r, 1)
 end
 -- Fair share: <prefix>:share:<site>:<owner> sums the owner's holds on the site (cb: core-buckets,
 -- gb: GPU-buckets) and counts their offer sets with offers still open (sets; os:<offer set>: the
@@ -268,7 +325,7 @@ local function release(prefix, id)
   for field, amount in pairs(hold) do
     local resource = string.match(field, '^r:(.+)$')
     if resource then
-      range_add(prefix .. ':cal:' .. hold['site'] .. ':' .. resource, from, to, -tonumber(amount))
+      range_add(calendar_key(prefix, hold['site'], resource), from, to, -tonumber(amount))
     end
   end
   flush()
@@ -302,7 +359,7 @@ local resources, cb, gb = {}, 0, 0
 for i = 15, #ARGV, 3 do
   local amount, capacity = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   if amount > capacity then return {'none'} end
-  if amount > 0 then resources[#resources + 1] = { key = prefix .. ':cal:' .. site .. ':' .. ARGV[i], name = ARGV[i], amount = amount, threshold = capacity - amount } end
+  if amount > 0 then resources[#resources + 1] = { key = calendar_key(prefix, site, ARGV[i]), name = ARGV[i], amount = amount, threshold = capacity - amount } end
   if ARGV[i] == 'cores' then cb = cb + amount * length elseif string.sub(ARGV[i], 1, 4) == 'gpu:' then gb = gb + amount * length end
 end
 local share = owner ~= '' and (prefix .. ':share:' .. site .. ':' .. owner) or nil
@@ -372,7 +429,7 @@ redis.call('HSET', h, 'site', site, 'from', from, 'to', to, 'sig', sig, 'kind', 
 for i = 6, #ARGV, 2 do
   local amount = tonumber(ARGV[i + 1])
   if amount > 0 then
-    range_add(prefix .. ':cal:' .. site .. ':' .. ARGV[i], from, to, amount)
+    range_add(calendar_key(prefix, site, ARGV[i]), from, to, amount)
     redis.call('HSET', h, 'r:' .. ARGV[i], amount)
   end
 end
@@ -382,7 +439,7 @@ return 1
 
 /** The amount of one resource in use at a bucket. ARGV: prefix, site, resource, bucket. */
 export const USAGE_AT = `${CALENDAR_HELPERS}
-return range_at(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4]))
+return range_at(calendar_key(ARGV[1], ARGV[2], ARGV[3]), tonumber(ARGV[4]))
 `;
 
 /**
@@ -393,11 +450,10 @@ return range_at(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4
  * long is the capacity less it). Amounts are strings (memory may be fractional).
  */
 export const CALENDAR_OUTLOOK = `${CALENDAR_HELPERS}
-local base = ARGV[1] .. ':cal:' .. ARGV[2] .. ':'
 local now, step, steps = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
 for i = 6, #ARGV do
-  local key = base .. ARGV[i]
+  local key = calendar_key(ARGV[1], ARGV[2], ARGV[i])
   local row = { tostring(range_at(key, now)) }
   if steps > 0 then
     local most = {}
@@ -411,13 +467,38 @@ return out
 
 /** Adds an amount over buckets, outside any hold (tests and audits). ARGV: prefix, site, resource, from, to, amount. */
 export const CALENDAR_ADD = `${CALENDAR_HELPERS}
-range_add(ARGV[1] .. ':cal:' .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+range_add(calendar_key(ARGV[1], ARGV[2], ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
 flush()
 return 1
 `;
 
 /** The largest and smallest amount in one block of a calendar (its root). ARGV: the block's key. */
 export const CALENDAR_EXTREMES = `${CALENDAR_HELPERS}
-local _, mx, mn = getnode(ARGV[1], 1)
-return {tostring(mx or 0), tostring(mn or 0)}
+local mx, mn = block_extremes(ARGV[1])
+return {tostring(mx), tostring(mn)}
+`;
+
+/**
+ * Converts one block's calendar from the binary layout before this one (a field per node, keyed
+ * `<prefix>:cal:...`: the node's id in a binary heap, its add, max and min packed as three
+ * doubles) to wide nodes: each node's add is added over the node's span, into whatever the new
+ * key holds already (adding is what both layouts are made of, so nothing held is lost even if a
+ * process wrote to the new key first), and the old key is deleted, in one step. ARGV: old key,
+ * new key. Returns the number of binary nodes read.
+ */
+export const MIGRATE_BINARY_CALENDAR = `${CALENDAR_HELPERS}
+local fields = call('HGETALL', ARGV[1])
+for i = 1, #fields, 2 do
+  local id = tonumber(fields[i])
+  local a = sunpack('d', fields[i + 1])
+  if a ~= 0 then
+    local _, e = math.frexp(id)
+    local width = SIZE / 2 ^ (e - 1)
+    local lo = (id - 2 ^ (e - 1)) * width
+    cal_add(ARGV[2], 1, 0, 0, lo, lo + width - 1, a)
+  end
+end
+flush()
+call('DEL', ARGV[1])
+return #fields / 2
 `;

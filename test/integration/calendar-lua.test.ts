@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { InMemoryCapacityLedger } from '../../src/broker/in-memory-capacity-ledger.js';
-import { BLOCK } from '../../src/domain/capacity-calendar.js';
+import { BLOCK, SegmentTree } from '../../src/domain/capacity-calendar.js';
 import { offerExpiredNote } from '../../src/domain/messages.js';
 import type { SiteProfile } from '../../src/domain/site-profile.js';
-import { auditLedger } from '../../src/store/audit-ledger.js';
+import { auditLedger, scanKeys } from '../../src/store/audit-ledger.js';
+import { migrateBinaryCalendars } from '../../src/store/migrate-calendars.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { brokerScripts } from '../../src/store/redis-scripts.js';
 import { RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
@@ -28,7 +29,9 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
       gpus: fc.integer({ min: 0, max: 2 }),
       earliest: fc.integer({ min: 0, max: 200 }),
       span: fc.integer({ min: 0, max: 200 }),
-      length: fc.integer({ min: 1, max: 60 }),
+      // Short holds, and long ones that cover whole nodes of the tree's upper levels (a node's
+      // children span 1,024 and 32 buckets) and reach into the next block.
+      length: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 900, max: 2_600 })),
     }),
     fc.record({ op: fc.constant('release' as const), pick: fc.nat() }),
   );
@@ -61,23 +64,24 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
           expect({ index, outcome: fromLua }).toEqual({ index, outcome: fromModel });
           if (fromLua.outcome === 'held') held.push(ask.id);
         }
-        for (const bucket of [0, 1, 17, 59, 60, 120, 200, 259, 400, 461]) {
+        for (const bucket of [0, 1, 17, 59, 60, 120, 149, 150, 200, 259, 400, 461, 1173, 1174, 2000, 2900]) {
           for (const resource of ['cores', 'memory', 'gpu:A100']) {
             expect({ bucket, resource, used: await lua.usageAt('lua', resource, BASE + bucket) })
               .toEqual({ bucket, resource, used: await model.usageAt('lua', resource, BASE + bucket) });
           }
         }
         // The catalogue's outlook (one script): the amount now and the most in each step, across the block boundary.
-        const [now, step, steps] = [BASE + 3, 37, 8];
-        const outlook = await lua.outlook('lua', ['cores', 'memory', 'gpu:A100'], now, step, steps);
-        for (const resource of ['cores', 'memory', 'gpu:A100']) {
-          const peaks: number[] = [];
-          for (let s = 0; s < steps; s++) {
-            let most = 0;
-            for (let b = now + s * step; b < now + (s + 1) * step; b++) most = Math.max(most, await model.usageAt('lua', resource, b));
-            peaks.push(most);
+        for (const [now, step, steps] of [[BASE + 3, 37, 8], [BASE + 140, 311, 9]] as const) {
+          const outlook = await lua.outlook('lua', ['cores', 'memory', 'gpu:A100'], now, step, steps);
+          for (const resource of ['cores', 'memory', 'gpu:A100']) {
+            const peaks: number[] = [];
+            for (let s = 0; s < steps; s++) {
+              let most = 0;
+              for (let b = now + s * step; b < now + (s + 1) * step; b++) most = Math.max(most, await model.usageAt('lua', resource, b));
+              peaks.push(most);
+            }
+            expect({ resource, ...outlook[resource] }).toEqual({ resource, now: await model.usageAt('lua', resource, now), peaks });
           }
-          expect({ resource, ...outlook[resource] }).toEqual({ resource, now: await model.usageAt('lua', resource, now), peaks });
         }
       } finally {
         await deleteKeys(redis, keys.prefix);
@@ -208,5 +212,57 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
     } finally {
       await deleteKeys(redis, keys.prefix);
     }
+  });
+
+  it('converts calendars kept in the binary layout (a field per node) to wide nodes, adding to what the new keys hold, and deletes the old keys', async () => {
+    const ranges = fc.array(fc.record({ from: fc.integer({ min: 0, max: 3_000 }), length: fc.integer({ min: 1, max: 1_500 }), amount: fc.integer({ min: 1, max: 9 }) }), { minLength: 1, maxLength: 25 });
+    await fc.assert(fc.asyncProperty(ranges, ranges, async (before, after) => {
+      const keys = redisKeys(randomPrefix());
+      const site: SiteProfile = { ...demoSite({ cores: 1_000, memoryGiB: 24 }), name: 'lua' };
+      const lua = new RedisCapacityLedger(redis, keys);
+      const model = new InMemoryCapacityLedger();
+      try {
+        // The earlier layout, as its Lua wrote it: the binary tree of the domain's twin (the same
+        // node ids, add, max and min), each node a field of three doubles, the root padded.
+        const trees = new Map<number, SegmentTree>();
+        for (const { from, length, amount } of before) {
+          const start = BASE + from;
+          model.calendar('lua').reserve({ cores: amount }, start, start + length - 1);
+          for (let b = Math.floor(start / BLOCK); b <= Math.floor((start + length - 1) / BLOCK); b++) {
+            const tree = trees.get(b) ?? new SegmentTree();
+            trees.set(b, tree);
+            tree.add(Math.max(start, b * BLOCK) - b * BLOCK, Math.min(start + length - 1, b * BLOCK + BLOCK - 1) - b * BLOCK, amount);
+          }
+        }
+        for (const [block, tree] of trees) {
+          const nodes = (tree as unknown as { nodes: Map<number, { add: number; max: number; min: number }> }).nodes;
+          const fields: Array<string | Buffer> = [];
+          for (const [id, { add, max, min }] of nodes) {
+            const packed = Buffer.alloc(24);
+            [add, max, min].forEach((value, i) => packed.writeDoubleLE(value, 8 * i));
+            fields.push(String(id), id === 1 ? Buffer.concat([packed, Buffer.alloc(72, ' ')]) : packed);
+          }
+          if (fields.length) await redis.hset(`${keys.prefix}:cal:lua:cores:${block}`, ...fields);
+        }
+        // Holds made in the new layout before the conversion (a process of this version started first).
+        for (const [index, { from, length, amount }] of after.entries()) {
+          const ask = { id: `n${index}`, amounts: { cores: amount }, earliest: BASE + from, latest: BASE + from, length };
+          expect(await lua.findAndHold(site, ask, 0, 1)).toEqual(await model.findAndHold(site, ask, 0, 1));
+        }
+        const oldBlocks = (await scanKeys(redis, `${keys.prefix}:cal:*`)).length;
+        expect(await migrateBinaryCalendars(redis, keys)).toBe(oldBlocks);
+        expect(await scanKeys(redis, `${keys.prefix}:cal:*`)).toEqual([]);
+        for (const bucket of [0, 1, 149, 150, 151, 700, 1173, 1174, 2000, 3100, 4000, 4600]) {
+          expect({ bucket, used: await lua.usageAt('lua', 'cores', BASE + bucket) }).toEqual({ bucket, used: await model.usageAt('lua', 'cores', BASE + bucket) });
+        }
+        // A second start finds nothing left to convert.
+        expect(await migrateBinaryCalendars(redis, keys)).toBe(0);
+        // And holding goes on from the converted calendar as from the model.
+        const ask = { id: 'later', amounts: { cores: 990 }, earliest: BASE, latest: BASE + 5_000, length: 30 };
+        expect(await lua.findAndHold(site, ask, 0, 1)).toEqual(await model.findAndHold(site, ask, 0, 1));
+      } finally {
+        await deleteKeys(redis, keys.prefix);
+      }
+    }), { numRuns: 25 });
   });
 });
