@@ -345,70 +345,95 @@ end
  * A hold with an expiry enters `<prefix>:offer-expiry` in the same step (lua-scripts.ts EXPIRE_DUE):
  * released at its expiry whatever becomes of the request that asked for it.
  */
-export const FIND_AND_HOLD = `${CALENDAR_HELPERS}
-local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
-local expires = tonumber(ARGV[14])
-if tonumber(ARGV[4]) > tonumber(ARGV[5]) or (expires > 0 and tonumber(ARGV[4]) >= expires) then return {'late'} end
--- The expiry sweep has been for this id already (the worker was held up): too late to hold.
-if redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then return {'late'} end
-local existing = redis.call('HGET', prefix .. ':hold:' .. id, 'from')
-if existing then return {'held', tonumber(existing)} end
-local earliest, latest, length = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local owner, set = ARGV[9], ARGV[10]
-local resources, cb, gb = {}, 0, 0
-for i = 15, #ARGV, 3 do
-  local amount, capacity = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  if amount > capacity then return {'none'} end
-  if amount > 0 then resources[#resources + 1] = { key = calendar_key(prefix, site, ARGV[i]), name = ARGV[i], amount = amount, threshold = capacity - amount } end
-  if ARGV[i] == 'cores' then cb = cb + amount * length elseif string.sub(ARGV[i], 1, 4) == 'gpu:' then gb = gb + amount * length end
-end
-local share = owner ~= '' and (prefix .. ':share:' .. site .. ':' .. owner) or nil
-if share then
-  local used = redis.call('HMGET', share, 'cb', 'gb', 'sets', 'os:' .. set)
-  local ucb, ugb, usets = tonumber(used[1] or '0'), tonumber(used[2] or '0'), tonumber(used[3] or '0')
-  if ucb + cb > tonumber(ARGV[11]) then return {'cap', 'cores', tostring(ucb), ARGV[11]} end
-  if gb > 0 and ugb + gb > tonumber(ARGV[12]) then return {'cap', 'gpus', tostring(ugb), ARGV[12]} end
-  if not used[4] and usets + 1 > tonumber(ARGV[13]) then return {'cap', 'sets', tostring(usets), ARGV[13]} end
-end
-local start = earliest
-for step = 1, MAX_STEPS do
-  if start > latest then return {'none'} end
-  local blocked = nil
-  for _, r in ipairs(resources) do
-    local blocker = range_first_above(r.key, start, start + length - 1, r.threshold)
-    if blocker then
-      local nextFree = range_first_at_or_below(r.key, blocker + 1, r.threshold)
-      if not nextFree then return {'none'} end
-      if not blocked or nextFree > blocked then blocked = nextFree end
-    end
+const FIND_AND_HOLD_STEP = `
+-- One hold; its arguments (ARGV of FIND_AND_HOLD) in the table ARGV.
+local function find_and_hold(ARGV)
+  local prefix, site, id = ARGV[1], ARGV[2], ARGV[3]
+  local expires = tonumber(ARGV[14])
+  if tonumber(ARGV[4]) > tonumber(ARGV[5]) or (expires > 0 and tonumber(ARGV[4]) >= expires) then return {'late'} end
+  -- The expiry sweep has been for this id already (the worker was held up): too late to hold.
+  if redis.call('EXISTS', prefix .. ':hold-closed:' .. id) == 1 then return {'late'} end
+  local existing = redis.call('HGET', prefix .. ':hold:' .. id, 'from')
+  if existing then return {'held', tonumber(existing)} end
+  local earliest, latest, length = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+  local owner, set = ARGV[9], ARGV[10]
+  local resources, cb, gb = {}, 0, 0
+  for i = 15, #ARGV, 3 do
+    local amount, capacity = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+    if amount > capacity then return {'none'} end
+    if amount > 0 then resources[#resources + 1] = { key = calendar_key(prefix, site, ARGV[i]), name = ARGV[i], amount = amount, threshold = capacity - amount } end
+    if ARGV[i] == 'cores' then cb = cb + amount * length elseif string.sub(ARGV[i], 1, 4) == 'gpu:' then gb = gb + amount * length end
   end
-  if not blocked then
-    -- The hold in one HSET, and each calendar in one (flush).
-    local fields = {'site', site, 'from', start, 'to', start + length - 1}
+  local share = owner ~= '' and (prefix .. ':share:' .. site .. ':' .. owner) or nil
+  if share then
+    local used = redis.call('HMGET', share, 'cb', 'gb', 'sets', 'os:' .. set)
+    local ucb, ugb, usets = tonumber(used[1] or '0'), tonumber(used[2] or '0'), tonumber(used[3] or '0')
+    if ucb + cb > tonumber(ARGV[11]) then return {'cap', 'cores', tostring(ucb), ARGV[11]} end
+    if gb > 0 and ugb + gb > tonumber(ARGV[12]) then return {'cap', 'gpus', tostring(ugb), ARGV[12]} end
+    if not used[4] and usets + 1 > tonumber(ARGV[13]) then return {'cap', 'sets', tostring(usets), ARGV[13]} end
+  end
+  local start = earliest
+  for step = 1, MAX_STEPS do
+    if start > latest then return {'none'} end
+    local blocked = nil
     for _, r in ipairs(resources) do
-      range_add(r.key, start, start + length - 1, r.amount)
-      fields[#fields + 1] = 'r:' .. r.name
-      fields[#fields + 1] = r.amount
+      local blocker = range_first_above(r.key, start, start + length - 1, r.threshold)
+      if blocker then
+        local nextFree = range_first_at_or_below(r.key, blocker + 1, r.threshold)
+        if not nextFree then return {'none'} end
+        if not blocked or nextFree > blocked then blocked = nextFree end
+      end
     end
-    flush()
-    if share then
-      fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner
-      fields[#fields + 1] = 'set'; fields[#fields + 1] = set
-      fields[#fields + 1] = 'cb'; fields[#fields + 1] = cb
-      fields[#fields + 1] = 'gb'; fields[#fields + 1] = gb
+    if not blocked then
+      -- The hold in one HSET, and each calendar in one (flush).
+      local fields = {'site', site, 'from', start, 'to', start + length - 1}
+      for _, r in ipairs(resources) do
+        range_add(r.key, start, start + length - 1, r.amount)
+        fields[#fields + 1] = 'r:' .. r.name
+        fields[#fields + 1] = r.amount
+      end
+      flush()
+      if share then
+        fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner
+        fields[#fields + 1] = 'set'; fields[#fields + 1] = set
+        fields[#fields + 1] = 'cb'; fields[#fields + 1] = cb
+        fields[#fields + 1] = 'gb'; fields[#fields + 1] = gb
+      end
+      redis.call('HSET', prefix .. ':hold:' .. id, unpack(fields))
+      if expires > 0 then redis.call('ZADD', prefix .. ':offer-expiry', expires, id) end
+      if share then
+        redis.call('HINCRBYFLOAT', share, 'cb', cb)
+        redis.call('HINCRBYFLOAT', share, 'gb', gb)
+        if redis.call('HINCRBY', share, 'os:' .. set, 1) == 1 then redis.call('HINCRBY', share, 'sets', 1) end
+      end
+      return {'held', start}
     end
-    redis.call('HSET', prefix .. ':hold:' .. id, unpack(fields))
-    if expires > 0 then redis.call('ZADD', prefix .. ':offer-expiry', expires, id) end
-    if share then
-      redis.call('HINCRBYFLOAT', share, 'cb', cb)
-      redis.call('HINCRBYFLOAT', share, 'gb', gb)
-      if redis.call('HINCRBY', share, 'os:' .. set, 1) == 1 then redis.call('HINCRBY', share, 'sets', 1) end
-    end
-    return {'held', start}
+    start = blocked
   end
-  start = blocked
+  return {'gave-up'}
 end
-return {'gave-up'}
+`;
+
+export const FIND_AND_HOLD = `${CALENDAR_HELPERS}${FIND_AND_HOLD_STEP}
+return find_and_hold(ARGV)
+`;
+
+/**
+ * Several holds in one script, one after the other, as if each were a FIND_AND_HOLD of its own (each
+ * written whole before the next is tried), sharing the nodes read: the holds a worker asks for at
+ * once, on the same sites' calendars, read each node once. ARGV: for each hold, the number of its
+ * arguments, then FIND_AND_HOLD's arguments. Returns the answers, in order.
+ */
+export const FIND_AND_HOLD_MANY = `${CALENDAR_HELPERS}${FIND_AND_HOLD_STEP}
+local answers, i = {}, 1
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local args = {}
+  for j = 1, n do args[j] = ARGV[i + j] end
+  answers[#answers + 1] = find_and_hold(args)
+  i = i + n + 1
+end
+return answers
 `;
 
 /**

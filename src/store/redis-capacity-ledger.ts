@@ -9,6 +9,8 @@ import { brokerScripts } from './redis-scripts.js';
  * Capacity over time per site, in Redis: the calendar of store/calendar-lua.ts. Finding the
  * earliest fit and holding it are one script, so any number of API processes and site workers
  * never hold the same capacity twice; the transition, expiry and release scripts give it back.
+ * The holds asked in one turn of the event loop go in one script (FIND_AND_HOLD_MANY), each still
+ * whole before the next: the calendar nodes they share are read once, and one call pays for all.
  */
 export class RedisCapacityLedger implements CapacityLedger, CapacityOutlook {
   private readonly scripts;
@@ -21,11 +23,28 @@ export class RedisCapacityLedger implements CapacityLedger, CapacityOutlook {
     const capacity = siteCapacity(site);
     const resources = Object.entries(ask.amounts).flatMap(([resource, amount]) => [resource, amount, capacity[resource] ?? 0]);
     const share = ask.share ? [ask.share.owner, ask.share.offerSet, ask.share.caps.coreBuckets, ask.share.caps.gpuBuckets, ask.share.caps.offerSets] : ['', '', 0, 0, 0];
-    const [outcome, start, used, limit] = (await this.scripts.ebFindAndHold(
-      this.keys.prefix, site.name, ask.id, now, answerBy, ask.earliest, ask.latest, ask.length, ...share, ask.expiresAt ?? 0, ...resources,
-    )) as [HoldOutcome['outcome'], number | string | undefined, string?, string?];
-    if (outcome === 'cap') return { outcome, cap: start as 'cores' | 'gpus' | 'sets', used: Number(used), limit: Number(limit) };
-    return outcome === 'held' ? { outcome, start: Number(start) } : { outcome };
+    const args = [this.keys.prefix, site.name, ask.id, now, answerBy, ask.earliest, ask.latest, ask.length, ...share, ask.expiresAt ?? 0, ...resources];
+    return outcomeOf(await new Promise<HoldReply>((resolve, reject) => {
+      this.queued.push({ args, resolve, reject });
+      if (this.queued.length === 1) setImmediate(() => this.sendQueued());
+    }));
+  }
+
+  /** Holds asked in the same turn of the event loop (a negotiation job's sites and offers) go in one script. */
+  private readonly queued: Array<{ args: Array<string | number>; resolve: (reply: HoldReply) => void; reject: (error: unknown) => void }> = [];
+
+  private sendQueued(): void {
+    while (this.queued.length) {
+      const batch = this.queued.splice(0, HOLDS_PER_SCRIPT);
+      const reply = batch.length === 1
+        ? this.scripts.ebFindAndHold(...(batch[0]?.args ?? [])).then((one) => [one])
+        : this.scripts.ebFindAndHoldMany(...batch.flatMap(({ args }) => [args.length, ...args]));
+      reply.then((replies) => {
+        batch.forEach((hold, index) => hold.resolve((replies as HoldReply[])[index] ?? ['gave-up']));
+      }, (error: unknown) => {
+        for (const hold of batch) hold.reject(error);
+      });
+    }
   }
 
   async usageAt(site: string, resource: string, bucket: number): Promise<number> {
@@ -40,4 +59,14 @@ export class RedisCapacityLedger implements CapacityLedger, CapacityOutlook {
       return [resource, { now: held ?? 0, peaks }];
     }));
   }
+}
+
+/** The most holds one script makes: it runs atomically, so a long batch would hold up every other client of Redis. */
+export const HOLDS_PER_SCRIPT = 64;
+
+type HoldReply = [HoldOutcome['outcome'], (number | string)?, string?, string?];
+
+function outcomeOf([outcome, start, used, limit]: HoldReply): HoldOutcome {
+  if (outcome === 'cap') return { outcome, cap: start as 'cores' | 'gpus' | 'sets', used: Number(used), limit: Number(limit) };
+  return outcome === 'held' ? { outcome, start: Number(start) } : { outcome };
 }

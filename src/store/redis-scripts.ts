@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
-import { CALENDAR_ADD, CALENDAR_EXTREMES, CALENDAR_OUTLOOK, FIND_AND_HOLD, HOLD_FIXED, MIGRATE_BINARY_CALENDAR, USAGE_AT } from './calendar-lua.js';
+import { CALENDAR_ADD, CALENDAR_EXTREMES, CALENDAR_OUTLOOK, FIND_AND_HOLD, FIND_AND_HOLD_MANY, HOLD_FIXED, MIGRATE_BINARY_CALENDAR, USAGE_AT } from './calendar-lua.js';
 import { ADVANCE, APPEND_LOG, BIND, EXPIRE, EXPIRE_DUE, EXPIRE_UNBOUND, FINISH, KEEP_NOTEBOOK_TOKEN, KEEP_TOKEN, PLAN_NEXT, READ_LOG, RELEASE, SAVE_OFFER_SET, SET_STAGING, SETTLE_DUE, TRANSITION } from './lua-scripts.js';
 
 const SCRIPTS = {
   ebTransition: TRANSITION, ebExpire: EXPIRE, ebExpireDue: EXPIRE_DUE, ebFinish: FINISH, ebRelease: RELEASE, ebAdvance: ADVANCE, ebSaveOfferSet: SAVE_OFFER_SET,
   ebAppendLog: APPEND_LOG, ebReadLog: READ_LOG, ebBind: BIND, ebExpireUnbound: EXPIRE_UNBOUND, ebKeepToken: KEEP_TOKEN, ebKeepNotebookToken: KEEP_NOTEBOOK_TOKEN,
   ebPlanNext: PLAN_NEXT, ebSettleDue: SETTLE_DUE, ebSetStaging: SET_STAGING,
-  ebFindAndHold: FIND_AND_HOLD, ebHoldFixed: HOLD_FIXED, ebUsageAt: USAGE_AT, ebCalendarAdd: CALENDAR_ADD, ebCalendarExtremes: CALENDAR_EXTREMES, ebCalendarOutlook: CALENDAR_OUTLOOK,
+  ebFindAndHold: FIND_AND_HOLD, ebFindAndHoldMany: FIND_AND_HOLD_MANY, ebHoldFixed: HOLD_FIXED, ebUsageAt: USAGE_AT, ebCalendarAdd: CALENDAR_ADD, ebCalendarExtremes: CALENDAR_EXTREMES, ebCalendarOutlook: CALENDAR_OUTLOOK,
   ebMigrateBinaryCalendar: MIGRATE_BINARY_CALENDAR,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;

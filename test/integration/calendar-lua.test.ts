@@ -8,7 +8,7 @@ import { auditLedger, scanKeys } from '../../src/store/audit-ledger.js';
 import { migrateBinaryCalendars } from '../../src/store/migrate-calendars.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { brokerScripts } from '../../src/store/redis-scripts.js';
-import { RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
+import { HOLDS_PER_SCRIPT, RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { deleteKeys, demoSite, randomPrefix, redisUrl } from '../support/test-broker.js';
 
@@ -261,6 +261,39 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
         const ask = { id: 'later', amounts: { cores: 990 }, earliest: BASE, latest: BASE + 5_000, length: 30 };
         expect(await lua.findAndHold(site, ask, 0, 1)).toEqual(await model.findAndHold(site, ask, 0, 1));
       } finally {
+        await deleteKeys(redis, keys.prefix);
+      }
+    }), { numRuns: 25 });
+  });
+
+  it('makes the holds asked at once in one script, each whole before the next: the same answers as one by one', async () => {
+    const ask = fc.record({ cores: fc.integer({ min: 1, max: 8 }), earliest: fc.integer({ min: 0, max: 100 }), span: fc.integer({ min: 0, max: 100 }), length: fc.integer({ min: 1, max: 90 }) });
+    await fc.assert(fc.asyncProperty(fc.array(ask, { minLength: 2, maxLength: 150 }), async (asks) => {
+      const keys = redisKeys(randomPrefix());
+      const site: SiteProfile = { ...demoSite({ cores: 12, memoryGiB: 24 }), name: 'lua' };
+      const lua = new RedisCapacityLedger(redis, keys);
+      const model = new InMemoryCapacityLedger();
+      // Both scripts loaded first (a script Redis does not know yet costs ioredis a second EVALSHA).
+      const warm = { ...site, name: 'warm' };
+      await Promise.all([lua.findAndHold(warm, { id: 'w1', amounts: { cores: 1 }, earliest: BASE, latest: BASE, length: 1 }, 0, 1), lua.findAndHold(warm, { id: 'w2', amounts: { cores: 1 }, earliest: BASE, latest: BASE, length: 1 }, 0, 1)]);
+      await lua.findAndHold(warm, { id: 'w3', amounts: { cores: 1 }, earliest: BASE, latest: BASE, length: 1 }, 0, 1);
+      // Counts the scripts sent (ioredis sends a defined command as EVALSHA).
+      const send = redis.sendCommand.bind(redis);
+      let scripts = 0;
+      redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+        if (command.name === 'evalsha') scripts += 1;
+        return (send as (...args: unknown[]) => unknown)(command, ...rest);
+      }) as typeof redis.sendCommand;
+      try {
+        const holds = asks.map(({ cores, earliest, span, length }, index) => ({ id: `b${index}`, amounts: { cores, memory: 1 }, earliest: BASE + earliest, latest: BASE + earliest + span, length }));
+        const together = await Promise.all(holds.map((hold) => lua.findAndHold(site, hold, 0, 1)));
+        expect(scripts).toBe(Math.ceil(holds.length / HOLDS_PER_SCRIPT));
+        const oneByOne = [];
+        for (const hold of holds) oneByOne.push(await model.findAndHold(site, hold, 0, 1));
+        expect(together).toEqual(oneByOne);
+        for (const bucket of [0, 50, 100, 150, 200, 280]) expect(await lua.usageAt('lua', 'cores', BASE + bucket)).toBe(await model.usageAt('lua', 'cores', BASE + bucket));
+      } finally {
+        redis.sendCommand = send;
         await deleteKeys(redis, keys.prefix);
       }
     }), { numRuns: 25 });
