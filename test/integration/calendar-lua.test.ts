@@ -255,7 +255,8 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
         for (const bucket of [0, 1, 149, 150, 151, 700, 1173, 1174, 2000, 3100, 4000, 4600]) {
           expect({ bucket, used: await lua.usageAt('lua', 'cores', BASE + bucket) }).toEqual({ bucket, used: await model.usageAt('lua', 'cores', BASE + bucket) });
         }
-        // A second start finds nothing left to convert.
+        // A second start finds the prefix marked converted, and nothing left to convert.
+        expect(await redis.get(`${keys.prefix}:calendar-layout`)).toBe('wide');
         expect(await migrateBinaryCalendars(redis, keys)).toBe(0);
         // And holding goes on from the converted calendar as from the model.
         const ask = { id: 'later', amounts: { cores: 990 }, earliest: BASE, latest: BASE + 5_000, length: 30 };
