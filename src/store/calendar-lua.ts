@@ -422,7 +422,12 @@ return find_and_hold(ARGV)
  * Several holds in one script, one after the other, as if each were a FIND_AND_HOLD of its own (each
  * written whole before the next is tried), sharing the nodes read: the holds a worker asks for at
  * once, on the same sites' calendars, read each node once. ARGV: for each hold, the number of its
- * arguments, then FIND_AND_HOLD's arguments. Returns the answers, in order.
+ * arguments, then FIND_AND_HOLD's arguments. Returns the answers, in order; a hold that fails (a
+ * calendar key of the wrong type, say) answers {'error', message} and the others go on, as they
+ * would have as scripts of their own. Errors come from reading the calendars (the search reads
+ * every node the hold then writes), before anything of the hold is written, so a failed hold
+ * leaves nothing; the node cache is dropped all the same, so that nothing half-read or unwritten
+ * of it reaches the next hold's flush().
  */
 export const FIND_AND_HOLD_MANY = `${CALENDAR_HELPERS}${FIND_AND_HOLD_STEP}
 local answers, i = {}, 1
@@ -430,7 +435,12 @@ while i <= #ARGV do
   local n = tonumber(ARGV[i])
   local args = {}
   for j = 1, n do args[j] = ARGV[i + j] end
-  answers[#answers + 1] = find_and_hold(args)
+  local ok, answer = pcall(find_and_hold, args)
+  if not ok then
+    cache, dirty = {}, {}
+    answer = {'error', type(answer) == 'table' and tostring(answer.err) or tostring(answer)}
+  end
+  answers[#answers + 1] = answer
   i = i + n + 1
 end
 return answers

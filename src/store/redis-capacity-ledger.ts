@@ -40,7 +40,12 @@ export class RedisCapacityLedger implements CapacityLedger, CapacityOutlook {
         ? this.scripts.ebFindAndHold(...(batch[0]?.args ?? [])).then((one) => [one])
         : this.scripts.ebFindAndHoldMany(...batch.flatMap(({ args }) => [args.length, ...args]));
       reply.then((replies) => {
-        batch.forEach((hold, index) => hold.resolve((replies as HoldReply[])[index] ?? ['gave-up']));
+        batch.forEach((hold, index) => {
+          const one = (replies as Array<HoldReply | ['error', string]>)[index] ?? ['gave-up'];
+          // One hold's failure is its own (FIND_AND_HOLD_MANY): the others of its script stand.
+          if (one[0] === 'error') hold.reject(new Error(`holding capacity failed: ${String(one[1])}`));
+          else hold.resolve(one);
+        });
       }, (error: unknown) => {
         for (const hold of batch) hold.reject(error);
       });

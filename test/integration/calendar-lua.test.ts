@@ -299,4 +299,34 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
       }
     }), { numRuns: 25 });
   });
+  it('fails only the hold that fails in a script of many: the others of the same script are made, and the failed one leaves nothing', async () => {
+    const keys = redisKeys(randomPrefix());
+    const healthy: SiteProfile = { ...demoSite({ cores: 12, memoryGiB: 24 }), name: 'healthy' };
+    const broken: SiteProfile = { ...demoSite({ cores: 12, memoryGiB: 24 }), name: 'broken' };
+    const lua = new RedisCapacityLedger(redis, keys);
+    // The broken site's cores calendar for the block is a string, not a hash: reading it is a WRONGTYPE error.
+    await redis.set(`${keys.prefix}:calendar:broken:cores:${Math.floor(BASE / BLOCK)}`, 'not a calendar');
+    const hold = (id: string, cores: number) => ({ id, amounts: { cores, memory: 1 }, earliest: BASE, latest: BASE + 100, length: 30 });
+    try {
+      // Asked in one turn: one script, the broken site's hold between two healthy ones on the same calendar.
+      const outcomes = await Promise.allSettled([
+        lua.findAndHold(healthy, hold('first', 8), 0, 1),
+        lua.findAndHold(broken, hold('middle', 2), 0, 1),
+        lua.findAndHold(healthy, hold('last', 8), 0, 1),
+      ]);
+      expect(outcomes[0]).toEqual({ status: 'fulfilled', value: { outcome: 'held', start: BASE } });
+      expect(outcomes[1]?.status).toBe('rejected');
+      expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/holding capacity failed: .*WRONGTYPE/);
+      // The third was found after the first (12 cores: 8 + 8 do not fit side by side).
+      expect(outcomes[2]).toEqual({ status: 'fulfilled', value: { outcome: 'held', start: BASE + 30 } });
+      expect(await lua.usageAt('healthy', 'cores', BASE)).toBe(8);
+      expect(await lua.usageAt('healthy', 'cores', BASE + 30)).toBe(8);
+      // Nothing of the failed hold: no record, no entry in the expiry sweep, the memory calendar untouched.
+      expect(await redis.exists(`${keys.prefix}:hold:middle`)).toBe(0);
+      expect(await redis.zscore(`${keys.prefix}:offer-expiry`, 'middle')).toBeNull();
+      expect(await redis.exists(`${keys.prefix}:calendar:broken:memory:${Math.floor(BASE / BLOCK)}`)).toBe(0);
+    } finally {
+      await deleteKeys(redis, keys.prefix);
+    }
+  });
 });
