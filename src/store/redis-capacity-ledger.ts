@@ -41,7 +41,7 @@ export class RedisCapacityLedger implements CapacityLedger, CapacityOutlook {
         : this.scripts.ebFindAndHoldMany(...batch.flatMap(({ args }) => [args.length, ...args]));
       reply.then((replies) => {
         batch.forEach((hold, index) => {
-          const one = (replies as Array<HoldReply | ['error', string]>)[index] ?? ['gave-up'];
+          const one = (replies as ScriptHoldReply[])[index] ?? ['gave-up'];
           // One hold's failure is its own (FIND_AND_HOLD_MANY): the others of its script stand.
           if (one[0] === 'error') hold.reject(new Error(`holding capacity failed: ${String(one[1])}`));
           else hold.resolve(one);
@@ -73,6 +73,8 @@ export class RedisCapacityLedger implements CapacityLedger, CapacityOutlook {
 export const HOLDS_PER_SCRIPT = 32;
 
 type HoldReply = [HoldOutcome['outcome'], (number | string)?, string?, string?];
+/** A hold's answer in a script's reply: FIND_AND_HOLD_MANY answers a hold that failed with its error. */
+type ScriptHoldReply = HoldReply | ['error', string];
 
 function outcomeOf([outcome, start, used, limit]: HoldReply): HoldOutcome {
   if (outcome === 'cap') return { outcome, cap: start as 'cores' | 'gpus' | 'sets', used: Number(used), limit: Number(limit) };

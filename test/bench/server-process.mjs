@@ -1,19 +1,21 @@
 // Starts test/bench/server.mjs as a child process and waits for its {"port", ...} line.
 // Shared by run.mjs, capacity.mjs and node-versions.mjs.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const START_FLAGS = JSON.parse(readFileSync(join(here, '../../package.json'), 'utf8')).scripts.start
+  .split(/\s+/).filter((word) => word.startsWith('--'));
 
 /**
  * `env` is added to this process's environment; `cpuProfDir` runs the server under --cpu-prof;
  * `node` is the Node.js binary to run it with (default: this one).
  */
 export function startServer({ env = {}, cpuProfDir = '', node = process.execPath } = {}) {
-  // As `npm start` runs the broker (package.json): with a young generation of 64 MB a semi-space.
-  const args = ['--max-semi-space-size=64'];
+  // Node's flags as `npm start` gives them (package.json), so that the bench runs the broker as deployed.
+  const args = [...START_FLAGS];
   if (cpuProfDir) {
     mkdirSync(cpuProfDir, { recursive: true });
     args.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, '--cpu-prof-interval=200');

@@ -8,6 +8,7 @@ import { auditLedger, scanKeys } from '../../src/store/audit-ledger.js';
 import { migrateBinaryCalendars } from '../../src/store/migrate-calendars.js';
 import { RedisBrokerStore } from '../../src/store/redis-broker-store.js';
 import { brokerScripts } from '../../src/store/redis-scripts.js';
+import { CALENDAR_KEY_PART } from '../../src/store/calendar-lua.js';
 import { HOLDS_PER_SCRIPT, RedisCapacityLedger } from '../../src/store/redis-capacity-ledger.js';
 import { redisKeys } from '../../src/store/redis-keys.js';
 import { deleteKeys, demoSite, randomPrefix, redisUrl } from '../support/test-broker.js';
@@ -304,8 +305,9 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
     const healthy: SiteProfile = { ...demoSite({ cores: 12, memoryGiB: 24 }), name: 'healthy' };
     const broken: SiteProfile = { ...demoSite({ cores: 12, memoryGiB: 24 }), name: 'broken' };
     const lua = new RedisCapacityLedger(redis, keys);
+    const calendarBlock = (site: string, resource: string) => `${keys.prefix}:${CALENDAR_KEY_PART}:${site}:${resource}:${Math.floor(BASE / BLOCK)}`;
     // The broken site's cores calendar for the block is a string, not a hash: reading it is a WRONGTYPE error.
-    await redis.set(`${keys.prefix}:calendar:broken:cores:${Math.floor(BASE / BLOCK)}`, 'not a calendar');
+    await redis.set(calendarBlock('broken', 'cores'), 'not a calendar');
     const hold = (id: string, cores: number) => ({ id, amounts: { cores, memory: 1 }, earliest: BASE, latest: BASE + 100, length: 30 });
     try {
       // Asked in one turn: one script, the broken site's hold between two healthy ones on the same calendar.
@@ -322,9 +324,9 @@ describe('the capacity calendar in Redis (Lua) against its in-memory model', () 
       expect(await lua.usageAt('healthy', 'cores', BASE)).toBe(8);
       expect(await lua.usageAt('healthy', 'cores', BASE + 30)).toBe(8);
       // Nothing of the failed hold: no record, no entry in the expiry sweep, the memory calendar untouched.
-      expect(await redis.exists(`${keys.prefix}:hold:middle`)).toBe(0);
-      expect(await redis.zscore(`${keys.prefix}:offer-expiry`, 'middle')).toBeNull();
-      expect(await redis.exists(`${keys.prefix}:calendar:broken:memory:${Math.floor(BASE / BLOCK)}`)).toBe(0);
+      expect(await redis.exists(keys.hold('middle'))).toBe(0);
+      expect(await redis.zscore(keys.offerExpiry, 'middle')).toBeNull();
+      expect(await redis.exists(calendarBlock('broken', 'memory'))).toBe(0);
     } finally {
       await deleteKeys(redis, keys.prefix);
     }
