@@ -7,6 +7,7 @@ import { makeMessage, type Message } from '../domain/messages.js';
 import { COST_TYPES, limitBreaches, quoteOffer, quoted, tariffOf } from '../domain/quote-offer.js';
 import { economicsOf, type SiteEconomics } from '../domain/site-economics.js';
 import type { SiteProfile } from '../domain/site-profile.js';
+import type { OutrankedHolds, SettleHold } from './outranked-holds.js';
 import type { CapacityLedger, HoldOutcome, NegotiationAnswer, NegotiationRequest, SiteOffer } from './ports.js';
 
 /**
@@ -24,6 +25,8 @@ export async function evaluateNegotiation(
   },
   site: SiteProfile,
   request: NegotiationRequest,
+  /** The job's holds for the same offer set (outranked-holds.ts): none held that the offer set would drop. */
+  outranked?: OutrankedHolds,
 ): Promise<NegotiationAnswer> {
   const { asks, messages } = planAsks(request.needs, site, request.now);
   // A kind the site lists but cannot run here is NO, saying why, before any capacity is held.
@@ -51,28 +54,45 @@ export async function evaluateNegotiation(
   // Each alternative has its own id, whatever became of the others: a retried job finds its holds again.
   const ids = request.offerIds.slice(0, request.maxOffers);
   const say = (message: Message): void => { messages.push(offers.length ? { ...message, level: 'WARN' } : message); };
-  /** Holds the ask somewhere in the windows (bucket ranges), in order; what happened. */
-  const hold = async (index: number, ask: OfferAsk, windows: Array<[number, number]>, purpose: SiteOffer['purpose']): Promise<'held' | 'stop' | HoldOutcome['outcome']> => {
+  /**
+   * Holds the ask somewhere in the windows (bucket ranges), in order; what happened. `outranked`:
+   * not tried, as the offer set would drop it whatever start it found.
+   */
+  const hold = async (index: number, ask: OfferAsk, windows: Array<[number, number]>, purpose: SiteOffer['purpose']): Promise<'held' | 'stop' | 'outranked' | HoldOutcome['outcome']> => {
     if (index >= ids.length) return 'stop';
     const id = ids[index];
     if (!id) throw new Error('negotiation request carries too few offer ids');
-    let last: HoldOutcome['outcome'] = 'none';
-    for (const [earliest, latest] of windows.slice(0, 8)) {
-      const held = await deps.ledger.findAndHold(site, { id, amounts: ask.amounts, earliest, latest, length: ask.length, expiresAt: request.expiresAt, ...(share ? { share } : {}) }, deps.now(), request.answerBy);
-      if (held.outcome === 'late') return 'stop';
-      if (held.outcome === 'cap') {
-        // A larger alternative over the cap after a smaller one was held: the smaller one is the offer.
-        if (offers.length === 0) messages.push(shareMessage(site, held, { cores: ask.cores, gpus: ask.gpu?.count ?? 0, buckets: ask.length }));
-        return 'stop';
-      }
-      if (held.outcome === 'held') {
-        const plan = offerFromHold(ask, held.start);
-        offers.push({ id, site: site.name, plan, locality, quote: quoteOffer(plan, economics), tariff: tariffOf(plan, economics), purpose });
-        return 'held';
-      }
-      last = held.outcome;
+    const tried = windows.slice(0, 8);
+    let settle: SettleHold | undefined;
+    if (outranked) {
+      // The best it could be: held at the earliest start of any window.
+      const earliest = Math.min(...tried.map(([from]) => from));
+      settle = await outranked.admit({ site: site.name, plan: offerFromHold(ask, earliest), locality });
+      if (!settle) return 'outranked';
     }
-    return last;
+    let made: SiteOffer | undefined;
+    try {
+      let last: HoldOutcome['outcome'] = 'none';
+      for (const [earliest, latest] of tried) {
+        const held = await deps.ledger.findAndHold(site, { id, amounts: ask.amounts, earliest, latest, length: ask.length, expiresAt: request.expiresAt, ...(share ? { share } : {}) }, deps.now(), request.answerBy);
+        if (held.outcome === 'late') return 'stop';
+        if (held.outcome === 'cap') {
+          // A larger alternative over the cap after a smaller one was held: the smaller one is the offer.
+          if (offers.length === 0) messages.push(shareMessage(site, held, { cores: ask.cores, gpus: ask.gpu?.count ?? 0, buckets: ask.length }));
+          return 'stop';
+        }
+        if (held.outcome === 'held') {
+          const plan = offerFromHold(ask, held.start);
+          made = { id, site: site.name, plan, locality, quote: quoteOffer(plan, economics), tariff: tariffOf(plan, economics), purpose };
+          offers.push(made);
+          return 'held';
+        }
+        last = held.outcome;
+      }
+      return last;
+    } finally {
+      settle?.(made);
+    }
   };
   const breachesOf = (ask: OfferAsk): Message[] => limitBreaches(quoteOffer(offerFromHold(ask, ask.earliest), economics), startless, site.name);
   for (const [index, asked] of asks.entries()) {
@@ -101,6 +121,8 @@ export async function evaluateNegotiation(
     }
     const outcome = await hold(index, ask, windows, ask.purpose);
     if (outcome === 'stop') return { site: site.name, offers, messages };
+    // Said of nothing: the offer set would have dropped it without a word too.
+    if (outcome === 'outranked') continue;
     if (outcome !== 'held' && (offers.length === 0 || ask.purpose === 'earliest')) messages.push(noRoomMessage(ask, site, outcome === 'gave-up' ? 'gave-up' : 'none'));
   }
   // Beside the earliest, the window's lowest-carbon start (when the grid's intensity varies and the window leaves room).

@@ -304,6 +304,12 @@ export interface NegotiationRequest {
   answerBy: number;
   expiresAt: number;
   maxOffers: number;
+  /**
+   * How many offers the offer set keeps of all its sites' (the best, in the needs' rank): a
+   * worker answering several of them in one job need not hold an offer that as many of the job's
+   * offers outrank (outranked-holds.ts). Absent from an API older than it: everything is held.
+   */
+  keep?: number;
   /** The requester, when the sites' fair share applies to them (not to operators, nor in anonymous mode). */
   cappedOwner?: string;
 }

@@ -2,10 +2,10 @@ import { BrokerError } from '../domain/errors.js';
 import { expiringNoticeAt, type Subscription } from '../domain/subscriptions.js';
 import type { Clock } from '../domain/clock.js';
 import { checkNeeds } from '../domain/check-needs.js';
-import type { ExecutionNeeds, Ranking, ResolvedNeeds } from '../domain/execution-needs.js';
-import { COST_TYPES, quoted } from '../domain/quote-offer.js';
+import type { ExecutionNeeds, ResolvedNeeds } from '../domain/execution-needs.js';
 import { isError, makeMessage, type Message } from '../domain/messages.js';
 import { assessSite, withinCatalogueLimits, withLocationElements } from '../domain/plan-offers.js';
+import { rankBy } from '../domain/rank-offers.js';
 import type { SecretToken } from '../domain/secret-token.js';
 import { faultPoint } from './fault-point.js';
 import { locateData, type DataLocator } from './locate-data.js';
@@ -127,7 +127,7 @@ export async function requestOffers(deps: RequestOffersDeps, asked: OffersInput)
   const needs = withLocationElements(checked.resolved, sites.all());
 
   const expiresAt = now + deps.settings.offerLifetimeMs;
-  const answers = await askSites({ ...deps, sites }, offerSet, needs, now, expiresAt, input.capped ?? false);
+  const answers = await askSites({ ...deps, sites }, offerSet, needs, now, expiresAt, input.capped ?? false, maxOffers);
   const ranked = answers.sort(rankBy(needs.rank));
   const chosen = ranked.slice(0, maxOffers);
   // The rest are let go of as the offer set is stored (one step; a crash before it leaves them to the expiry sweep).
@@ -176,13 +176,12 @@ async function admitSubscribers(deps: RequestOffersDeps, subscriptions: readonly
   return subscriptions.some((s) => s.kind === 'webhook') ? deps.notify.newSecret() : undefined;
 }
 
-/** Ranking: earliest usable start, then data locality, then the larger allocation. */
 /**
  * Asks every site that could fit: drops those that cannot (saying why), skips those with no live
  * worker, then waits for all (whatever happens next, a silent site or a crash, every hold is
  * released at the offer's expiry: it entered the expiry sweep when it was made).
  */
-async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs: ResolvedNeeds, now: number, expiresAt: number, capped: boolean): Promise<SiteOffer[]> {
+async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs: ResolvedNeeds, now: number, expiresAt: number, capped: boolean, keep: number): Promise<SiteOffer[]> {
   const perSite = deps.settings.maxOffers;
   const eligible = deps.sites.all().filter((site) => {
     const reasons = assessSite(needs, site);
@@ -213,6 +212,7 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
       answerBy,
       expiresAt,
       maxOffers: perSite,
+      keep,
       ...(capped && offerSet.owner ? { cappedOwner: offerSet.owner } : {}),
     };
   });
@@ -227,22 +227,4 @@ async function askSites(deps: RequestOffersDeps, offerSet: OfferSetRecord, needs
     return answer.offers;
   });
   return answers.flat();
-}
-
-/**
- * The order of the offers: by default the earliest first; `cheapest` the lowest price first and
- * `greenest` the lowest carbon first (each the most the quote says it can come to), then earliest.
- */
-function rankBy(rank: Ranking | undefined): (a: SiteOffer, b: SiteOffer) => number {
-  if (rank === 'cheapest') return (a, b) => quoted(a.quote, COST_TYPES.monetary) - quoted(b.quote, COST_TYPES.monetary) || byEarliestThenLargest(a, b);
-  if (rank === 'greenest') return (a, b) => quoted(a.quote, COST_TYPES.carbon) - quoted(b.quote, COST_TYPES.carbon) || byEarliestThenLargest(a, b);
-  return byEarliestThenLargest;
-}
-
-function byEarliestThenLargest(a: SiteOffer, b: SiteOffer): number {
-  return a.plan.availableStart - b.plan.availableStart
-    || b.locality - a.locality
-    || b.plan.cores - a.plan.cores
-    || b.plan.memoryGiB - a.plan.memoryGiB
-    || a.site.localeCompare(b.site);
 }

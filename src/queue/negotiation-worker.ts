@@ -1,6 +1,8 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { OutrankedHolds } from '../broker/outranked-holds.js';
 import type { NegotiationAnswer, NegotiationRequest } from '../broker/ports.js';
+import { rankBy, ranksByStartFirst } from '../domain/rank-offers.js';
 import type { Logger } from '../observability/logger.js';
 import { withRequestId } from '../observability/request-context.js';
 import type { RedisKeys } from '../store/redis-keys.js';
@@ -17,7 +19,7 @@ export interface NegotiationWorkerOptions {
   /** This process's group (queue-names.ts negotiationGroup()): the sites it serves. */
   group: string;
   /** Each site's evaluation of a request (site-worker.ts). */
-  sites: ReadonlyMap<string, (request: NegotiationRequest) => Promise<NegotiationAnswer>>;
+  sites: ReadonlyMap<string, (request: NegotiationRequest, outranked?: OutrankedHolds) => Promise<NegotiationAnswer>>;
   now: () => number;
   /** Jobs evaluated at once (the BullMQ worker's concurrency). Default NEGOTIATION_CONCURRENCY. */
   concurrency?: number;
@@ -47,11 +49,11 @@ export const NEGOTIATION_CONCURRENCY = 64;
 export async function startNegotiationWorker(options: NegotiationWorkerOptions): Promise<RunningNegotiationWorker> {
   const { keys, logger, group } = options;
 
-  const evaluate = async (request: NegotiationRequest): Promise<SiteReply> => {
+  const evaluate = async (request: NegotiationRequest, outranked: OutrankedHolds | undefined): Promise<SiteReply> => {
     const answer = options.sites.get(request.site);
     if (!answer) return { site: request.site, error: `this worker does not serve site ${request.site}` };
     try {
-      return { answer: await answer(request) };
+      return { answer: await answer(request, outranked) };
     } catch (error) {
       return { site: request.site, error: (error as Error).message };
     }
@@ -62,7 +64,9 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
     if (options.now() > data.answerBy) return;
     const started = Date.now();
     // Each request in the log context of the HTTP request that asked it (a job may carry several).
-    const answers = await Promise.all((data.requests ?? []).map((request, index) => withRequestId(data.requestIds?.[index] || data.requestId, () => evaluate(request))));
+    const requests = data.requests ?? [];
+    const outranked = outrankedHolds(requests);
+    const answers = await Promise.all(requests.map((request, index) => withRequestId(data.requestIds?.[index] || data.requestId, () => evaluate(request, outranked.get(request.offerSetUuid)))));
     const reply: NegotiationReply = { jobId: job.id ?? '', answers };
     const message = JSON.stringify(reply);
     await options.producer.pipeline()
@@ -86,4 +90,17 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
   worker.on('error', (error) => logger?.warn({ group, error: error.message }, 'negotiation worker error'));
   await worker.waitUntilReady();
   return { worker, close: () => worker.close() };
+}
+
+/**
+ * One OutrankedHolds per offer set of the job whose order allows it (the sites of one request
+ * this worker serves share it): none for an API that did not say how many offers it keeps.
+ */
+function outrankedHolds(requests: readonly NegotiationRequest[]): Map<string, OutrankedHolds> {
+  const byOfferSet = new Map<string, OutrankedHolds>();
+  for (const request of requests) {
+    if (request.keep === undefined || byOfferSet.has(request.offerSetUuid) || !ranksByStartFirst(request.needs.rank)) continue;
+    byOfferSet.set(request.offerSetUuid, new OutrankedHolds(Math.max(1, request.keep), rankBy(request.needs.rank)));
+  }
+  return byOfferSet;
 }

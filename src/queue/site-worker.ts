@@ -3,6 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { evaluateNegotiation } from '../broker/evaluate-negotiation.js';
 import type { Executor, Stager } from '../broker/executor.js';
+import type { OutrankedHolds } from '../broker/outranked-holds.js';
 import type { BrokerStore, CapacityLedger, NegotiationAnswer, NegotiationRequest, NotebookTokens, SiteCredentials } from '../broker/ports.js';
 import { reconcileSessions } from '../broker/reconcile-sessions.js';
 import {
@@ -53,7 +54,7 @@ export interface SiteWorkerOptions {
 export interface RunningSiteWorker {
   worker: Worker;
   /** The site's answer to a negotiation (its process's negotiation-worker.ts takes the jobs). */
-  negotiate(request: NegotiationRequest): Promise<NegotiationAnswer>;
+  negotiate(request: NegotiationRequest, outranked?: OutrankedHolds): Promise<NegotiationAnswer>;
   close(): Promise<void>;
 }
 
@@ -112,8 +113,8 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
     : await executor.abilities?.() ?? defaultAbilities();
   const abilities = withinConfigured(found, site.executableKinds, site.name);
   options.logger?.info({ site: site.name, abilities: abilities.map((a) => (a.runnable ? `${a.kind}: runnable` : `${a.kind}: not runnable (${a.reason})`)) }, 'executable kinds');
-  const negotiate = (request: NegotiationRequest): Promise<NegotiationAnswer> =>
-    evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities, ...(options.economics ? { economics: options.economics } : {}) }, site, request);
+  const negotiate = (request: NegotiationRequest, outranked?: OutrankedHolds): Promise<NegotiationAnswer> =>
+    evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities, ...(options.economics ? { economics: options.economics } : {}) }, site, request, outranked);
   const logger = options.logger;
   const worker = new Worker(siteQueueName(site.name), (job: Job) => withRequestId((job.data as LifecycleJob).requestId, async () => {
     const { sessionUuid, seq } = job.data as LifecycleJob;
