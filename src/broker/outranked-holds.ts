@@ -12,8 +12,8 @@ export type SettleHold = (made: RankedOffer | undefined) => void;
  * holds before they are made: a candidate whose best possible offer (held at its earliest start;
  * see domain/rank-offers.ts ranksByStartFirst) is outranked by `keep` offers this job has already
  * made can never be kept, and is not held (a hold and its release are most of what an offer costs
- * Redis). Candidates asked in the same turn of the event loop are taken best first; one waits
- * while holds in flight might outrank it, and goes ahead as soon as they cannot.
+ * Redis). Candidates asked together are taken best first; one waits while holds in flight
+ * might outrank it, and goes ahead as soon as they cannot.
  *
  * Offers from other jobs (sites on other workers) only push a candidate further down, so skipping
  * on this job's offers alone never skips an offer the API would keep.
@@ -40,8 +40,11 @@ export class OutrankedHolds {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    // After the current turn, so that every candidate asked in it is weighed with the others.
-    setImmediate(() => {
+    // Once the code running now is done: a job starts all its sites' evaluations in one go, so
+    // their first candidates are all here by then and are weighed together. (Not a later turn of
+    // the event loop: a busy process would make every hold wait behind its other work. A candidate
+    // asked a little later is only weighed later; what is skipped is still never needed.)
+    queueMicrotask(() => {
       this.scheduled = false;
       this.decide();
     });
