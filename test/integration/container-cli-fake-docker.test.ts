@@ -18,7 +18,9 @@ function fakeDocker(dir: string, mode: 'exit' | 'hang'): { program: string; call
   const state = join(dir, 'state');
   const program = join(dir, 'docker');
   writeFileSync(program, `#!/bin/sh
-{ for arg in "$@"; do printf '%s\\n' "$arg"; done; echo '--'; } >> '${log}'
+# One write per call: a poll's inspect runs beside the run, and line by line their records could interleave.
+call=$(for arg in "$@"; do printf '%s\\n' "$arg"; done; echo '--')
+printf '%s\\n' "$call" >> '${log}'
 case "$1" in
   run) ${mode === 'hang' ? 'exec sleep 67' : `echo "hello from the fake"; echo 3 > '${state}'; exit 3`} ;;
   inspect) [ -f '${state}' ] || { echo "Error: No such container: $4" >&2; exit 1; }
@@ -75,7 +77,7 @@ describe('the container executor on a docker site, through a fake container CLI'
     expect(executor.givesGpus('T4')).toBe(true);
     expect(executor.givesGpus('A100')).toBe(false);
     const handle = await executor.submit(spec('g1', { gpus: { count: 1, model: 'T4' } }));
-    await until(executor, handle, (s) => s.state !== 'running');
+    expect(await until(executor, handle, (s) => s.state !== 'running')).toEqual({ state: 'exited', exitCode: 3, timedOut: false });
     expect(docker.calls().find((call) => call[0] === 'run')).toContain('--gpus="device=0"');
     expect(executor.unsupported(spec('g2', { gpus: { count: 1, model: 'A100' } }))).toBe('the site names no A100 devices its containers can be given (executor.gpuDevices in the sites file)');
     await expect(executor.submit(spec('g2', { gpus: { count: 1, model: 'A100' } }))).rejects.toThrow(/names no A100 devices/);
