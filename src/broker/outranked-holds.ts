@@ -1,4 +1,5 @@
-import type { RankedOffer } from '../domain/rank-offers.js';
+import { rankBy, ranksByStartFirst, type RankedOffer } from '../domain/rank-offers.js';
+import type { NegotiationRequest } from './ports.js';
 
 /** An admitted hold's end: the offer it made, or nothing (no room, a cap, an error). */
 export type SettleHold = (made: RankedOffer | undefined) => void;
@@ -73,4 +74,17 @@ export class OutrankedHolds {
       if (this.pending.length) this.schedule();
     };
   }
+}
+
+/**
+ * One OutrankedHolds per offer set of a job whose order allows it (the sites of one request a
+ * worker serves share it): none for an API that did not say how many offers it keeps.
+ */
+export function outrankedHoldsByOfferSet(requests: readonly NegotiationRequest[]): Map<string, OutrankedHolds> {
+  const byOfferSet = new Map<string, OutrankedHolds>();
+  for (const request of requests) {
+    if (request.keep === undefined || byOfferSet.has(request.offerSetUuid) || !ranksByStartFirst(request.needs.rank)) continue;
+    byOfferSet.set(request.offerSetUuid, new OutrankedHolds(Math.max(1, request.keep), rankBy(request.needs.rank)));
+  }
+  return byOfferSet;
 }

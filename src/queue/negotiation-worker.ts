@@ -1,8 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { OutrankedHolds } from '../broker/outranked-holds.js';
+import { outrankedHoldsByOfferSet, type OutrankedHolds } from '../broker/outranked-holds.js';
 import type { NegotiationAnswer, NegotiationRequest } from '../broker/ports.js';
-import { rankBy, ranksByStartFirst } from '../domain/rank-offers.js';
 import type { Logger } from '../observability/logger.js';
 import { withRequestId } from '../observability/request-context.js';
 import type { RedisKeys } from '../store/redis-keys.js';
@@ -65,7 +64,7 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
     const started = Date.now();
     // Each request in the log context of the HTTP request that asked it (a job may carry several).
     const requests = data.requests ?? [];
-    const outranked = outrankedHolds(requests);
+    const outranked = outrankedHoldsByOfferSet(requests);
     const answers = await Promise.all(requests.map((request, index) => withRequestId(data.requestIds?.[index] || data.requestId, () => evaluate(request, outranked.get(request.offerSetUuid)))));
     const reply: NegotiationReply = { jobId: job.id ?? '', answers };
     const message = JSON.stringify(reply);
@@ -90,17 +89,4 @@ export async function startNegotiationWorker(options: NegotiationWorkerOptions):
   worker.on('error', (error) => logger?.warn({ group, error: error.message }, 'negotiation worker error'));
   await worker.waitUntilReady();
   return { worker, close: () => worker.close() };
-}
-
-/**
- * One OutrankedHolds per offer set of the job whose order allows it (the sites of one request
- * this worker serves share it): none for an API that did not say how many offers it keeps.
- */
-function outrankedHolds(requests: readonly NegotiationRequest[]): Map<string, OutrankedHolds> {
-  const byOfferSet = new Map<string, OutrankedHolds>();
-  for (const request of requests) {
-    if (request.keep === undefined || byOfferSet.has(request.offerSetUuid) || !ranksByStartFirst(request.needs.rank)) continue;
-    byOfferSet.set(request.offerSetUuid, new OutrankedHolds(Math.max(1, request.keep), rankBy(request.needs.rank)));
-  }
-  return byOfferSet;
 }

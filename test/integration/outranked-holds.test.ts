@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { RedisMonitor } from '../support/redis-monitor.js';
 import { demoSite, dockerRequest, startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 type Doc = Record<string, any>;
@@ -10,55 +10,36 @@ type Doc = Record<string, any>;
  */
 describe('a worker serving several sites holds only the offers the offer set keeps', () => {
   let broker: TestBroker;
-  let monitor: Socket | undefined;
+  let monitor: RedisMonitor | undefined;
   const names = ['east', 'north', 'south', 'west', 'zenith'];
   // A broker each, so that one test's offers hold nothing in the next.
   beforeEach(async () => {
     broker = await startTestBroker({ config: { sites: names.map((name) => demoSite({ name, cores: 4, memoryGiB: 8, maxCoresPerSession: 4, maxMemoryGiBPerSession: 8 })) } });
   });
   afterEach(async () => {
-    monitor?.destroy();
+    monitor?.close();
     await broker.close();
   });
 
-  /**
-   * The hold records written and deleted (by the scripts) while `during` runs, read off MONITOR on
-   * a plain socket (ioredis's monitor() loses track of its replies when lines come fast).
-   */
+  /** The hold records written and deleted (by the scripts) while `during` runs, read off MONITOR. */
   async function watchHolds(during: () => Promise<void>): Promise<{ written: Set<string>; deleted: Set<string> }> {
     const holdKey = `${broker.config.keyPrefix}:hold:`;
     const written = new Set<string>();
     const deleted = new Set<string>();
-    const url = new URL(broker.config.redisUrl);
-    const socket = connect(Number(url.port || 6379), url.hostname);
-    let buffered = '';
-    let started: () => void = () => undefined;
-    const monitoring = new Promise<void>((resolve) => { started = resolve; });
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\r\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line === '+OK') { started(); continue; }
-        // +<time> [<db> <client>] "<command>" "<key>" ...
-        const match = /^\+[\d.]+ \[[^\]]*\] "([a-zA-Z]+)" "([^"]*)"/.exec(line);
-        if (!match || !match[2]!.startsWith(holdKey)) continue;
-        const command = match[1]!.toLowerCase();
-        if (command === 'hset') written.add(match[2]!.slice(holdKey.length));
-        if (command === 'del') deleted.add(match[2]!.slice(holdKey.length));
-      }
+    monitor = await RedisMonitor.start(broker.config.redisUrl, (line) => {
+      // <time> [<db> <client>] "<command>" "<key>" ...
+      const match = /^[\d.]+ \[[^\]]*\] "([a-zA-Z]+)" "([^"]*)"/.exec(line);
+      if (!match || !match[2]!.startsWith(holdKey)) return;
+      const command = match[1]!.toLowerCase();
+      if (command === 'hset') written.add(match[2]!.slice(holdKey.length));
+      if (command === 'del') deleted.add(match[2]!.slice(holdKey.length));
     });
-    if (url.password) socket.write(`AUTH ${decodeURIComponent(url.username) || 'default'} ${decodeURIComponent(url.password)}\r\n`);
-    socket.write('MONITOR\r\n');
-    monitor = socket;
     try {
-      await monitoring;
       await during();
       // MONITOR's lines come after the commands ran: a moment for the last of them to arrive.
       await new Promise((resolve) => setTimeout(resolve, 300));
     } finally {
-      socket.destroy();
+      monitor.close();
       monitor = undefined;
     }
     return { written, deleted };

@@ -7,7 +7,8 @@ import { BUCKET_MS } from '../../src/domain/capacity-calendar.js';
 import { checkNeeds } from '../../src/domain/check-needs.js';
 import type { OfferPlan } from '../../src/domain/plan-offers.js';
 import { rankBy, type RankedOffer } from '../../src/domain/rank-offers.js';
-import { defaultSiteLimits, type SiteProfile } from '../../src/domain/site-profile.js';
+import type { SiteProfile } from '../../src/domain/site-profile.js';
+import { plainSite } from '../support/plain-site.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 17);
 const order = rankBy(undefined);
@@ -71,18 +72,8 @@ describe('OutrankedHolds: the holds of one offer set in one job', () => {
   });
 });
 
-function site(name: string, cores: number, preparationMs: number): SiteProfile {
-  return {
-    name, cores, memoryGiB: 64, scratchGiB: 100, gpus: {},
-    maxCoresPerSession: cores, maxMemoryGiBPerSession: 64,
-    executableKinds: ['executable/docker-container'], architectures: ['amd64'], operatingSystems: ['linux'],
-    dataSchemes: ['https'], fileRoots: [], maxDurationMs: 6 * 3600_000, horizonMs: 24 * 3600_000,
-    preparationMs, releasingMs: 20_000,
-    locations: [], storageElements: [], defaultBandwidthMBps: 100, executor: { type: 'local' }, scratchDir: '/tmp/unused',
-    processRuns: { isolation: 'sandbox', network: 'none', runUid: 65534, processesPerRun: 256 },
-    limits: defaultSiteLimits(100),
-  };
-}
+const site = (name: string, cores: number, preparationMs: number): SiteProfile =>
+  plainSite({ name, cores, memoryGiB: 64, preparationMs });
 
 const siteArb = fc.record({
   cores: fc.integer({ min: 2, max: 16 }),

@@ -6,23 +6,14 @@ import { BUCKET_MS } from '../../src/domain/capacity-calendar.js';
 import { checkNeeds } from '../../src/domain/check-needs.js';
 import type { ExecutionNeeds } from '../../src/domain/execution-needs.js';
 import { planAsks, siteCapacity } from '../../src/domain/plan-offers.js';
-import { defaultSiteLimits, type SiteProfile } from '../../src/domain/site-profile.js';
+import type { SiteProfile } from '../../src/domain/site-profile.js';
+import { plainSite } from '../support/plain-site.js';
 
 /** A fixed clock, on a bucket boundary plus a little, so that offsets inside a bucket are exercised. */
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 17);
 
-function site(cores: number, memoryGiB: number, gpus: number): SiteProfile {
-  return {
-    name: 'prop', cores, memoryGiB, scratchGiB: 100, gpus: gpus ? { A100: gpus } : {},
-    maxCoresPerSession: cores, maxMemoryGiBPerSession: memoryGiB,
-    executableKinds: ['executable/docker-container'], architectures: ['amd64'], operatingSystems: ['linux'],
-    dataSchemes: ['https'], fileRoots: [], maxDurationMs: 6 * 3600_000, horizonMs: 24 * 3600_000,
-    preparationMs: 30_000, releasingMs: 20_000,
-    locations: [], storageElements: [], defaultBandwidthMBps: 100, executor: { type: 'local' }, scratchDir: '/tmp/unused',
-    processRuns: { isolation: 'sandbox', network: 'none', runUid: 65534, processesPerRun: 256 },
-    limits: defaultSiteLimits(100),
-  };
-}
+const site = (cores: number, memoryGiB: number, gpus: number): SiteProfile =>
+  plainSite({ cores, memoryGiB, gpus: gpus ? { A100: gpus } : {} });
 
 const requestArb = fc.record({
   coresMin: fc.integer({ min: 1, max: 12 }),
