@@ -203,15 +203,20 @@ const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
 const safeElementName = (name: string): boolean =>
   XML_NAME.test(name) && !RESERVED.has(name) && !(name in Object.prototype) && !name.startsWith('__') && !name.toLowerCase().startsWith('xml');
 
+/**
+ * Every element is made with its namespace given (`ele(null, name)` for the broker's documents,
+ * which have none): given none, xmlbuilder2 looks the parent's default namespace up through every
+ * ancestor, for each element (an eighth of writing an offer set).
+ */
 export function encodeXml(value: unknown, type: DocumentType): string {
   const doc = create({ version: '1.0', encoding: 'UTF-8' });
   if (type === 'Problem') {
     const root = doc.ele(PROBLEM_NAMESPACE, 'problem');
     writeGeneric(root, value as Record<string, unknown>, PROBLEM_NAMESPACE);
   } else if (isListing(type)) {
-    writeListing(doc.ele(LISTING_ROOTS[type]), value as Record<string, unknown>);
+    writeListing(doc.ele(null, LISTING_ROOTS[type]), value as Record<string, unknown>);
   } else {
-    writeObject(doc.ele(ROOT_OF[type]), value as Record<string, unknown>, type);
+    writeObject(doc.ele(null, ROOT_OF[type]), value as Record<string, unknown>, type);
   }
   // A literal carriage return would be read back as a line feed (XML end-of-line handling).
   return doc.end({ prettyPrint: false }).replace(/\r/g, '&#13;');
@@ -232,18 +237,18 @@ function writeObject(element: XMLBuilder, value: Record<string, unknown>, declar
 function writeProperty(parent: XMLBuilder, key: string, value: unknown, shape: PropertyShape): void {
   if (shape.t === 'array' && Array.isArray(value)) {
     const itemShape = shape.items ?? { t: 'string' };
-    const container = shape.wrapped ? parent.ele(key) : parent;
+    const container = shape.wrapped ? parent.ele(null, key) : parent;
     const itemName = shape.item ?? key;
     for (const item of value) writeProperty(container, itemName, item, itemShape);
     return;
   }
   if (shape.t === 'object' && isRecord(value)) {
-    writeObject(parent.ele(key), value, shape.type ?? '');
+    writeObject(parent.ele(null, key), value, shape.type ?? '');
   } else if (shape.t === 'map' && isRecord(value)) {
-    const map = parent.ele(key);
+    const map = parent.ele(null, key);
     for (const [name, text] of Object.entries(value)) {
-      if (safeElementName(name) && name !== 'entry') map.ele(name).txt(xmlText(text));
-      else map.ele('entry').att('key', xmlAttr(name)).txt(xmlText(text));
+      if (safeElementName(name) && name !== 'entry') map.ele(null, name).txt(xmlText(text));
+      else map.ele(null, 'entry').att('key', xmlAttr(name)).txt(xmlText(text));
     }
   } else {
     writeUnknown(parent, key, value);
@@ -255,9 +260,9 @@ function writeUnknown(parent: XMLBuilder, key: string, value: unknown, namespace
   if (Array.isArray(value)) {
     for (const item of value) writeUnknown(parent, key, item, namespace);
   } else if (isRecord(value)) {
-    writeGeneric(namespace ? parent.ele(namespace, key) : parent.ele(key), value, namespace);
+    writeGeneric(parent.ele(namespace ?? null, key), value, namespace);
   } else {
-    (namespace ? parent.ele(namespace, key) : parent.ele(key)).txt(xmlText(value));
+    parent.ele(namespace ?? null, key).txt(xmlText(value));
   }
 }
 
@@ -273,13 +278,13 @@ function writeListing(element: XMLBuilder, value: Record<string, unknown>): void
     if (child === undefined || child === null) continue;
     const named = safeElementName(key) && key !== 'entry';
     const item = (parent: XMLBuilder, name: string, inner: unknown): void => {
-      const node = parent.ele(name);
+      const node = parent.ele(null, name);
       if (name === 'entry' && !named) node.att('key', xmlAttr(key));
       if (isRecord(inner)) writeListing(node, inner);
       else node.txt(xmlText(inner));
     };
     if (Array.isArray(child)) {
-      const wrapper = element.ele(named ? key : 'entry');
+      const wrapper = element.ele(null, named ? key : 'entry');
       if (!named) wrapper.att('key', xmlAttr(key));
       for (const inner of child) item(wrapper, LISTING_ITEMS[key] ?? 'item', inner);
     } else {
