@@ -13,8 +13,8 @@
 //   what this machine charges a process for work that finds it idle, whatever the code.
 // Reported as ratios within the run: dense/sparse offer latency (target <= 2), sites-5/sites-1
 // throughput (target >= 0.5), apart-5@/apart-1@ API CPU per request (target <= 2). Flat out, the
-// API of apart-5 runs at a quarter of apart-1's rate (five workers share the machine's two cores
-// with it), and on this machine CPU per request at a quarter of the rate is 2-4 times as much for
+// API of apart-5 runs at a third to a quarter of apart-1's rate (five workers share the machine's
+// two cores with it), and on this machine CPU per request at such a rate is 2-4 times as much for
 // any process (the wake cost row): the flat-out ratio is printed, not a target (docs/architecture.md,
 // "Issue 22, seventh pass").
 // Environment: BENCH_SECONDS (default 6), BENCH_DENSE (default 100000).

@@ -8,52 +8,32 @@ import { fork } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { processCpuMs } from './cpu-usage.mjs';
+import { runLoad } from './load.mjs';
 
 function serve() {
-  const answer = JSON.stringify({ offers: 'x'.repeat(2000) });
+  const answer = { offers: 'x'.repeat(2000) };
   const server = http.createServer((request, response) => {
     let bytes = 0;
     request.on('data', (chunk) => { bytes += chunk.length; });
     request.on('end', () => {
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ bytes, ...JSON.parse(answer) }));
+      response.end(JSON.stringify({ bytes, ...answer }));
     });
   });
   server.listen(0, '127.0.0.1', () => process.send?.(server.address().port));
 }
 
-/** The server's CPU per request (us) at `rate` requests a second (0: flat out, 32 in flight) for `seconds`. */
+/** The server's CPU per request (us) at `rate` requests a second (0: flat out), 32 in flight at most, for `seconds`. */
 async function cpuPerRequest(port, pid, rate, seconds) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  const post = () => new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: { 'content-type': 'application/json' } }, (response) => {
-      response.resume();
-      response.on('end', resolve);
-    });
-    request.on('error', reject);
-    request.end('{"executable":"x"}');
+  const target = { host: '127.0.0.1', port, path: '/', headers: { 'Content-Type': 'application/json' }, body: '{"executable":"x"}' };
+  const samples = {};
+  const result = await runLoad({
+    target, concurrency: 32, warmupMs: 1000, durationMs: seconds * 1000, ratePerSecond: rate,
+    check: (answer) => (answer.status === 200 ? undefined : `status ${answer.status}`),
+    onWindow: (edge) => { samples[edge] = processCpuMs(pid); },
   });
-  await Promise.all(Array.from({ length: 200 }, post)); // warm up
-  const before = processCpuMs(pid);
-  const started = Date.now();
-  const end = started + seconds * 1000;
-  let count = 0;
-  if (rate > 0) {
-    const sent = [];
-    while (Date.now() < end) {
-      const due = Math.floor(((Date.now() - started) / 1000) * rate);
-      while (count < due) { count += 1; sent.push(post()); }
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    await Promise.all(sent);
-  } else {
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      while (Date.now() < end) { await post(); count += 1; }
-    }));
-  }
-  const usedMs = processCpuMs(pid) - before;
-  agent.destroy();
-  return (usedMs * 1000) / count;
+  if (result.errors) throw new Error(`wake cost: ${result.errors} failed requests: ${result.errorReasons.map((r) => r.reason).join('; ')}`);
+  return ((samples.end - samples.start) * 1000) / result.requests;
 }
 
 /** { pacedRate, pacedUs, flatOutUs, ratio }: a trivial server's CPU per request paced and flat out. */
