@@ -89,6 +89,8 @@ export interface Executor {
    * `docker`, `podman`, `apptainer`, `slurm`; never settings or paths.
    */
   readonly names?: readonly string[];
+  /** Whether its runs are on the host's own network, and so reach what listens on its loopback (Redis, say). */
+  readonly sharesHostNetwork?: boolean;
   /** Why this executor cannot run the spec (checked before submit); undefined when it can. */
   unsupported?(spec: RunSpec): string | undefined | Promise<string | undefined>;
   /**

@@ -197,7 +197,7 @@ export async function startBrokerRuntime(config: Config, parts: RuntimeParts, cl
         const site = sites.get(name);
         if (!site) throw new Error(`no site named ${name} in the configuration`);
         const executor = withOutputQuota(await executorFor(site, log, parts.hostTools ?? {}), site.limits.outputBytes);
-        const openRedis = openRedisWarning(site, 'names' in executor && (executor.names ?? []).includes('processes'), config.redisUrl);
+        const openRedis = openRedisWarning(site, 'sharesHostNetwork' in executor && executor.sharesHostNetwork === true, config.redisUrl);
         if (openRedis) log(openRedis);
         const stager = new HttpStager(site.scratchDir, {
           fileRoots: site.fileRoots, egress: machineEgressPolicy(site.egressAllow ?? [], config), prefer: preferredRses(site.storageElements),
@@ -361,7 +361,7 @@ async function processExecutor(site: SiteProfile, found: string, log: (line: str
     site: site.name, tools, ...(singularity ? { singularity } : {}),
   };
   const images = site.executor.type === 'local' ? site.executor.developmentImages : undefined;
-  const problem = settings.isolation === 'none' ? 'the site says isolation: none' : await probeSandbox(settings.runUid);
+  const problem = settings.isolation === 'none' ? 'the site says isolation: none' : await probeSandbox(settings.runUid, settings.network);
   if (!problem) {
     log(`site ${site.name}: sessions run as processes in a bubblewrap sandbox${found} (network: ${settings.network}, at most ${settings.processesPerRun} processes a run), in ${site.scratchDir}`);
     // The broker's own configuration files, wherever they are, are none of a run's business.

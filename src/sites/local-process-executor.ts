@@ -13,7 +13,8 @@ import { detectJupyterOnce, type JupyterAvailability } from './detect-jupyter.js
 import { notebookFailure, notebookRun, requestNotebookStop, serverAnswers } from './notebook-run.js';
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
 import { ENTER_CGROUPS, LEAVE_CGROUPS, makeRunCgroups, oomKilled, RECORD_CGROUP_CPU, removeRunCgroups, sweepRunCgroups } from './run-cgroup.js';
-import { asRoot, giveToRun, optionsFile, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
+import { asRoot, giveToRun, optionsFile, runAs, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
+import { makeGoFifo, networkDescriptors, prepareRunNetwork, removeRunNetwork, startNetwork, stopNetwork } from './run-network.js';
 import { CPU_NS_FILE, CPU_TIMES_FILE, endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedCpuSeconds, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 const GRACE_MS = 5_000;
@@ -88,6 +89,16 @@ export class LocalProcessExecutor implements Executor {
     return this.options.singularity ? ['processes', 'apptainer'] : ['processes'];
   }
 
+  /** Plain processes and apptainer's runs are on the host's network; sandboxed runs have their own (run-network.ts). */
+  get sharesHostNetwork(): boolean {
+    return !this.options.sandbox || this.options.singularity !== undefined;
+  }
+
+  /** A sandboxed run with egress: a network namespace of its own, behind slirp4netns. */
+  private get ownNetwork(): boolean {
+    return this.options.sandbox?.network === 'egress';
+  }
+
   private jupyter(): Promise<JupyterAvailability> {
     return this.options.jupyter ? this.options.jupyter() : detectJupyterOnce();
   }
@@ -148,7 +159,9 @@ export class LocalProcessExecutor implements Executor {
     if (spec.notebook) {
       const found = await this.jupyter();
       if (!found.available) throw new Error(found.reason);
-      const run = notebookRun(spec.notebook, { work: join(dir, 'work'), outputs: join(dir, 'outputs'), seconds, listen: bindAddress(publicHost), python: found.python });
+      // In a network of its own, the server listens on the run's address, where slirp4netns forwards its port.
+      const listen = this.ownNetwork ? '0.0.0.0' : bindAddress(publicHost);
+      const run = notebookRun(spec.notebook, { work: join(dir, 'work'), outputs: join(dir, 'outputs'), seconds, listen, python: found.python });
       program = run.program;
       notebookEnvironment = run.environment;
       await writeFile(join(dir, NOTEBOOK_MARK), spec.notebook.mode);
@@ -177,6 +190,7 @@ export class LocalProcessExecutor implements Executor {
       const copies = asRoot() ? await readableCopies(imageFiles, join(dir, 'image'), sandbox.uid) : new Map<string, string>();
       program = program.map((part) => copies.get(part) ?? part);
       const readOnly = [...(spec.mounts ?? []).map((mount) => mount.source), ...imageFiles.map((file) => copies.get(file) ?? file)];
+      if (this.ownNetwork) await prepareRunNetwork(dir, asRoot() ? sandbox.uid : undefined);
       await writeFile(join(dir, SANDBOX_OPTIONS), optionsFile(sandboxOptions(sandbox, { dir, cwd, environment, readOnly })), { mode: 0o600 });
       command = sandboxCommand(sandbox, 3, program);
     }
@@ -189,9 +203,13 @@ export class LocalProcessExecutor implements Executor {
     // first, so that it is in none of the run's cgroups. The wrapper enters the run's cgroups
     // before it starts anything else, and once the run is started keeps itself out of the
     // out-of-memory killer's choice (the run's processes stay in it).
-    const wrapper = `echo $$ > "\${EB_GROUP%/*}/pid"; ${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); `
-      + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" > "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}& `
-      + `echo $! > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}wait $!; code=$?; times > "${join(dir, CPU_TIMES_FILE)}"; ${cgroups.length ? RECORD_CGROUP_CPU(join(dir, CPU_NS_FILE)) : ''}${sandbox ? `/bin/rm -f "${join(dir, SANDBOX_OPTIONS)}"; ` : ''}${MARK_TIME_OUT}; ${LEAVE_CGROUPS}${AWAIT_LOG_WRITER}; `
+    // With a network of its own (run-network.ts) bwrap waits, once the sandbox is made, until the
+    // wrapper has slirp4netns up and the ports forwarded; slirp4netns ends with the run.
+    const ownNetwork = sandbox !== undefined && this.ownNetwork;
+    const wrapper = `echo $$ > "\${EB_GROUP%/*}/pid"; ${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); ${ownNetwork ? makeGoFifo(dir) : ''}`
+      + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" > "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}${ownNetwork ? networkDescriptors(dir) : ''}& `
+      + `eb_run=$!; echo $eb_run > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}${ownNetwork ? startNetwork(dir, ports, runAs(sandbox), bindAddress(publicHost)) : ''}`
+      + `wait $eb_run; code=$?; ${ownNetwork ? stopNetwork(dir) : ''}times > "${join(dir, CPU_TIMES_FILE)}"; ${cgroups.length ? RECORD_CGROUP_CPU(join(dir, CPU_NS_FILE)) : ''}${sandbox ? `/bin/rm -f "${join(dir, SANDBOX_OPTIONS)}"; ` : ''}${MARK_TIME_OUT}; ${LEAVE_CGROUPS}${AWAIT_LOG_WRITER}; `
       + 'echo "$code" > "$EB_EXIT.tmp" && /bin/mv "$EB_EXIT.tmp" "$EB_EXIT"';
     const child = spawn('/bin/sh', ['-c', wrapper, 'eb-run', `${seconds}s`, ...command], {
       cwd: sandbox ? dir : cwd,
@@ -294,6 +312,7 @@ export class LocalProcessExecutor implements Executor {
     if (init !== undefined) await endProcess(init);
     await removeRunCgroups(handle.dir);
     await removeLogPipe(handle.dir);
+    await removeRunNetwork(handle.dir);
     // The sandbox's options hold the run's environment (a notebook server's token among it): not kept past the run.
     await rm(join(handle.dir, SANDBOX_OPTIONS), { force: true });
   }

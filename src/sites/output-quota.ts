@@ -44,6 +44,10 @@ export class OutputQuota implements Executor {
 
   constructor(private readonly inner: Executor, private readonly outputBytes: number) {}
 
+  get sharesHostNetwork(): boolean | undefined {
+    return this.inner.sharesHostNetwork;
+  }
+
   get names(): readonly string[] | undefined {
     return this.inner.names;
   }

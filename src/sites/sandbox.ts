@@ -3,10 +3,15 @@ import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { chmod, chown, lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readRunLog } from './log-file.js';
+import { holderCommand, NETWORK_FAILED_FILE, networkOptions, runNetworkMissing, UNSHARE } from './run-network.js';
 
 /** How a process run is contained (the site's `isolation`, `network` and `limits`). */
 export interface SandboxSettings {
-  /** `none`: the run gets a loopback of its own and reaches nothing else; `egress`: the host's network. */
+  /**
+   * `none`: the run gets a loopback of its own and reaches nothing else; `egress`: a network of
+   * its own behind slirp4netns (run-network.ts), which reaches what the host reaches beyond
+   * itself, never the host's loopback, and through which its published ports are forwarded.
+   */
   network: 'egress' | 'none';
   /** RLIMIT_NPROC inside the run's own user namespace: a cap on the run's processes alone. */
   processesPerRun: number;
@@ -64,8 +69,9 @@ export interface SandboxRun {
 
 /**
  * bubblewrap's options for a run (given to it through a file, `--args`, so that the environment
- * is in no process listing): new user, PID, mount, IPC, UTS and cgroup namespaces (and network
- * with `network: none`); a read-only system, the session's own directories and nothing else of
+ * is in no process listing): new user, PID, mount, IPC, UTS and cgroup namespaces (network: its
+ * own loopback alone with `network: none`; with `egress`, the one made before bwrap, see
+ * sandboxCommand); a read-only system, the session's own directories and nothing else of
  * the host; its own /proc, /dev and /tmp; no capabilities; the request's environment only. When
  * the sandbox's first process (the run's PID 1) ends, the kernel ends every process of the
  * namespace: nothing a run starts outlives it. `--die-with-parent`: killing bwrap ends them too.
@@ -81,8 +87,11 @@ export function sandboxOptions(settings: SandboxSettings, run: SandboxRun): stri
     '--bind', join(run.dir, 'outputs'), join(run.dir, 'outputs'),
     '--ro-bind-try', join(run.dir, 'data'), join(run.dir, 'data'),
   ];
-  // A host whose /etc/resolv.conf links to systemd-resolved's file keeps its name service.
-  if (settings.network === 'egress') args.push('--ro-bind-try', '/run/systemd/resolve', '/run/systemd/resolve');
+  // With a network of its own the run waits until slirp4netns is up, and resolves names through it.
+  if (settings.network === 'egress') {
+    const [uid, gid] = asRoot() ? [settings.uid, settings.uid] : [process.getuid?.() ?? 0, process.getgid?.() ?? 0];
+    args.push(...networkOptions(run.dir, uid, gid));
+  }
   for (const path of run.readOnly) args.push('--ro-bind-try', path, path);
   for (const path of settings.hidden ?? []) args.push(...hide(path));
   args.push('--chdir', run.cwd, '--clearenv');
@@ -100,32 +109,46 @@ export function sandboxOptions(settings: SandboxSettings, run: SandboxRun): stri
 export function sandboxCommand(settings: SandboxSettings, optionsFd: number, program: readonly string[]): string[] {
   const nproc = String(settings.processesPerRun);
   const bwrap = [BWRAP, '--args', String(optionsFd), '--json-status-fd', String(optionsFd + 1), '--', PRLIMIT, `--nproc=${nproc}:${nproc}`, '--', ...program];
-  if (!asRoot()) return bwrap;
+  // With egress, the user and network namespaces are made first (run-network.ts), so that
+  // slirp4netns, as the run's uid, can join them; bwrap makes the rest inside.
+  return [...runAs(settings), ...(settings.network === 'egress' ? holderCommand() : []), ...bwrap];
+}
+
+/** As root, what starts a program as the run's uid, with no groups and no capabilities; nothing otherwise. */
+export function runAs(settings: Pick<SandboxSettings, 'uid'>): string[] {
+  if (!asRoot()) return [];
   const id = String(settings.uid);
-  return [SETPRIV, `--reuid=${id}`, `--regid=${id}`, '--clear-groups', '--inh-caps=-all', '--', ...bwrap];
+  return [SETPRIV, `--reuid=${id}`, `--regid=${id}`, '--clear-groups', '--inh-caps=-all', '--'];
 }
 
 /** The NUL-separated form of options that `bwrap --args` reads. */
 export const optionsFile = (options: readonly string[]): string => options.map((option) => `${option}\0`).join('');
 
-let probed: Promise<string | undefined> | undefined;
+const probed = new Map<string, Promise<string | undefined>>();
 
 /**
  * Whether sandboxed runs can start on this host: bwrap runs a trivial program with the same
- * namespaces and, as root, the same change of uid. Undefined when it can; else why not. Once
- * per process.
+ * namespaces and, as root, the same change of uid (with `egress`, inside user and network
+ * namespaces made first, as runs are, and slirp4netns must be installed). Undefined when it can;
+ * else why not. Once per process and setting.
  */
-export function probeSandbox(uid = DEFAULT_RUN_UID): Promise<string | undefined> {
-  probed ??= new Promise((resolve) => {
+export function probeSandbox(uid = DEFAULT_RUN_UID, network: SandboxSettings['network'] = 'none'): Promise<string | undefined> {
+  const key = `${uid}:${network}`;
+  const known = probed.get(key);
+  if (known) return known;
+  const probe = new Promise<string | undefined>((resolve) => {
     if (!existsSync(BWRAP)) { resolve(`${BWRAP} is not installed (Debian: apt-get install bubblewrap)`); return; }
-    const id = String(uid);
+    const missing = network === 'egress' ? runNetworkMissing() : undefined;
+    if (missing) { resolve(missing); return; }
     const bwrap = [BWRAP, '--unshare-all', '--die-with-parent', '--new-session', ...systemMounts(), '--proc', '/proc', '--dev', '/dev', '--', '/bin/true'];
-    const [program, ...args] = asRoot() ? [SETPRIV, `--reuid=${id}`, `--regid=${id}`, '--clear-groups', '--', ...bwrap] : bwrap;
+    const namespaces = network === 'egress' ? [UNSHARE, '--user', '--net', '--map-root-user', '--'] : [];
+    const [program, ...args] = [...runAs({ uid }), ...namespaces, ...bwrap];
     execFile(program as string, args, { timeout: 10_000, env: { PATH: '/usr/bin:/bin' } }, (error, _stdout, stderr) => {
-      resolve(error ? `bwrap could not start a sandbox: ${String(stderr).trim() || error.message}` : undefined);
+      resolve(error ? `bwrap could not start a sandbox${namespaces.length ? ' in a network namespace of its own' : ''}: ${String(stderr).trim() || error.message}` : undefined);
     });
   });
-  return probed;
+  probed.set(key, probe);
+  return probe;
 }
 
 /** The run's bwrap options and bwrap's own report (`--json-status-fd`), in the session's directory, which the run does not see. */
@@ -170,7 +193,11 @@ async function untraversable(path: string): Promise<string | undefined> {
  */
 export async function sandboxFailure(dir: string, exitCode: number): Promise<string | undefined> {
   const status = await readFile(join(dir, SANDBOX_STATUS), 'utf8').catch(() => undefined);
-  if (status === undefined || status.includes('"child-pid"')) return undefined;
+  if (status === undefined || status.includes('"child-pid"')) {
+    // The sandbox was made, but its network could not be (run-network.ts): the program never started.
+    const network = await readFile(join(dir, NETWORK_FAILED_FILE), 'utf8').catch(() => undefined);
+    return network?.trim().replace(/\s+/g, ' ').slice(0, 400);
+  }
   const log = (await readRunLog(dir, 0, 4096).catch(() => ({ text: '' }))).text;
   const said = log.trim().split('\n').slice(-2).join(' ').slice(0, 300);
   return `the sandbox could not start (status ${exitCode})${said ? `: ${said}` : ''}`;

@@ -101,7 +101,7 @@ describeWithChromium('the web page and notebooks', () => {
     // answers only with the token, and tells whether the browser sent it a Referer.
     const server = `require('http').createServer((q, s) => { const ok = new URL(q.url, 'http://x').searchParams.get('token') === ${JSON.stringify(token)};`
       + ` s.statusCode = ok ? 200 : 403; s.end((ok ? 'notebook open' : 'token needed') + '; referer: ' + (q.headers.referer ?? 'none')); })`
-      + '.listen(Number(process.env.PORT), \'127.0.0.1\')';
+      + '.listen(Number(process.env.PORT))';
     const body = {
       meta: { name: 'e2e-server' },
       executable: {

@@ -72,10 +72,12 @@ describe('choosing a container runtime', () => {
     const apptainer = await findApptainer();
     const scratch = demoSite().scratchDir;
     const noSandbox = await probeSandbox();
+    const noEgressSandbox = await probeSandbox(undefined, 'egress');
     const sandboxed = (name: string, network: string, processes: number, found = '') => (noSandbox
       ? `site ${name}: CANNOT RUN SESSIONS: isolation: sandbox, and ${noSandbox}`
       : `site ${name}: sessions run as processes in a bubblewrap sandbox${found} (network: ${network}, at most ${processes} processes a run), in ${scratch}`);
-    // Process runs with the host's network reach Redis: said when it takes connections without a password.
+    // Runs on the host's network (plain processes, apptainer's) reach Redis: said when it takes connections
+    // without a password. Sandboxed runs with egress have a network of their own, which does not reach it.
     const redis = new URL(config.redisUrl);
     const openRedis = (name: string): string[] => (redis.password ? [] : [`site ${name}: WARNING: its runs have the host's network (network: egress) and Redis at ${redis.host} `
       + 'takes connections without a password: a run can read and change every record of the broker. Give Redis a password (requirepass, in REDIS_URL), or the site network: none']);
@@ -87,9 +89,10 @@ describe('choosing a container runtime', () => {
       `site hpc: sessions run in apptainer containers, in ${scratch}`,
       ...(apptainer ? [] : ['site hpc: WARNING: neither apptainer nor singularity answers on this host: the site offers nothing']),
       ...(detected === 'none'
-        ? [noSandbox
-          ? `site found: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${noSandbox}) (containerRuntime: auto), in ${scratch}`
-          : sandboxed('found', 'egress', 256, ' (containerRuntime: auto)'), ...openRedis('found')]
+        ? [noEgressSandbox
+          ? `site found: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${noEgressSandbox}) (containerRuntime: auto), in ${scratch}`
+          : `site found: sessions run as processes in a bubblewrap sandbox (containerRuntime: auto) (network: egress, at most 256 processes a run), in ${scratch}`,
+        ...(noEgressSandbox || apptainer ? openRedis('found') : [])]
         : [`site found: sessions run in ${detected} containers (containerRuntime: auto), in ${scratch}`]),
     ]);
     // Five sites' start-up asks podman, apptainer, bubblewrap and Jupyter (Python) what they can do:

@@ -1,10 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:http';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunHandle, RunStatus } from '../../src/broker/executor.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { makeRunCgroups, sweepRunCgroups } from '../../src/sites/run-cgroup.js';
+import { makeGoFifo, startNetwork } from '../../src/sites/run-network.js';
+import { runAs, sandboxFailure } from '../../src/sites/sandbox.js';
 import { demoSite, freePort, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { containersOf, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
 import { goneWithin, processesMatching, sandboxForTests } from '../support/sandbox.js';
@@ -15,6 +18,7 @@ const SECRET = `worker-secret-${process.pid}-${Date.now()}`;
 // The secret reaches runs in two halves, so that only the worker's environment holds it whole.
 const HALVES = { SECRET_A: SECRET.slice(0, 7), SECRET_B: SECRET.slice(7) };
 const sandboxed = await sandboxForTests('the escape suite on sandboxed process runs');
+const egressSandboxed = await sandboxForTests('the escape suite on sandboxed process runs with network: egress (slirp4netns)', 'egress');
 const podmanReady = await podmanForTests('the escape suite on podman containers');
 
 /** Sessions on a site, driven through the API, with every phase read back from the broker. */
@@ -157,16 +161,22 @@ const ATTEMPTS = [
   });
 });
 
-(sandboxed ? describe : describe.skip)('what a sandboxed process run with the host\'s network cannot do', () => {
+(egressSandboxed ? describe : describe.skip)('what a sandboxed process run with network: egress reaches (its own network, behind slirp4netns)', () => {
   const PASSWORD = `escape-pw-${process.pid}-${Date.now()}`;
   let server: ChildProcess;
   let port = 0;
   let broker: TestBroker;
+  let outside: Server;
   const sessions = sessionsOn(() => broker, 'busybox');
+  // The host's own address on its network: what the run reaches there stands for the world beyond
+  // the host (the test machine has no other), and the loopback is where Redis and the broker are.
+  const hostAddress = Object.values(networkInterfaces()).flat().find((nic) => nic?.family === 'IPv4' && !nic.internal)?.address;
   beforeAll(async () => {
     port = await freePort();
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', mkdtempSync(join(tmpdir(), 'eb-escape-redis-')), '--save', '', '--appendonly', 'no', '--requirepass', PASSWORD], { stdio: 'ignore' });
     for (let i = 0; i < 50 && !spawnSync('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', PASSWORD, 'ping']).stdout?.toString().includes('PONG'); i++) await new Promise((r) => setTimeout(r, 100));
+    outside = createServer((_req, res) => res.end('hello from beyond the run\n')).listen(0, '0.0.0.0');
+    await new Promise((ready) => outside.once('listening', ready));
     broker = await startTestBroker({ config: {
       redisUrl: `redis://:${PASSWORD}@127.0.0.1:${port}`,
       sites: [demoSite({ cores: 16, memoryGiB: 64, preparationMs: 0, releasingMs: 0, processRuns: { isolation: 'sandbox', network: 'egress', runUid: 65534, processesPerRun: 24 } })],
@@ -175,17 +185,70 @@ const ATTEMPTS = [
   afterAll(async () => {
     await broker.close();
     server.kill('SIGTERM');
+    outside.close();
   });
 
-  it('reaches Redis (network: egress) but, without its password, reads no key of it', async () => {
-    expect((await broker.redis.keys('*')).length).toBeGreaterThan(0); // the broker's own keys are there to read
-    const uuid = await sessions.accept('redis-cli -p "$REDIS_PORT" ping; redis-cli -p "$REDIS_PORT" --scan | head -3; echo "url: [$REDIS_URL]"', { REDIS_PORT: String(port) });
+  it('reaches the host\'s address on its network, and nothing on the host\'s loopback: not Redis, whether asked at 127.0.0.1 or at slirp4netns\'s gateway', async () => {
+    expect(hostAddress).toBeDefined();
+    const { port: outsidePort } = outside.address() as { port: number };
+    const uuid = await sessions.accept([
+      'redis-cli -p "$REDIS_PORT" ping 2>&1 | head -1',
+      'redis-cli -h 10.0.2.2 -p "$REDIS_PORT" ping 2>&1 | head -1',
+      'curl -s -m 10 "http://$OUTSIDE/"',
+      'echo "url: [$REDIS_URL]"',
+    ].join('; '), { REDIS_PORT: String(port), OUTSIDE: `${hostAddress}:${outsidePort}` });
     const session = await sessions.until(uuid, ['COMPLETED', 'FAILED']);
     const log = await sessions.log(uuid);
-    expect(log).toMatch(/NOAUTH/);
-    expect(log).not.toContain(broker.config.keyPrefix);
+    expect(log).toContain(`Could not connect to Redis at 127.0.0.1:${port}: Connection refused`);
+    expect(log).toMatch(new RegExp(`Could not connect to Redis at 10\\.0\\.2\\.2:${port}: (Network is unreachable|Connection refused)`));
+    expect(log).not.toMatch(/NOAUTH|PONG/);
+    expect(log).toContain('hello from beyond the run');
     expect(log).toContain('url: []\n');
     expect(session.phase).toBe('COMPLETED');
+  });
+
+  it('serves its published port to the host through slirp4netns, which ends with the run', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'eb-egress-'));
+    const executor = new LocalProcessExecutor(scratch, {}, { sandbox: { network: 'egress', processesPerRun: 24, uid: 65534 } });
+    const handle = await executor.submit({
+      sessionUuid: 'served', entrypoint: '/bin/sh', command: ['-c', 'exec python3 -m http.server "$PORT" --bind 0.0.0.0'],
+      environment: {}, timeLimitMs: 60_000, ports: [{ internal: 8000, protocol: 'TCP' }],
+    });
+    const external = handle.ports?.[0]?.external;
+    expect(external).toBeGreaterThan(0);
+    let status = 0;
+    for (const end = Date.now() + 20_000; status !== 200 && Date.now() < end;) {
+      status = await fetch(`http://127.0.0.1:${external}/`).then((res) => res.status, () => 0);
+      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(200);
+    const holder = readFileSync(join(handle.dir, 'net-holder'), 'utf8').trim();
+    const slirp = new RegExp(`^/usr/bin/slirp4netns .*--userns-path=/proc/${holder}/ns/user `);
+    expect(processesMatching(slirp)).toHaveLength(1);
+    await executor.cancel(handle);
+    expect(await executor.poll(handle)).toEqual({ state: 'cancelled' });
+    expect(await goneWithin(slirp, 5_000)).toEqual([]);
+    expect(await fetch(`http://127.0.0.1:${external}/`).then((res) => res.status, (error: Error) => error.message)).toBe('fetch failed');
+  });
+
+  it('never lets the program start when slirp4netns cannot join the run\'s namespaces, and keeps the reason for the outcome', async () => {
+    // The wrapper's network step, as a run's wrapper runs it, for "sandboxes" whose namespaces
+    // slirp4netns cannot join: a network namespace of root's (the run's uid may not enter it), and
+    // the host's own (which the wrapper never hands to slirp4netns).
+    const attempt = async (holder: string[], said: RegExp): Promise<void> => {
+      const dir = mkdtempSync(join(tmpdir(), 'eb-netfail-'));
+      const run = spawn(holder[0]!, holder.slice(1), { detached: true, stdio: 'ignore' });
+      writeFileSync(join(dir, 'net-holder'), String(run.pid));
+      const shell = `eb_run=${run.pid}; ${makeGoFifo(dir)}${startNetwork(dir, [], runAs({ uid: 65534 }), '127.0.0.1')}echo "network: [$eb_net]"`;
+      expect(spawnSync('/bin/sh', ['-c', shell], { cwd: dir, timeout: 20_000 }).stdout.toString()).toBe('network: []\n');
+      await new Promise((done) => (run.exitCode !== null || run.signalCode !== null ? done(undefined) : run.once('exit', done)));
+      expect(run.signalCode).toBe('SIGKILL'); // the run's group, before its program could start
+      const reason = await sandboxFailure(dir, 137);
+      expect(reason).toMatch(said);
+      expect(reason!.length).toBeLessThanOrEqual(400);
+    };
+    if (process.getuid?.() === 0) await attempt(['/usr/bin/unshare', '--net', '/bin/sleep', '30'], /^the run's network could not be set up \(slirp4netns\): userns path doesn't exist: \/proc\/\d+\/ns\/user$/);
+    await attempt(['/bin/sleep', '30'], /^the run's network could not be set up \(slirp4netns\): the run's network namespace was not there to join$/);
   });
 });
 

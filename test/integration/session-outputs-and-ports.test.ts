@@ -86,7 +86,7 @@ describe('session outputs and ports without a container', () => {
   });
 
   it('gives a process a free host port for each port it exposes (EB_PORT_<n>, PORT), shown as a connector that answers', async () => {
-    const server = "require('http').createServer((q, s) => s.end(`port ${process.env.PORT} is EB_PORT_8080 ${process.env.EB_PORT_8080}`)).listen(Number(process.env.PORT), '127.0.0.1')";
+    const server = "require('http').createServer((q, s) => s.end(`port ${process.env.PORT} is EB_PORT_8080 ${process.env.EB_PORT_8080}`)).listen(Number(process.env.PORT))";
     // The host's node, found on the run's PATH: the sandbox shows the run the system's programs,
     // not the one running the tests (CI's Node 24 lives under /root).
     const uuid = await accepted(process_('/usr/bin/env', ['node', '-e', server], {

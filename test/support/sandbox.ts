@@ -5,8 +5,8 @@ import { probeSandbox } from '../../src/sites/sandbox.js';
  * Whether runs can be sandboxed here (bubblewrap works). When they cannot, the sandbox tests are
  * skipped with a loud message, unless EB_REQUIRE_SANDBOX=1 (CI), which makes it a failure.
  */
-export async function sandboxForTests(what: string): Promise<boolean> {
-  const why = await probeSandbox();
+export async function sandboxForTests(what: string, network: 'none' | 'egress' = 'none'): Promise<boolean> {
+  const why = await probeSandbox(undefined, network);
   if (!why) return true;
   if (process.env.EB_REQUIRE_SANDBOX === '1') throw new Error(`EB_REQUIRE_SANDBOX=1 but ${why}`);
   console.warn(`\n${'!'.repeat(78)}\n!! SKIPPED: ${what}\n!! because ${why}.\n!! Set EB_REQUIRE_SANDBOX=1 to make this a failure.\n${'!'.repeat(78)}\n`);

@@ -32,8 +32,10 @@ export function dumpFiles(dir: string): string {
   const walk = (path: string): void => {
     for (const name of readdirSync(path)) {
       const full = join(path, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else parts.push(`${full}\n${readFileSync(full).toString('latin1')}`);
+      const info = statSync(full);
+      if (info.isDirectory()) walk(full);
+      // Files only: a FIFO or a socket has nothing to read (and reading a FIFO waits for a writer).
+      else if (info.isFile()) parts.push(`${full}\n${readFileSync(full).toString('latin1')}`);
     }
   };
   walk(dir);

@@ -10,7 +10,25 @@ describe('sandbox options', () => {
 
   it('gives the run namespaces of its own, no network with network: none, and ties it to bwrap\'s life', () => {
     expect(options).toEqual(expect.arrayContaining(['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--die-with-parent', '--new-session', '--clearenv']));
-    expect(sandboxOptions({ ...settings, network: 'egress' }, run)).not.toContain('--unshare-net');
+  });
+
+  it('with egress, makes the user and network namespaces before bwrap, which waits for slirp4netns and keeps the run\'s uid', () => {
+    const egress = { ...settings, network: 'egress' as const };
+    const options = sandboxOptions(egress, run);
+    // bwrap joins the network namespace unshare made, where slirp4netns is: it makes none of its own.
+    expect(options).not.toContain('--unshare-net');
+    const after = (flag: string) => options[options.indexOf(flag) + 1];
+    expect(after('--block-fd')).toBe('5');
+    const uid = process.getuid?.() === 0 ? '4242' : String(process.getuid?.());
+    expect([after('--uid'), after('--gid')]).toEqual([uid, process.getuid?.() === 0 ? '4242' : String(process.getgid?.())]);
+    // Names resolve through slirp4netns's forwarder, not the host's (which may be on its loopback).
+    expect(options).toEqual(expect.arrayContaining(['--ro-bind', '/scratch/s1/resolv.conf']));
+    const command = sandboxCommand(egress, 3, ['sh']);
+    const unshare = command.indexOf('/usr/bin/unshare');
+    expect(command.slice(unshare, unshare + 5)).toEqual(['/usr/bin/unshare', '--user', '--net', '--map-root-user', '--']);
+    expect(command.indexOf('/usr/bin/bwrap')).toBeGreaterThan(unshare);
+    if (process.getuid?.() === 0) expect(command[0]).toBe('/usr/bin/setpriv');
+    expect(sandboxCommand(settings, 3, ['sh'])).not.toContain('/usr/bin/unshare');
   });
 
   it('shows the session\'s work and outputs read-write, its data and named files read-only, and none of the session\'s control files', () => {
