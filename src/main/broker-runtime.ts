@@ -60,7 +60,7 @@ import { machineEgressPolicy } from '../sites/egress-guard.js';
 import { DataManagementLocator } from '../sites/data-management-locator.js';
 import { HttpStager, preferredRses } from '../sites/http-stager.js';
 import { LocalProcessExecutor } from '../sites/local-process-executor.js';
-import { probeSandbox } from '../sites/sandbox.js';
+import { chooseProcessIsolation } from '../sites/process-isolation.js';
 import { createSlurmExecutor } from '../sites/slurm-executor.js';
 import { outputsDirectoryReader } from '../sites/outputs-directory.js';
 import { withOutputQuota } from '../sites/output-quota.js';
@@ -352,7 +352,8 @@ async function executorFor(site: SiteProfile, log: (line: string) => void, tools
 
 /**
  * A site's runs as processes of this host: in a bubblewrap sandbox, unless the site says
- * `isolation: none` (or `auto` and no sandbox works here), which is said loudly.
+ * `isolation: none` (or `auto` and no sandbox works here), which is said loudly
+ * (process-isolation.ts).
  */
 async function processExecutor(site: SiteProfile, found: string, log: (line: string) => void, tools: HostTools, singularity: Executor | undefined): Promise<Executor | { unavailable: string }> {
   const settings = site.processRuns;
@@ -361,19 +362,20 @@ async function processExecutor(site: SiteProfile, found: string, log: (line: str
     site: site.name, tools, ...(singularity ? { singularity } : {}),
   };
   const images = site.executor.type === 'local' ? site.executor.developmentImages : undefined;
-  const problem = settings.isolation === 'none' ? 'the site says isolation: none' : await probeSandbox(settings.runUid, settings.network);
-  if (!problem) {
-    log(`site ${site.name}: sessions run as processes in a bubblewrap sandbox${found} (network: ${settings.network}, at most ${settings.processesPerRun} processes a run), in ${site.scratchDir}`);
+  const isolation = await chooseProcessIsolation(settings);
+  if (isolation.kind === 'sandbox') {
+    if (isolation.warning) log(`site ${site.name}: WARNING: ${isolation.warning}`);
+    log(`site ${site.name}: sessions run as processes in a bubblewrap sandbox${found} (network: ${isolation.network}, at most ${settings.processesPerRun} processes a run), in ${site.scratchDir}`);
     // The broker's own configuration files, wherever they are, are none of a run's business.
     const hidden = Object.entries(process.env).filter(([name, value]) => /^(BROKER_CONFIG|[A-Z0-9_]+_FILE)$/.test(name) && value?.startsWith('/')).map(([, value]) => value as string);
-    const sandbox = { network: settings.network, processesPerRun: settings.processesPerRun, uid: settings.runUid, hidden };
+    const sandbox = { network: isolation.network, processesPerRun: settings.processesPerRun, uid: settings.runUid, hidden };
     return new LocalProcessExecutor(site.scratchDir, images, { ...options, sandbox });
   }
-  if (settings.isolation === 'sandbox') {
-    log(`site ${site.name}: CANNOT RUN SESSIONS: isolation: sandbox, and ${problem}`);
-    return { unavailable: `the site runs sessions in a sandbox, and ${problem}` };
+  if (isolation.kind === 'unavailable') {
+    log(`site ${site.name}: CANNOT RUN SESSIONS: isolation: sandbox, and ${isolation.problem}`);
+    return { unavailable: `the site runs sessions in a sandbox, and ${isolation.problem}` };
   }
-  log(`site ${site.name}: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${problem})${found}, in ${site.scratchDir}`);
+  log(`site ${site.name}: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${isolation.problem})${found}, in ${site.scratchDir}`);
   return new LocalProcessExecutor(site.scratchDir, images, options);
 }
 

@@ -89,10 +89,10 @@ describe('choosing a container runtime', () => {
       `site hpc: sessions run in apptainer containers, in ${scratch}`,
       ...(apptainer ? [] : ['site hpc: WARNING: neither apptainer nor singularity answers on this host: the site offers nothing']),
       ...(detected === 'none'
-        ? [noEgressSandbox
-          ? `site found: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${noEgressSandbox}) (containerRuntime: auto), in ${scratch}`
-          : `site found: sessions run as processes in a bubblewrap sandbox (containerRuntime: auto) (network: egress, at most 256 processes a run), in ${scratch}`,
-        ...(noEgressSandbox || apptainer ? openRedis('found') : [])]
+        // auto with egress: a network of its own; without slirp4netns, a sandbox with no network; else plain processes.
+        ? (!noEgressSandbox ? [sandboxed('found', 'egress', 256, ' (containerRuntime: auto)'), ...(apptainer ? openRedis('found') : [])]
+          : !noSandbox ? [`site found: WARNING: its runs get NO NETWORK (network: none, not egress: ${noEgressSandbox})`, sandboxed('found', 'none', 256, ' (containerRuntime: auto)'), ...(apptainer ? openRedis('found') : [])]
+            : [`site found: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; ${noSandbox}) (containerRuntime: auto), in ${scratch}`, ...openRedis('found')])
         : [`site found: sessions run in ${detected} containers (containerRuntime: auto), in ${scratch}`]),
     ]);
     // Five sites' start-up asks podman, apptainer, bubblewrap and Jupyter (Python) what they can do:
