@@ -18,6 +18,8 @@ import type { CapacityLedger, HoldOutcome, NegotiationAnswer, NegotiationRequest
 export async function evaluateNegotiation(
   deps: {
     ledger: CapacityLedger; now: () => number; givesGpus?: (model: string) => boolean;
+    /** Why the site's runs could not serve ports of these protocols (Executor.refusesPorts); absent: they can. */
+    refusesPorts?: (protocols: readonly string[], kind: string) => string | undefined;
     /** What this worker can run (executable-abilities.ts); absent: whatever the site's configuration lists. */
     abilities?: readonly KindAbility[];
     /** The site's economics now (a carbon forecast the operator updates); absent: the site profile's. */
@@ -34,6 +36,13 @@ export async function evaluateNegotiation(
   const cannot = site.executableKinds.includes(kind) && deps.abilities ? whyNotRunnable(deps.abilities, kind) : undefined;
   if (cannot !== undefined) {
     messages.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} cannot run executables of kind [{kind}]: {reason}', { site: site.name, kind, reason: cannot }));
+    return { site: site.name, offers: [], messages };
+  }
+  // A server no client could reach is no offer: NO, saying why, before any capacity is held.
+  const protocols = [...new Set((request.needs.executable.ports ?? []).map((port) => port.protocol.toUpperCase()))];
+  const portsRefused = protocols.length && deps.refusesPorts ? deps.refusesPorts(protocols, kind) : undefined;
+  if (portsRefused !== undefined) {
+    messages.push(makeMessage('urn:not-supported', 'ERROR', 'Site {site} cannot serve the executable\'s ports: {reason}', { site: site.name, reason: portsRefused }));
     return { site: site.name, offers: [], messages };
   }
   if (asks.length === 0) return { site: site.name, offers: [], messages };

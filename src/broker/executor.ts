@@ -99,6 +99,12 @@ export interface Executor {
    */
   givesGpus?(model: string): boolean;
   /**
+   * Why its runs could not serve ports of these protocols (`TCP`, `UDP`, `HTTP`, `HTTPS`), or
+   * undefined when they can; asked when negotiating, so that no offer is made for a server no
+   * client could reach. Absent: they can.
+   */
+  refusesPorts?(protocols: readonly string[], kind: string): string | undefined;
+  /**
    * Makes the run. For a session it has made a run for already (a start step retried after the
    * worker died between making the run and storing its handle), gives back that run's handle
    * rather than make a second one.

@@ -107,6 +107,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   };
   const executor = options.executor;
   const givesGpus = 'unavailable' in executor ? undefined : executor.givesGpus?.bind(executor);
+  const refusesPorts = 'unavailable' in executor ? undefined : executor.refusesPorts?.bind(executor);
   // What this worker can really run, found once: negotiation refuses the rest, and the heartbeat publishes it.
   const found = 'unavailable' in executor
     ? nothingRuns(`site ${site.name} cannot run sessions: ${executor.unavailable}`)
@@ -114,7 +115,7 @@ export async function startSiteWorker(options: SiteWorkerOptions): Promise<Runni
   const abilities = withinConfigured(found, site.executableKinds, site.name);
   options.logger?.info({ site: site.name, abilities: abilities.map((a) => (a.runnable ? `${a.kind}: runnable` : `${a.kind}: not runnable (${a.reason})`)) }, 'executable kinds');
   const negotiate = (request: NegotiationRequest, outranked?: OutrankedHolds): Promise<NegotiationAnswer> =>
-    evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, abilities, ...(options.economics ? { economics: options.economics } : {}) }, site, request, outranked);
+    evaluateNegotiation({ ledger: options.ledger, now: options.now, givesGpus, ...(refusesPorts ? { refusesPorts } : {}), abilities, ...(options.economics ? { economics: options.economics } : {}) }, site, request, outranked);
   const logger = options.logger;
   const worker = new Worker(siteQueueName(site.name), (job: Job) => withRequestId((job.data as LifecycleJob).requestId, async () => {
     const { sessionUuid, seq } = job.data as LifecycleJob;

@@ -94,6 +94,19 @@ export class LocalProcessExecutor implements Executor {
     return !this.options.sandbox || this.options.singularity !== undefined;
   }
 
+  /**
+   * Sandboxed runs serve ports only with egress (no network, nothing to reach), and then TCP only:
+   * slirp4netns forwards a UDP datagram in, but drops the reply, which goes to its gateway, the
+   * host's loopback, which the run may not reach.
+   */
+  refusesPorts(protocols: readonly string[], kind: string): string | undefined {
+    // apptainer's runs are on the host's network (apptainer-executor.ts).
+    if (kind === 'executable/singularity-container' && this.options.singularity) return this.options.singularity.refusesPorts?.(protocols, kind);
+    if (this.options.sandbox?.network === 'none') return 'this site\'s runs have no network (network: none in the sites file), so no port of theirs can be reached';
+    if (this.ownNetwork && protocols.some((protocol) => /^udp$/i.test(protocol))) return 'this site forwards TCP ports to its sandboxed runs, not UDP';
+    return undefined;
+  }
+
   /** A sandboxed run with egress: a network namespace of its own, behind slirp4netns. */
   private get ownNetwork(): boolean {
     return this.options.sandbox?.network === 'egress';
@@ -120,9 +133,8 @@ export class LocalProcessExecutor implements Executor {
     if (spec.kind === 'executable/singularity-container') {
       return this.options.singularity ? this.options.singularity.unsupported?.(spec) : 'singularity images run here only through apptainer, which this site\'s worker did not find';
     }
-    if (spec.ports?.length && this.options.sandbox?.network === 'none') {
-      return 'this site\'s runs have no network (network: none in the sites file), so no port of theirs can be reached';
-    }
+    const portsRefused = spec.ports?.length ? this.refusesPorts(spec.ports.map((port) => port.protocol), spec.kind ?? 'executable/docker-container') : undefined;
+    if (portsRefused) return portsRefused;
     if (spec.notebook) return this.jupyter().then((found) => (found.available ? undefined : found.reason));
     if (spec.entrypoint || (spec.image && Object.hasOwn(this.developmentImages, spec.image))) return undefined;
     const known = Object.keys(this.developmentImages);

@@ -64,6 +64,10 @@ export class OutputQuota implements Executor {
     return this.inner.givesGpus?.(model) ?? true;
   }
 
+  refusesPorts(protocols: readonly string[], kind: string): string | undefined {
+    return this.inner.refusesPorts?.(protocols, kind);
+  }
+
   submit(spec: RunSpec): Promise<RunHandle> {
     return this.inner.submit(spec);
   }

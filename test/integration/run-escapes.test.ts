@@ -51,6 +51,16 @@ function sessionsOn(broker: () => TestBroker, image: string) {
   };
 }
 
+/** The offer set for a one-core session whose executable serves a port of this protocol. */
+async function askWithPort(broker: TestBroker, protocol: string): Promise<Doc> {
+  const body = {
+    executable: { kind: `${V1}/executable/docker-container.yaml`, image: { locations: ['busybox'] }, entrypoint: '/bin/sh', command: ['-c', 'true'], network: { ports: [{ access: true, internal: { port: 8080 }, protocol }] } },
+    compute: { kind: `${V1}/compute/simple-compute-resource.yaml`, cores: { min: 1, max: 1 }, memory: { min: 1, max: 1 } },
+    schedule: { requested: { duration: 'PT10M' } },
+  };
+  return (await broker.http.post('/requests').set('Content-Type', 'application/json').send(JSON.stringify(body))).body as Doc;
+}
+
 /** A process of the host in a group of its own, which no run may reach. */
 function bystander(seconds: number): ChildProcess {
   const child = spawn('/bin/sleep', [String(seconds)], { detached: true, stdio: 'ignore' });
@@ -159,6 +169,13 @@ const ATTEMPTS = [
     expect(session.phase).toBe('FAILED');
     expect(await goneWithin(/^sleep 3121$/, 2_000)).toEqual([]);
   });
+  it('is offered no port to serve, saying why (network: none: nothing could reach it)', async () => {
+    const set = await askWithPort(broker, 'HTTP');
+    expect(set.result).toBe('NO');
+    expect(set.offers ?? []).toEqual([]);
+    expect(set.meta.messages.map((m: Doc) => m.message)).toContain(
+      'Site demo cannot serve the executable\'s ports: this site\'s runs have no network (network: none in the sites file), so no port of theirs can be reached');
+  });
 });
 
 (egressSandboxed ? describe : describe.skip)('what a sandboxed process run with network: egress reaches (its own network, behind slirp4netns)', () => {
@@ -205,6 +222,13 @@ const ATTEMPTS = [
     expect(log).toContain('hello from beyond the run');
     expect(log).toContain('url: []\n');
     expect(session.phase).toBe('COMPLETED');
+  });
+
+  it('is offered TCP ports to serve, and no UDP port, saying why (slirp4netns drops the replies)', async () => {
+    expect((await askWithPort(broker, 'TCP')).result).toBe('YES');
+    const set = await askWithPort(broker, 'UDP');
+    expect(set.result).toBe('NO');
+    expect(set.meta.messages.map((m: Doc) => m.message)).toContain('Site demo cannot serve the executable\'s ports: this site forwards TCP ports to its sandboxed runs, not UDP');
   });
 
   it('serves its published port to the host through slirp4netns, which ends with the run', async () => {
