@@ -36,7 +36,7 @@ export const NETWORK_FAILED_FILE = 'net-failed';
 /** slirp4netns's API socket, in a directory of the run's uid that only it may enter (the run does not see it either). */
 const API_DIR = 'net';
 
-/** The address slirp4netns gives the run, and its DNS forwarder (slirp4netns --configure). */
+/** slirp4netns's DNS forwarder, as the run sees it (slirp4netns --configure). */
 export const RUN_DNS = '10.0.2.3';
 /** The run's own resolv.conf, pointing at slirp4netns's forwarder: the host's may name a loopback resolver (systemd-resolved's 127.0.0.53) the run cannot reach. */
 const RESOLV_FILE = 'resolv.conf';
