@@ -101,7 +101,7 @@ export const DEMO_SITE_FILE = {
     storageElements: [{ name: 'DEMOCITY-RSE', hosts: ['localhost', '127.0.0.1'], bandwidthMBps: 10_000, local: true }],
     defaultBandwidthMBps: 100,
     // Sandboxed where bubblewrap works, else plain processes, said loudly (development only);
-    // with the host's network, for notebooks' ports and programs that fetch.
+    // with a network (egress: their own, behind slirp4netns), for notebooks' ports and programs that fetch.
     isolation: 'auto',
     network: 'egress',
     executor: {

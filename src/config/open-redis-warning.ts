@@ -1,7 +1,8 @@
 /**
- * Why a site's runs could read and change the broker's records, or undefined: its process runs
- * have the host's network (`network: egress`), and the broker reaches Redis without a password, so
- * a run reaches it the same way (the sandbox hides files, not the network). Said at start-up.
+ * Why a site's runs could read and change the broker's records, or undefined: its runs are on the
+ * host's network (plain processes, apptainer's) with `network: egress`, and the broker reaches
+ * Redis without a password, so a run reaches it the same way. Said at start-up. (Sandboxed runs
+ * with egress have a network of their own, which does not reach the host's loopback.)
  */
 export function openRedisWarning(site: { name: string; processRuns: { network: string } }, runsProcesses: boolean, redisUrl: string): string | undefined {
   if (!runsProcesses || site.processRuns.network !== 'egress') return undefined;

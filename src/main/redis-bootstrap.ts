@@ -27,8 +27,9 @@ export interface PrivateRedis { url: string; stop(): void }
 export interface LocalRedisPlaces { defaultPort: number; privatePort: number; dataDir: string }
 
 /**
- * The private Redis's password, made once and kept in its data directory (owner-only): the demo
- * site's runs have the host's network, and must not reach the broker's records.
+ * The private Redis's password, made once and kept in its data directory (owner-only): where no
+ * sandbox works, the demo site's runs are plain processes on the host's network, and must not
+ * reach the broker's records.
  */
 function privatePassword(dir: string): string {
   const file = join(dir, 'password');
