@@ -64,8 +64,11 @@ export function resolvTarget(): string {
  * slirp4netns, and be the run's uid again (the holder's namespace maps it to root, which
  * slirp4netns needs to join it: the run itself stays unprivileged in a namespace nested in it).
  */
-export const networkOptions = (dir: string, uid: number, gid: number): string[] =>
-  ['--uid', String(uid), '--gid', String(gid), '--block-fd', String(NETWORK_BLOCK_FD), '--ro-bind', join(dir, RESOLV_FILE), resolvTarget()];
+export const networkOptions = (dir: string, uid: number, gid: number): string[] => [
+  '--uid', String(uid), '--gid', String(gid), '--block-fd', String(NETWORK_BLOCK_FD),
+  // A host without a resolv.conf has none to cover (bwrap could not make one in the read-only /etc).
+  ...(existsSync('/etc/resolv.conf') ? ['--ro-bind', join(dir, RESOLV_FILE), resolvTarget()] : []),
+];
 
 /** Makes the run's resolv.conf and the directory of slirp4netns's API socket (the run's uid's alone). */
 export async function prepareRunNetwork(dir: string, uid: number | undefined): Promise<void> {
