@@ -168,10 +168,12 @@ export async function removeRunNetwork(dir: string): Promise<void> {
 /** Makes the FIFOs bwrap blocks on and slirp4netns ends by, before the sandbox's command starts. */
 export const makeGoFifo = (dir: string): string => `/bin/rm -f "${join(dir, GO_FIFO)}" "${join(dir, EXIT_FIFO)}"; /usr/bin/mkfifo -m 600 "${join(dir, GO_FIFO)}" "${join(dir, EXIT_FIFO)}"; `;
 
-/** Whether this host can give runs a network of their own: unshare and slirp4netns are installed. */
+/** Whether this host can give runs a network of their own: unshare and slirp4netns are installed, and the TUN device is there. */
 export function runNetworkMissing(): string | undefined {
   for (const [program, pkg] of [[UNSHARE, 'util-linux'], [SLIRP4NETNS, 'slirp4netns']] as const) {
     if (!existsSync(program)) return `${program} is not installed (Debian: apt-get install ${pkg}), and runs with network: egress need it for a network of their own`;
   }
+  // In a container, /dev/net/tun is given with the container's devices (docker run --device /dev/net/tun).
+  if (!existsSync('/dev/net/tun')) return 'this host has no /dev/net/tun, which slirp4netns needs for a network of the run\'s own (network: egress)';
   return undefined;
 }
