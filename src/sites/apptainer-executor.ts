@@ -83,6 +83,9 @@ export class ApptainerExecutor implements Executor {
 
   readonly names: readonly string[] = ['apptainer'];
 
+  /** Its runs are on the host's network (no network namespace of their own: see the class's comment). */
+  readonly sharesHostNetwork = true;
+
   constructor(private readonly options: ApptainerOptions) {
     this.processes = new LocalProcessExecutor(options.scratchRoot, {}, options.logBytes === undefined ? {} : { logBytes: options.logBytes });
     this.gpus = new GpuClaims(options.scratchRoot, options.gpuDevices);

@@ -76,11 +76,12 @@ describe('choosing a container runtime', () => {
     const sandboxed = (name: string, network: string, processes: number, found = '') => (noSandbox
       ? `site ${name}: CANNOT RUN SESSIONS: isolation: sandbox, and ${noSandbox}`
       : `site ${name}: sessions run as processes in a bubblewrap sandbox${found} (network: ${network}, at most ${processes} processes a run), in ${scratch}`);
-    // Runs on the host's network (plain processes, apptainer's) reach Redis: said when it takes connections
-    // without a password. Sandboxed runs with egress have a network of their own, which does not reach it.
+    // Runs on the host's network (plain processes, apptainer's, whatever the site's network says) reach
+    // Redis: said when it takes connections without a password. Sandboxed runs and containers have a
+    // network of their own, which does not reach it.
     const redis = new URL(config.redisUrl);
-    const openRedis = (name: string): string[] => (redis.password ? [] : [`site ${name}: WARNING: its runs have the host's network (network: egress) and Redis at ${redis.host} `
-      + 'takes connections without a password: a run can read and change every record of the broker. Give Redis a password (requirepass, in REDIS_URL), or the site network: none']);
+    const openRedis = (name: string): string[] => (redis.password ? [] : [`site ${name}: WARNING: its runs are on the host's network (plain processes, or apptainer's) and Redis at ${redis.host} `
+      + 'takes connections without a password: a run can read and change every record of the broker. Give Redis a password (requirepass, in REDIS_URL), or run the site\'s sessions sandboxed or in docker or podman containers']);
     expect(lines.filter((line) => line.startsWith('site '))).toEqual([
       `site plain: WARNING: sessions run as plain processes WITHOUT ISOLATION (development only: a run can read the worker's secrets and every session's files; the site says isolation: none), in ${scratch}`,
       ...openRedis('plain'),
@@ -88,6 +89,7 @@ describe('choosing a container runtime', () => {
       `site pods: sessions run in podman containers, in ${scratch}`,
       `site hpc: sessions run in apptainer containers, in ${scratch}`,
       ...(apptainer ? [] : ['site hpc: WARNING: neither apptainer nor singularity answers on this host: the site offers nothing']),
+      ...openRedis('hpc'),
       ...(detected === 'none'
         // auto with egress: a network of its own; without slirp4netns, a sandbox with no network; else plain processes.
         ? (!noEgressSandbox ? [sandboxed('found', 'egress', 256, ' (containerRuntime: auto)'), ...(apptainer ? openRedis('found') : [])]
