@@ -14,7 +14,7 @@ import { notebookFailure, notebookRun, requestNotebookStop, serverAnswers } from
 import { GpuClaims, gpuEnvironment } from './gpu-claims.js';
 import { ENTER_CGROUPS, LEAVE_CGROUPS, makeRunCgroups, oomKilled, RECORD_CGROUP_CPU, removeRunCgroups, sweepRunCgroups } from './run-cgroup.js';
 import { asRoot, giveToRun, optionsFile, runAs, SANDBOX_OPTIONS, SANDBOX_STATUS, sandboxCommand, sandboxFailure, sandboxInit, sandboxOptions, type SandboxSettings } from './sandbox.js';
-import { makeGoFifo, networkDescriptors, prepareRunNetwork, removeRunNetwork, startNetwork, stopNetwork } from './run-network.js';
+import { makeNetworkFifos, networkDescriptors, prepareRunNetwork, removeRunNetwork, startNetwork, stopNetwork } from './run-network.js';
 import { CPU_NS_FILE, CPU_TIMES_FILE, endGroups, endProcess, groupAlive, MARK_TIME_OUT, readText, recordedCpuSeconds, recordedExitCode, timedOut, timedOutFile } from './run-files.js';
 
 const GRACE_MS = 5_000;
@@ -218,7 +218,7 @@ export class LocalProcessExecutor implements Executor {
     // With a network of its own (run-network.ts) bwrap waits, once the sandbox is made, until the
     // wrapper has slirp4netns up and the ports forwarded; slirp4netns ends with the run.
     const ownNetwork = sandbox !== undefined && this.ownNetwork;
-    const wrapper = `echo $$ > "\${EB_GROUP%/*}/pid"; ${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); ${ownNetwork ? makeGoFifo(dir) : ''}`
+    const wrapper = `echo $$ > "\${EB_GROUP%/*}/pid"; ${START_LOG_WRITER}; ${ENTER_CGROUPS}limit=$1; shift; start=$(/bin/date +%s); ${ownNetwork ? makeNetworkFifos(dir) : ''}`
       + `/usr/bin/timeout --signal=TERM --kill-after=5s "$limit" /usr/bin/env -u EB_LOG -u EB_EXIT -u EB_TIMED_OUT -u EB_GROUP "$@" > "$EB_LOG" 2>&1 ${sandbox ? `3< "${join(dir, SANDBOX_OPTIONS)}" 4> "${join(dir, SANDBOX_STATUS)}" ` : ''}${ownNetwork ? networkDescriptors(dir) : ''}& `
       + `eb_run=$!; echo $eb_run > "$EB_GROUP"; ${cgroups.length ? 'echo -1000 > /proc/$$/oom_score_adj; ' : ''}${ownNetwork ? startNetwork(dir, ports, runAs(sandbox), bindAddress(publicHost)) : ''}`
       + `wait $eb_run; code=$?; ${ownNetwork ? stopNetwork(dir) : ''}times > "${join(dir, CPU_TIMES_FILE)}"; ${cgroups.length ? RECORD_CGROUP_CPU(join(dir, CPU_NS_FILE)) : ''}${sandbox ? `/bin/rm -f "${join(dir, SANDBOX_OPTIONS)}"; ` : ''}${MARK_TIME_OUT}; ${LEAVE_CGROUPS}${AWAIT_LOG_WRITER}; `

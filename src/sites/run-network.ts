@@ -41,13 +41,16 @@ export const RUN_DNS = '10.0.2.3';
 /** The run's own resolv.conf, pointing at slirp4netns's forwarder: the host's may name a loopback resolver (systemd-resolved's 127.0.0.53) the run cannot reach. */
 const RESOLV_FILE = 'resolv.conf';
 
+/** Makes the run's user and network namespaces, the run's uid mapped to root in them (slirp4netns needs that to join them). */
+export const NETWORK_NAMESPACES = [UNSHARE, '--user', '--net', '--map-root-user', '--'];
+
 /**
  * The command that makes the run's user and network namespaces before bwrap: a shell in them
  * writes its pid on the holder descriptor, closes it, and becomes bwrap (`exec`), so that the pid
  * stays the namespaces' holder for as long as the run lives.
  */
 export function holderCommand(): string[] {
-  return [UNSHARE, '--user', '--net', '--map-root-user', '--', '/bin/sh', '-c', `echo $$ >&${NETWORK_HOLDER_FD}; exec ${NETWORK_HOLDER_FD}>&-; exec "$@"`, 'eb-net'];
+  return [...NETWORK_NAMESPACES, '/bin/sh', '-c', `echo $$ >&${NETWORK_HOLDER_FD}; exec ${NETWORK_HOLDER_FD}>&-; exec "$@"`, 'eb-net'];
 }
 
 /** Where the run's resolv.conf goes: over the host's, or over the file it links to (which may be under /run, the sandbox's own tmpfs). */
@@ -139,7 +142,8 @@ export function startNetwork(dir: string, ports: readonly PublishedPort[], runAs
   // init slow to reap it does not keep the wrapper's group there.
   const slirp = ['/usr/bin/setsid', ...runAs, SLIRP4NETNS, '--configure', '--mtu=65520', '--disable-host-loopback', '--enable-seccomp',
     '--api-socket', socket, '--ready-fd', '7', '--exit-fd', '8'].map(quote).join(' ');
-  const forwards = ports.map((port) => `${/^udp$/i.test(port.protocol) ? 'udp' : 'tcp'}:${port.external}`);
+  // TCP only: a UDP port is refused before a run is made (LocalProcessExecutor.refusesPorts).
+  const forwards = ports.map((port) => `tcp:${port.external}`);
   const forward = forwards.length
     ? `${quote(process.execPath)} -e ${quote(FORWARD_PORTS)} ${quote(socket)} ${quote(listenHost)} ${forwards.map(quote).join(' ')} 2>> ${file(LOG_FILE)}`
     : 'true';
@@ -166,7 +170,7 @@ export async function removeRunNetwork(dir: string): Promise<void> {
 }
 
 /** Makes the FIFOs bwrap blocks on and slirp4netns ends by, before the sandbox's command starts. */
-export const makeGoFifo = (dir: string): string => `/bin/rm -f "${join(dir, GO_FIFO)}" "${join(dir, EXIT_FIFO)}"; /usr/bin/mkfifo -m 600 "${join(dir, GO_FIFO)}" "${join(dir, EXIT_FIFO)}"; `;
+export const makeNetworkFifos = (dir: string): string => `/bin/rm -f "${join(dir, GO_FIFO)}" "${join(dir, EXIT_FIFO)}"; /usr/bin/mkfifo -m 600 "${join(dir, GO_FIFO)}" "${join(dir, EXIT_FIFO)}"; `;
 
 /** Whether this host can give runs a network of their own: unshare and slirp4netns are installed, and the TUN device is there. */
 export function runNetworkMissing(): string | undefined {

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { chmod, chown, lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readRunLog } from './log-file.js';
-import { holderCommand, NETWORK_FAILED_FILE, networkOptions, runNetworkMissing, UNSHARE } from './run-network.js';
+import { holderCommand, NETWORK_FAILED_FILE, NETWORK_NAMESPACES, networkOptions, runNetworkMissing } from './run-network.js';
 
 /** How a process run is contained (the site's `isolation`, `network` and `limits`). */
 export interface SandboxSettings {
@@ -141,7 +141,7 @@ export function probeSandbox(uid = DEFAULT_RUN_UID, network: SandboxSettings['ne
     const missing = network === 'egress' ? runNetworkMissing() : undefined;
     if (missing) { resolve(missing); return; }
     const bwrap = [BWRAP, '--unshare-all', '--die-with-parent', '--new-session', ...systemMounts(), '--proc', '/proc', '--dev', '/dev', '--', '/bin/true'];
-    const namespaces = network === 'egress' ? [UNSHARE, '--user', '--net', '--map-root-user', '--'] : [];
+    const namespaces = network === 'egress' ? NETWORK_NAMESPACES : [];
     const [program, ...args] = [...runAs({ uid }), ...namespaces, ...bwrap];
     execFile(program as string, args, { timeout: 10_000, env: { PATH: '/usr/bin:/bin' } }, (error, _stdout, stderr) => {
       resolve(error ? `bwrap could not start a sandbox${namespaces.length ? ' in a network namespace of its own' : ''}: ${String(stderr).trim() || error.message}` : undefined);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { RunHandle, RunStatus } from '../../src/broker/executor.js';
 import { LocalProcessExecutor } from '../../src/sites/local-process-executor.js';
 import { makeRunCgroups, sweepRunCgroups } from '../../src/sites/run-cgroup.js';
-import { makeGoFifo, startNetwork } from '../../src/sites/run-network.js';
+import { makeNetworkFifos, startNetwork } from '../../src/sites/run-network.js';
 import { runAs, sandboxFailure } from '../../src/sites/sandbox.js';
 import { demoSite, freePort, startTestBroker, V1, type TestBroker } from '../support/test-broker.js';
 import { containersOf, podmanForTests, removeContainers, TEST_IMAGE } from '../support/podman.js';
@@ -263,7 +263,7 @@ const ATTEMPTS = [
       const dir = mkdtempSync(join(tmpdir(), 'eb-netfail-'));
       const run = spawn(holder[0]!, holder.slice(1), { detached: true, stdio: 'ignore' });
       writeFileSync(join(dir, 'net-holder'), String(run.pid));
-      const shell = `eb_run=${run.pid}; ${makeGoFifo(dir)}${startNetwork(dir, [], runAs({ uid: 65534 }), '127.0.0.1')}echo "network: [$eb_net]"`;
+      const shell = `eb_run=${run.pid}; ${makeNetworkFifos(dir)}${startNetwork(dir, [], runAs({ uid: 65534 }), '127.0.0.1')}echo "network: [$eb_net]"`;
       expect(spawnSync('/bin/sh', ['-c', shell], { cwd: dir, timeout: 20_000 }).stdout.toString()).toBe('network: []\n');
       await new Promise((done) => (run.exitCode !== null || run.signalCode !== null ? done(undefined) : run.once('exit', done)));
       expect(run.signalCode).toBe('SIGKILL'); // the run's group, before its program could start
